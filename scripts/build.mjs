@@ -1,0 +1,30 @@
+// Builds dist/node (ESM for Node, webgpu left external), dist/browser (one ESM bundle, WGSL inlined,
+// no Node-only code) and dist/types (.d.ts from tsc).
+import { build } from 'esbuild';
+import { execFileSync } from 'node:child_process';
+import { rmSync, statSync, existsSync, chmodSync } from 'node:fs';
+
+rmSync('dist', { recursive: true, force: true });
+const common = { bundle: true, format: 'esm', loader: { '.wgsl': 'text' }, target: 'es2022', sourcemap: true, logLevel: 'warning' };
+const nodeEntries = ['src/index.ts'];
+if (existsSync('src/cli.ts')) nodeEntries.push('src/cli.ts');
+await build({
+  ...common,
+  entryPoints: nodeEntries,
+  outdir: 'dist/node',
+  platform: 'node',
+  packages: 'external',
+  splitting: true,
+});
+await build({
+  ...common,
+  entryPoints: { webmtl: 'src/index.ts' },
+  outdir: 'dist/browser',
+  platform: 'browser',
+  external: ['webgpu', 'node:*'],
+  minify: true,
+});
+if (existsSync('dist/node/cli.js')) chmodSync('dist/node/cli.js', 0o755);
+execFileSync('npx', ['tsc', '-p', 'tsconfig.json', '--emitDeclarationOnly'], { stdio: 'inherit' });
+const kib = (f) => (statSync(f).size / 1024).toFixed(1);
+console.log(`dist/browser/webmtl.js ${kib('dist/browser/webmtl.js')} KiB (minified)`);

@@ -1,0 +1,209 @@
+// The Backend interface: buffers plus a short list of primitive kernels.
+// Everything above this layer (autograd, layers, models) is written against these primitives only,
+// so a new backend implements this file's list and nothing else.
+//
+// Conventions shared by every kernel:
+// - Tensors are contiguous, row-major. Sizes and strides are counted in elements, not bytes.
+// - Kernels never allocate: the caller passes an output buffer of the right size (from `alloc`).
+// - Kernels are enqueued, not awaited: only `read` returns values (and may wait for the device).
+// - Broadcasting is expressed with strides: a stride of 0 repeats an operand along that axis.
+// - Rank of any strided kernel is at most MAX_RANK.
+
+export type DType = 'f32' | 'i32';
+export type TypedArray = Float32Array | Int32Array;
+
+export const MAX_RANK = 6;
+
+/** An opaque handle to device memory owned by one backend. */
+export interface Buffer {
+  readonly backend: Backend;
+  /** Number of 4-byte elements. */
+  readonly size: number;
+  readonly dtype: DType;
+}
+
+export type UnaryOp =
+  | 'neg'
+  | 'exp'
+  | 'log'
+  | 'sqrt'
+  | 'abs'
+  | 'sign'
+  | 'relu'
+  | 'sigmoid'
+  | 'tanh'
+  | 'square'
+  | 'reciprocal'
+  /** x * p0 + p1 */
+  | 'affine'
+  /** x ** p0 */
+  | 'powScalar'
+  /** min(max(x, p0), p1) */
+  | 'clamp'
+  /** x > 0 ? x : p0 * x */
+  | 'leakyRelu'
+  /** x > p0 ? 1 : 0 */
+  | 'gtScalar'
+  /** p0 <= x <= p1 ? 1 : 0  (the pass-through mask of clamp) */
+  | 'inRange';
+
+export type BinaryOp =
+  | 'add'
+  | 'sub'
+  | 'mul'
+  | 'div'
+  /** a ** b */
+  | 'pow'
+  | 'max'
+  | 'min'
+  /** 1 if a > b else 0 */
+  | 'gt'
+  /** 1 if a == b else 0 */
+  | 'eq'
+  /** elementwise BCE on probabilities a with targets b, a clamped to [eps, 1 - eps], eps = 1e-7 */
+  | 'bce'
+  /** stable BCE on logits a with targets b: max(a,0) - a*b + log(1 + exp(-|a|)) */
+  | 'bceLogits'
+  /** (a - b)^2 */
+  | 'squaredError';
+
+export type ReduceOp = 'sum' | 'max';
+
+export const BCE_EPS = 1e-7;
+
+export interface BackendStats {
+  /** Device-to-host reads (each `read` call). */
+  readbacks: number;
+  /** Kernel launches. */
+  dispatches: number;
+  /** Batches of work handed to the device (queue submits on WebGPU). */
+  submits: number;
+}
+
+export interface Backend {
+  readonly name: string;
+  readonly stats: BackendStats;
+
+  alloc(size: number, dtype: DType): Buffer;
+  /** Host → device. `data.length` must equal `buf.size`. */
+  write(buf: Buffer, data: TypedArray): void;
+  /** Device → host. The only way values come back. */
+  read(buf: Buffer): Promise<TypedArray>;
+  /** Synchronous read, only where the backend can do it without waiting (CPU). */
+  readSync?(buf: Buffer): TypedArray;
+  free(buf: Buffer): void;
+  /** Waits until all enqueued work is done (for benchmarks). */
+  sync(): Promise<void>;
+
+  /** out[i] = value for i < n (f32 or i32 by out.dtype). */
+  fill(out: Buffer, value: number, n: number): void;
+
+  /** out[i] = op(x[i]) for i < n; p0, p1 are the op's scalar parameters (see UnaryOp). */
+  unary(op: UnaryOp, x: Buffer, out: Buffer, n: number, p0?: number, p1?: number): void;
+
+  /**
+   * Broadcasting binary op over `shape` (the output shape, contiguous):
+   * out[idx] = op(a[Σ idx_d * aStrides_d], b[Σ idx_d * bStrides_d]).
+   */
+  binary(op: BinaryOp, a: Buffer, b: Buffer, out: Buffer, shape: number[], aStrides: number[], bStrides: number[]): void;
+
+  /** out[idx] = cond[...] != 0 ? a[...] : b[...], broadcasting like `binary`. */
+  where(cond: Buffer, a: Buffer, b: Buffer, out: Buffer, shape: number[], condStrides: number[], aStrides: number[], bStrides: number[]): void;
+
+  /** x viewed as [outer, reduce, inner] → out [outer, inner]. */
+  reduce(op: ReduceOp, x: Buffer, out: Buffer, outer: number, reduce: number, inner: number): void;
+
+  /**
+   * Batched matrix product: for each b < batch, out[b] (M×N) = op(A[b]) (M×K) · op(B[b]) (K×N),
+   * where op transposes when transA/transB is set (A[b] is then stored K×M, B[b] N×K).
+   * aBatchStride/bBatchStride are in elements; 0 reuses one matrix for every batch entry.
+   */
+  matmul(
+    a: Buffer,
+    b: Buffer,
+    out: Buffer,
+    p: { batch: number; m: number; n: number; k: number; transA: boolean; transB: boolean; aBatchStride: number; bBatchStride: number },
+  ): void;
+
+  /**
+   * Strided copy over `shape`: dst[dstOffset + Σ idx_d * dstStrides_d] = src[srcOffset + Σ idx_d * srcStrides_d].
+   * Bit-exact for both dtypes. Covers transpose, slice, concat, stack, broadcast materialisation.
+   */
+  copy(src: Buffer, dst: Buffer, shape: number[], srcOffset: number, srcStrides: number[], dstOffset: number, dstStrides: number[]): void;
+
+  /**
+   * Row gather: out[i, :] = table[ids[i], :] for i < ids.length, rows of `dim` elements.
+   * ids are validated by the caller (0 <= id < vocab); `idsHost` is the same ids on the host.
+   */
+  gatherRows(table: Buffer, ids: Buffer, idsHost: Int32Array, out: Buffer, dim: number): void;
+
+  /**
+   * Scatter-add of rows (the backward of gatherRows): out is [vocab, dim], zeroed by this kernel,
+   * then out[ids[i], :] += src[i, :]. Repeated ids must all be summed (no lost updates).
+   */
+  scatterAddRows(src: Buffer, ids: Buffer, idsHost: Int32Array, out: Buffer, vocab: number, dim: number): void;
+
+  /** Row-wise softmax (log: logSoftmax) of x viewed as [rows, cols], numerically stable. */
+  softmax(x: Buffer, out: Buffer, rows: number, cols: number, log: boolean): void;
+
+  /**
+   * Dropout scale mask: out[i] = (hash(seed, i) ≥ p) ? 1/(1-p) : 0, with hash = dropoutUniform (below),
+   * so both backends draw the same mask for the same seed.
+   */
+  dropoutMask(out: Buffer, n: number, p: number, seed: number): void;
+
+  /**
+   * Fused softmax gating + expert mixture (the heart of MMoE/PLE), forward.
+   * logits [T, B, E] (one gate per task), experts [E, B, H] (the batched expert outputs).
+   * weights[t,b,:] = softmax(logits[t,b,:]);  mix[t,b,h] = Σ_e weights[t,b,e] · experts[e,b,h].
+   */
+  gateMixForward(logits: Buffer, experts: Buffer, mix: Buffer, weights: Buffer, p: GateMixShape): void;
+
+  /**
+   * Backward of gateMixForward given gMix [T, B, H] and the saved weights:
+   * gExperts[e,b,h] = Σ_t weights[t,b,e] · gMix[t,b,h];
+   * gW[t,b,e] = Σ_h gMix[t,b,h] · experts[e,b,h];  gLogits = weights ⊙ (gW − Σ_e weights ⊙ gW).
+   */
+  gateMixBackward(weights: Buffer, experts: Buffer, gMix: Buffer, gLogits: Buffer, gExperts: Buffer, p: GateMixShape): void;
+
+  /**
+   * One Adam/AdamW update in place over n elements (torch semantics):
+   * g' = g + wd·θ (Adam, L2) | θ ← θ(1 − lr·wd) (AdamW, decoupled);
+   * m ← β1 m + (1−β1) g';  v ← β2 v + (1−β2) g'²;
+   * θ ← θ − lr · (m / (1−β1^step)) / (sqrt(v / (1−β2^step)) + eps).
+   */
+  adam(param: Buffer, grad: Buffer, m: Buffer, v: Buffer, n: number, h: AdamHyper): void;
+}
+
+export interface GateMixShape {
+  tasks: number;
+  batch: number;
+  experts: number;
+  hidden: number;
+}
+
+export interface AdamHyper {
+  lr: number;
+  beta1: number;
+  beta2: number;
+  eps: number;
+  weightDecay: number;
+  decoupled: boolean;
+  /** 1-based step count, for bias correction. */
+  step: number;
+}
+
+/**
+ * The counter-based uniform draw shared by every backend's dropout: a 32-bit integer hash
+ * (lowbias32-style mixing) of seed and index, mapped to [0, 1) with 24 bits of resolution.
+ * WGSL reproduces this exactly with u32 arithmetic.
+ */
+export function dropoutUniform(seed: number, i: number): number {
+  let h = (Math.imul(i >>> 0, 0x9e3779b9) ^ (seed >>> 0)) >>> 0;
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x7feb352d) >>> 0;
+  h ^= h >>> 15;
+  h = Math.imul(h, 0x846ca68b) >>> 0;
+  h ^= h >>> 16;
+  return (h >>> 8) / 16777216;
+}

@@ -1,0 +1,324 @@
+// The reference backend: plain TypeScript over typed arrays. Every WebGPU kernel is tested against
+// this file, so it favours obviously-correct loops over speed.
+import {
+  BCE_EPS,
+  dropoutUniform,
+  type AdamHyper,
+  type Backend,
+  type BackendStats,
+  type BinaryOp,
+  type Buffer,
+  type DType,
+  type GateMixShape,
+  type ReduceOp,
+  type TypedArray,
+  type UnaryOp,
+} from '../backend.js';
+
+class CpuBuffer implements Buffer {
+  constructor(
+    readonly backend: CpuBackend,
+    readonly data: TypedArray,
+    readonly dtype: DType,
+  ) {}
+  get size(): number {
+    return this.data.length;
+  }
+}
+
+const data = (b: Buffer): TypedArray => (b as CpuBuffer).data;
+
+const sigmoid = (x: number): number => (x >= 0 ? 1 / (1 + Math.exp(-x)) : Math.exp(x) / (1 + Math.exp(x)));
+
+function unaryFn(op: UnaryOp, p0: number, p1: number): (x: number) => number {
+  switch (op) {
+    case 'neg': return (x) => -x;
+    case 'exp': return Math.exp;
+    case 'log': return Math.log;
+    case 'sqrt': return Math.sqrt;
+    case 'abs': return Math.abs;
+    case 'sign': return (x) => (x > 0 ? 1 : x < 0 ? -1 : 0);
+    case 'relu': return (x) => (x > 0 ? x : 0);
+    case 'sigmoid': return sigmoid;
+    case 'tanh': return Math.tanh;
+    case 'square': return (x) => x * x;
+    case 'reciprocal': return (x) => 1 / x;
+    case 'affine': return (x) => x * p0 + p1;
+    case 'powScalar': return (x) => Math.pow(x, p0);
+    case 'clamp': return (x) => Math.min(Math.max(x, p0), p1);
+    case 'leakyRelu': return (x) => (x > 0 ? x : p0 * x);
+    case 'gtScalar': return (x) => (x > p0 ? 1 : 0);
+    case 'inRange': return (x) => (x >= p0 && x <= p1 ? 1 : 0);
+  }
+}
+
+function binaryFn(op: BinaryOp): (a: number, b: number) => number {
+  switch (op) {
+    case 'add': return (a, b) => a + b;
+    case 'sub': return (a, b) => a - b;
+    case 'mul': return (a, b) => a * b;
+    case 'div': return (a, b) => a / b;
+    case 'pow': return Math.pow;
+    case 'max': return Math.max;
+    case 'min': return Math.min;
+    case 'gt': return (a, b) => (a > b ? 1 : 0);
+    case 'eq': return (a, b) => (a === b ? 1 : 0);
+    case 'bce':
+      return (p, y) => {
+        const q = Math.min(Math.max(p, BCE_EPS), 1 - BCE_EPS);
+        return -(y * Math.log(q) + (1 - y) * Math.log(1 - q));
+      };
+    case 'bceLogits': return (x, y) => Math.max(x, 0) - x * y + Math.log1p(Math.exp(-Math.abs(x)));
+    case 'squaredError': return (a, b) => (a - b) * (a - b);
+  }
+}
+
+/** Calls fn(outIndex, offsets...) for every element of `shape`, with strided offsets per operand. */
+function forEachStrided(shape: number[], strides: number[][], fn: (i: number, offs: number[]) => void): void {
+  const rank = shape.length;
+  const n = shape.reduce((a, b) => a * b, 1);
+  const idx = new Array<number>(rank).fill(0);
+  const offs = strides.map(() => 0);
+  for (let i = 0; i < n; i++) {
+    fn(i, offs);
+    for (let d = rank - 1; d >= 0; d--) {
+      idx[d]++;
+      for (let s = 0; s < strides.length; s++) offs[s] += strides[s][d];
+      if (idx[d] < shape[d]) break;
+      for (let s = 0; s < strides.length; s++) offs[s] -= strides[s][d] * shape[d];
+      idx[d] = 0;
+    }
+  }
+}
+
+export class CpuBackend implements Backend {
+  readonly name = 'cpu';
+  readonly stats: BackendStats = { readbacks: 0, dispatches: 0, submits: 0 };
+
+  alloc(size: number, dtype: DType): Buffer {
+    return new CpuBuffer(this, dtype === 'f32' ? new Float32Array(size) : new Int32Array(size), dtype);
+  }
+  write(buf: Buffer, src: TypedArray): void {
+    data(buf).set(src);
+  }
+  async read(buf: Buffer): Promise<TypedArray> {
+    return this.readSync(buf);
+  }
+  readSync(buf: Buffer): TypedArray {
+    this.stats.readbacks++;
+    return data(buf).slice();
+  }
+  free(_buf: Buffer): void {
+    // Garbage-collected.
+  }
+  async sync(): Promise<void> {}
+
+  private launch(): void {
+    this.stats.dispatches++;
+  }
+
+  fill(out: Buffer, value: number, n: number): void {
+    this.launch();
+    data(out).fill(value, 0, n);
+  }
+
+  unary(op: UnaryOp, x: Buffer, out: Buffer, n: number, p0 = 0, p1 = 0): void {
+    this.launch();
+    const f = unaryFn(op, p0, p1);
+    const xs = data(x);
+    const o = data(out);
+    for (let i = 0; i < n; i++) o[i] = f(xs[i]);
+  }
+
+  binary(op: BinaryOp, a: Buffer, b: Buffer, out: Buffer, shape: number[], aStrides: number[], bStrides: number[]): void {
+    this.launch();
+    const f = binaryFn(op);
+    const as = data(a);
+    const bs = data(b);
+    const o = data(out);
+    forEachStrided(shape, [aStrides, bStrides], (i, [ia, ib]) => {
+      o[i] = f(as[ia], bs[ib]);
+    });
+  }
+
+  where(cond: Buffer, a: Buffer, b: Buffer, out: Buffer, shape: number[], cs: number[], as: number[], bs: number[]): void {
+    this.launch();
+    const c = data(cond);
+    const av = data(a);
+    const bv = data(b);
+    const o = data(out);
+    forEachStrided(shape, [cs, as, bs], (i, [ic, ia, ib]) => {
+      o[i] = c[ic] !== 0 ? av[ia] : bv[ib];
+    });
+  }
+
+  reduce(op: ReduceOp, x: Buffer, out: Buffer, outer: number, reduce: number, inner: number): void {
+    this.launch();
+    const xs = data(x);
+    const o = data(out);
+    for (let i = 0; i < outer; i++) {
+      for (let j = 0; j < inner; j++) {
+        let acc = op === 'sum' ? 0 : -Infinity;
+        for (let r = 0; r < reduce; r++) {
+          const v = xs[(i * reduce + r) * inner + j];
+          acc = op === 'sum' ? acc + v : Math.max(acc, v);
+        }
+        o[i * inner + j] = acc;
+      }
+    }
+  }
+
+  matmul(
+    a: Buffer,
+    b: Buffer,
+    out: Buffer,
+    p: { batch: number; m: number; n: number; k: number; transA: boolean; transB: boolean; aBatchStride: number; bBatchStride: number },
+  ): void {
+    this.launch();
+    const { batch, m, n, k, transA, transB, aBatchStride, bBatchStride } = p;
+    const A = data(a);
+    const B = data(b);
+    const C = data(out);
+    // Element (i, kk) of op(A) and (kk, j) of op(B) as flat-index strides.
+    const [aRow, aCol] = transA ? [1, m] : [k, 1];
+    const [bRow, bCol] = transB ? [1, k] : [n, 1];
+    const row = new Float64Array(n);
+    for (let t = 0; t < batch; t++) {
+      const aOff = t * aBatchStride;
+      const bOff = t * bBatchStride;
+      const cOff = t * m * n;
+      for (let i = 0; i < m; i++) {
+        row.fill(0);
+        for (let kk = 0; kk < k; kk++) {
+          const av = A[aOff + i * aRow + kk * aCol];
+          if (av === 0) continue;
+          const bBase = bOff + kk * bRow;
+          for (let j = 0; j < n; j++) row[j] += av * B[bBase + j * bCol];
+        }
+        for (let j = 0; j < n; j++) C[cOff + i * n + j] = row[j];
+      }
+    }
+  }
+
+  copy(src: Buffer, dst: Buffer, shape: number[], srcOffset: number, srcStrides: number[], dstOffset: number, dstStrides: number[]): void {
+    this.launch();
+    const s = data(src);
+    const d = data(dst);
+    forEachStrided(shape, [srcStrides, dstStrides], (_i, [is, id]) => {
+      d[dstOffset + id] = s[srcOffset + is];
+    });
+  }
+
+  gatherRows(table: Buffer, _ids: Buffer, idsHost: Int32Array, out: Buffer, dim: number): void {
+    this.launch();
+    const t = data(table);
+    const o = data(out);
+    for (let i = 0; i < idsHost.length; i++) {
+      const row = idsHost[i] * dim;
+      for (let d = 0; d < dim; d++) o[i * dim + d] = t[row + d];
+    }
+  }
+
+  scatterAddRows(src: Buffer, _ids: Buffer, idsHost: Int32Array, out: Buffer, vocab: number, dim: number): void {
+    this.launch();
+    const s = data(src);
+    const o = data(out);
+    o.fill(0, 0, vocab * dim);
+    for (let i = 0; i < idsHost.length; i++) {
+      const row = idsHost[i] * dim;
+      for (let d = 0; d < dim; d++) o[row + d] += s[i * dim + d];
+    }
+  }
+
+  softmax(x: Buffer, out: Buffer, rows: number, cols: number, log: boolean): void {
+    this.launch();
+    const xs = data(x);
+    const o = data(out);
+    for (let r = 0; r < rows; r++) {
+      const base = r * cols;
+      let max = -Infinity;
+      for (let c = 0; c < cols; c++) max = Math.max(max, xs[base + c]);
+      let sum = 0;
+      for (let c = 0; c < cols; c++) sum += Math.exp(xs[base + c] - max);
+      const logSum = Math.log(sum);
+      for (let c = 0; c < cols; c++) {
+        o[base + c] = log ? xs[base + c] - max - logSum : Math.exp(xs[base + c] - max) / sum;
+      }
+    }
+  }
+
+  dropoutMask(out: Buffer, n: number, p: number, seed: number): void {
+    this.launch();
+    const o = data(out);
+    const scale = 1 / (1 - p);
+    for (let i = 0; i < n; i++) o[i] = dropoutUniform(seed, i) >= p ? scale : 0;
+  }
+
+  gateMixForward(logits: Buffer, experts: Buffer, mix: Buffer, weights: Buffer, p: GateMixShape): void {
+    this.softmax(logits, weights, p.tasks * p.batch, p.experts, false);
+    const { tasks: T, batch: B, experts: E, hidden: H } = p;
+    const w = data(weights);
+    const x = data(experts);
+    const o = data(mix);
+    for (let t = 0; t < T; t++) {
+      for (let b = 0; b < B; b++) {
+        for (let h = 0; h < H; h++) {
+          let acc = 0;
+          for (let e = 0; e < E; e++) acc += w[(t * B + b) * E + e] * x[(e * B + b) * H + h];
+          o[(t * B + b) * H + h] = acc;
+        }
+      }
+    }
+  }
+
+  gateMixBackward(weights: Buffer, experts: Buffer, gMix: Buffer, gLogits: Buffer, gExperts: Buffer, p: GateMixShape): void {
+    this.launch();
+    const { tasks: T, batch: B, experts: E, hidden: H } = p;
+    const w = data(weights);
+    const x = data(experts);
+    const g = data(gMix);
+    const gl = data(gLogits);
+    const gx = data(gExperts);
+    for (let e = 0; e < E; e++) {
+      for (let b = 0; b < B; b++) {
+        for (let h = 0; h < H; h++) {
+          let acc = 0;
+          for (let t = 0; t < T; t++) acc += w[(t * B + b) * E + e] * g[(t * B + b) * H + h];
+          gx[(e * B + b) * H + h] = acc;
+        }
+      }
+    }
+    const gw = new Float64Array(E);
+    for (let t = 0; t < T; t++) {
+      for (let b = 0; b < B; b++) {
+        const row = (t * B + b) * E;
+        let dot = 0;
+        for (let e = 0; e < E; e++) {
+          let acc = 0;
+          for (let h = 0; h < H; h++) acc += g[(t * B + b) * H + h] * x[(e * B + b) * H + h];
+          gw[e] = acc;
+          dot += w[row + e] * acc;
+        }
+        for (let e = 0; e < E; e++) gl[row + e] = w[row + e] * (gw[e] - dot);
+      }
+    }
+  }
+
+  adam(param: Buffer, grad: Buffer, m: Buffer, v: Buffer, n: number, h: AdamHyper): void {
+    this.launch();
+    const th = data(param);
+    const gs = data(grad);
+    const ms = data(m);
+    const vs = data(v);
+    const c1 = 1 - Math.pow(h.beta1, h.step);
+    const c2 = 1 - Math.pow(h.beta2, h.step);
+    for (let i = 0; i < n; i++) {
+      let g = gs[i];
+      if (h.decoupled) th[i] *= 1 - h.lr * h.weightDecay;
+      else g += h.weightDecay * th[i];
+      ms[i] = h.beta1 * ms[i] + (1 - h.beta1) * g;
+      vs[i] = h.beta2 * vs[i] + (1 - h.beta2) * g * g;
+      th[i] -= (h.lr * (ms[i] / c1)) / (Math.sqrt(vs[i] / c2) + h.eps);
+    }
+  }
+}

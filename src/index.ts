@@ -1,0 +1,6 @@
+// webmtl: multi-task learning for recommendation on a small tensor engine (WebGPU + CPU).
+export * from './tensor/index.js';
+export { init, createBackend } from './init.js';
+export type { BackendName, InitOptions } from './init.js';
+export type { Backend, Buffer, DType, BackendStats, TypedArray } from './backend/backend.js';
+export { CpuBackend } from './backend/cpu/cpu-backend.js';

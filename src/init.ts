@@ -1,0 +1,36 @@
+// Choosing a backend: wm.init({ backend: 'auto' }) tries WebGPU and falls back to the CPU.
+import type { Backend } from './backend/backend.js';
+import { CpuBackend } from './backend/cpu/cpu-backend.js';
+import { createWebGPUBackend } from './backend/webgpu/webgpu-backend.js';
+import { getBackend, setBackend } from './tensor/engine.js';
+
+export type BackendName = 'auto' | 'cpu' | 'webgpu';
+
+export interface InitOptions {
+  backend?: BackendName;
+}
+
+/** Creates a backend by name without making it current. 'auto' = WebGPU when an adapter exists, else CPU. */
+export async function createBackend(name: BackendName = 'auto'): Promise<Backend> {
+  if (name === 'cpu') return new CpuBackend();
+  if (name !== 'webgpu' && name !== 'auto') {
+    throw new Error(`Unknown backend '${name as string}'; use 'auto', 'cpu' or 'webgpu'`);
+  }
+  const gpu = await createWebGPUBackend();
+  if (gpu) return gpu;
+  if (name === 'webgpu') {
+    throw new Error(
+      "backend 'webgpu': no WebGPU adapter was found. In a browser, use one with WebGPU enabled; in Node on a machine without a GPU, install SwiftShader (Debian: chromium-headless-shell libvulkan1) and set VK_ICD_FILENAMES=/usr/lib/chromium/vk_swiftshader_icd.json, or use backend: 'cpu'",
+    );
+  }
+  return new CpuBackend();
+}
+
+/** Makes a backend current for every tensor created afterwards; returns the name actually used. */
+export async function init(opts: InitOptions = {}): Promise<string> {
+  const backend = await createBackend(opts.backend ?? 'auto');
+  setBackend(backend);
+  return backend.name;
+}
+
+export { getBackend, setBackend };

@@ -1,0 +1,106 @@
+// Engine state: the current backend, whether gradients are recorded, and the scopes that own
+// tensors so a training loop can free device memory without disposing each tensor by hand.
+import type { Backend } from '../backend/backend.js';
+import { CpuBackend } from '../backend/cpu/cpu-backend.js';
+import type { Tensor } from './tensor.js';
+
+let current: Backend = new CpuBackend();
+
+export function getBackend(): Backend {
+  return current;
+}
+
+export function setBackend(backend: Backend): void {
+  current = backend;
+}
+
+let gradEnabled = true;
+
+export function isGradEnabled(): boolean {
+  return gradEnabled;
+}
+
+/** Runs fn without recording operations for autograd (inference, optimizer updates). */
+export function noGrad<T>(fn: () => T): T {
+  const before = gradEnabled;
+  gradEnabled = false;
+  try {
+    return fn();
+  } finally {
+    gradEnabled = before;
+  }
+}
+
+// ---- scopes ----------------------------------------------------------------------------------
+
+const scopes: Set<Tensor>[] = [];
+
+export function track(t: Tensor): void {
+  scopes[scopes.length - 1]?.add(t);
+}
+
+/** Removes t from every open scope, so that it outlives them (parameters, gradients, results). */
+export function keep<T extends Tensor>(t: T): T {
+  for (const s of scopes) s.delete(t);
+  return t;
+}
+
+function collectTensors(value: unknown, out: Set<Tensor>, isTensor: (v: unknown) => v is Tensor): void {
+  if (isTensor(value)) out.add(value);
+  else if (Array.isArray(value)) for (const v of value) collectTensors(v, out, isTensor);
+  else if (value && typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype) {
+    for (const v of Object.values(value)) collectTensors(v, out, isTensor);
+  }
+}
+
+let isTensorFn: (v: unknown) => v is Tensor = (_v): _v is Tensor => false;
+export function registerTensorCheck(fn: (v: unknown) => v is Tensor): void {
+  isTensorFn = fn;
+}
+
+function closeScope(scope: Set<Tensor>, result: unknown): void {
+  const survivors = new Set<Tensor>();
+  collectTensors(result, survivors, isTensorFn);
+  scopes.pop();
+  for (const t of scope) {
+    if (survivors.has(t)) track(t);
+    else t.dispose();
+  }
+}
+
+/**
+ * Runs fn and disposes every tensor created inside it except those it returns (in a tensor,
+ * array or plain object) and those passed to keep(). Scopes nest.
+ */
+export function tidy<T>(fn: () => T): T {
+  const scope = new Set<Tensor>();
+  scopes.push(scope);
+  let result: T;
+  try {
+    result = fn();
+  } catch (e) {
+    closeScope(scope, undefined);
+    throw e;
+  }
+  if (result instanceof Promise) {
+    scopes.pop();
+    throw new Error('tidy(fn): fn returned a Promise; use tidyAsync for async work');
+  }
+  closeScope(scope, result);
+  return result;
+}
+
+/** tidy for async functions. Do not interleave two tidyAsync calls concurrently. */
+export async function tidyAsync<T>(fn: () => Promise<T>): Promise<T> {
+  const scope = new Set<Tensor>();
+  scopes.push(scope);
+  let result: T;
+  try {
+    result = await fn();
+  } catch (e) {
+    closeScope(scope, undefined);
+    throw e;
+  }
+  closeScope(scope, result);
+  return result;
+}

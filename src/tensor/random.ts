@@ -1,0 +1,135 @@
+// Seeded randomness: one small generator (sfc32) on the host, shared by initialisers, shuffling and
+// dropout seeds, so the same seed reproduces the same run on every backend.
+import { getBackend } from './engine.js';
+import { fromArray, sizeOf, type CreateOptions, type Shape, type Tensor } from './tensor.js';
+
+export class Random {
+  private a: number;
+  private b: number;
+  private c: number;
+  private d: number;
+  private spare: number | null = null;
+
+  constructor(seed: number) {
+    // splitmix32 expands the seed into the four words of state.
+    let s = seed >>> 0;
+    const next = (): number => {
+      s = (s + 0x9e3779b9) >>> 0;
+      let z = s;
+      z = Math.imul(z ^ (z >>> 16), 0x85ebca6b) >>> 0;
+      z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35) >>> 0;
+      return (z ^ (z >>> 16)) >>> 0;
+    };
+    this.a = next();
+    this.b = next();
+    this.c = next();
+    this.d = next();
+    for (let i = 0; i < 12; i++) this.nextUint32();
+  }
+
+  nextUint32(): number {
+    const t = (((this.a + this.b) >>> 0) + this.d) >>> 0;
+    this.d = (this.d + 1) >>> 0;
+    this.a = this.b ^ (this.b >>> 9);
+    this.b = (this.c + (this.c << 3)) >>> 0;
+    this.c = ((this.c << 21) | (this.c >>> 11)) >>> 0;
+    this.c = (this.c + t) >>> 0;
+    return t;
+  }
+
+  /** Uniform in [0, 1). */
+  uniform(): number {
+    return this.nextUint32() / 4294967296;
+  }
+
+  /** Standard normal (Box–Muller, caching the second draw). */
+  normal(): number {
+    if (this.spare !== null) {
+      const v = this.spare;
+      this.spare = null;
+      return v;
+    }
+    let u = 0;
+    while (u === 0) u = this.uniform();
+    const v = this.uniform();
+    const r = Math.sqrt(-2 * Math.log(u));
+    this.spare = r * Math.sin(2 * Math.PI * v);
+    return r * Math.cos(2 * Math.PI * v);
+  }
+
+  /** Integer in [0, n). */
+  int(n: number): number {
+    return Math.floor(this.uniform() * n);
+  }
+
+  /** Fisher–Yates permutation of 0..n-1. */
+  permutation(n: number): Int32Array {
+    const p = new Int32Array(n);
+    for (let i = 0; i < n; i++) p[i] = i;
+    for (let i = n - 1; i > 0; i--) {
+      const j = this.int(i + 1);
+      const t = p[i];
+      p[i] = p[j];
+      p[j] = t;
+    }
+    return p;
+  }
+}
+
+let globalRandom = new Random(2022);
+
+/** Seeds the global generator used when no seed is given. */
+export function seed(s: number): void {
+  globalRandom = new Random(s);
+}
+
+export function globalRng(): Random {
+  return globalRandom;
+}
+
+export interface RandomOptions extends CreateOptions {
+  seed?: number;
+}
+
+function fill(shape: Shape, opts: RandomOptions, draw: (r: Random) => number): Tensor {
+  const r = opts.seed !== undefined ? new Random(opts.seed) : globalRandom;
+  const values = new Float32Array(sizeOf(shape));
+  for (let i = 0; i < values.length; i++) values[i] = draw(r);
+  return fromArray(values, shape, { ...opts, dtype: 'f32', backend: opts.backend ?? getBackend() });
+}
+
+export const randn = (shape: Shape, opts: RandomOptions & { mean?: number; std?: number } = {}): Tensor =>
+  fill(shape, opts, (r) => (opts.mean ?? 0) + (opts.std ?? 1) * r.normal());
+
+export const rand = (shape: Shape, opts: RandomOptions & { low?: number; high?: number } = {}): Tensor =>
+  fill(shape, opts, (r) => (opts.low ?? 0) + ((opts.high ?? 1) - (opts.low ?? 0)) * r.uniform());
+
+/** fan_in and fan_out of a weight stored [in, out] (our Linear layout) or a 1-D tensor. */
+function fans(shape: Shape): [number, number] {
+  if (shape.length < 2) return [shape[0] ?? 1, shape[0] ?? 1];
+  const receptive = sizeOf(shape.slice(0, -2));
+  return [shape[shape.length - 2] * receptive, shape[shape.length - 1] * receptive];
+}
+
+/** Initialisers by name, for layers and users. */
+export const init = {
+  uniform: (shape: Shape, low: number, high: number, opts: RandomOptions = {}) => rand(shape, { ...opts, low, high }),
+  normal: (shape: Shape, mean: number, std: number, opts: RandomOptions = {}) => randn(shape, { ...opts, mean, std }),
+  xavierUniform(shape: Shape, opts: RandomOptions = {}): Tensor {
+    const [fanIn, fanOut] = fans(shape);
+    const bound = Math.sqrt(6 / (fanIn + fanOut));
+    return rand(shape, { ...opts, low: -bound, high: bound });
+  },
+  xavierNormal(shape: Shape, opts: RandomOptions = {}): Tensor {
+    const [fanIn, fanOut] = fans(shape);
+    return randn(shape, { ...opts, std: Math.sqrt(2 / (fanIn + fanOut)) });
+  },
+  /** He initialisation for ReLU layers (gain √2, fan_in mode). */
+  kaimingUniform(shape: Shape, opts: RandomOptions = {}): Tensor {
+    const bound = Math.sqrt(6 / fans(shape)[0]);
+    return rand(shape, { ...opts, low: -bound, high: bound });
+  },
+  kaimingNormal(shape: Shape, opts: RandomOptions = {}): Tensor {
+    return randn(shape, { ...opts, std: Math.sqrt(2 / fans(shape)[0]) });
+  },
+};

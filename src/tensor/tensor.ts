@@ -1,0 +1,343 @@
+// Tensor: a shape, a dtype and reference-counted storage on one backend, plus the autograd node
+// that produced it. Ops live in ops.ts; the methods here are thin forwards to them.
+import type { Backend, Buffer, DType, TypedArray } from '../backend/backend.js';
+import { getBackend, isGradEnabled, keep, noGrad, registerTensorCheck, track } from './engine.js';
+import * as ops from './ops.js';
+
+export type Shape = readonly number[];
+export type NestedArray = number | NestedArray[];
+
+/** Device memory shared by a tensor and its views (reshape). Freed when the last owner disposes. */
+export class Storage {
+  refs = 1;
+  constructor(
+    readonly buffer: Buffer,
+    /** Host copy of int32 ids, kept for tensors made from host data (gather needs it to validate ids). */
+    readonly host?: Int32Array,
+  ) {}
+}
+
+/** A step of the tape: the op that made a tensor, its inputs, and how to send a gradient back. */
+export interface GradNode {
+  op: string;
+  inputs: Tensor[];
+  /** Gradients for each input (null where the input needs none), in terms of other ops. */
+  backward: (grad: Tensor) => (Tensor | null)[];
+}
+
+let nextId = 0;
+
+export const sizeOf = (shape: Shape): number => shape.reduce((a, b) => a * b, 1);
+export const fmtShape = (shape: Shape): string => `[${shape.join(', ')}]`;
+
+export class Tensor {
+  readonly id = nextId++;
+  readonly size: number;
+  private storage: Storage | null;
+  requiresGrad: boolean;
+  grad: Tensor | null = null;
+  node: GradNode | null = null;
+  /** Optional label used in error messages and by Module for parameter names. */
+  name?: string;
+
+  constructor(
+    storage: Storage,
+    readonly shape: Shape,
+    readonly dtype: DType,
+    requiresGrad = false,
+  ) {
+    this.storage = storage;
+    this.size = sizeOf(shape);
+    this.requiresGrad = requiresGrad;
+    track(this);
+  }
+
+  get rank(): number {
+    return this.shape.length;
+  }
+
+  get backend(): Backend {
+    return this.buffer.backend;
+  }
+
+  get disposed(): boolean {
+    return this.storage === null;
+  }
+
+  /** The device buffer; throws a clear error after dispose(). */
+  get buffer(): Buffer {
+    return this.liveStorage().buffer;
+  }
+
+  /** Host copy of int32 ids when this tensor was made from host data. */
+  get hostIds(): Int32Array | undefined {
+    return this.liveStorage().host;
+  }
+
+  private liveStorage(): Storage {
+    if (!this.storage) {
+      throw new Error(
+        `Tensor ${this.describe()} was used after dispose(). Keep it alive (keep(t), or return it from tidy()) while it is needed.`,
+      );
+    }
+    return this.storage;
+  }
+
+  describe(): string {
+    return `${this.name ? `'${this.name}' ` : ''}${fmtShape(this.shape)} ${this.dtype}`;
+  }
+
+  /** A tensor sharing this one's storage under a new shape (no copy). */
+  view(shape: Shape): Tensor {
+    const s = this.liveStorage();
+    s.refs++;
+    return new Tensor(s, shape, this.dtype);
+  }
+
+  dispose(): void {
+    if (!this.storage) return;
+    const s = this.storage;
+    this.storage = null;
+    if (--s.refs === 0) s.buffer.backend.free(s.buffer);
+    this.node = null;
+  }
+
+  /** Values as a flat typed array (the only readback). */
+  async data(): Promise<TypedArray> {
+    return this.backend.read(this.buffer);
+  }
+
+  /** Synchronous values, only on backends that can (CPU). */
+  dataSync(): TypedArray {
+    const b = this.backend;
+    if (!b.readSync) throw new Error(`dataSync() is not available on the ${b.name} backend; use await t.data()`);
+    return b.readSync(this.buffer);
+  }
+
+  /** Values as nested arrays matching the shape. */
+  async toArray(): Promise<NestedArray> {
+    return nest(Array.from(await this.data()), this.shape);
+  }
+
+  /** The single value of a one-element tensor. */
+  async item(): Promise<number> {
+    if (this.size !== 1) throw new Error(`item() needs a one-element tensor, got ${fmtShape(this.shape)}`);
+    return (await this.data())[0];
+  }
+
+  /** A new tensor with the same storage that is cut off from the graph. */
+  detach(): Tensor {
+    return this.view(this.shape);
+  }
+
+  /** Reverse-mode differentiation from this tensor; accumulates into .grad of leaves. */
+  backward(grad?: Tensor): void {
+    backward(this, grad);
+  }
+
+  zeroGrad(): void {
+    this.grad?.dispose();
+    this.grad = null;
+  }
+
+  // ---- op forwards (see ops.ts) ----
+  add(b: Tensor | number): Tensor { return ops.add(this, b); }
+  sub(b: Tensor | number): Tensor { return ops.sub(this, b); }
+  mul(b: Tensor | number): Tensor { return ops.mul(this, b); }
+  div(b: Tensor | number): Tensor { return ops.div(this, b); }
+  pow(b: Tensor | number): Tensor { return ops.pow(this, b); }
+  neg(): Tensor { return ops.neg(this); }
+  exp(): Tensor { return ops.exp(this); }
+  log(): Tensor { return ops.log(this); }
+  sqrt(): Tensor { return ops.sqrt(this); }
+  abs(): Tensor { return ops.abs(this); }
+  relu(): Tensor { return ops.relu(this); }
+  sigmoid(): Tensor { return ops.sigmoid(this); }
+  tanh(): Tensor { return ops.tanh(this); }
+  clamp(min: number, max: number): Tensor { return ops.clamp(this, min, max); }
+  matmul(b: Tensor, opts?: ops.MatmulOptions): Tensor { return ops.matmul(this, b, opts); }
+  sum(axis?: number | number[], keepDims = false): Tensor { return ops.sum(this, axis, keepDims); }
+  mean(axis?: number | number[], keepDims = false): Tensor { return ops.mean(this, axis, keepDims); }
+  max(axis?: number | number[], keepDims = false): Tensor { return ops.max(this, axis, keepDims); }
+  reshape(shape: number[]): Tensor { return ops.reshape(this, shape); }
+  transpose(perm?: number[]): Tensor { return ops.transpose(this, perm); }
+  softmax(): Tensor { return ops.softmax(this); }
+  logSoftmax(): Tensor { return ops.logSoftmax(this); }
+  get T(): Tensor { return ops.transpose(this); }
+}
+
+registerTensorCheck((v: unknown): v is Tensor => v instanceof Tensor);
+
+function nest(flat: number[], shape: Shape): NestedArray {
+  if (shape.length === 0) return flat[0];
+  const [n, ...rest] = shape;
+  const step = sizeOf(rest);
+  return Array.from({ length: n }, (_, i) => nest(flat.slice(i * step, (i + 1) * step), rest));
+}
+
+// ---- creation ----------------------------------------------------------------------------------
+
+export interface CreateOptions {
+  dtype?: DType;
+  requiresGrad?: boolean;
+  backend?: Backend;
+}
+
+/** A tensor of `shape` filled from a typed array (copied to the device). */
+export function fromArray(data: TypedArray, shape: Shape, opts: CreateOptions = {}): Tensor {
+  const dtype: DType = opts.dtype ?? (data instanceof Int32Array ? 'i32' : 'f32');
+  const n = sizeOf(shape);
+  if (data.length !== n) {
+    throw new Error(`fromArray: ${data.length} values do not fill shape ${fmtShape(shape)} (${n} elements)`);
+  }
+  const backend = opts.backend ?? getBackend();
+  const values = dtype === 'f32' ? (data instanceof Float32Array ? data : Float32Array.from(data)) : data instanceof Int32Array ? data : Int32Array.from(data);
+  const buf = backend.alloc(n, dtype);
+  backend.write(buf, values);
+  const host = dtype === 'i32' ? (values as Int32Array).slice() : undefined;
+  return new Tensor(new Storage(buf, host), shape, dtype, opts.requiresGrad ?? false);
+}
+
+function inferShape(v: NestedArray): number[] {
+  const shape: number[] = [];
+  let cur: NestedArray = v;
+  while (Array.isArray(cur)) {
+    shape.push(cur.length);
+    cur = cur[0];
+  }
+  return shape;
+}
+
+/** wm.tensor([[1, 2], [3, 4]]) — nested arrays, a typed array (with shape), or a number. */
+export function tensor(values: NestedArray | TypedArray, opts: CreateOptions & { shape?: Shape } = {}): Tensor {
+  if (values instanceof Float32Array || values instanceof Int32Array) {
+    return fromArray(values, opts.shape ?? [values.length], opts);
+  }
+  const shape = opts.shape ?? inferShape(values);
+  const flat = Array.isArray(values) ? (values as unknown[]).flat(Infinity as 1) as number[] : [values];
+  if (flat.length !== sizeOf(shape)) {
+    throw new Error(`tensor: ragged nested array; expected ${sizeOf(shape)} values for shape ${fmtShape(shape)}, got ${flat.length}`);
+  }
+  const typed = opts.dtype === 'i32' ? Int32Array.from(flat) : Float32Array.from(flat);
+  return fromArray(typed, shape, opts);
+}
+
+/** An uninitialised tensor on a backend (kernels fill it). Internal. */
+export function empty(shape: Shape, dtype: DType = 'f32', backend: Backend = getBackend()): Tensor {
+  return new Tensor(new Storage(backend.alloc(Math.max(sizeOf(shape), 1), dtype)), shape, dtype);
+}
+
+export function full(shape: Shape, value: number, opts: CreateOptions = {}): Tensor {
+  const t = empty(shape, opts.dtype ?? 'f32', opts.backend ?? getBackend());
+  t.backend.fill(t.buffer, value, t.size);
+  t.requiresGrad = opts.requiresGrad ?? false;
+  return t;
+}
+
+export const zeros = (shape: Shape, opts: CreateOptions = {}): Tensor => full(shape, 0, opts);
+export const ones = (shape: Shape, opts: CreateOptions = {}): Tensor => full(shape, 1, opts);
+
+// ---- autograd ----------------------------------------------------------------------------------
+
+function topoOrder(root: Tensor): Tensor[] {
+  const order: Tensor[] = [];
+  const seen = new Set<Tensor>();
+  // Iterative DFS: graphs of deep models would overflow a recursive one.
+  const stack: [Tensor, number][] = [[root, 0]];
+  seen.add(root);
+  while (stack.length) {
+    const top = stack[stack.length - 1];
+    const [t, i] = top;
+    const inputs = t.node?.inputs ?? [];
+    if (i < inputs.length) {
+      top[1]++;
+      const next = inputs[i];
+      if (!seen.has(next) && next.requiresGrad) {
+        seen.add(next);
+        stack.push([next, 0]);
+      }
+    } else {
+      order.push(t);
+      stack.pop();
+    }
+  }
+  return order.reverse();
+}
+
+/**
+ * Propagates `seed` (d root / d root) back through the tape. For each tensor in `wanted` (or every
+ * leaf that requires grad when wanted is undefined) the gradient is handed to `deliver`.
+ */
+function propagate(root: Tensor, seed: Tensor, wanted: Set<Tensor> | undefined, deliver: (t: Tensor, g: Tensor) => void): void {
+  const order = topoOrder(root);
+  const grads = new Map<Tensor, Tensor>([[root, seed]]);
+  noGrad(() => {
+    for (const t of order) {
+      const g = grads.get(t);
+      if (!g) continue;
+      grads.delete(t);
+      const isWanted = wanted ? wanted.has(t) : !t.node;
+      if (isWanted) deliver(t, g);
+      if (t.node) {
+        const inputGrads = t.node.backward(g);
+        t.node.inputs.forEach((input, i) => {
+          const gi = inputGrads[i];
+          if (!gi || !input.requiresGrad) {
+            if (gi && gi !== g) gi.dispose();
+            return;
+          }
+          const prev = grads.get(input);
+          if (prev) {
+            grads.set(input, ops.add(prev, gi));
+            prev.dispose();
+            if (gi !== g) gi.dispose();
+          } else grads.set(input, gi === g ? g.view(g.shape) : gi);
+        });
+      }
+      if (!isWanted) g.dispose();
+    }
+  });
+  for (const g of grads.values()) g.dispose();
+}
+
+function seedFor(root: Tensor, grad: Tensor | undefined, who: string): Tensor {
+  if (!root.requiresGrad) {
+    throw new Error(`${who}: tensor ${root.describe()} does not require grad (no input of it has requiresGrad: true)`);
+  }
+  if (grad) {
+    if (grad.shape.join() !== root.shape.join()) {
+      throw new Error(`${who}: gradient shape ${fmtShape(grad.shape)} does not match tensor shape ${fmtShape(root.shape)}`);
+    }
+    return grad.view(grad.shape);
+  }
+  if (root.size !== 1) {
+    throw new Error(
+      `${who}: tensor ${fmtShape(root.shape)} is not a scalar; pass a gradient of the same shape, or reduce it first (e.g. loss.sum() or loss.mean())`,
+    );
+  }
+  return full(root.shape, 1, { backend: root.backend });
+}
+
+export function backward(root: Tensor, grad?: Tensor): void {
+  const seed = seedFor(root, grad, 'backward');
+  propagate(root, seed, undefined, (leaf, g) => {
+    if (leaf.grad) {
+      const sum = noGrad(() => ops.add(leaf.grad!, g));
+      leaf.grad.dispose();
+      g.dispose();
+      leaf.grad = keep(sum);
+    } else leaf.grad = keep(g);
+  });
+}
+
+/**
+ * Gradients of `output` with respect to `inputs`, returned (not accumulated into .grad).
+ * The graph is kept, so several grad() calls can share one forward pass (per-task gradients).
+ * Inputs that do not influence output get a zero gradient.
+ */
+export function grad(output: Tensor, inputs: Tensor[], gradOutput?: Tensor): Tensor[] {
+  const seed = seedFor(output, gradOutput, 'grad');
+  const found = new Map<Tensor, Tensor>();
+  propagate(output, seed, new Set(inputs), (t, g) => found.set(t, g));
+  return inputs.map((t) => found.get(t) ?? zeros(t.shape, { backend: t.backend }));
+}
