@@ -4,3 +4,6 @@ export { init, createBackend } from './init.js';
 export type { BackendName, InitOptions } from './init.js';
 export type { Backend, Buffer, DType, BackendStats, TypedArray } from './backend/backend.js';
 export { CpuBackend } from './backend/cpu/cpu-backend.js';
+export * from './nn/index.js';
+export * from './features.js';
+export * from './models/index.js';

@@ -5,6 +5,10 @@
 // Conventions shared by every kernel:
 // - Tensors are contiguous, row-major. Sizes and strides are counted in elements, not bytes.
 // - Kernels never allocate: the caller passes an output buffer of the right size (from `alloc`).
+// - `alloc` returns zero-filled memory (pooled buffers included).
+// - An output may alias an input only in elementwise kernels (unary, binary, where, adam's in-place
+//   state); matmul, copy, gather and the rest need a distinct output.
+// - Every operand of copy, where and gatherRows has one dtype; i32 arithmetic is exact up to 2^24.
 // - Kernels are enqueued, not awaited: only `read` returns values (and may wait for the device).
 // - Broadcasting is expressed with strides: a stride of 0 repeats an operand along that axis.
 // - Rank of any strided kernel is at most MAX_RANK.

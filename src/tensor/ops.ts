@@ -581,8 +581,10 @@ export interface BatchNormState {
 }
 
 /**
- * BatchNorm over axis 0 of x [batch, channels]. Training: batch statistics (biased variance), and
- * the running statistics are updated in place (unbiased variance, as torch does). Eval: running statistics.
+ * BatchNorm over the batch axis. x is [batch, C], or [G, batch, C] for G independent groups (a stack of
+ * experts, each with its own statistics and affine parameters); gamma, beta and the running statistics
+ * are [C] or [G, 1, C]. Training: batch statistics (biased variance), running statistics updated in
+ * place (unbiased variance, as torch). Eval: running statistics.
  */
 export function batchNorm1d(
   x: Tensor,
@@ -593,18 +595,23 @@ export function batchNorm1d(
 ): Tensor {
   const eps = opts.eps ?? 1e-5;
   const momentum = opts.momentum ?? 0.1;
-  if (x.rank !== 2 || gamma.shape.join() !== String(x.shape[1])) {
-    throw new Error(`batchNorm1d: expected x [batch, ${gamma.shape[0]}], got ${x.describe()}`);
+  const axis = x.rank === 3 ? 1 : 0;
+  const statShape = x.rank === 3 ? [x.shape[0], 1, x.shape[2]] : [x.shape[1]];
+  const fits = (t: Tensor) => t.shape.join() === statShape.join();
+  if ((x.rank !== 2 && x.rank !== 3) || ![gamma, beta, state.runningMean, state.runningVar].every(fits)) {
+    throw new Error(
+      `batchNorm1d: expected x [batch, C] or [groups, batch, C] with parameters and statistics ${fmtShape(statShape)}, got x ${x.describe()}, weight ${gamma.describe()}, running mean ${state.runningMean.describe()}`,
+    );
   }
   if (!opts.training) {
     const scale = div(gamma, sqrt(add(state.runningVar, eps)));
     return add(mul(sub(x, state.runningMean), scale), beta);
   }
-  const n = x.shape[0];
+  const n = x.shape[axis];
   if (n < 2) throw new Error(`batchNorm1d: training needs more than one row per batch (got ${x.describe()}); use a larger batch or eval mode`);
-  const mu = mean(x, 0);
+  const mu = mean(x, axis, x.rank === 3);
   const centred = sub(x, mu);
-  const variance = mean(square(centred), 0);
+  const variance = mean(square(centred), axis, x.rank === 3);
   const xhat = div(centred, sqrt(add(variance, eps)));
   updateRunning(state.runningMean, mu, momentum, 1);
   updateRunning(state.runningVar, variance, momentum, n / (n - 1));

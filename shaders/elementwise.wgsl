@@ -1,0 +1,24 @@
+// Unary elementwise op: out[i] = f(x[i], p0, p1) for i < n.
+// Template: {{X_TYPE}} / {{OUT_TYPE}} are f32 or i32 (values go through f32), {{EXPR}} is f in terms of x, p0, p1.
+struct Params {
+  n: u32,
+  p0: f32,
+  p1: f32,
+}
+
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> x_in: array<{{X_TYPE}}>;
+@group(0) @binding(2) var<storage, read_write> out: array<{{OUT_TYPE}}>;
+
+fn unary_op(x: f32, p0: f32, p1: f32) -> f32 {
+  return {{EXPR}};
+}
+
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) lid: u32) {
+  let i = (wid.y * nwg.x + wid.x) * 256u + lid;
+  if (i < params.n) {
+    out[i] = {{OUT_TYPE}}(unary_op(f32(x_in[i]), params.p0, params.p1));
+  }
+}

@@ -1,0 +1,41 @@
+// One Adam / AdamW step in place (torch semantics). Bias corrections c1 = 1 - beta1^step and
+// c2 = 1 - beta2^step are computed on the host in f64.
+struct Params {
+  n: u32,
+  decoupled: u32,
+  lr: f32,
+  beta1: f32,
+  beta2: f32,
+  one_minus_beta1: f32,
+  one_minus_beta2: f32,
+  eps: f32,
+  weight_decay: f32,
+  decay_factor: f32, // 1 - lr * weight_decay
+  c1: f32,
+  c2: f32,
+}
+
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read_write> param: array<f32>;
+@group(0) @binding(2) var<storage, read> grad: array<f32>;
+@group(0) @binding(3) var<storage, read_write> m: array<f32>;
+@group(0) @binding(4) var<storage, read_write> v: array<f32>;
+
+@compute @workgroup_size(256)
+fn adam(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) lid: u32) {
+  let i = (wid.y * nwg.x + wid.x) * 256u + lid;
+  if (i >= params.n) { return; }
+  var theta = param[i];
+  var g = grad[i];
+  if (params.decoupled != 0u) {
+    theta *= params.decay_factor;
+  } else {
+    g += params.weight_decay * theta;
+  }
+  let m_new = params.beta1 * m[i] + params.one_minus_beta1 * g;
+  let v_new = params.beta2 * v[i] + params.one_minus_beta2 * g * g;
+  m[i] = m_new;
+  v[i] = v_new;
+  param[i] = theta - (params.lr * (m_new / params.c1)) / (sqrt(v_new / params.c2) + params.eps);
+}

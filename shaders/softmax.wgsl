@@ -1,0 +1,65 @@
+// Row-wise softmax / logSoftmax of x viewed as [rows, cols], stable (the row max is subtracted).
+//   softmax_rows     one thread per row (short rows)
+//   softmax_rows_wg  one 256-lane workgroup per row with tree reductions (long rows)
+struct Params {
+  rows: u32,
+  cols: u32,
+  log_out: u32,
+}
+
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read_write> out: array<f32>;
+
+fn finish(v: f32, row_max: f32, sum: f32) -> f32 {
+  if (params.log_out != 0u) {
+    return v - row_max - log(sum);
+  }
+  return exp(v - row_max) / sum;
+}
+
+@compute @workgroup_size(64)
+fn softmax_rows(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                @builtin(local_invocation_index) lid: u32) {
+  let row = (wid.y * nwg.x + wid.x) * 64u + lid;
+  if (row >= params.rows) { return; }
+  let base = row * params.cols;
+  var row_max = x[base];
+  for (var c = 1u; c < params.cols; c++) { row_max = max(row_max, x[base + c]); }
+  var sum = 0.0;
+  for (var c = 0u; c < params.cols; c++) { sum += exp(x[base + c] - row_max); }
+  for (var c = 0u; c < params.cols; c++) { out[base + c] = finish(x[base + c], row_max, sum); }
+}
+
+var<workgroup> scratch: array<f32, 256>;
+
+@compute @workgroup_size(256)
+fn softmax_rows_wg(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                   @builtin(local_invocation_index) lid: u32) {
+  let row = wid.y * nwg.x + wid.x;
+  if (row >= params.rows) { return; } // uniform per workgroup
+  let base = row * params.cols;
+
+  var m = x[base];
+  for (var c = lid; c < params.cols; c += 256u) { m = max(m, x[base + c]); }
+  scratch[lid] = m;
+  workgroupBarrier();
+  for (var stride = 128u; stride > 0u; stride >>= 1u) {
+    if (lid < stride) { scratch[lid] = max(scratch[lid], scratch[lid + stride]); }
+    workgroupBarrier();
+  }
+  let row_max = scratch[0];
+  workgroupBarrier();
+
+  var s = 0.0;
+  for (var c = lid; c < params.cols; c += 256u) { s += exp(x[base + c] - row_max); }
+  scratch[lid] = s;
+  workgroupBarrier();
+  for (var stride = 128u; stride > 0u; stride >>= 1u) {
+    if (lid < stride) { scratch[lid] += scratch[lid + stride]; }
+    workgroupBarrier();
+  }
+  let sum = scratch[0];
+
+  for (var c = lid; c < params.cols; c += 256u) { out[base + c] = finish(x[base + c], row_max, sum); }
+}

@@ -1,0 +1,82 @@
+// Finding a GPUDevice: the browser's navigator.gpu, or Dawn's Node bindings (the `webgpu` package).
+
+// Dawn's GPU object must outlive every device made from it: if it is garbage-collected, Dawn crashes.
+let nodeGpu: GPU | undefined;
+let unavailableReason = '';
+
+/** Why the last acquisition attempt returned null (empty when it succeeded or was never tried). */
+export function webgpuUnavailableReason(): string {
+  return unavailableReason;
+}
+
+export interface AcquiredDevice {
+  adapter: GPUAdapter;
+  device: GPUDevice;
+}
+
+function isNode(): boolean {
+  return typeof process !== 'undefined' && typeof process.versions?.node === 'string';
+}
+
+async function findGpu(): Promise<GPU | null> {
+  const browserGpu = (globalThis as { navigator?: { gpu?: GPU } }).navigator?.gpu;
+  if (browserGpu) return browserGpu;
+  if (!isNode()) {
+    unavailableReason = 'navigator.gpu is missing: this browser has no WebGPU';
+    return null;
+  }
+  if (nodeGpu) return nodeGpu;
+  try {
+    // Only reached under Node; the browser bundle marks 'webgpu' external and never gets here.
+    const { create, globals } = await import('webgpu');
+    Object.assign(globalThis, globals); // GPUBufferUsage, GPUMapMode, ...
+    nodeGpu = create([]);
+    return nodeGpu;
+  } catch (err) {
+    unavailableReason = `could not load the 'webgpu' package (Dawn for Node): ${(err as Error).message}`;
+    return null;
+  }
+}
+
+/** Limits this backend asks for, raised to what the adapter offers. */
+const WANTED_LIMITS = [
+  'maxStorageBufferBindingSize',
+  'maxBufferSize',
+  'maxStorageBuffersPerShaderStage',
+  'maxComputeWorkgroupStorageSize',
+  'maxComputeInvocationsPerWorkgroup',
+  'maxComputeWorkgroupSizeX',
+  'maxComputeWorkgroupSizeY',
+  'maxComputeWorkgroupsPerDimension',
+] as const;
+
+export async function acquireDevice(powerPreference?: GPUPowerPreference): Promise<AcquiredDevice | null> {
+  unavailableReason = '';
+  const gpu = await findGpu();
+  if (!gpu) return null;
+  let adapter: GPUAdapter | null;
+  try {
+    adapter = await gpu.requestAdapter(powerPreference ? { powerPreference } : undefined);
+  } catch (err) {
+    unavailableReason = `requestAdapter failed: ${(err as Error).message}`;
+    return null;
+  }
+  if (!adapter) {
+    unavailableReason =
+      'no WebGPU adapter found (under Node, Dawn needs a Vulkan driver: install libvulkan1 and a driver, ' +
+      'or SwiftShader from chromium-headless-shell with VK_ICD_FILENAMES=/usr/lib/chromium/vk_swiftshader_icd.json)';
+    return null;
+  }
+  const requiredLimits: Record<string, number> = {};
+  for (const name of WANTED_LIMITS) {
+    const offered = adapter.limits[name];
+    if (typeof offered === 'number') requiredLimits[name] = offered;
+  }
+  try {
+    const device = await adapter.requestDevice({ requiredLimits, label: 'webmtl' });
+    return { adapter, device };
+  } catch (err) {
+    unavailableReason = `requestDevice failed: ${(err as Error).message}`;
+    return null;
+  }
+}
