@@ -1,0 +1,96 @@
+// AITM (Xi et al., KDD 2021): tasks of a conversion funnel (impression → click → purchase ...). Each
+// task has its own bottom; task i ≥ 1 takes information transferred from task i − 1 through an info
+// gate, and an attention unit (AIT) weighs its own representation against that information.
+//
+//   embedding ─┬─ bottom 0 → z0 ───────────────────────────── tower 0 → ŷ0
+//              │             └─ info gate → p0 ─┐
+//              └─ bottom 1 → q1 ───────────── AIT(q1, p0) → z1 ─ tower 1 → ŷ1
+import type { Feature } from '../features.js';
+import { EmbeddingLayer, type FeatureBatch } from '../nn/embedding-layer.js';
+import { Linear, MLP } from '../nn/layers.js';
+import { Module } from '../nn/module.js';
+import * as ops from '../tensor/ops.js';
+import type { Tensor } from '../tensor/tensor.js';
+import { MultiTaskModel, missing, resolveTaskTypes, resolveTowers, towerOptions, withEmbeddingDim, type MLPParams, type TaskOptions } from './base.js';
+
+export interface AITMOptions extends Omit<TaskOptions, 'numTasks'> {
+  /** Number of tasks, in funnel order (default: the length of taskTypes or towerParamsList). */
+  nTask?: number;
+  numTasks?: number;
+  /** Each task's bottom MLP (no output layer). */
+  bottomParams?: MLPParams;
+  towerParamsList?: MLPParams[];
+  /** Tutorial names: bottomParams.dims, every tower's dims. */
+  hiddenUnits?: number[];
+  towerUnits?: number[];
+  taskHiddenUnits?: number[];
+}
+
+/**
+ * The Adaptive Information Transfer unit: items u = [own, transferred] (each [B, d]);
+ * w_j = softmax_j(⟨q(u_j), k(u_j)⟩ / √d), output Σ_j w_j · v(u_j). q, k, v are Linear without bias.
+ */
+export class TransferAttention extends Module {
+  readonly query: Linear;
+  readonly key: Linear;
+  readonly value: Linear;
+  constructor(readonly dim: number) {
+    super();
+    this.query = this.child('query', new Linear(dim, dim, { bias: false }));
+    this.key = this.child('key', new Linear(dim, dim, { bias: false }));
+    this.value = this.child('value', new Linear(dim, dim, { bias: false }));
+  }
+  forward(own: Tensor, transferred: Tensor): Tensor {
+    const u = ops.stack([own, transferred], 1); // [B, 2, d]
+    const q = this.query.forward(u);
+    const k = this.key.forward(u);
+    const v = this.value.forward(u);
+    const scores = ops.mul(ops.sum(ops.mul(q, k), -1), 1 / Math.sqrt(this.dim)); // [B, 2]
+    const w = ops.unsqueeze(ops.softmax(scores), -1); // [B, 2, 1]
+    return ops.sum(ops.mul(w, v), 1); // [B, d]
+  }
+}
+
+export class AITM extends MultiTaskModel {
+  readonly features: Feature[];
+  readonly embedding: EmbeddingLayer;
+  readonly bottoms: MLP[];
+  /** infoGates[i − 1] and attentions[i − 1] serve task i. */
+  readonly infoGates: MLP[];
+  readonly attentions: TransferAttention[];
+  readonly towers: MLP[];
+
+  constructor(opts: AITMOptions) {
+    const nTask = opts.nTask ?? opts.numTasks;
+    if (opts.nTask !== undefined && opts.numTasks !== undefined && opts.nTask !== opts.numTasks) {
+      throw new Error(`AITM: nTask (${opts.nTask}) and numTasks (${opts.numTasks}) differ`);
+    }
+    super(resolveTaskTypes('AITM', { taskTypes: opts.taskTypes, numTasks: nTask }, resolveTowers('AITM', opts)?.length), opts.taskNames);
+    this.features = withEmbeddingDim(opts.features, opts.embeddingDim);
+    const bottomParams = opts.bottomParams ?? (opts.hiddenUnits ? { dims: opts.hiddenUnits } : missing('AITM', 'bottomParams: { dims: [...] } (or hiddenUnits)'));
+    if (!bottomParams.dims.length) throw new Error('AITM: bottomParams.dims needs at least one hidden size (the width the tasks exchange)');
+    const towerParams = resolveTowers('AITM', opts, this.nTask)!;
+
+    this.embedding = this.child('embedding', new EmbeddingLayer(this.features));
+    const bottom = () => new MLP(this.embedding.outputDim, { ...bottomParams, outputLayer: false });
+    this.bottoms = this.taskTypes.map((_, i) => this.ownedBy(i, this.child(`bottoms.${i}`, bottom())));
+    const d = this.bottoms[0].outputDim;
+    this.infoGates = [];
+    this.attentions = [];
+    for (let i = 1; i < this.nTask; i++) {
+      this.infoGates.push(this.ownedBy(i, this.child(`infoGates.${i - 1}`, new MLP(d, { dims: [d], outputLayer: false }))));
+      this.attentions.push(this.ownedBy(i, this.child(`attentions.${i - 1}`, new TransferAttention(d))));
+    }
+    this.towers = towerParams.map((p, i) => this.ownedBy(i, this.child(`towers.${i}`, new MLP(d, towerOptions(p)))));
+  }
+
+  forward(x: FeatureBatch): Tensor {
+    const input = this.embedding.forward(x);
+    const z = [this.bottoms[0].forward(input)];
+    for (let i = 1; i < this.nTask; i++) {
+      const transferred = this.infoGates[i - 1].forward(z[i - 1]);
+      z.push(this.attentions[i - 1].forward(this.bottoms[i].forward(input), transferred));
+    }
+    return this.taskOutputs(this.towers.map((tower, i) => tower.forward(z[i])));
+  }
+}

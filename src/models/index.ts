@@ -1,0 +1,14 @@
+export { MultiTaskModel, normalizeTaskType, withEmbeddingDim } from './base.js';
+export type { TaskType, TaskTypeInput, MLPParams, ParameterGroups, TaskOptions } from './base.js';
+export { SharedBottom } from './shared-bottom.js';
+export type { SharedBottomOptions } from './shared-bottom.js';
+export { MMoE } from './mmoe.js';
+export type { MMoEOptions, MoEOptions } from './mmoe.js';
+export { OMoE } from './omoe.js';
+export type { OMoEOptions } from './omoe.js';
+export { PLE, CGCLevel } from './ple.js';
+export type { PLEOptions } from './ple.js';
+export { ESMM } from './esmm.js';
+export type { ESMMOptions } from './esmm.js';
+export { AITM, TransferAttention } from './aitm.js';
+export type { AITMOptions } from './aitm.js';

@@ -1,0 +1,156 @@
+// Experts: E expert MLPs of one shape, evaluated together. Each layer holds the weights of all experts
+// stacked ([E, in, out]), so a layer is one batched matmul, one bias add and one grouped BatchNorm
+// however many experts there are. Per expert the parameters are exactly those of a torch-rechub
+// MLP(output_layer=False): Linear → BatchNorm1d → activation → Dropout per hidden size.
+import { globalRng, init } from '../tensor/random.js';
+import * as ops from '../tensor/ops.js';
+import { full, ones, zeros, type Tensor } from '../tensor/tensor.js';
+import { BatchNorm1d, Linear, type ActivationName } from './layers.js';
+import { Module } from './module.js';
+
+export interface ExpertsOptions {
+  /** Hidden sizes of every expert, e.g. [16] or [32, 16]. */
+  dims: number[];
+  activation?: ActivationName | string;
+  dropout?: number;
+}
+
+/** BatchNorm over the batch axis of [G, B, C], one set of statistics and affine parameters per group. */
+export class GroupedBatchNorm extends Module {
+  readonly weight: Tensor | null;
+  readonly bias: Tensor | null;
+  readonly runningMean: Tensor;
+  readonly runningVar: Tensor;
+  constructor(readonly groups: number, readonly numFeatures: number, readonly opts: { eps?: number; momentum?: number; affine?: boolean } = {}) {
+    super();
+    const shape = [groups, 1, numFeatures];
+    const affine = opts.affine ?? true;
+    this.weight = affine ? this.param('weight', ones(shape)) : null;
+    this.bias = affine ? this.param('bias', zeros(shape)) : null;
+    this.runningMean = this.buffer('running_mean', zeros(shape));
+    this.runningVar = this.buffer('running_var', ones(shape));
+  }
+  forward(x: Tensor): Tensor {
+    const shape = [this.groups, 1, this.numFeatures];
+    const gamma = this.weight ?? full(shape, 1, { backend: x.backend });
+    const beta = this.bias ?? full(shape, 0, { backend: x.backend });
+    return ops.batchNorm1d(x, gamma, beta, { runningMean: this.runningMean, runningVar: this.runningVar }, {
+      training: this.training,
+      eps: this.opts.eps,
+      momentum: this.opts.momentum,
+    });
+  }
+}
+
+const EXPERT_ACTIVATIONS = ['relu', 'sigmoid', 'tanh', 'leakyrelu', 'linear', 'prelu', 'dice'];
+
+/**
+ * An activation applied to [E, B, C]. Learnable ones keep one set of values per expert, as E
+ * separate torch modules would: PReLU one slope per expert, Dice one α per expert and channel.
+ */
+class ExpertActivation extends Module {
+  readonly slope: Tensor | null = null;
+  readonly alpha: Tensor | null = null;
+  readonly bn: GroupedBatchNorm | null = null;
+  constructor(readonly kind: string, nExpert: number, dim: number) {
+    super();
+    if (!EXPERT_ACTIVATIONS.includes(kind)) {
+      throw new Error(`Experts: unknown activation '${kind}'; use one of ${EXPERT_ACTIVATIONS.join(', ')}`);
+    }
+    if (kind === 'prelu') this.slope = this.param('weight', full([nExpert, 1, 1], 0.25));
+    if (kind === 'dice') {
+      this.alpha = this.param('alpha', zeros([nExpert, 1, dim]));
+      this.bn = this.child('bn', new GroupedBatchNorm(nExpert, dim, { affine: false, eps: 1e-8 }));
+    }
+  }
+  forward(x: Tensor): Tensor {
+    switch (this.kind) {
+      case 'relu': return ops.relu(x);
+      case 'sigmoid': return ops.sigmoid(x);
+      case 'tanh': return ops.tanh(x);
+      case 'leakyrelu': return ops.leakyRelu(x, 0.01);
+      case 'prelu': return ops.prelu(x, this.slope!);
+      case 'dice': {
+        const p = ops.sigmoid(this.bn!.forward(x));
+        return ops.add(ops.mul(p, x), ops.mul(ops.affine(p, -1, 1), ops.mul(this.alpha!, x)));
+      }
+      default: return x;
+    }
+  }
+}
+
+/** One hidden layer of all experts: batched Linear → grouped BatchNorm → activation → Dropout. */
+class ExpertLayer extends Module {
+  readonly weight: Tensor;
+  readonly bias: Tensor;
+  readonly bn: GroupedBatchNorm;
+  readonly act: ExpertActivation;
+  constructor(nExpert: number, readonly inFeatures: number, readonly outFeatures: number, activation: string, readonly dropout: number) {
+    super();
+    // torch's Linear default, drawn independently for every expert.
+    const bound = 1 / Math.sqrt(inFeatures);
+    this.weight = this.param('weight', init.uniform([nExpert, inFeatures, outFeatures], -bound, bound));
+    this.bias = this.param('bias', init.uniform([nExpert, 1, outFeatures], -bound, bound));
+    this.bn = this.child('bn', new GroupedBatchNorm(nExpert, outFeatures));
+    this.act = this.child('act', new ExpertActivation(activation, nExpert, outFeatures));
+  }
+  forward(x: Tensor): Tensor {
+    const h = this.act.forward(this.bn.forward(ops.add(ops.matmul(x, this.weight), this.bias)));
+    if (!this.training || this.dropout === 0) return h;
+    return ops.dropout(h, this.dropout, { training: true, seed: globalRng().nextUint32() });
+  }
+}
+
+export class Experts extends Module {
+  readonly layers: ExpertLayer[];
+  /** Width of each expert's output (the last hidden size). */
+  readonly outputDim: number;
+
+  constructor(readonly nExpert: number, readonly inputDim: number, opts: ExpertsOptions) {
+    super();
+    if (!Number.isInteger(nExpert) || nExpert < 1) throw new Error(`Experts: the number of experts must be a positive integer, got ${nExpert}`);
+    if (!opts.dims?.length) throw new Error('Experts: dims must list at least one hidden size, e.g. { dims: [16] }');
+    const dropout = opts.dropout ?? 0;
+    if (!(dropout >= 0 && dropout < 1)) throw new Error(`Experts: dropout must be in [0, 1), got ${dropout}`);
+    const activation = (opts.activation ?? 'relu').toLowerCase();
+    let d = inputDim;
+    this.layers = opts.dims.map((h, i) => {
+      const layer = this.child(`layers.${i}`, new ExpertLayer(nExpert, d, h, activation, dropout));
+      d = h;
+      return layer;
+    });
+    this.outputDim = d;
+  }
+
+  /**
+   * x [B, D] (the same input for every expert) or [E, B, D] (one input per expert) → [E, B, H].
+   */
+  forward(x: Tensor): Tensor {
+    const shared = x.rank === 2;
+    const width = x.shape[x.rank - 1];
+    if ((!shared && (x.rank !== 3 || x.shape[0] !== this.nExpert)) || width !== this.inputDim) {
+      throw new Error(`Experts(${this.nExpert} × ${this.inputDim} → ${this.outputDim}): expected input [batch, ${this.inputDim}] or [${this.nExpert}, batch, ${this.inputDim}], got ${x.describe()}`);
+    }
+    let h = x;
+    for (const layer of this.layers) h = layer.forward(h);
+    return h;
+  }
+}
+
+/**
+ * A gate: Linear(→ nExpert) → BatchNorm, as torch-rechub's gate MLP. It returns the logits; the
+ * softmax and the weighted sum of experts happen together in ops.gateMix.
+ */
+export class Gate extends Module {
+  readonly linear: Linear;
+  readonly bn: BatchNorm1d;
+  constructor(readonly inputDim: number, readonly nExpert: number) {
+    super();
+    this.linear = this.child('linear', new Linear(inputDim, nExpert));
+    this.bn = this.child('bn', new BatchNorm1d(nExpert));
+  }
+  /** x [B, D] → logits [B, nExpert]. */
+  forward(x: Tensor): Tensor {
+    return this.bn.forward(this.linear.forward(x));
+  }
+}

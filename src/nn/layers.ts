@@ -1,0 +1,164 @@
+// The layers of the models: Linear, BatchNorm1d, Dropout, Embedding, activations, and MLP.
+import { globalRng } from '../tensor/random.js';
+import { init } from '../tensor/random.js';
+import * as ops from '../tensor/ops.js';
+import { full, ones, zeros, type Tensor } from '../tensor/tensor.js';
+import { Module } from './module.js';
+
+/** y = x·W + b with W stored [in, out]; torch's default init U(−1/√in, 1/√in). */
+export class Linear extends Module {
+  readonly weight: Tensor;
+  readonly bias: Tensor | null;
+  constructor(readonly inFeatures: number, readonly outFeatures: number, opts: { bias?: boolean } = {}) {
+    super();
+    const bound = 1 / Math.sqrt(inFeatures);
+    this.weight = this.param('weight', init.uniform([inFeatures, outFeatures], -bound, bound));
+    this.bias = opts.bias === false ? null : this.param('bias', init.uniform([outFeatures], -bound, bound));
+  }
+  forward(x: Tensor): Tensor {
+    if (x.shape[x.rank - 1] !== this.inFeatures) {
+      throw new Error(`Linear(${this.inFeatures} → ${this.outFeatures}): input ${x.describe()} has ${x.shape[x.rank - 1]} features, expected ${this.inFeatures}`);
+    }
+    const y = ops.matmul(x, this.weight);
+    return this.bias ? ops.add(y, this.bias) : y;
+  }
+}
+
+export class BatchNorm1d extends Module {
+  readonly weight: Tensor | null;
+  readonly bias: Tensor | null;
+  readonly runningMean: Tensor;
+  readonly runningVar: Tensor;
+  constructor(readonly numFeatures: number, readonly opts: { eps?: number; momentum?: number; affine?: boolean } = {}) {
+    super();
+    const affine = opts.affine ?? true;
+    this.weight = affine ? this.param('weight', ones([numFeatures])) : null;
+    this.bias = affine ? this.param('bias', zeros([numFeatures])) : null;
+    this.runningMean = this.buffer('running_mean', zeros([numFeatures]));
+    this.runningVar = this.buffer('running_var', ones([numFeatures]));
+  }
+  forward(x: Tensor): Tensor {
+    const gamma = this.weight ?? full([this.numFeatures], 1);
+    const beta = this.bias ?? full([this.numFeatures], 0);
+    return ops.batchNorm1d(x, gamma, beta, { runningMean: this.runningMean, runningVar: this.runningVar }, { training: this.training, ...this.opts });
+  }
+}
+
+/** Inverted dropout; each training call draws a fresh mask seed from the global seeded generator. */
+export class Dropout extends Module {
+  constructor(readonly p: number) {
+    super();
+    if (!(p >= 0 && p < 1)) throw new Error(`Dropout: p must be in [0, 1), got ${p}`);
+  }
+  forward(x: Tensor): Tensor {
+    if (!this.training || this.p === 0) return x;
+    return ops.dropout(x, this.p, { training: true, seed: globalRng().nextUint32() });
+  }
+}
+
+/** A lookup table [vocab, dim], initialised N(0, std) (1e-4 as torch-rechub). */
+export class Embedding extends Module {
+  readonly weight: Tensor;
+  constructor(readonly vocabSize: number, readonly dim: number, opts: { std?: number; name?: string } = {}) {
+    super();
+    this.weight = this.param('weight', init.normal([vocabSize, dim], 0, opts.std ?? 1e-4));
+    this.label = opts.name ?? `Embedding(${vocabSize}, ${dim})`;
+  }
+  private readonly label: string;
+  forward(ids: Tensor): Tensor {
+    return ops.gatherRows(this.weight, ids, `${this.label} (vocabulary ${this.vocabSize})`);
+  }
+}
+
+export type ActivationName = 'relu' | 'sigmoid' | 'tanh' | 'prelu' | 'leakyrelu' | 'dice' | 'softmax' | 'linear';
+
+/** PReLU with one learnable slope (torch's default), initialised 0.25. */
+export class PReLU extends Module {
+  readonly weight: Tensor;
+  constructor() {
+    super();
+    this.weight = this.param('weight', full([1], 0.25));
+  }
+  forward(x: Tensor): Tensor {
+    return ops.prelu(x, this.weight);
+  }
+}
+
+/**
+ * Dice (DIN, Zhou et al. 2018): p = sigmoid(BN(x)) without affine, y = p·x + (1 − p)·α·x,
+ * α learnable per channel.
+ */
+export class Dice extends Module {
+  readonly alpha: Tensor;
+  readonly bn: BatchNorm1d;
+  constructor(dim: number) {
+    super();
+    this.alpha = this.param('alpha', zeros([dim]));
+    this.bn = this.child('bn', new BatchNorm1d(dim, { affine: false, eps: 1e-8 }));
+  }
+  forward(x: Tensor): Tensor {
+    const p = ops.sigmoid(this.bn.forward(x));
+    return ops.add(ops.mul(p, x), ops.mul(ops.affine(p, -1, 1), ops.mul(this.alpha, x)));
+  }
+}
+
+class Activation extends Module {
+  constructor(readonly kind: Exclude<ActivationName, 'prelu' | 'dice'>) {
+    super();
+  }
+  forward(x: Tensor): Tensor {
+    switch (this.kind) {
+      case 'relu': return ops.relu(x);
+      case 'sigmoid': return ops.sigmoid(x);
+      case 'tanh': return ops.tanh(x);
+      case 'leakyrelu': return ops.leakyRelu(x, 0.01);
+      case 'softmax': return ops.softmax(x);
+      case 'linear': return x;
+    }
+  }
+}
+
+const ACTIVATIONS: ActivationName[] = ['relu', 'sigmoid', 'tanh', 'prelu', 'leakyrelu', 'dice', 'softmax', 'linear'];
+
+export function activation(name: ActivationName | string, dim: number): Module & { forward(x: Tensor): Tensor } {
+  const n = name.toLowerCase() as ActivationName;
+  if (!ACTIVATIONS.includes(n)) throw new Error(`Unknown activation '${name}'; use one of ${ACTIVATIONS.join(', ')}`);
+  if (n === 'prelu') return new PReLU();
+  if (n === 'dice') return new Dice(dim);
+  return new Activation(n);
+}
+
+export interface MLPOptions {
+  /** Hidden sizes; each is a block Linear → BatchNorm1d → activation → Dropout. */
+  dims: number[];
+  dropout?: number;
+  activation?: ActivationName | string;
+  /** Append a final Linear(→ 1) (torch-rechub's output_layer, default true). */
+  outputLayer?: boolean;
+}
+
+export class MLP extends Module {
+  private readonly blocks: { linear: Linear; bn: BatchNorm1d; act: Module & { forward(x: Tensor): Tensor }; drop: Dropout }[] = [];
+  private readonly output: Linear | null;
+  readonly outputDim: number;
+  constructor(readonly inputDim: number, opts: MLPOptions) {
+    super();
+    let d = inputDim;
+    opts.dims.forEach((h, i) => {
+      this.blocks.push({
+        linear: this.child(`${i}.linear`, new Linear(d, h)),
+        bn: this.child(`${i}.bn`, new BatchNorm1d(h)),
+        act: this.child(`${i}.act`, activation(opts.activation ?? 'relu', h)),
+        drop: this.child(`${i}.dropout`, new Dropout(opts.dropout ?? 0)),
+      });
+      d = h;
+    });
+    this.output = opts.outputLayer ?? true ? this.child('output', new Linear(d, 1)) : null;
+    this.outputDim = this.output ? 1 : d;
+  }
+  forward(x: Tensor): Tensor {
+    let h = x;
+    for (const b of this.blocks) h = b.drop.forward(b.act.forward(b.bn.forward(b.linear.forward(h))));
+    return this.output ? this.output.forward(h) : h;
+  }
+}

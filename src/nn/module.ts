@@ -1,0 +1,112 @@
+// Module: named parameters, buffers (running statistics) and children, train/eval mode and a state
+// dict. Parameters and buffers are kept out of tidy() scopes: they live until the module is disposed.
+import { keep } from '../tensor/engine.js';
+import { assign } from '../tensor/ops.js';
+import { fmtShape, type Tensor } from '../tensor/tensor.js';
+
+export abstract class Module {
+  training = true;
+  private readonly ownParams = new Map<string, Tensor>();
+  private readonly ownBuffers = new Map<string, Tensor>();
+  private readonly ownChildren = new Map<string, Module>();
+
+  protected param(name: string, t: Tensor): Tensor {
+    t.requiresGrad = true;
+    t.name = name;
+    this.ownParams.set(name, keep(t));
+    return t;
+  }
+
+  protected buffer(name: string, t: Tensor): Tensor {
+    t.name = name;
+    this.ownBuffers.set(name, keep(t));
+    return t;
+  }
+
+  protected child<M extends Module>(name: string, m: M): M {
+    this.ownChildren.set(name, m);
+    return m;
+  }
+
+  /** Registers a list of modules as children `name.0`, `name.1`, ... */
+  protected children<M extends Module>(name: string, ms: M[]): M[] {
+    ms.forEach((m, i) => this.child(`${name}.${i}`, m));
+    return ms;
+  }
+
+  *namedModules(prefix = ''): Generator<[string, Module]> {
+    yield [prefix, this];
+    for (const [n, c] of this.ownChildren) yield* c.namedModules(prefix ? `${prefix}.${n}` : n);
+  }
+
+  namedParameters(prefix = ''): [string, Tensor][] {
+    const out: [string, Tensor][] = [];
+    for (const [path, m] of this.namedModules(prefix)) {
+      for (const [n, p] of m.ownParams) out.push([path ? `${path}.${n}` : n, p]);
+    }
+    return out;
+  }
+
+  parameters(): Tensor[] {
+    return this.namedParameters().map(([, p]) => p);
+  }
+
+  namedBuffers(): [string, Tensor][] {
+    const out: [string, Tensor][] = [];
+    for (const [path, m] of this.namedModules()) {
+      for (const [n, b] of m.ownBuffers) out.push([path ? `${path}.${n}` : n, b]);
+    }
+    return out;
+  }
+
+  /** Number of trainable values (BatchNorm's weight and bias count; running statistics do not). */
+  numParameters(): number {
+    return this.parameters().reduce((n, p) => n + p.size, 0);
+  }
+
+  train(mode = true): this {
+    for (const [, m] of this.namedModules()) m.training = mode;
+    return this;
+  }
+
+  eval(): this {
+    return this.train(false);
+  }
+
+  /** Parameters and buffers by dotted name (the tensors themselves, not copies). */
+  stateDict(): Record<string, Tensor> {
+    return Object.fromEntries([...this.namedParameters(), ...this.namedBuffers()]);
+  }
+
+  /**
+   * Copies values into this module's parameters and buffers. Checks every name and shape first and
+   * changes nothing when any differ (strict: missing and unexpected names are errors too).
+   */
+  loadStateDict(state: Record<string, Tensor>, opts: { strict?: boolean } = {}): void {
+    const own = this.stateDict();
+    const problems: string[] = [];
+    for (const [name, t] of Object.entries(own)) {
+      const src = state[name];
+      if (!src) {
+        if (opts.strict ?? true) problems.push(`missing '${name}' ${fmtShape(t.shape)}`);
+      } else if (src.shape.join() !== t.shape.join()) {
+        problems.push(`'${name}': expected ${fmtShape(t.shape)}, got ${fmtShape(src.shape)}`);
+      }
+    }
+    if (opts.strict ?? true) for (const name of Object.keys(state)) if (!(name in own)) problems.push(`unexpected '${name}'`);
+    if (problems.length) throw new Error(`loadStateDict: state does not match the model:\n  ${problems.join('\n  ')}`);
+    for (const [name, t] of Object.entries(own)) if (state[name]) assign(t, state[name]);
+  }
+
+  zeroGrad(): void {
+    for (const p of this.parameters()) p.zeroGrad();
+  }
+
+  /** Frees the device memory of every parameter and buffer. */
+  dispose(): void {
+    for (const t of Object.values(this.stateDict())) {
+      t.zeroGrad();
+      t.dispose();
+    }
+  }
+}
