@@ -7,3 +7,4 @@ export { CpuBackend } from './backend/cpu/cpu-backend.js';
 export * from './nn/index.js';
 export * from './features.js';
 export * from './models/index.js';
+export * from './data/index.js';

@@ -1,0 +1,483 @@
+// CSV into typed columns, streamed: papaparse hands over chunks of rows, each cell goes straight into
+// a growing typed array, and the rows themselves are dropped after each chunk.
+// Node reads files with fs streams (imported lazily, so browser bundles never load node:fs);
+// browsers pass the text itself.
+
+import Papa from 'papaparse';
+import type { Column, Columns } from './columns.js';
+import { DataError, listNames, missingColumnError } from './errors.js';
+import { LabelEncoder } from './preprocess.js';
+
+/**
+ * How a column is read:
+ * - `dense`: numbers → Float32Array; empty / NaN / text is an error (unless `fillNa` covers the column).
+ * - `sparse`: pre-encoded integer ids → Int32Array; a non-integer is an error.
+ * - `categorical`: raw values kept as strings (in `CsvTable.categorical`) to be label-encoded, or encoded
+ *   while reading when `encoders` has a fitted LabelEncoder for the column.
+ * - `auto`: integers → Int32Array, promoted to Float32Array at the first non-integer number and to
+ *   strings at the first non-number.
+ */
+export type ColumnKind = 'dense' | 'sparse' | 'categorical' | 'auto';
+export type ColumnSpec = Record<string, ColumnKind>;
+
+/** A file path (Node), or CSV text. A bare string is text when it contains a line break, else a path. */
+export type CsvSource = string | { path: string } | { text: string };
+
+export interface ReadCsvOptions {
+  /** Columns to read and how; others are dropped unless `others` says 'auto'. Default: every column, 'auto'. */
+  columns?: ColumnSpec;
+  /** What to do with columns not named in `columns` (default 'drop' when `columns` is given). */
+  others?: 'drop' | 'auto';
+  /** Value for empty / NaN cells of dense (and auto) columns, for all of them or per column. */
+  fillNa?: number | Record<string, number>;
+  /** Fitted encoders: their categorical columns are encoded while reading (unseen values → 0). */
+  encoders?: Record<string, LabelEncoder>;
+  delimiter?: string;
+  /** Field separator (default ','). */
+  /** Bytes per papaparse chunk (default 1 MiB). */
+  chunkSize?: number;
+}
+
+export interface CsvTable {
+  /** Every column name in the file header, in file order. */
+  header: string[];
+  /** The numeric columns read, in header order. */
+  columns: Columns;
+  /** Categorical columns still holding raw strings (label-encode them before training). */
+  categorical: Record<string, string[]>;
+  numRows: number;
+}
+
+type Storage = 'int' | 'float' | 'string';
+
+const INT32_MIN = -2147483648;
+const INT32_MAX = 2147483647;
+
+function toNumber(cell: string): number {
+  if (cell.length === 0) return NaN;
+  const v = +cell;
+  if (v === 0 && cell.trim() === '') return NaN;
+  return v;
+}
+
+/** Empty, or a usual spelling of "missing" (NaN, NA, null, None). */
+function isMissingCell(cell: string): boolean {
+  return /^\s*(nan|na|null|none)?\s*$/i.test(cell);
+}
+
+/** "line 19 (data row 18)" — line numbers count the header as line 1 (exact unless quoted cells span lines). */
+function place(row: number): string {
+  return `line ${row + 2} (data row ${row + 1})`;
+}
+
+/** One output column that grows by doubling. */
+class ColumnBuilder {
+  private storage: Storage;
+  private ints = new Int32Array(0);
+  private floats = new Float32Array(0);
+  private strings: string[] = [];
+  private n = 0;
+
+  constructor(
+    readonly name: string,
+    readonly kind: ColumnKind,
+    private readonly source: string,
+    private readonly fill: number | undefined,
+    private readonly encoder: LabelEncoder | undefined,
+  ) {
+    if (kind === 'dense') this.storage = 'float';
+    else if (kind === 'categorical') this.storage = encoder ? 'int' : 'string';
+    else this.storage = 'int';
+    if (encoder && !encoder.fitted) {
+      throw new DataError(`The encoder given for column "${name}" is not fitted. Fix: fit it on the training values first.`, { column: name });
+    }
+  }
+
+  push(cell: string, row: number): void {
+    switch (this.kind) {
+      case 'dense':
+        return this.pushFloat(this.denseValue(cell, row));
+      case 'sparse':
+        return this.pushInt(this.sparseId(cell, row));
+      case 'categorical':
+        if (this.encoder) return this.pushInt(this.encoder.encode(cell));
+        this.strings.push(cell);
+        this.n++;
+        return;
+      case 'auto':
+        return this.pushAuto(cell, row);
+    }
+  }
+
+  private denseValue(cell: string, row: number): number {
+    const v = toNumber(cell);
+    if (Number.isFinite(v)) return v;
+    const missing = isMissingCell(cell);
+    if (missing && this.fill !== undefined) return this.fill;
+    const shown = cell === '' ? 'an empty cell' : `"${cell}"`;
+    throw new DataError(
+      `Dense column "${this.name}" has ${shown} at ${place(row)} of ${this.source}, which is not a number. ` +
+        `Fix: fill missing values (readCsv option fillNa: { "${this.name}": 0 }, or fill them in the file) or drop those rows` +
+        (missing ? '.' : `; if the column holds categories, declare it 'categorical' and label-encode it.`),
+      { column: this.name, row, value: cell },
+    );
+  }
+
+  private sparseId(cell: string, row: number): number {
+    const v = toNumber(cell);
+    if (Number.isInteger(v) && v >= INT32_MIN && v <= INT32_MAX) return v;
+    const shown = cell === '' ? 'an empty cell' : `"${cell}"`;
+    throw new DataError(
+      `Sparse column "${this.name}" is declared as pre-encoded integer ids but has ${shown} at ${place(row)} of ${this.source}. ` +
+        `Fix: declare it 'categorical' and label-encode it (LabelEncoder), fill missing ids with 0, or declare it 'dense' if it is a number.`,
+      { column: this.name, row, value: cell },
+    );
+  }
+
+  private pushAuto(cell: string, row: number): void {
+    if (this.storage === 'string') {
+      this.strings.push(cell);
+      this.n++;
+      return;
+    }
+    let v = toNumber(cell);
+    if (Number.isNaN(v) && this.fill !== undefined && isMissingCell(cell)) {
+      v = this.fill;
+    } else if (Number.isNaN(v) && cell.trim() === '') {
+      throw new DataError(
+        `Column "${this.name}" has an empty cell at ${place(row)} of ${this.source}. ` +
+          `Fix: fill missing values (readCsv option fillNa: { "${this.name}": 0 }) or drop those rows, ` +
+          `or declare the column 'categorical' to keep empty as its own category.`,
+        { column: this.name, row, value: cell },
+      );
+    }
+    if (Number.isNaN(v)) {
+      this.promoteToStrings();
+      this.strings.push(cell);
+      this.n++;
+    } else if (this.storage === 'int' && Number.isInteger(v) && v >= INT32_MIN && v <= INT32_MAX) {
+      this.pushInt(v);
+    } else {
+      if (this.storage === 'int') this.promoteToFloats();
+      this.pushFloat(v);
+    }
+  }
+
+  private pushInt(v: number): void {
+    if (this.n === this.ints.length) {
+      const grown = new Int32Array(Math.max(1024, this.n * 2));
+      grown.set(this.ints);
+      this.ints = grown;
+    }
+    this.ints[this.n++] = v;
+  }
+
+  private pushFloat(v: number): void {
+    if (this.n === this.floats.length) {
+      const grown = new Float32Array(Math.max(1024, this.n * 2));
+      grown.set(this.floats);
+      this.floats = grown;
+    }
+    this.floats[this.n++] = v;
+  }
+
+  private promoteToFloats(): void {
+    this.floats = Float32Array.from(this.ints.subarray(0, this.n));
+    this.ints = new Int32Array(0);
+    this.storage = 'float';
+  }
+
+  private promoteToStrings(): void {
+    const numbers = this.storage === 'int' ? this.ints : this.floats;
+    this.strings = Array.from(numbers.subarray(0, this.n), (v) => String(v));
+    this.ints = new Int32Array(0);
+    this.floats = new Float32Array(0);
+    this.storage = 'string';
+  }
+
+  finish(): Column | string[] {
+    if (this.storage === 'string') return this.strings;
+    const arr = this.storage === 'int' ? this.ints : this.floats;
+    return arr.length === this.n ? arr : arr.slice(0, this.n);
+  }
+}
+
+/** Turns header + rows into columns; knows nothing about where the text comes from. */
+class TableBuilder {
+  private header: string[] | null = null;
+  private builders: ColumnBuilder[] = [];
+  private fieldIndex: number[] = [];
+  private rows = 0;
+
+  constructor(
+    private readonly options: ReadCsvOptions,
+    private readonly source: string,
+  ) {}
+
+  addRows(rows: string[][], errors: Papa.ParseError[]): void {
+    if (errors.length > 0) {
+      const e = errors[0];
+      const row = this.rows + (e.row ?? 0) - (this.header === null ? 1 : 0); // papaparse counts from the chunk start
+      throw new DataError(
+        `CSV syntax error in ${this.source} near data row ${row + 1}: ${e.message} (${e.code}). ` +
+          `Fix: check the quoting in that row (a field with a comma or line break must be in double quotes).`,
+        { row },
+      );
+    }
+    let start = 0;
+    if (this.header === null && rows.length > 0) {
+      this.setHeader(rows[0]);
+      start = 1;
+    }
+    const header = this.header;
+    if (header === null) return;
+    const width = header.length;
+    const builders = this.builders;
+    const index = this.fieldIndex;
+    for (let r = start; r < rows.length; r++) {
+      const fields = rows[r];
+      if (fields.length !== width) {
+        throw new DataError(
+          `${place(this.rows)} of ${this.source} has ${fields.length} fields but the header has ${width}. ` +
+            `Fix: check for a stray delimiter or a missing value in that row (or pass the right delimiter).`,
+          { row: this.rows, value: fields.length },
+        );
+      }
+      for (let c = 0; c < builders.length; c++) builders[c].push(fields[index[c]], this.rows);
+      this.rows++;
+    }
+  }
+
+  private setHeader(fields: string[]): void {
+    const header = fields.map((f, i) => (i === 0 ? f.replace(/^\uFEFF/, '') : f));
+    this.header = header;
+    const spec = this.options.columns;
+    const others = this.options.others ?? (spec ? 'drop' : 'auto');
+    const wanted: [string, ColumnKind][] = [];
+    if (spec) {
+      for (const name of Object.keys(spec)) {
+        if (!header.includes(name)) throw missingColumnError(name, header, this.source);
+      }
+    }
+    for (const name of header) {
+      const kind = spec?.[name] ?? (others === 'auto' ? 'auto' : undefined);
+      if (kind) wanted.push([name, kind]);
+    }
+    const duplicates = header.filter((name, i) => header.indexOf(name) !== i);
+    if (duplicates.length > 0) {
+      throw new DataError(`The header of ${this.source} repeats column names: ${listNames(duplicates)}. Fix: rename them.`, {
+        column: duplicates[0],
+      });
+    }
+    const fill = this.options.fillNa;
+    for (const [name, kind] of wanted) {
+      const fillValue = typeof fill === 'number' ? fill : fill?.[name];
+      this.builders.push(new ColumnBuilder(name, kind, this.source, fillValue, this.options.encoders?.[name]));
+      this.fieldIndex.push(header.indexOf(name));
+    }
+  }
+
+  finish(): CsvTable {
+    if (this.header === null) throw new DataError(`${this.source} is empty: it has no header line.`);
+    const columns: Columns = {};
+    const categorical: Record<string, string[]> = {};
+    for (const b of this.builders) {
+      const values = b.finish();
+      if (Array.isArray(values)) categorical[b.name] = values;
+      else columns[b.name] = values;
+    }
+    return { header: this.header, columns, categorical, numRows: this.rows };
+  }
+}
+
+function papaConfig(builder: TableBuilder, options: ReadCsvOptions, onDone: (error?: unknown) => void) {
+  let failed = false;
+  return {
+    header: false,
+    skipEmptyLines: true,
+    delimiter: options.delimiter ?? ',',
+    chunkSize: options.chunkSize ?? 1 << 20,
+    chunk(results: Papa.ParseResult<string[]>, parser: Papa.Parser) {
+      if (failed) return;
+      try {
+        builder.addRows(results.data, results.errors);
+      } catch (error) {
+        failed = true;
+        onDone(error);
+        parser.abort();
+      }
+    },
+    complete() {
+      if (!failed) onDone();
+    },
+    error(error: Error) {
+      if (!failed) {
+        failed = true;
+        onDone(error);
+      }
+    },
+  };
+}
+
+/** Parses CSV text synchronously (works everywhere, browsers included). */
+export function parseCsv(text: string, options: ReadCsvOptions = {}): CsvTable {
+  const builder = new TableBuilder(options, 'the CSV text');
+  let failure: unknown;
+  let failedFlag = false;
+  Papa.parse<string[]>(text, papaConfig(builder, options, (error) => {
+    if (error !== undefined) {
+      failure = error;
+      failedFlag = true;
+    }
+  }));
+  if (failedFlag) throw failure;
+  return builder.finish();
+}
+
+/** Streams a CSV file from disk (Node only). */
+export async function readCsvFile(path: string, options: ReadCsvOptions = {}): Promise<CsvTable> {
+  const fs = await import('node:fs');
+  if (!fs.existsSync(path)) throw new DataError(`CSV file not found: ${path}. Fix: check the path (relative paths start at ${process.cwd()}).`);
+  const builder = new TableBuilder(options, path);
+  const stream = fs.createReadStream(path, { encoding: 'utf8', highWaterMark: options.chunkSize ?? 1 << 20 });
+  await new Promise<void>((resolve, reject) => {
+    Papa.parse(stream, papaConfig(builder, options, (error) => {
+      if (error === undefined) return resolve();
+      stream.destroy();
+      reject(error);
+    }) as Papa.ParseLocalConfig<string[], NodeJS.ReadableStream>);
+  });
+  return builder.finish();
+}
+
+/** The header fields of CSV text (reads only the first line). */
+export function csvHeaderOfText(text: string, delimiter = ','): string[] {
+  const first = Papa.parse<string[]>(text, { preview: 1, delimiter, skipEmptyLines: true }).data[0] ?? [];
+  return first.map((f, i) => (i === 0 ? f.replace(/^\uFEFF/, '') : f));
+}
+
+/** The header fields of a CSV file (Node; reads only the start of the file). */
+export async function csvHeaderOfFile(path: string, delimiter = ','): Promise<string[]> {
+  const { open } = await import('node:fs/promises');
+  const file = await open(path, 'r').catch(() => {
+    throw new DataError(`CSV file not found: ${path}. Fix: check the path (relative paths start at ${process.cwd()}).`);
+  });
+  try {
+    let text = '';
+    const buffer = new Uint8Array(1 << 16);
+    const decoder = new TextDecoder();
+    for (let position = 0; ; position += buffer.length) {
+      const { bytesRead } = await file.read(buffer, 0, buffer.length, position);
+      text += decoder.decode(buffer.subarray(0, bytesRead), { stream: bytesRead > 0 });
+      if (bytesRead === 0 || /[\r\n]/.test(text)) break;
+    }
+    return csvHeaderOfText(text, delimiter);
+  } finally {
+    await file.close();
+  }
+}
+
+/** Reads CSV from a file path (streamed, Node) or from text (any platform). */
+export async function readCsv(source: CsvSource, options: ReadCsvOptions = {}): Promise<CsvTable> {
+  if (typeof source === 'string') {
+    return /[\r\n]/.test(source) ? parseCsv(source, options) : readCsvFile(source, options);
+  }
+  return 'text' in source ? parseCsv(source.text, options) : readCsvFile(source.path, options);
+}
+
+/**
+ * Label-encodes categorical columns in place: fits one encoder per column on `train` and applies it to
+ * `train` and each of `others` (unseen values → 0). The encoded columns move from `categorical` to `columns`.
+ */
+export function encodeCategoricalColumns(
+  train: CsvTable,
+  others: CsvTable[] = [],
+  names: readonly string[] = Object.keys(train.categorical),
+): { encoders: Record<string, LabelEncoder>; vocabSizes: Record<string, number> } {
+  const encoders: Record<string, LabelEncoder> = {};
+  const vocabSizes: Record<string, number> = {};
+  for (const name of names) {
+    const values = train.categorical[name] ?? train.columns[name];
+    if (values === undefined) throw missingColumnError(name, [...Object.keys(train.columns), ...Object.keys(train.categorical)], 'the training table');
+    const enc = new LabelEncoder().fit(values);
+    encoders[name] = enc;
+    vocabSizes[name] = enc.vocabSize;
+    for (const table of [train, ...others]) {
+      const raw = table.categorical[name] ?? table.columns[name];
+      if (raw === undefined) throw missingColumnError(name, [...Object.keys(table.columns), ...Object.keys(table.categorical)]);
+      table.columns[name] = enc.transform(raw);
+      delete table.categorical[name];
+    }
+  }
+  return { encoders, vocabSizes };
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Writing
+
+/**
+ * The shortest decimal text that reads back as the same float32. Starting at 6 significant digits is
+ * safe: a float32 carries more than 7, so a shorter decimal that round-trips is what rounding to 6
+ * digits gives, with trailing zeros that String(Number(…)) drops.
+ */
+export function formatFloat32(v: number): string {
+  if (Number.isInteger(v)) return String(v);
+  // Fast path for values with at most 4 decimals (typical of normalised features). Below 512 a float32's
+  // spacing is under 1e-4, so no other decimal with 4 or fewer places reads back as the same float.
+  if (Math.abs(v) < 512) {
+    const d = Math.round(v * 1e4) / 1e4;
+    if (Math.fround(d) === v) return String(d);
+  }
+  for (let p = 6; p <= 9; p++) {
+    const s = v.toPrecision(p);
+    if (Math.fround(Number(s)) === v) return String(Number(s));
+  }
+  return String(v);
+}
+
+function formatter(values: Column | string[]): (i: number) => string {
+  if (values instanceof Float32Array) return (i) => formatFloat32(values[i]);
+  if (values instanceof Int32Array) return (i) => String(values[i]);
+  const quote = (s: string) => (/[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s);
+  return (i) => quote(values[i]);
+}
+
+/** Yields CSV text in blocks of rows (header first). Columns are written in `header` order. */
+export function* csvBlocks(
+  columns: Record<string, Column | string[]>,
+  header: readonly string[] = Object.keys(columns),
+  rowsPerBlock = 8192,
+): Generator<string> {
+  const format = header.map((name) => {
+    const values = columns[name];
+    if (values === undefined) throw missingColumnError(name, Object.keys(columns), 'the columns to write');
+    return formatter(values);
+  });
+  const n = header.length > 0 ? columns[header[0]].length : 0;
+  yield header.join(',') + '\n';
+  for (let start = 0; start < n; start += rowsPerBlock) {
+    const end = Math.min(n, start + rowsPerBlock);
+    const lines: string[] = new Array(end - start);
+    for (let i = start; i < end; i++) {
+      let line = format[0](i);
+      for (let c = 1; c < format.length; c++) line += ',' + format[c](i);
+      lines[i - start] = line;
+    }
+    yield lines.join('\n') + '\n';
+  }
+}
+
+export function toCsvText(columns: Record<string, Column | string[]>, header?: readonly string[]): string {
+  return [...csvBlocks(columns, header)].join('');
+}
+
+/** Writes columns to a CSV file block by block (Node only). */
+export async function writeCsv(path: string, columns: Record<string, Column | string[]>, header?: readonly string[]): Promise<void> {
+  const { open } = await import('node:fs/promises');
+  const file = await open(path, 'w');
+  try {
+    for (const block of csvBlocks(columns, header)) await file.write(block);
+  } finally {
+    await file.close();
+  }
+}
