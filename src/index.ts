@@ -8,3 +8,7 @@ export * from './nn/index.js';
 export * from './features.js';
 export * from './models/index.js';
 export * from './data/index.js';
+export * from './optim/index.js';
+export * from './train/metrics.js';
+export * from './io/safetensors.js';
+export * from './io/checkpoint.js';

@@ -1,5 +1,6 @@
 // Module: named parameters, buffers (running statistics) and children, train/eval mode and a state
 // dict. Parameters and buffers are kept out of tidy() scopes: they live until the module is disposed.
+import type { Backend } from '../backend/backend.js';
 import { keep } from '../tensor/engine.js';
 import { assign } from '../tensor/ops.js';
 import { fmtShape, type Tensor } from '../tensor/tensor.js';
@@ -91,11 +92,24 @@ export abstract class Module {
         if (opts.strict ?? true) problems.push(`missing '${name}' ${fmtShape(t.shape)}`);
       } else if (src.shape.join() !== t.shape.join()) {
         problems.push(`'${name}': expected ${fmtShape(t.shape)}, got ${fmtShape(src.shape)}`);
+      } else if (src.dtype !== t.dtype) {
+        problems.push(`'${name}': expected ${t.dtype}, got ${src.dtype}`);
       }
     }
     if (opts.strict ?? true) for (const name of Object.keys(state)) if (!(name in own)) problems.push(`unexpected '${name}'`);
     if (problems.length) throw new Error(`loadStateDict: state does not match the model:\n  ${problems.join('\n  ')}`);
     for (const [name, t] of Object.entries(own)) if (state[name]) assign(t, state[name]);
+  }
+
+  /** Moves every parameter and buffer to `backend` (values copied through the host once). */
+  async to(backend: Backend): Promise<this> {
+    for (const t of Object.values(this.stateDict())) await t.moveTo(backend);
+    return this;
+  }
+
+  /** The backend the parameters live on (the first parameter's or buffer's). */
+  get backend(): Backend | null {
+    return Object.values(this.stateDict())[0]?.backend ?? null;
   }
 
   zeroGrad(): void {

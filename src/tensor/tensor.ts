@@ -94,6 +94,21 @@ export class Tensor {
     return new Tensor(s, shape, this.dtype);
   }
 
+  /**
+   * Moves this tensor's values to another backend in place (same Tensor object, so modules and
+   * optimizers holding it keep working). Its gradient is dropped; views of it keep the old storage.
+   */
+  async moveTo(backend: Backend): Promise<void> {
+    const s = this.liveStorage();
+    if (s.buffer.backend === backend) return;
+    const values = await s.buffer.backend.read(s.buffer);
+    const buf = backend.alloc(this.size, this.dtype);
+    backend.write(buf, values);
+    this.zeroGrad();
+    if (--s.refs === 0) s.buffer.backend.free(s.buffer);
+    this.storage = new Storage(buf, s.host);
+  }
+
   dispose(): void {
     if (!this.storage) return;
     const s = this.storage;
