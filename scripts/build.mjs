@@ -21,7 +21,8 @@ await build({
   entryPoints: { webmtl: 'src/index.ts' },
   outdir: 'dist/browser',
   platform: 'browser',
-  external: ['webgpu', 'node:*'],
+  // Node-only packages reached only through dynamic imports on Node paths.
+  external: ['webgpu', 'cli-progress', 'node:*'],
   minify: true,
 });
 if (existsSync('dist/node/cli.js')) chmodSync('dist/node/cli.js', 0o755);

@@ -10,14 +10,19 @@ export interface InitOptions {
   backend?: BackendName;
 }
 
-/** Creates a backend by name without making it current. 'auto' = WebGPU when an adapter exists, else CPU. */
+/**
+ * Creates a backend by name without making it current. 'auto' = WebGPU on a hardware adapter, else
+ * the CPU: a software adapter (SwiftShader) computes the same numbers but slower than the CPU backend,
+ * so 'auto' passes it over; ask for 'webgpu' to use it anyway.
+ */
 export async function createBackend(name: BackendName = 'auto'): Promise<Backend> {
   if (name === 'cpu') return new CpuBackend();
   if (name !== 'webgpu' && name !== 'auto') {
     throw new Error(`Unknown backend '${name as string}'; use 'auto', 'cpu' or 'webgpu'`);
   }
   const gpu = await createWebGPUBackend();
-  if (gpu) return gpu;
+  if (gpu && (name === 'webgpu' || !gpu.isFallbackAdapter)) return gpu;
+  gpu?.destroy();
   if (name === 'webgpu') {
     throw new Error(
       "backend 'webgpu': no WebGPU adapter was found. In a browser, use one with WebGPU enabled; in Node on a machine without a GPU, install SwiftShader (Debian: chromium-headless-shell libvulkan1) and set VK_ICD_FILENAMES=/usr/lib/chromium/vk_swiftshader_icd.json, or use backend: 'cpu'",

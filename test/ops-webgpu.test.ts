@@ -28,6 +28,15 @@ describe.skipIf(!gpu)('WebGPU ops equal the CPU reference (values and gradients)
     });
   }
 
+  it('relu lets NaN through on both backends (as torch), so bad inputs surface in the loss', async () => {
+    for (const b of [cpu, gpu!]) {
+      const y = wm.relu(wm.fromArray(Float32Array.of(NaN, -1, 2), [3], { backend: b }));
+      const v = Array.from(await y.data());
+      expect(Number.isNaN(v[0])).toBe(true);
+      expect(v.slice(1)).toEqual([0, 2]);
+    }
+  });
+
   it('a forward + backward pass reads nothing back until values are asked for', async () => {
     wm.setBackend(gpu!);
     const before = gpu!.stats.readbacks;

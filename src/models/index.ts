@@ -12,3 +12,5 @@ export { ESMM } from './esmm.js';
 export type { ESMMOptions } from './esmm.js';
 export { AITM, TransferAttention } from './aitm.js';
 export type { AITMOptions } from './aitm.js';
+export { createModel, sparseFeatures, MODEL_NAMES } from './presets.js';
+export type { ModelName, Schema } from './presets.js';

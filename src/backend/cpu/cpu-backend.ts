@@ -38,7 +38,7 @@ function unaryFn(op: UnaryOp, p0: number, p1: number): (x: number) => number {
     case 'sqrt': return Math.sqrt;
     case 'abs': return Math.abs;
     case 'sign': return (x) => (x > 0 ? 1 : x < 0 ? -1 : 0);
-    case 'relu': return (x) => (x > 0 ? x : 0);
+    case 'relu': return (x) => (x <= 0 ? 0 : x); // NaN passes through, as in torch
     case 'sigmoid': return sigmoid;
     case 'tanh': return Math.tanh;
     case 'square': return (x) => x * x;
@@ -73,15 +73,24 @@ function binaryFn(op: BinaryOp): (a: number, b: number) => number {
   }
 }
 
-/** Calls fn(outIndex, offsets...) for every element of `shape`, with strided offsets per operand. */
-function forEachStrided(shape: number[], strides: number[][], fn: (i: number, offs: number[]) => void): void {
+/**
+ * Walks `shape` one row (last axis) at a time: fn(outStart, starts, n) with each operand's offset of
+ * the row's first element; within a row operand s advances by strides[s][rank - 1].
+ */
+function forEachRow(shape: number[], strides: number[][], fn: (outStart: number, starts: number[], n: number) => void): void {
   const rank = shape.length;
-  const n = shape.reduce((a, b) => a * b, 1);
-  const idx = new Array<number>(rank).fill(0);
+  if (rank === 0) {
+    fn(0, strides.map(() => 0), 1);
+    return;
+  }
+  const n = shape[rank - 1];
+  const rows = shape.slice(0, -1).reduce((a, c) => a * c, 1);
+  if (n === 0) return;
+  const idx = new Array<number>(rank - 1).fill(0);
   const offs = strides.map(() => 0);
-  for (let i = 0; i < n; i++) {
-    fn(i, offs);
-    for (let d = rank - 1; d >= 0; d--) {
+  for (let r = 0; r < rows; r++) {
+    fn(r * n, offs, n);
+    for (let d = rank - 2; d >= 0; d--) {
       idx[d]++;
       for (let s = 0; s < strides.length; s++) offs[s] += strides[s][d];
       if (idx[d] < shape[d]) break;
@@ -90,6 +99,8 @@ function forEachStrided(shape: number[], strides: number[][], fn: (i: number, of
     }
   }
 }
+
+const lastStride = (strides: number[]): number => strides[strides.length - 1] ?? 0;
 
 export class CpuBackend implements Backend {
   readonly name = 'cpu';
@@ -136,8 +147,9 @@ export class CpuBackend implements Backend {
     const as = data(a);
     const bs = data(b);
     const o = data(out);
-    forEachStrided(shape, [aStrides, bStrides], (i, [ia, ib]) => {
-      o[i] = f(as[ia], bs[ib]);
+    const [da, db] = [lastStride(aStrides), lastStride(bStrides)];
+    forEachRow(shape, [aStrides, bStrides], (at, [ia, ib], n) => {
+      for (let j = 0; j < n; j++) o[at + j] = f(as[ia + j * da], bs[ib + j * db]);
     });
   }
 
@@ -147,8 +159,9 @@ export class CpuBackend implements Backend {
     const av = data(a);
     const bv = data(b);
     const o = data(out);
-    forEachStrided(shape, [cs, as, bs], (i, [ic, ia, ib]) => {
-      o[i] = c[ic] !== 0 ? av[ia] : bv[ib];
+    const [dc, da, db] = [lastStride(cs), lastStride(as), lastStride(bs)];
+    forEachRow(shape, [cs, as, bs], (at, [ic, ia, ib], n) => {
+      for (let j = 0; j < n; j++) o[at + j] = c[ic + j * dc] !== 0 ? av[ia + j * da] : bv[ib + j * db];
     });
   }
 
@@ -187,11 +200,23 @@ export class CpuBackend implements Backend {
       const aOff = t * aBatchStride;
       const bOff = t * bBatchStride;
       const cOff = t * m * n;
+      if (transB && !transA) {
+        // Rows of A and rows of B are both contiguous: plain dot products.
+        for (let i = 0; i < m; i++) {
+          for (let j = 0; j < n; j++) {
+            let acc = 0;
+            const ai = aOff + i * k;
+            const bj = bOff + j * k;
+            for (let kk = 0; kk < k; kk++) acc += A[ai + kk] * B[bj + kk];
+            C[cOff + i * n + j] = acc;
+          }
+        }
+        continue;
+      }
       for (let i = 0; i < m; i++) {
         row.fill(0);
         for (let kk = 0; kk < k; kk++) {
           const av = A[aOff + i * aRow + kk * aCol];
-          if (av === 0) continue;
           const bBase = bOff + kk * bRow;
           for (let j = 0; j < n; j++) row[j] += av * B[bBase + j * bCol];
         }
@@ -204,8 +229,9 @@ export class CpuBackend implements Backend {
     this.launch();
     const s = data(src);
     const d = data(dst);
-    forEachStrided(shape, [srcStrides, dstStrides], (_i, [is, id]) => {
-      d[dstOffset + id] = s[srcOffset + is];
+    const [ds, dd] = [lastStride(srcStrides), lastStride(dstStrides)];
+    forEachRow(shape, [srcStrides, dstStrides], (_at, [is, id], n) => {
+      for (let j = 0; j < n; j++) d[dstOffset + id + j * dd] = s[srcOffset + is + j * ds];
     });
   }
 

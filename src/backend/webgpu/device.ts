@@ -26,6 +26,12 @@ async function findGpu(): Promise<GPU | null> {
     return null;
   }
   if (nodeGpu) return nodeGpu;
+  if (!(await linuxHasVulkanDriver())) {
+    unavailableReason =
+      'no Vulkan driver is installed (Dawn needs one under Node on Linux): install a GPU driver, or SwiftShader ' +
+      '(Debian: chromium-headless-shell libvulkan1) with VK_ICD_FILENAMES=/usr/lib/chromium/vk_swiftshader_icd.json';
+    return null;
+  }
   try {
     // Only reached under Node; the browser bundle marks 'webgpu' external and never gets here.
     const { create, globals } = await import('webgpu');
@@ -36,6 +42,26 @@ async function findGpu(): Promise<GPU | null> {
     unavailableReason = `could not load the 'webgpu' package (Dawn for Node): ${(err as Error).message}`;
     return null;
   }
+}
+
+/**
+ * On Linux, Dawn finds Vulkan drivers through ICD manifests; with none, it prints warnings and finds no
+ * adapter. Looking first keeps `backend: 'auto'` quiet on such machines. Other platforms: assume yes.
+ */
+async function linuxHasVulkanDriver(): Promise<boolean> {
+  if (process.platform !== 'linux') return true;
+  const env = process.env;
+  if (env.VK_ICD_FILENAMES || env.VK_DRIVER_FILES || env.VK_ADD_DRIVER_FILES) return true;
+  const { readdirSync } = await import('node:fs');
+  const dirs = ['/usr/share/vulkan/icd.d', '/etc/vulkan/icd.d', '/usr/local/share/vulkan/icd.d', `${env.HOME ?? ''}/.local/share/vulkan/icd.d`];
+  for (const dir of (env.XDG_DATA_DIRS ?? '').split(':').filter(Boolean)) dirs.push(`${dir}/vulkan/icd.d`);
+  return dirs.some((dir) => {
+    try {
+      return readdirSync(dir).some((f) => f.endsWith('.json'));
+    } catch {
+      return false;
+    }
+  });
 }
 
 /** Limits this backend asks for, raised to what the adapter offers. */

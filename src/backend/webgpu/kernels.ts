@@ -32,7 +32,7 @@ const UNARY_EXPR: Record<UnaryOp, string> = {
   sqrt: 'sqrt(x)',
   abs: 'abs(x)',
   sign: 'sign_f32(x)',
-  relu: 'select(0.0, x, x > 0.0)',
+  relu: 'select(x, 0.0, x <= 0.0)', // NaN passes through, as in torch
   sigmoid: 'sigmoid_f32(x)',
   tanh: 'tanh_f32(x)',
   square: 'x * x',

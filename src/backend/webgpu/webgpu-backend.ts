@@ -55,7 +55,11 @@ export interface WebGPUBackendOptions {
 export async function createWebGPUBackend(opts: WebGPUBackendOptions = {}): Promise<WebGPUBackend | null> {
   const acquired = await acquireDevice(opts.powerPreference);
   if (!acquired) return null;
-  return new WebGPUBackend(acquired.device, opts);
+  const backend = new WebGPUBackend(acquired.device, opts);
+  const info = acquired.adapter.info as GPUAdapterInfo & { isFallbackAdapter?: boolean };
+  backend.adapterInfo = { vendor: info?.vendor, architecture: info?.architecture, description: info?.description };
+  backend.isFallbackAdapter = !!(info?.isFallbackAdapter ?? (acquired.adapter as { isFallbackAdapter?: boolean }).isFallbackAdapter);
+  return backend;
 }
 
 class WebGPUBuffer implements Buffer {
@@ -156,6 +160,10 @@ export function buildRowCsr(ids: Int32Array, vocab: number): { csr: Uint32Array;
 export class WebGPUBackend implements Backend {
   readonly name = 'webgpu';
   readonly stats: BackendStats = { readbacks: 0, dispatches: 0, submits: 0 };
+  /** What the adapter says of itself (vendor, architecture, description); empty when unknown. */
+  adapterInfo: { vendor?: string; architecture?: string; description?: string } = {};
+  /** True for a software adapter (SwiftShader): correct, but slower than the CPU backend. */
+  isFallbackAdapter = false;
 
   private readonly pool: BufferPool;
   private readonly arena: ParamArena;

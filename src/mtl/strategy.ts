@@ -1,0 +1,55 @@
+// Task balancing behind one small interface, apart from the models (as LibMTL separates weighting
+// from architecture). Each training step the trainer hands a strategy the per-task losses of one
+// forward pass; the strategy leaves in every parameter's .grad the gradient the optimizer applies.
+import type { Tensor } from '../tensor/tensor.js';
+
+export interface BalanceContext {
+  /** One scalar loss per task, from a single forward pass whose graph is kept. */
+  losses: Tensor[];
+  /** Host copies of the losses (already read back by the trainer for logging and NaN checks). */
+  lossValues: number[];
+  /** Parameters every task's loss reaches (embeddings, bottoms, shared experts and gates). */
+  shared: Tensor[];
+  /** sharedNames[j] is the dotted name of shared[j] (e.g. 'experts.layers.0.weight'). */
+  sharedNames: string[];
+  /** perTask[i]: parameters only task i uses (its tower, gate, specific experts). */
+  perTask: Tensor[][];
+  /** 0-based optimizer step and epoch. */
+  step: number;
+  epoch: number;
+  /**
+   * Per-task gradients on the shared parameters, [task][param], from the one forward pass (one
+   * backward per task into the shared parameters; the graph is reused, not rebuilt). Computed on first
+   * call and cached for the step; tensors are freed with the step's scope.
+   */
+  taskGradients(): Tensor[][];
+}
+
+export interface StepReport {
+  /** The loss weights (or gradient scale factors) this step used, one per task. */
+  weights: number[];
+}
+
+export interface BalanceStrategy {
+  /** 'fixed' | 'uwl' | 'gradnorm' | 'metabalance' | 'pcgrad' | 'dwa' | ... */
+  readonly name: string;
+  /**
+   * Extra trainable parameters (UWL's log-variances): the trainer adds them to the optimizer.
+   * GradNorm's weights are updated by the strategy itself and are not listed here.
+   */
+  readonly parameters?: Tensor[];
+  /** Called once before training with the task count and the trainer's optimizer learning rate. */
+  setup?(info: { nTask: number; lr: number }): void;
+  /**
+   * Fills .grad of every parameter (shared, per task, and its own) for this step. It must not call
+   * the optimizer. Task-specific parameters get their own task's (weighted) gradient.
+   */
+  backward(ctx: BalanceContext): StepReport;
+  /**
+   * The current task weights read from the device. Strategies that keep their weights on the device
+   * report the last value they read in StepReport (a step behind on WebGPU); this is exact.
+   */
+  readWeights?(): Promise<number[]>;
+  /** Called after each epoch with the mean training loss of each task (DWA uses the history). */
+  onEpochEnd?(epoch: number, meanLosses: number[]): void;
+}

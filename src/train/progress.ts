@@ -1,0 +1,72 @@
+// Training progress: a progress bar with per-task running losses on a terminal (cli-progress, loaded
+// only in Node), plain lines when output is not a terminal, nothing in a browser. Programs and pages
+// use the trainer's onProgress / onEpochEnd callbacks instead.
+
+export interface ProgressEvent {
+  epoch: number;
+  nEpoch: number;
+  /** Steps done in this epoch, and the epoch's total. */
+  step: number;
+  steps: number;
+  /** Running mean of each task's training loss over this epoch. */
+  losses: Record<string, number>;
+  samplesPerSecond: number;
+}
+
+export type ProgressMode = 'auto' | 'bar' | 'lines' | 'none';
+
+interface Bar {
+  start(total: number, value: number, payload: object): void;
+  update(value: number, payload: object): void;
+  stop(): void;
+}
+
+const isNode = typeof process !== 'undefined' && !!process.versions?.node;
+
+const fmtLosses = (losses: Record<string, number>): string =>
+  Object.entries(losses)
+    .map(([k, v]) => `${k} ${v.toFixed(4)}`)
+    .join('  ');
+
+export class ProgressPrinter {
+  private bar: Bar | null = null;
+  private lastLine = 0;
+  private constructor(private readonly mode: Exclude<ProgressMode, 'auto'>) {}
+
+  static async create(mode: ProgressMode = 'auto'): Promise<ProgressPrinter> {
+    let m: Exclude<ProgressMode, 'auto'> = mode === 'auto' ? (!isNode ? 'none' : process.stdout.isTTY ? 'bar' : 'lines') : mode;
+    const p = new ProgressPrinter(m);
+    if (m === 'bar') {
+      try {
+        const { default: cliProgress } = await import('cli-progress');
+        p.bar = new cliProgress.SingleBar(
+          { format: 'epoch {epoch} |{bar}| {value}/{total} steps  {losses}  {speed} samples/s', hideCursor: true, clearOnComplete: true },
+          cliProgress.Presets.shades_classic,
+        );
+      } catch {
+        m = 'lines';
+        return new ProgressPrinter('lines');
+      }
+    }
+    return p;
+  }
+
+  startEpoch(epoch: number, nEpoch: number, steps: number): void {
+    this.bar?.start(steps, 0, { epoch: `${epoch + 1}/${nEpoch}`, losses: '', speed: '-' });
+    this.lastLine = Date.now();
+  }
+
+  update(e: ProgressEvent): void {
+    if (this.bar) {
+      this.bar.update(e.step, { epoch: `${e.epoch + 1}/${e.nEpoch}`, losses: fmtLosses(e.losses), speed: Math.round(e.samplesPerSecond) });
+    } else if (this.mode === 'lines' && Date.now() - this.lastLine > 10_000) {
+      this.lastLine = Date.now();
+      console.log(`epoch ${e.epoch + 1}/${e.nEpoch} step ${e.step}/${e.steps}  ${fmtLosses(e.losses)}  ${Math.round(e.samplesPerSecond)} samples/s`);
+    }
+  }
+
+  endEpoch(line: string): void {
+    this.bar?.stop();
+    if (this.mode !== 'none') console.log(line);
+  }
+}

@@ -1,0 +1,436 @@
+// MTLTrainer: torch-rechub's trainer for multi-task models — per-task losses, task weights or a
+// balancing strategy, per-task learning rates, early stopping on validation with the best weights
+// restored and saved, progress, and checkpoints a run can resume from.
+import type { Backend } from '../backend/backend.js';
+import type { BatchSource, HostBatch } from '../data/loader.js';
+import { createBackend, type BackendName } from '../init.js';
+import { checkWritable, loadCheckpoint, saveCheckpoint } from '../io/checkpoint.js';
+import type { MultiTaskModel } from '../models/base.js';
+import { ESMM } from '../models/esmm.js';
+import { makeBalanceContext } from '../mtl/context.js';
+import { createStrategy, type StrategySpec } from '../mtl/index.js';
+import type { BalanceStrategy } from '../mtl/strategy.js';
+import { Adagrad } from '../optim/adagrad.js';
+import { Adam, AdamW } from '../optim/adam.js';
+import type { Optimizer, ParamGroup } from '../optim/optimizer.js';
+import { CosineAnnealingLR, StepLR, type LRScheduler } from '../optim/scheduler.js';
+import { SGD } from '../optim/sgd.js';
+import { setBackend, tidyAsync } from '../tensor/engine.js';
+import { seed as seedGlobal } from '../tensor/random.js';
+import * as ops from '../tensor/ops.js';
+import { fromArray, type Tensor } from '../tensor/tensor.js';
+import { toDevice } from './batch.js';
+import { collectPredictions, scorePredictions } from './evaluate.js';
+import type { TaskReport } from './metrics.js';
+import { ProgressPrinter, type ProgressEvent, type ProgressMode } from './progress.js';
+import { checkLabels, taskPlan, type TaskPlan, type TaskTerm } from './tasks.js';
+
+export type OptimizerName = 'adam' | 'adamw' | 'sgd' | 'adagrad';
+
+export interface OptimizerParams {
+  lr?: number;
+  weightDecay?: number;
+  betas?: [number, number];
+  eps?: number;
+  momentum?: number;
+  nesterov?: boolean;
+}
+
+export type SchedulerSpec = { type: 'step'; stepSize: number; gamma?: number } | { type: 'cosine'; tMax: number; etaMin?: number };
+
+export interface MTLTrainerOptions {
+  /** Names of the trained tasks in reports (default: the loader's label names, else the model's task names). */
+  taskNames?: string[];
+  /** Checked against the model's task types when given. */
+  taskTypes?: string[];
+  optimizer?: OptimizerName | { strategy: BalanceStrategy };
+  optimizerParams?: OptimizerParams;
+  scheduler?: SchedulerSpec;
+  /** Fixed loss weights, one per trained task (default: the mean of the task losses). */
+  taskWeights?: number[];
+  /** A learning rate for one task's own parameters (tower, gate, specific experts), by task name or index. */
+  taskSpecificLr?: Record<string, number> | number[];
+  /** Task balancing: { method: 'uwl' | 'gradnorm' | 'metabalance' | 'pcgrad' | 'dwa' | 'fixed', ...options }. */
+  adaptiveParams?: StrategySpec;
+  /** Tutorial spelling of adaptiveParams.method (with gradnormAlpha for GradNorm's alpha). */
+  taskWeightsStrategy?: string;
+  gradnormAlpha?: number;
+  nEpoch?: number;
+  /** Epochs without improvement on validation before stopping (default: never stop early). */
+  earlystopPatience?: number;
+  /** The task whose validation metric drives early stopping (index or name), or 'mean' (default). */
+  earlystopTask?: number | string;
+  /** 'auto' (default): WebGPU on a hardware adapter, else the CPU. Or a Backend. */
+  device?: BackendName | Backend;
+  /** Directory for best.safetensors (best validation) and last.safetensors (resumable). */
+  modelPath?: string;
+  seed?: number;
+  progress?: ProgressMode;
+  onProgress?: (e: ProgressEvent) => void;
+  onEpochEnd?: (e: EpochRecord) => void;
+}
+
+export interface EpochRecord {
+  epoch: number;
+  /** Mean training loss per trained task. */
+  trainLoss: Record<string, number>;
+  /** Validation metrics per task (absent without a validation loader). */
+  val?: Record<string, TaskReport>;
+  /** The value early stopping watched (AUC, or −MSE for regression: higher is better). */
+  score?: number;
+  /** The balancing strategy's task weights (or gradient scale factors) at the end of the epoch. */
+  taskWeights: Record<string, number>;
+  lr: number;
+  seconds: number;
+  samplesPerSecond: number;
+}
+
+export interface History {
+  epochs: EpochRecord[];
+  bestEpoch: number | null;
+  bestScore: number | null;
+  stoppedEarly: boolean;
+}
+
+/** Raised when a task's loss stops being finite; no parameter was updated with it. */
+export class NonFiniteLossError extends Error {
+  constructor(
+    readonly task: string,
+    readonly step: number,
+    readonly epoch: number,
+    readonly lastFiniteLoss: number | null,
+  ) {
+    super(
+      `Training stopped: the loss of task '${task}' is not finite at epoch ${epoch + 1}, step ${step} (last finite loss: ${lastFiniteLoss ?? 'none'}). ` +
+        'Parameters were not updated with it. Lower the learning rate, check the inputs for extreme values, or clip the predictions.',
+    );
+  }
+}
+
+export class MTLTrainer {
+  readonly model: MultiTaskModel;
+  readonly optimizer: Optimizer;
+  readonly strategy: BalanceStrategy;
+  readonly scheduler: LRScheduler | null;
+  readonly nEpoch: number;
+  private readonly opts: MTLTrainerOptions;
+  private plan: TaskPlan | null = null;
+  private backend: Backend | null = null;
+  private globalStep = 0;
+  private startEpoch = 0;
+  private lastFinite: number[] = [];
+
+  constructor(model: MultiTaskModel, opts: MTLTrainerOptions = {}) {
+    this.model = model;
+    this.opts = opts;
+    this.nEpoch = opts.nEpoch ?? 10;
+    if (!Number.isInteger(this.nEpoch) || this.nEpoch < 1) throw new Error(`MTLTrainer: nEpoch must be a positive integer, got ${opts.nEpoch}`);
+    if (opts.taskTypes) {
+      const given = opts.taskTypes.map((t) => (t === 'binary' ? 'classification' : t));
+      const own = model.taskTypes;
+      if (given.length !== own.length || given.some((t, i) => t !== own[i])) {
+        throw new Error(`MTLTrainer: taskTypes [${opts.taskTypes.join(', ')}] do not match the model's [${own.join(', ')}]`);
+      }
+    }
+    const strategyOwner = typeof opts.optimizer === 'object' ? opts.optimizer : null;
+    // ESMM trains two losses (ctr, ctcvr) from its three outputs.
+    const trainedTypes = model instanceof ESMM ? (['classification', 'classification'] as const) : model.taskTypes;
+    this.strategy = strategyOwner?.strategy ?? createStrategy(strategySpec(opts), { taskTypes: [...trainedTypes] });
+    this.optimizer = this.buildOptimizer(typeof opts.optimizer === 'string' ? opts.optimizer : 'adam');
+    this.scheduler = this.buildScheduler();
+  }
+
+  private buildOptimizer(name: OptimizerName): Optimizer {
+    const p = this.opts.optimizerParams ?? {};
+    const lr = p.lr ?? 1e-3;
+    const groups = this.model.parameterGroups();
+    const taskLr = (i: number): number | undefined => {
+      const spec = this.opts.taskSpecificLr;
+      if (!spec) return undefined;
+      if (Array.isArray(spec)) return spec[i];
+      return spec[this.model.taskNames[i]] ?? spec[String(i)];
+    };
+    if (this.opts.taskSpecificLr && !Array.isArray(this.opts.taskSpecificLr)) {
+      for (const key of Object.keys(this.opts.taskSpecificLr)) {
+        if (!this.model.taskNames.includes(key) && !/^\d+$/.test(key)) {
+          throw new Error(`MTLTrainer: taskSpecificLr names task '${key}', but the model's tasks are ${this.model.taskNames.join(', ')}`);
+        }
+      }
+    }
+    const paramGroups: ParamGroup[] = [{ params: groups.shared.map(([, t]) => t), name: 'shared' }];
+    groups.perTask.forEach((g, i) => {
+      if (g.length) paramGroups.push({ params: g.map(([, t]) => t), lr: taskLr(i), name: this.model.taskNames[i] });
+    });
+    if (this.strategy.parameters?.length) paramGroups.push({ params: this.strategy.parameters, name: `${this.strategy.name} weights`, weightDecay: 0 });
+    const nonEmpty = paramGroups.filter((g) => g.params.length > 0);
+    const common = { lr, weightDecay: p.weightDecay };
+    switch (name) {
+      case 'adam': return new Adam(nonEmpty, { ...common, betas: p.betas, eps: p.eps });
+      case 'adamw': return new AdamW(nonEmpty, { ...common, betas: p.betas, eps: p.eps });
+      case 'sgd': return new SGD(nonEmpty, { ...common, momentum: p.momentum, nesterov: p.nesterov });
+      case 'adagrad': return new Adagrad(nonEmpty, { ...common, eps: p.eps });
+      default: throw new Error(`MTLTrainer: unknown optimizer '${name as string}'; use adam, adamw, sgd or adagrad`);
+    }
+  }
+
+  private buildScheduler(): LRScheduler | null {
+    const s = this.opts.scheduler;
+    if (!s) return null;
+    if (s.type === 'step') return new StepLR(this.optimizer, { stepSize: s.stepSize, gamma: s.gamma });
+    if (s.type === 'cosine') return new CosineAnnealingLR(this.optimizer, { tMax: s.tMax, etaMin: s.etaMin });
+    throw new Error(`MTLTrainer: unknown scheduler '${(s as { type: string }).type}'; use 'step' or 'cosine'`);
+  }
+
+  /** Moves the model to the requested device once, and makes that backend current. */
+  private async prepareDevice(): Promise<Backend> {
+    if (this.backend) return this.backend;
+    const want = this.opts.device ?? 'auto';
+    const current = this.model.backend;
+    let target: Backend;
+    if (typeof want === 'object') target = want;
+    else if (current && (want === current.name || (want === 'auto' && current.name !== 'cpu'))) target = current;
+    else target = await createBackend(want);
+    if (current !== target) await this.model.to(target);
+    for (const t of this.strategy.parameters ?? []) await t.moveTo(target);
+    setBackend(target);
+    this.backend = target;
+    return target;
+  }
+
+  private names(loader: BatchSource<HostBatch> & { labelNames?: string[] }, nLabel: number): string[] | undefined {
+    if (this.opts.taskNames) return this.opts.taskNames;
+    const defaults = this.model.taskNames.every((n, i) => n === `task${i}`);
+    return defaults && loader.labelNames?.length === nLabel ? loader.labelNames : undefined;
+  }
+
+  private planFor(loader: BatchSource<HostBatch> & { nTask?: number; labelNames?: string[] }): TaskPlan {
+    const first = loader[Symbol.iterator]().next();
+    const nLabel = loader.nTask ?? (first.done ? 0 : first.value.y.length / Math.max(first.value.size, 1));
+    const plan = taskPlan(this.model, nLabel, this.names(loader, nLabel));
+    const w = this.opts.taskWeights;
+    if (w && w.length !== plan.train.length) {
+      throw new Error(`MTLTrainer: ${w.length} taskWeights for ${plan.train.length} trained tasks (${plan.train.map((t) => t.name).join(', ')})`);
+    }
+    return plan;
+  }
+
+  /** Trains for nEpoch epochs (or until early stopping); returns the per-epoch history. */
+  async fit(trainLoader: BatchSource<HostBatch>, valLoader?: BatchSource<HostBatch>): Promise<History> {
+    if (trainLoader.length === 0) throw new Error('MTLTrainer.fit: the training loader is empty; check the data and batchSize');
+    if (this.opts.modelPath) await checkWritable(this.opts.modelPath);
+    const backend = await this.prepareDevice();
+    this.plan = this.planFor(trainLoader);
+    if (this.opts.seed !== undefined) seedGlobal(this.opts.seed);
+    this.strategy.setup?.({ nTask: this.plan.train.length, lr: this.optimizer.paramGroups[0].lr });
+    const printer = await ProgressPrinter.create(this.opts.progress);
+    const history: History = { epochs: [], bestEpoch: null, bestScore: null, stoppedEarly: false };
+    const patience = this.opts.earlystopPatience ?? Infinity;
+    let best: Record<string, { data: Float32Array | Int32Array; shape: readonly number[] }> | null = null;
+    let sinceBest = 0;
+
+    for (let epoch = this.startEpoch; epoch < this.nEpoch; epoch++) {
+      const record = await this.trainEpoch(trainLoader, backend, epoch, printer);
+      if (valLoader) {
+        const p = await collectPredictions(this.model, valLoader);
+        record.val = scorePredictions(p, this.plan);
+        record.score = this.earlyStopScore(record.val);
+      }
+      history.epochs.push(record);
+      this.strategy.onEpochEnd?.(epoch, this.plan.train.map((t) => record.trainLoss[t.name]));
+      this.scheduler?.step();
+      printer.endEpoch(describeEpoch(record, this.nEpoch));
+      this.opts.onEpochEnd?.(record);
+
+      const improved = record.score !== undefined && (history.bestScore === null || record.score > history.bestScore);
+      if (improved) {
+        history.bestScore = record.score!;
+        history.bestEpoch = epoch;
+        best = await this.snapshot();
+        sinceBest = 0;
+        if (this.opts.modelPath) await this.save(`${this.opts.modelPath}/best.safetensors`, epoch);
+      } else if (record.score !== undefined) sinceBest++;
+      if (this.opts.modelPath) await this.save(`${this.opts.modelPath}/last.safetensors`, epoch);
+      if (sinceBest >= patience) {
+        history.stoppedEarly = true;
+        break;
+      }
+    }
+    if (best) this.restore(best, backend);
+    return history;
+  }
+
+  private async trainEpoch(loader: BatchSource<HostBatch>, backend: Backend, epoch: number, printer: ProgressPrinter): Promise<EpochRecord> {
+    const plan = this.plan!;
+    const started = Date.now();
+    const sums = plan.train.map(() => 0);
+    let lastWeights: number[] = plan.train.map(() => 1);
+    let steps = 0;
+    let rows = 0;
+    this.model.train();
+    printer.startEpoch(epoch, this.nEpoch, loader.length);
+    for (const batch of loader) {
+      if (batch.size < 2) continue; // BatchNorm needs two rows; torch-rechub drops such a tail too.
+      checkLabels(batch.y, plan, `batch ${batch.index} of epoch ${epoch + 1}`);
+      const { losses, weights } = await this.trainStep(batch, backend, epoch);
+      losses.forEach((l, i) => (sums[i] += l));
+      lastWeights = weights;
+      steps++;
+      rows += batch.size;
+      const event: ProgressEvent = {
+        epoch,
+        nEpoch: this.nEpoch,
+        step: steps,
+        steps: loader.length,
+        losses: Object.fromEntries(plan.train.map((t, i) => [t.name, sums[i] / steps])),
+        samplesPerSecond: (rows / Math.max(Date.now() - started, 1)) * 1000,
+      };
+      printer.update(event);
+      this.opts.onProgress?.(event);
+    }
+    if (steps === 0) throw new Error('MTLTrainer.fit: no batch had two or more rows; use a larger batchSize');
+    const seconds = (Date.now() - started) / 1000;
+    const endWeights = (await this.strategy.readWeights?.()) ?? lastWeights;
+    return {
+      epoch,
+      trainLoss: Object.fromEntries(plan.train.map((t, i) => [t.name, sums[i] / steps])),
+      taskWeights: Object.fromEntries(plan.train.map((t, i) => [t.name, endWeights[i]])),
+      lr: this.optimizer.paramGroups[0].lr,
+      seconds,
+      samplesPerSecond: rows / Math.max(seconds, 1e-9),
+    };
+  }
+
+  /** One step: forward once, per-task losses, read them (the step's only readback), balance, update. */
+  private async trainStep(batch: HostBatch, backend: Backend, epoch: number): Promise<{ losses: number[]; weights: number[] }> {
+    const plan = this.plan!;
+    const result = await tidyAsync(async () => {
+      const { x, y } = toDevice(batch, backend, this.model.features.map((f) => f.name));
+      const out = this.model.forward(x);
+      const losses = plan.train.map((t) => taskLoss(out, y, t));
+      const values = Array.from(await ops.concat(losses.map((l) => ops.reshape(l, [1]))).data());
+      values.forEach((v, i) => {
+        if (!Number.isFinite(v)) throw new NonFiniteLossError(plan.train[i].name, this.globalStep, epoch, this.lastFinite[i] ?? null);
+      });
+      this.lastFinite = values;
+      const groups = this.model.parameterGroups();
+      const ctx = makeBalanceContext({
+        losses,
+        lossValues: values,
+        shared: groups.shared.map(([, t]) => t),
+        sharedNames: groups.shared.map(([n]) => n),
+        perTask: trainedTaskParams(groups.perTask, plan.train, this.model),
+        step: this.globalStep,
+        epoch,
+        modelName: this.model.constructor.name,
+      });
+      const report = this.strategy.backward(ctx);
+      return { losses: values, weights: report.weights };
+    });
+    this.optimizer.step();
+    this.optimizer.zeroGrad();
+    for (const p of this.strategy.parameters ?? []) p.zeroGrad();
+    this.globalStep++;
+    return result;
+  }
+
+  private earlyStopScore(val: Record<string, TaskReport>): number {
+    const pick = this.opts.earlystopTask ?? 'mean';
+    const score = (r: TaskReport): number => (r.type === 'classification' ? (r.auc ?? NaN) : -r.mse);
+    const trained = this.plan!.train.map((t) => t.name);
+    if (pick === 'mean') {
+      const values = trained.map((n) => score(val[n])).filter((v) => Number.isFinite(v));
+      return values.length ? values.reduce((a, b) => a + b, 0) / values.length : NaN;
+    }
+    const name = typeof pick === 'number' ? trained[pick] : pick;
+    if (!name || !val[name]) throw new Error(`MTLTrainer: earlystopTask '${pick}' is not one of ${Object.keys(val).join(', ')}`);
+    return score(val[name]);
+  }
+
+  private async snapshot(): Promise<Record<string, { data: Float32Array | Int32Array; shape: readonly number[] }>> {
+    const out: Record<string, { data: Float32Array | Int32Array; shape: readonly number[] }> = {};
+    for (const [name, t] of Object.entries(this.model.stateDict())) out[name] = { data: await t.data(), shape: t.shape };
+    return out;
+  }
+
+  private restore(state: Record<string, { data: Float32Array | Int32Array; shape: readonly number[] }>, backend: Backend): void {
+    const tensors: Record<string, Tensor> = {};
+    for (const [name, s] of Object.entries(state)) tensors[name] = fromArray(s.data, s.shape, { backend });
+    this.model.loadStateDict(tensors);
+    for (const t of Object.values(tensors)) t.dispose();
+  }
+
+  private async save(path: string, epoch: number): Promise<void> {
+    await saveCheckpoint(path, this.model, {
+      metadata: { epoch: String(epoch), step: String(this.globalStep), model: this.model.constructor.name },
+      optimizer: this.optimizer,
+      scheduler: this.scheduler ?? undefined,
+    });
+  }
+
+  /** Restores model, optimizer and scheduler from a checkpoint; fit() then continues after its epoch. */
+  async resume(path: string): Promise<void> {
+    await this.prepareDevice();
+    const { metadata } = await loadCheckpoint(path, this.model, { optimizer: this.optimizer, scheduler: this.scheduler ?? undefined });
+    this.startEpoch = Number(metadata.epoch ?? -1) + 1;
+    this.globalStep = Number(metadata.step ?? 0);
+  }
+
+  /** Per-task metrics over a loader (AUC and logloss for classification, MSE and MAE for regression). */
+  async evaluate(loader: BatchSource<HostBatch>): Promise<Record<string, TaskReport>> {
+    await this.prepareDevice();
+    const p = await collectPredictions(this.model, loader);
+    return scorePredictions(p, this.plan ?? taskPlan(this.model, p.nLabel, this.names(loader as never, p.nLabel)));
+  }
+
+  /** The model's outputs for every row, one Float32Array per output (keyed by the model's task names). */
+  async predict(loader: BatchSource<HostBatch>): Promise<Record<string, Float32Array>> {
+    await this.prepareDevice();
+    const p = await collectPredictions(this.model, loader);
+    const out: Record<string, Float32Array> = {};
+    for (let j = 0; j < p.nOut; j++) {
+      const col = new Float32Array(p.rows);
+      for (let r = 0; r < p.rows; r++) col[r] = p.outputs[r * p.nOut + j];
+      out[this.model.taskNames[j] ?? `output${j}`] = col;
+    }
+    return out;
+  }
+}
+
+/** The balancing method from adaptiveParams, the tutorial's taskWeightsStrategy, or fixed taskWeights. */
+function strategySpec(opts: MTLTrainerOptions): StrategySpec {
+  if (opts.adaptiveParams) return opts.adaptiveParams;
+  if (opts.taskWeightsStrategy) {
+    const method = opts.taskWeightsStrategy.toLowerCase();
+    return (method === 'gradnorm' && opts.gradnormAlpha !== undefined ? { method, alpha: opts.gradnormAlpha } : { method }) as StrategySpec;
+  }
+  return { method: 'fixed', weights: opts.taskWeights } as StrategySpec;
+}
+
+/** A trained task's loss: BCE on the predicted probability, or MSE for regression. */
+function taskLoss(out: Tensor, y: Tensor, t: TaskTerm): Tensor {
+  const rows = out.shape[0];
+  const pred = ops.reshape(ops.slice(out, [0, t.output], [rows, 1]), [rows]);
+  const target = ops.reshape(ops.slice(y, [0, t.label], [rows, 1]), [rows]);
+  return t.type === 'classification' ? ops.binaryCrossEntropy(pred, target) : ops.mseLoss(pred, target);
+}
+
+/** Task-specific parameters indexed like the trained tasks (ESMM trains ctr and ctcvr, whose towers are outputs 1 and 0). */
+function trainedTaskParams(perTask: [string, Tensor][][], terms: TaskTerm[], model: MultiTaskModel): Tensor[][] {
+  if (terms.length === model.nTask) return perTask.map((g) => g.map(([, t]) => t));
+  // ESMM: ctr owns the CTR tower and ctcvr the CVR tower (pCTCVR = pCTR·pCVR is the only loss that
+  // reaches the CVR tower; it reaches the CTR tower too, which strategies see through the losses).
+  return terms.map((t) => perTask[t.output === 2 ? 0 : t.output].map(([, p]) => p));
+}
+
+export function describeEpoch(r: EpochRecord, nEpoch: number): string {
+  const loss = Object.entries(r.trainLoss)
+    .map(([k, v]) => `${k} ${v.toFixed(4)}`)
+    .join(', ');
+  const val = r.val
+    ? '  val ' +
+      Object.entries(r.val)
+        .map(([k, m]) => (m.type === 'classification' ? `${k} auc ${m.auc === null ? 'n/a' : m.auc.toFixed(4)}` : `${k} mse ${m.mse.toFixed(4)}`))
+        .join(', ')
+    : '';
+  return `epoch ${r.epoch + 1}/${nEpoch}  loss ${loss}${val}  (${r.seconds.toFixed(1)} s, ${Math.round(r.samplesPerSecond)} samples/s)`;
+}
