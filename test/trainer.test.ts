@@ -108,6 +108,14 @@ describe('MTLTrainer', () => {
     expect(resumed.epochs.map((e) => e.epoch)).toEqual([history.epochs.length]);
   });
 
+  it('inspectEvery records the gradient inspector into history.gradients', async () => {
+    const trainer = new MTLTrainer(build('mmoe'), { nEpoch: 1, device: 'cpu', progress: 'none', inspectEvery: 10 });
+    const history = await trainer.fit(loaders(1024).train);
+    expect(history.gradients.map((g) => g.step)).toEqual([0, 10]);
+    const experts = history.gradients[1].report.experts[0];
+    for (const row of experts.share) expect(row.reduce((a: number, b: number) => a + b, 0)).toBeCloseTo(1, 5);
+  });
+
   it('per-task learning rates become optimizer groups', () => {
     const model = build('mmoe');
     const trainer = new MTLTrainer(model, { optimizerParams: { lr: 1e-3 }, taskSpecificLr: { purchase: 5e-4 }, progress: 'none' });

@@ -10,6 +10,7 @@ import { ESMM } from '../models/esmm.js';
 import { makeBalanceContext } from '../mtl/context.js';
 import { createStrategy, type StrategySpec } from '../mtl/index.js';
 import type { BalanceStrategy } from '../mtl/strategy.js';
+import { GradientRecorder, inspectGradients, type RecordedReport } from '../mtl/inspector.js';
 import { Adagrad } from '../optim/adagrad.js';
 import { Adam, AdamW } from '../optim/adam.js';
 import type { Optimizer, ParamGroup } from '../optim/optimizer.js';
@@ -66,6 +67,11 @@ export interface MTLTrainerOptions {
   modelPath?: string;
   seed?: number;
   progress?: ProgressMode;
+  /**
+   * Record the gradient-routing inspector (per-task gradient norms, cosines, expert shares, gate
+   * means) every N training steps into history.gradients. Costs one extra forward and T backwards.
+   */
+  inspectEvery?: number;
   onProgress?: (e: ProgressEvent) => void;
   onEpochEnd?: (e: EpochRecord) => void;
 }
@@ -87,6 +93,8 @@ export interface EpochRecord {
 
 export interface History {
   epochs: EpochRecord[];
+  /** Inspector reports taken every `inspectEvery` steps (empty unless that option is set). */
+  gradients: RecordedReport[];
   bestEpoch: number | null;
   bestScore: number | null;
   stoppedEarly: boolean;
@@ -119,6 +127,7 @@ export class MTLTrainer {
   private globalStep = 0;
   private startEpoch = 0;
   private lastFinite: number[] = [];
+  private readonly recorder: GradientRecorder | null;
 
   constructor(model: MultiTaskModel, opts: MTLTrainerOptions = {}) {
     this.model = model;
@@ -138,6 +147,7 @@ export class MTLTrainer {
     this.strategy = strategyOwner?.strategy ?? createStrategy(strategySpec(opts), { taskTypes: [...trainedTypes] });
     this.optimizer = this.buildOptimizer(typeof opts.optimizer === 'string' ? opts.optimizer : 'adam');
     this.scheduler = this.buildScheduler();
+    this.recorder = opts.inspectEvery ? new GradientRecorder({ every: opts.inspectEvery }) : null;
   }
 
   private buildOptimizer(name: OptimizerName): Optimizer {
@@ -223,7 +233,7 @@ export class MTLTrainer {
     if (this.opts.seed !== undefined) seedGlobal(this.opts.seed);
     this.strategy.setup?.({ nTask: this.plan.train.length, lr: this.optimizer.paramGroups[0].lr });
     const printer = await ProgressPrinter.create(this.opts.progress);
-    const history: History = { epochs: [], bestEpoch: null, bestScore: null, stoppedEarly: false };
+    const history: History = { epochs: [], gradients: this.recorder?.history ?? [], bestEpoch: null, bestScore: null, stoppedEarly: false };
     const patience = this.opts.earlystopPatience ?? Infinity;
     let best: Record<string, { data: Float32Array | Int32Array; shape: readonly number[] }> | null = null;
     let sinceBest = 0;
@@ -305,6 +315,9 @@ export class MTLTrainer {
     const plan = this.plan!;
     const result = await tidyAsync(async () => {
       const { x, y } = toDevice(batch, backend, this.model.features.map((f) => f.name));
+      if (this.recorder?.shouldRecord(this.globalStep)) {
+        this.recorder.record(this.globalStep, await inspectGradients(this.model, { x, y }));
+      }
       const out = this.model.forward(x);
       const losses = plan.train.map((t) => taskLoss(out, y, t));
       const values = Array.from(await ops.concat(losses.map((l) => ops.reshape(l, [1]))).data());
