@@ -1,0 +1,180 @@
+// Training throughput per model and backend, measured three ways in one run:
+//   trainer   — MTLTrainer.fit over one epoch: batch gathering, upload, step, one loss readback per step;
+//   compute   — forward + backward + Adam on batches already on the device (the step alone);
+//   inference — predict() on batches already on the device, one readback at the end.
+// With --strategies, MMoE is trained once per task-balancing method and the table adds test AUCs.
+//
+//   node bench/run.mjs train [--rows 50000] [--models mmoe,ple,esmm] [--backend cpu] [--batch 1024]
+//   node bench/run.mjs train --strategies [--rows 50000] [--epochs 2]
+import { DataLoader, type HostBatch } from '../src/data/loader.js';
+import { aliCcpSchema } from '../src/data/datasets.js';
+import { generateAliCcpSplits } from '../src/data/synthetic-ali-ccp.js';
+import { createModel } from '../src/models/presets.js';
+import type { MultiTaskModel } from '../src/models/base.js';
+import { Adam } from '../src/optim/adam.js';
+import { setBackend, tidy } from '../src/tensor/engine.js';
+import { seed } from '../src/tensor/random.js';
+import * as ops from '../src/tensor/ops.js';
+import { toDevice, type DeviceBatch } from '../src/train/batch.js';
+import type { ClassificationReport } from '../src/train/metrics.js';
+import { MTLTrainer } from '../src/train/trainer.js';
+import { keep } from '../src/tensor/engine.js';
+import { adapterLabel, backendList, machineInfo, numberFlag, openBackend, parseFlags, printTable, writeReport, type OpenedBackend } from './common.js';
+
+const STRATEGIES = ['fixed', 'uwl', 'gradnorm', 'metabalance', 'pcgrad', 'dwa'] as const;
+
+function uploadBatches(loader: DataLoader, opened: OpenedBackend, model: MultiTaskModel, count: number): DeviceBatch[] {
+  const out: DeviceBatch[] = [];
+  for (const b of loader as Iterable<HostBatch>) {
+    if (out.length === count) break;
+    const d = toDevice(b, opened.backend, model.features.map((f) => f.name));
+    for (const t of Object.values(d.x)) keep(t);
+    keep(d.y);
+    out.push(d);
+  }
+  return out;
+}
+
+function stepLoss(model: MultiTaskModel, b: DeviceBatch) {
+  const out = model.forward(b.x);
+  const rows = b.size;
+  const cols = model.constructor.name === 'ESMM' ? [1, 2] : [0, 1];
+  const losses = cols.map((c, i) =>
+    ops.binaryCrossEntropy(ops.reshape(ops.slice(out, [0, c], [rows, 1]), [rows]), ops.reshape(ops.slice(b.y, [0, i], [rows, 1]), [rows])),
+  );
+  return ops.add(losses[0], losses[1]);
+}
+
+async function computeOnly(model: MultiTaskModel, batches: DeviceBatch[], opened: OpenedBackend, minSteps: number): Promise<number> {
+  const adam = new Adam(model.parameters(), { lr: 1e-3 });
+  model.train();
+  const run = () =>
+    tidy(() => {
+      for (const b of batches) {
+        stepLoss(model, b).backward();
+        adam.step();
+        adam.zeroGrad();
+      }
+    });
+  run(); // warm-up: pipelines compiled, optimizer state allocated
+  await opened.backend.sync();
+  const started = performance.now();
+  let rows = 0;
+  while (rows < minSteps * batches[0].size) {
+    run();
+    rows += batches.reduce((n, b) => n + b.size, 0);
+  }
+  await opened.backend.sync();
+  adam.dispose();
+  return rows / ((performance.now() - started) / 1000);
+}
+
+async function inference(model: MultiTaskModel, batches: DeviceBatch[], opened: OpenedBackend, minRows: number): Promise<number> {
+  const once = async () => {
+    let last = 0;
+    for (const b of batches) {
+      const v = tidy(() => keep(model.predict(b.x)));
+      if (b === batches[batches.length - 1]) last = (await v.data())[0];
+      v.dispose();
+    }
+    return last;
+  };
+  await once();
+  const started = performance.now();
+  let rows = 0;
+  while (rows < minRows) {
+    await once();
+    rows += batches.reduce((n, b) => n + b.size, 0);
+  }
+  return rows / ((performance.now() - started) / 1000);
+}
+
+const auc = (r: unknown): string => {
+  const v = (r as ClassificationReport | undefined)?.auc;
+  return v === null || v === undefined ? 'n/a' : v.toFixed(4);
+};
+
+export async function main(argv: string[]): Promise<void> {
+  const { flags } = parseFlags(argv);
+  if (flags.has('help')) {
+    console.log('node bench/run.mjs train [--rows N] [--models mmoe,ple,esmm] [--backend cpu|webgpu|webgpu,cpu] [--batch 1024] [--strategies] [--epochs N]');
+    return;
+  }
+  const rows = numberFlag(flags, 'rows', 50_000);
+  const batchSize = numberFlag(flags, 'batch', 1024);
+  const models = (flags.get('models') ?? 'mmoe,ple,esmm').split(',');
+  const backends = flags.has('backend') ? backendList(flags) : (['cpu'] as const);
+  const data = generateAliCcpSplits({ train: rows, val: Math.round(rows / 10), test: Math.round(rows / 10), seed: 2022 });
+  const schema = { ...data, itemColumns: aliCcpSchema.itemColumns };
+  const loaders = () => ({
+    train: new DataLoader(data.train, { batchSize, shuffle: true, seed: 1 }),
+    test: new DataLoader(data.test, { batchSize: 4096 }),
+  });
+
+  for (const name of backends) {
+    const opened = await openBackend(name);
+    setBackend(opened.backend);
+    console.log(`\nbackend: ${name} — ${adapterLabel(opened.adapter)}; ${rows} training rows, batch ${batchSize}`);
+    const results: Record<string, unknown>[] = [];
+    if (flags.has('strategies')) {
+      const epochs = numberFlag(flags, 'epochs', 2);
+      for (const method of STRATEGIES) {
+        seed(7);
+        const model = createModel('mmoe', schema);
+        const trainer = new MTLTrainer(model, { nEpoch: epochs, device: opened.backend, progress: 'none', adaptiveParams: { method } as never, seed: 7 });
+        const dl = loaders();
+        const started = performance.now();
+        const history = await trainer.fit(dl.train);
+        const seconds = (performance.now() - started) / 1000;
+        const test = await trainer.evaluate(dl.test);
+        const weights = history.epochs[history.epochs.length - 1].taskWeights;
+        results.push({ method, samplesPerSecond: (rows * epochs) / seconds, clickAuc: (test.click as ClassificationReport).auc, purchaseAuc: (test.purchase as ClassificationReport).auc, lastEpochWeights: weights });
+        console.log(`  ${method}: done`);
+      }
+      printTable(
+        [{ title: 'method', align: 'left' }, { title: 'samples/s' }, { title: 'click AUC' }, { title: 'purchase AUC' }, { title: 'task weights (last epoch)', align: 'left' }],
+        results.map((r) => [
+          String(r.method),
+          Math.round(r.samplesPerSecond as number).toLocaleString('en-US'),
+          auc({ auc: r.clickAuc }),
+          auc({ auc: r.purchaseAuc }),
+          Object.values(r.lastEpochWeights as Record<string, number>).map((w) => w.toFixed(3)).join(' / '),
+        ]),
+      );
+    } else {
+      for (const m of models) {
+        seed(7);
+        const model = createModel(m, schema);
+        const dl = loaders();
+        const trainer = new MTLTrainer(model, { nEpoch: 1, device: opened.backend, progress: 'none', seed: 7 });
+        const history = await trainer.fit(dl.train);
+        const trainerRate = history.epochs[0].samplesPerSecond;
+        const batches = uploadBatches(new DataLoader(data.train, { batchSize }), opened, model, 8);
+        const compute = await computeOnly(model, batches, opened, 24);
+        const infer = await inference(model, batches, opened, 20 * batchSize);
+        const test = await trainer.evaluate(dl.test);
+        const first = Object.keys(test);
+        results.push({ model: m, parameters: model.numParameters(), trainer: trainerRate, compute, inference: infer, auc: Object.fromEntries(first.map((k) => [k, (test[k] as ClassificationReport).auc])) });
+        for (const b of batches) {
+          for (const t of Object.values(b.x)) t.dispose();
+          b.y.dispose();
+        }
+      }
+      const fmt = (x: unknown) => Math.round(x as number).toLocaleString('en-US');
+      printTable(
+        [{ title: 'model', align: 'left' }, { title: 'params' }, { title: 'trainer samples/s' }, { title: 'compute samples/s' }, { title: 'inference samples/s' }, { title: 'test AUC after 1 epoch', align: 'left' }],
+        results.map((r) => [
+          String(r.model),
+          fmt(r.parameters),
+          fmt(r.trainer),
+          fmt(r.compute),
+          fmt(r.inference),
+          Object.entries(r.auc as Record<string, number | null>).map(([k, v]) => `${k} ${auc({ auc: v })}`).join(', '),
+        ]),
+      );
+    }
+    const path = writeReport(flags.has('strategies') ? 'train-strategies' : 'train', name, { machine: machineInfo(), adapter: opened.adapter, rows, batchSize, results });
+    console.log(`wrote ${path}`);
+    opened.close();
+  }
+}
