@@ -132,6 +132,22 @@ describe('MTLTrainer', () => {
 describe('MTLTrainer bad input: a clear error and nothing changed', () => {
   const tiny = () => new DataLoader(data.train.take(Int32Array.from({ length: 64 }, (_, i) => i)), { batchSize: 32 });
 
+  it('an id outside its feature vocabulary, or NaN in a dense column: rejected before any epoch', async () => {
+    const model = build('mmoe');
+    const before = await paramValues(model);
+    let epochs = 0;
+    const trainer = new MTLTrainer(model, { nEpoch: 1, device: 'cpu', progress: 'none', onEpochEnd: () => epochs++ });
+    const rows = Int32Array.from({ length: 64 }, (_, i) => i);
+    const badIds = data.train.take(rows);
+    (badIds.column('205') as Int32Array)[10] = data.vocabSizes['205'] + 5;
+    await expect(trainer.fit(new DataLoader(badIds, { batchSize: 32 }))).rejects.toThrow(new RegExp(`"205".*${data.vocabSizes['205'] + 5}.*${data.vocabSizes['205']}`, 's'));
+    const badDense = data.train.take(rows);
+    (badDense.column('D702') as Float32Array)[3] = NaN;
+    await expect(trainer.fit(new DataLoader(badDense, { batchSize: 32 }))).rejects.toThrow(/D702/);
+    expect(epochs).toBe(0);
+    expect(await paramValues(model)).toEqual(before);
+  });
+
   it('labels that do not match the task types', async () => {
     const model = build('mmoe');
     const before = await paramValues(model);
@@ -161,7 +177,7 @@ describe('MTLTrainer bad input: a clear error and nothing changed', () => {
     const rows = Int32Array.from({ length: 96 }, (_, i) => i);
     const ds = data.train.take(rows);
     const dense = ds.column('D508') as Float32Array;
-    dense.fill(NaN, 64, 96); // the third batch of 32 carries NaN
+    dense.fill(3e38, 64, 96); // finite, but the third batch of 32 overflows to Inf and then NaN
     const trainer = new MTLTrainer(model, { nEpoch: 1, device: 'cpu', progress: 'none' });
     const err = await trainer
       .fit(new DataLoader(ds, { batchSize: 32 }))

@@ -2,7 +2,9 @@
 // balancing strategy, per-task learning rates, early stopping on validation with the best weights
 // restored and saved, progress, and checkpoints a run can resume from.
 import type { Backend } from '../backend/backend.js';
+import { ColumnarDataset } from '../data/columns.js';
 import type { BatchSource, HostBatch } from '../data/loader.js';
+import { validateFeatures } from '../data/validate.js';
 import { createBackend, type BackendName } from '../init.js';
 import { checkWritable, loadCheckpoint, saveCheckpoint } from '../io/checkpoint.js';
 import type { MultiTaskModel } from '../models/base.js';
@@ -230,6 +232,8 @@ export class MTLTrainer {
     if (this.opts.modelPath) await checkWritable(this.opts.modelPath);
     const backend = await this.prepareDevice();
     this.plan = this.planFor(trainLoader);
+    this.validateData(trainLoader, 'the training data');
+    if (valLoader) this.validateData(valLoader, 'the validation data');
     if (this.opts.seed !== undefined) seedGlobal(this.opts.seed);
     this.strategy.setup?.({ nTask: this.plan.train.length, lr: this.optimizer.paramGroups[0].lr });
     const printer = await ProgressPrinter.create(this.opts.progress);
@@ -344,6 +348,24 @@ export class MTLTrainer {
     for (const p of this.strategy.parameters ?? []) p.zeroGrad();
     this.globalStep++;
     return result;
+  }
+
+  /**
+   * Checks a DataLoader's whole dataset before training: every column the model reads is present, ids
+   * are inside their feature's vocabulary, dense values are finite, labels fit the task types.
+   * (Other batch sources are checked batch by batch as they stream.)
+   */
+  private validateData(loader: BatchSource<HostBatch>, where: string): void {
+    const ds = (loader as { dataset?: ColumnarDataset }).dataset;
+    if (!(ds instanceof ColumnarDataset)) return;
+    const sparse: Record<string, number> = {};
+    const dense: string[] = [];
+    for (const f of this.model.features) {
+      if (f.kind === 'sparse') sparse[f.name] = f.vocabSize;
+      else if (f.kind === 'dense') dense.push(f.name);
+    }
+    validateFeatures(ds.columns, { sparse, dense }, where);
+    checkLabels(ds.labels, this.plan!, where);
   }
 
   private earlyStopScore(val: Record<string, TaskReport>): number {
