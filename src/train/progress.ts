@@ -10,6 +10,8 @@ export interface ProgressEvent {
   steps: number;
   /** Running mean of each task's training loss over this epoch. */
   losses: Record<string, number>;
+  /** Each task's loss on this step's batch. */
+  stepLosses: Record<string, number>;
   samplesPerSecond: number;
 }
 

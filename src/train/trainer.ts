@@ -216,8 +216,12 @@ export class MTLTrainer {
   }
 
   private planFor(loader: BatchSource<HostBatch> & { nTask?: number; labelNames?: string[] }): TaskPlan {
-    const first = loader[Symbol.iterator]().next();
-    const nLabel = loader.nTask ?? (first.done ? 0 : first.value.y.length / Math.max(first.value.size, 1));
+    // A DataLoader knows its label count; peeking at another source's first batch costs it nothing.
+    const peek = () => {
+      const first = loader[Symbol.iterator]().next();
+      return first.done ? 0 : first.value.y.length / Math.max(first.value.size, 1);
+    };
+    const nLabel = loader.nTask ?? peek();
     const plan = taskPlan(this.model, nLabel, this.names(loader, nLabel));
     const w = this.opts.taskWeights;
     if (w && w.length !== plan.train.length) {
@@ -296,6 +300,7 @@ export class MTLTrainer {
         step: steps,
         steps: loader.length,
         losses: Object.fromEntries(plan.train.map((t, i) => [t.name, sums[i] / steps])),
+        stepLosses: Object.fromEntries(plan.train.map((t, i) => [t.name, losses[i]])),
         samplesPerSecond: (rows / Math.max(Date.now() - started, 1)) * 1000,
       };
       printer.update(event);

@@ -1,0 +1,51 @@
+// Types of experiment.js for the TypeScript test that imports it (the page itself is plain JS).
+import type * as WM from '../../src/index.js';
+
+type Webmtl = typeof WM;
+
+export interface ExampleOptions {
+  data: 'generated' | 'sample';
+  rows: number;
+  epochs: number;
+  batch: number;
+  steps: number;
+  seed: number;
+  lr: number;
+  backend: 'webgpu' | 'cpu' | 'auto';
+  experts: number;
+}
+
+export interface StepEvent {
+  epoch: number;
+  step: number;
+  steps: number;
+  globalStep: number;
+  losses: Record<string, number>;
+  gates: Record<string, number[]>;
+  samplesPerSecond: number;
+}
+
+export interface ExperimentResult {
+  taskNames: string[];
+  losses: Record<string, number[]>;
+  val: Record<string, WM.TaskReport>[];
+  test: Record<string, WM.TaskReport>;
+  gates: Record<string, number[]> | null;
+  seconds: number;
+}
+
+export const DEFAULTS: Readonly<ExampleOptions>;
+export function parseOptions(search?: string | URLSearchParams): ExampleOptions;
+export function initBackend(wm: Webmtl, want: ExampleOptions['backend']): Promise<{ backend: string; adapter: string; fallbackReason: string | null }>;
+export function loadData(
+  wm: Webmtl,
+  opts: ExampleOptions,
+  fetchText?: (url: string) => Promise<string>,
+): Promise<WM.SplitDatasets & { oracle: Record<'train' | 'val' | 'test', WM.AliCcpOracle> | null }>;
+export function firstSteps<T>(loader: WM.BatchSource<T>, steps: number): WM.BatchSource<T>;
+export function runExperiment(
+  wm: Webmtl,
+  opts: ExampleOptions,
+  data: WM.SplitDatasets,
+  hooks?: { onStep?: (e: StepEvent) => void; onEpoch?: (record: WM.EpochRecord) => void },
+): Promise<ExperimentResult>;
