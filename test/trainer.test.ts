@@ -116,6 +116,15 @@ describe('MTLTrainer', () => {
     for (const row of experts.share) expect(row.reduce((a: number, b: number) => a + b, 0)).toBeCloseTo(1, 5);
   });
 
+  it('fixed weights default to the mean of the task losses; taskWeights override them', async () => {
+    const mean = new MTLTrainer(build('mmoe'), { nEpoch: 1, device: 'cpu', progress: 'none' });
+    expect((await mean.fit(loaders(4096).train)).epochs[0].taskWeights).toEqual({ click: 0.5, purchase: 0.5 });
+    const given = new MTLTrainer(build('mmoe'), { nEpoch: 1, device: 'cpu', progress: 'none', taskWeights: [1, 0.25] });
+    expect((await given.fit(loaders(4096).train)).epochs[0].taskWeights).toEqual({ click: 1, purchase: 0.25 });
+    const wrong = new MTLTrainer(build('mmoe'), { taskWeights: [1, 2, 3], device: 'cpu', progress: 'none' });
+    await expect(wrong.fit(loaders().train)).rejects.toThrow(/3 taskWeights for 2 trained tasks \(click, purchase\)/);
+  });
+
   it('per-task learning rates become optimizer groups', () => {
     const model = build('mmoe');
     const trainer = new MTLTrainer(model, { optimizerParams: { lr: 1e-3 }, taskSpecificLr: { purchase: 5e-4 }, progress: 'none' });

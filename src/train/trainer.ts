@@ -146,7 +146,7 @@ export class MTLTrainer {
     const strategyOwner = typeof opts.optimizer === 'object' ? opts.optimizer : null;
     // ESMM trains two losses (ctr, ctcvr) from its three outputs.
     const trainedTypes = model instanceof ESMM ? (['classification', 'classification'] as const) : model.taskTypes;
-    this.strategy = strategyOwner?.strategy ?? createStrategy(strategySpec(opts), { taskTypes: [...trainedTypes] });
+    this.strategy = strategyOwner?.strategy ?? createStrategy(strategySpec(opts, trainedTypes.length), { taskTypes: [...trainedTypes] });
     this.optimizer = this.buildOptimizer(typeof opts.optimizer === 'string' ? opts.optimizer : 'adam');
     this.scheduler = this.buildScheduler();
     this.recorder = opts.inspectEvery ? new GradientRecorder({ every: opts.inspectEvery }) : null;
@@ -436,14 +436,15 @@ export class MTLTrainer {
   }
 }
 
-/** The balancing method from adaptiveParams, the tutorial's taskWeightsStrategy, or fixed taskWeights. */
-function strategySpec(opts: MTLTrainerOptions): StrategySpec {
+/** The balancing method from adaptiveParams, the tutorial's taskWeightsStrategy, or fixed taskWeights (default: the mean). */
+function strategySpec(opts: MTLTrainerOptions, nTrained: number): StrategySpec {
   if (opts.adaptiveParams) return opts.adaptiveParams;
   if (opts.taskWeightsStrategy) {
     const method = opts.taskWeightsStrategy.toLowerCase();
     return (method === 'gradnorm' && opts.gradnormAlpha !== undefined ? { method, alpha: opts.gradnormAlpha } : { method }) as StrategySpec;
   }
-  return { method: 'fixed', weights: opts.taskWeights } as StrategySpec;
+  // Default: the mean of the task losses, as torch-rechub's trainer.
+  return { method: 'fixed', weights: opts.taskWeights ?? Array(nTrained).fill(1 / nTrained) };
 }
 
 /** A trained task's loss: BCE on the predicted probability, or MSE for regression. */
