@@ -1,14 +1,37 @@
 #!/usr/bin/env node
-// The command-line front door: `webmtl train`, `webmtl gen-data`.
-import { parseArgs } from 'node:util';
+// The command-line front door: `webmtl train`, `webmtl gen-data`, `webmtl experiment mmoe-synthetic`,
+// `webmtl walkthrough`.
 import { stat } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
+import { dirname } from 'node:path';
+import { parseArgs } from 'node:util';
+import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { ColumnarDataset, vocabSizesFromMax } from './data/columns.js';
 import { readCsv } from './data/csv.js';
 import { aliCcpSchema, loadAliCcp, type SplitDatasets } from './data/datasets.js';
 import { DataGenerator, DataLoader } from './data/loader.js';
 import { generateAliCcpSplits, writeAliCcpCsv } from './data/synthetic-ali-ccp.js';
 import { makeDirectory } from './io/checkpoint.js';
+import {
+  checkClaims,
+  collectResult,
+  EXPERIMENT_DEFAULTS,
+  EXPERIMENT_MODELS,
+  experimentJobs,
+  experimentSettings,
+  formatClaims,
+  formatTable,
+  MODEL_LABELS,
+  runExperimentJob,
+  type ExperimentJob,
+  type ExperimentModel,
+  type ExperimentSettings,
+  type RunResult,
+} from './experiments/mmoe-synthetic.js';
+import { formatWalkthrough, runWalkthrough } from './experiments/walkthrough.js';
+import type { BackendName } from './init.js';
 import { createModel, MODEL_NAMES } from './models/presets.js';
+import { renderExperimentReport, renderReport, writeReport } from './report/html.js';
 import { seed } from './tensor/random.js';
 import type { TaskReport } from './train/metrics.js';
 import { MTLTrainer, type MTLTrainerOptions } from './train/trainer.js';
@@ -18,6 +41,12 @@ const HELP = `webmtl — multi-task learning for recommendation
 Usage:
   webmtl train [options]      train a model and print per-task test metrics
   webmtl gen-data [options]   write a synthetic Ali-CCP-schema set as CSV (train/val/test)
+  webmtl experiment mmoe-synthetic [options]
+                              the MMoE paper's synthetic experiment: Shared-Bottom, OMoE and MMoE at
+                              task correlations 1, 0.9, 0.5; a table and the paper's claims checked
+  webmtl walkthrough [--seed N]
+                              print the numbers of docs/gradient-routing.md: how gates route task
+                              gradients, and what MetaBalance, GradNorm and PCGrad change (seconds)
   webmtl --help
 
 train options:
@@ -36,11 +65,28 @@ train options:
   --model-path <dir>    save best.safetensors and last.safetensors there
   --seed <n>            seed for weights, shuffling and data generation (default 2022)
   --quiet               no progress bar or epoch lines
+  --report <file>       also write an HTML report (learning curves, task weights, gradient conflict,
+                        gates, expert shares; the gradient inspector runs about 24 times)
 
 gen-data options:
   --rows <n>            training rows (default 200000; val and test get 10% each)
   --out <dir>           output folder (default ./data/generated)
   --seed <n>            seed (default 2022)
+
+experiment mmoe-synthetic options:
+  --seeds <n>           runs per model and correlation (default ${EXPERIMENT_DEFAULTS.seeds})
+  --rows <n>            training rows per run (default ${EXPERIMENT_DEFAULTS.rows}; validation and test get --eval-rows)
+  --eval-rows <n>       validation rows and test rows (default ${EXPERIMENT_DEFAULTS.evalRows} each)
+  --epochs <n>          epochs per run (default ${EXPERIMENT_DEFAULTS.epochs})
+  --batch-size <n>      rows per batch (default ${EXPERIMENT_DEFAULTS.batchSize})
+  --lr <x>              Adam learning rate (default ${EXPERIMENT_DEFAULTS.lr})
+  --correlations <list> task correlations, comma-separated (default ${EXPERIMENT_DEFAULTS.correlations.join(',')})
+  --models <list>       ${EXPERIMENT_MODELS.join(',')} (default: all three)
+  --jobs <n>            runs in parallel worker threads (default: min(2, CPU cores))
+  --device <d>          the backend of every run (default cpu)
+  --report <file>       also write an HTML report (table, claims, charts)
+  --json <file>         also write every run's numbers as JSON
+  --quiet               no line per finished run
 `;
 
 function num(v: string | undefined, fallback: number, name: string): number {
@@ -102,8 +148,10 @@ async function train(argv: string[]): Promise<void> {
       'model-path': { type: 'string' },
       seed: { type: 'string' },
       quiet: { type: 'boolean', default: false },
+      report: { type: 'string' },
     },
   });
+  await checkOutputFolder(a.report, 'report');
   const runSeed = num(a.seed, 2022, 'seed');
   const batchSize = num(a['batch-size'], 1024, 'batch-size');
   const rows = num(a.rows, 100_000, 'rows');
@@ -128,8 +176,9 @@ async function train(argv: string[]): Promise<void> {
   const trainDl = new DataLoader(data.train, { batchSize, shuffle: true, seed: runSeed });
   const valDl = new DataLoader(data.val, { batchSize: Math.max(batchSize, 4096) });
   const testDl = new DataLoader(data.test, { batchSize: Math.max(batchSize, 4096) });
+  const nEpoch = num(a.epochs, 2, 'epochs');
   const opts: MTLTrainerOptions = {
-    nEpoch: num(a.epochs, 2, 'epochs'),
+    nEpoch,
     optimizerParams: { lr: num(a.lr, 1e-3, 'lr'), weightDecay: num(a['weight-decay'], 0, 'weight-decay') },
     adaptiveParams: { method: a.balance } as MTLTrainerOptions['adaptiveParams'],
     device: a.device as MTLTrainerOptions['device'],
@@ -137,12 +186,32 @@ async function train(argv: string[]): Promise<void> {
     modelPath: a['model-path'],
     seed: runSeed,
     progress: a.quiet ? 'none' : 'auto',
+    // About 24 inspector reports over the run: enough points for the report's charts, little extra time.
+    inspectEvery: a.report ? Math.max(1, Math.round((nEpoch * trainDl.length) / 24)) : undefined,
   };
   const trainer = new MTLTrainer(model, opts);
-  await trainer.fit(trainDl, valDl);
+  const history = await trainer.fit(trainDl, valDl);
+  const testMetrics = await trainer.evaluate(testDl);
   console.log(`test metrics (${model.backend?.name} backend):`);
-  console.log(formatReport(await trainer.evaluate(testDl)));
+  console.log(formatReport(testMetrics));
   if (oracle) console.log(oracle);
+  if (a.report) {
+    const html = renderReport({
+      history,
+      modelName: model.constructor.name,
+      strategyName: a.balance,
+      stepsPerEpoch: trainDl.length,
+      testMetrics,
+      facts: [
+        ['parameters', model.numParameters().toLocaleString('en-US')],
+        ['data', a.data ?? `synthetic Ali-CCP schema, ${data.train.length.toLocaleString('en-US')} training rows`],
+        ['optimizer', `Adam, lr ${opts.optimizerParams!.lr}, batch ${batchSize}, seed ${runSeed}`],
+        ['device', model.backend?.name ?? 'cpu'],
+      ],
+    });
+    await writeReport(a.report, html);
+    console.log(`report: ${a.report}`);
+  }
 
   if (!a.data) {
     const sample = await loadAliCcp();
@@ -167,6 +236,149 @@ async function genData(argv: string[]): Promise<void> {
   console.log(`train on it: webmtl train --data ${out}`);
 }
 
+/** Fails before any training when a report or JSON file could not be written where asked. */
+async function checkOutputFolder(file: string | undefined, flag: string): Promise<void> {
+  if (file === undefined) return;
+  const folder = dirname(file);
+  const info = await stat(folder).catch(() => null);
+  if (!info?.isDirectory()) throw new Error(`--${flag} ${file}: the folder ${folder} does not exist`);
+}
+
+function list(v: string | undefined, name: string): string[] | undefined {
+  if (v === undefined) return undefined;
+  const items = v.split(',').map((x) => x.trim()).filter(Boolean);
+  if (items.length === 0) throw new Error(`--${name} needs a comma-separated list`);
+  return items;
+}
+
+/** Runs the jobs on `n` worker threads (this same file, started with workerData), one job at a time each. */
+async function runInWorkers(settings: ExperimentSettings, device: BackendName, jobs: ExperimentJob[], n: number, onRun: (run: RunResult) => void): Promise<RunResult[]> {
+  const queue = [...jobs];
+  const runs: RunResult[] = [];
+  const workers = Array.from({ length: Math.min(n, jobs.length) }, () => new Worker(new URL(import.meta.url), { workerData: { webmtlExperimentWorker: true, settings, device } }));
+  try {
+    await Promise.all(
+      workers.map(
+        (w) =>
+          new Promise<void>((resolve, reject) => {
+            const next = () => {
+              const job = queue.shift();
+              if (job) w.postMessage(job);
+              else resolve();
+            };
+            w.on('message', (m: { run?: RunResult; error?: string }) => {
+              if (m.error !== undefined) return reject(new Error(m.error));
+              runs.push(m.run!);
+              onRun(m.run!);
+              next();
+            });
+            w.on('error', reject);
+            w.on('exit', (code) => (queue.length || code !== 0 ? reject(new Error(`an experiment worker exited with code ${code}`)) : resolve()));
+            next();
+          }),
+      ),
+    );
+  } finally {
+    await Promise.all(workers.map((w) => w.terminate()));
+  }
+  return runs;
+}
+
+/** The worker side of runInWorkers: trains the jobs it is sent and posts each result back. */
+function experimentWorker(): void {
+  const { settings, device } = workerData as { settings: ExperimentSettings; device: BackendName };
+  parentPort!.on('message', (job: ExperimentJob) => {
+    runExperimentJob(settings, job, { device }).then(
+      (run) => parentPort!.postMessage({ run }),
+      (e: Error) => parentPort!.postMessage({ error: `${MODEL_LABELS[job.model]} at ρ=${job.correlation}, seed ${job.seed}: ${e.message}` }),
+    );
+  });
+}
+
+async function experiment(argv: string[]): Promise<void> {
+  const [name, ...rest] = argv;
+  if (name !== 'mmoe-synthetic') throw new Error(`Unknown experiment '${name ?? ''}'; the one experiment is mmoe-synthetic (webmtl experiment mmoe-synthetic)`);
+  const { values: a } = parseArgs({
+    args: rest,
+    options: {
+      seeds: { type: 'string' },
+      rows: { type: 'string' },
+      'eval-rows': { type: 'string' },
+      epochs: { type: 'string' },
+      'batch-size': { type: 'string' },
+      lr: { type: 'string' },
+      correlations: { type: 'string' },
+      models: { type: 'string' },
+      jobs: { type: 'string' },
+      device: { type: 'string', default: 'cpu' },
+      report: { type: 'string' },
+      json: { type: 'string' },
+      quiet: { type: 'boolean', default: false },
+    },
+  });
+  await checkOutputFolder(a.report, 'report');
+  await checkOutputFolder(a.json, 'json');
+  const d = EXPERIMENT_DEFAULTS;
+  const settings = experimentSettings({
+    seeds: num(a.seeds, d.seeds, 'seeds'),
+    rows: num(a.rows, d.rows, 'rows'),
+    evalRows: num(a['eval-rows'], d.evalRows, 'eval-rows'),
+    epochs: num(a.epochs, d.epochs, 'epochs'),
+    batchSize: num(a['batch-size'], d.batchSize, 'batch-size'),
+    lr: num(a.lr, d.lr, 'lr'),
+    correlations: list(a.correlations, 'correlations')?.map((v) => num(v, NaN, 'correlations')),
+    models: list(a.models, 'models')?.map((m) => m.toLowerCase().replace(/[-_]/g, '') as ExperimentModel),
+  });
+  const jobs = experimentJobs(settings);
+  // Workers load this file again, so they need the built JavaScript (not a TypeScript source run by a loader).
+  const canFork = import.meta.url.endsWith('.js');
+  const nJobs = canFork ? Math.max(1, Math.min(num(a.jobs, Math.min(2, availableParallelism()), 'jobs'), jobs.length)) : 1;
+  const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
+  console.log(
+    `mmoe-synthetic: d = ${settings.dim}, ${settings.rows} training rows, ${plural(settings.epochs, 'epoch')}, batch ${settings.batchSize}, Adam lr ${settings.lr}; ` +
+      `${settings.models.map((m) => `${MODEL_LABELS[m]} ${settings.parameters[m].toLocaleString('en-US')}`).join(', ')} parameters (Shared-Bottom bottom ${settings.bottomUnits} units); ` +
+      `${plural(jobs.length, 'run')} (${plural(settings.correlations.length, 'correlation')} × ${plural(settings.seeds, 'seed')} × ${plural(settings.models.length, 'model')}) on ${plural(nJobs, 'thread')}`,
+  );
+  const started = Date.now();
+  let done = 0;
+  const onRun = (run: RunResult) => {
+    done++;
+    if (!a.quiet) console.log(`  [${String(done).padStart(String(jobs.length).length)}/${jobs.length}] ${MODEL_LABELS[run.model].padEnd(13)} ρ=${String(run.correlation).padEnd(4)} seed ${run.seed}  test MSE ${run.testLoss.toFixed(4)}  (${run.seconds.toFixed(1)} s)`);
+  };
+  let runs: RunResult[];
+  const device = a.device as BackendName;
+  if (nJobs > 1) runs = await runInWorkers(settings, device, jobs, nJobs, onRun);
+  else {
+    runs = [];
+    for (const job of jobs) {
+      const run = await runExperimentJob(settings, job, { device });
+      runs.push(run);
+      onRun(run);
+    }
+  }
+  const result = collectResult(settings, runs, (Date.now() - started) / 1000);
+  const claims = checkClaims(result);
+  console.log(`\nfinal test loss (MSE, mean of the two tasks), mean ± std over ${plural(settings.seeds, 'seed')}:`);
+  console.log(formatTable(result));
+  console.log(`\nthe paper's claims on this run:`);
+  console.log(formatClaims(claims));
+  console.log(`\n${result.seconds.toFixed(0)} s`);
+  if (a.report) {
+    await writeReport(a.report, renderExperimentReport({ result, claims }));
+    console.log(`report: ${a.report}`);
+  }
+  if (a.json) {
+    const { writeFile } = await import('node:fs/promises');
+    await writeFile(a.json, JSON.stringify({ ...result, claims }, null, 1));
+    console.log(`json: ${a.json}`);
+  }
+}
+
+async function walkthrough(argv: string[]): Promise<void> {
+  const { values: a } = parseArgs({ args: argv, options: { seed: { type: 'string' } } });
+  console.log(formatWalkthrough(await runWalkthrough({ seed: num(a.seed, 7, 'seed') })));
+}
+
 async function main(): Promise<void> {
   const [command, ...rest] = process.argv.slice(2);
   if (!command || command === '--help' || command === '-h' || command === 'help') {
@@ -179,13 +391,19 @@ async function main(): Promise<void> {
   }
   if (command === 'train') return train(rest);
   if (command === 'gen-data') return genData(rest);
+  if (command === 'experiment') return experiment(rest);
+  if (command === 'walkthrough') return walkthrough(rest);
   throw new Error(`Unknown command '${command}'. Run webmtl --help`);
 }
 
-main().then(
-  () => process.exit(0),
-  (e: Error) => {
-    console.error(`webmtl: ${e.message}`);
-    process.exit(1);
-  },
-);
+if (!isMainThread && (workerData as { webmtlExperimentWorker?: boolean } | null)?.webmtlExperimentWorker) {
+  experimentWorker();
+} else {
+  main().then(
+    () => process.exit(0),
+    (e: Error) => {
+      console.error(`webmtl: ${e.message}`);
+      process.exit(1);
+    },
+  );
+}

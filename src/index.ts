@@ -18,3 +18,9 @@ export { evaluateMultiTask, collectPredictions, scorePredictions } from './train
 export type { Predictions } from './train/evaluate.js';
 export type { ProgressEvent, ProgressMode } from './train/progress.js';
 export * from './mtl/index.js';
+export { runMmoeSynthetic, checkClaims, formatTable, formatClaims, summarize, matchedBottomUnits, EXPERIMENT_DEFAULTS, EXPERIMENT_MODELS, PAPER_SIZES } from './experiments/mmoe-synthetic.js';
+export type { MmoeSyntheticExperimentOptions, ExperimentResult, RunResult, CellSummary, Claim, ExperimentModel } from './experiments/mmoe-synthetic.js';
+export { runWalkthrough, formatWalkthrough } from './experiments/walkthrough.js';
+export type { WalkthroughResult, WalkthroughOptions } from './experiments/walkthrough.js';
+export { renderReport, renderExperimentReport, writeReport } from './report/html.js';
+export type { TrainingReportInput, ExperimentReportInput } from './report/html.js';
