@@ -11,9 +11,10 @@ import { cpus, loadavg, totalmem } from 'node:os';
 import { join } from 'node:path';
 import type { Backend } from '../src/backend/backend.js';
 import { CpuBackend } from '../src/backend/cpu/cpu-backend.js';
+import { createWasmBackend, type WasmBackend } from '../src/backend/wasm/wasm-backend.js';
 import { createWebGPUBackend, webgpuUnavailableReason, type WebGPUBackend } from '../src/backend/webgpu/webgpu-backend.js';
 
-export type BackendName = 'webgpu' | 'cpu';
+export type BackendName = 'webgpu' | 'cpu' | 'wasm';
 
 // ---------------------------------------------------------------- flags
 
@@ -54,7 +55,7 @@ export function numberFlag(flags: Map<string, string>, name: string, fallback: n
 export function backendList(flags: Map<string, string>): BackendName[] {
   const raw = flags.get('backend') ?? 'webgpu,cpu';
   const names = raw.split(',').map((s) => s.trim());
-  for (const n of names) if (n !== 'webgpu' && n !== 'cpu') throw new Error(`--backend: use webgpu, cpu or webgpu,cpu; got '${n}'`);
+  for (const n of names) if (n !== 'webgpu' && n !== 'cpu' && n !== 'wasm') throw new Error(`--backend: use webgpu, wasm, cpu or a list such as wasm,cpu; got '${n}'`);
   return names as BackendName[];
 }
 
@@ -185,6 +186,10 @@ export async function openBackend(name: BackendName): Promise<OpenedBackend> {
   if (name === 'cpu') {
     return { name, backend: new CpuBackend(), adapter: null, maxBindingBytes: Infinity, close() {} };
   }
+  if (name === 'wasm') {
+    const wasm: WasmBackend = await createWasmBackend();
+    return { name, backend: wasm, adapter: null, maxBindingBytes: Infinity, close: () => wasm.destroy() };
+  }
   const gpu: WebGPUBackend | null = await createWebGPUBackend();
   if (!gpu) {
     throw new Error(
@@ -204,7 +209,10 @@ export async function openBackend(name: BackendName): Promise<OpenedBackend> {
   return { name, backend: gpu, adapter, maxBindingBytes: adapter.maxStorageBufferBindingSize, close: () => gpu.destroy() };
 }
 
-export function adapterLabel(a: AdapterDescription | null): string {
+export function adapterLabel(a: AdapterDescription | null, backend?: Backend): string {
+  if (backend?.name === 'wasm') {
+    return `wasm backend (WebAssembly SIMD kernels, ${(backend as WasmBackend).threaded ? 'main thread + 1 helper thread' : 'one thread'})`;
+  }
   if (!a) return 'CPU backend (TypeScript kernels, one thread)';
   const parts = [a.vendor, a.architecture, a.description].filter((s) => s.length > 0);
   return parts.join(' / ') + (a.isFallbackAdapter ? ' (fallback adapter)' : '');

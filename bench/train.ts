@@ -97,7 +97,7 @@ const auc = (r: unknown): string => {
 export async function main(argv: string[]): Promise<void> {
   const { flags } = parseFlags(argv);
   if (flags.has('help')) {
-    console.log('node bench/run.mjs train [--rows N] [--models mmoe,ple,esmm] [--backend cpu|webgpu|webgpu,cpu] [--batch 1024] [--strategies] [--epochs N]');
+    console.log('node bench/run.mjs train [--rows N] [--models mmoe,ple,esmm] [--backend cpu|wasm|webgpu|wasm,cpu] [--batch 1024] [--strategies] [--epochs N]');
     return;
   }
   const rows = numberFlag(flags, 'rows', 50_000);
@@ -114,7 +114,7 @@ export async function main(argv: string[]): Promise<void> {
   for (const name of backends) {
     const opened = await openBackend(name);
     setBackend(opened.backend);
-    console.log(`\nbackend: ${name} — ${adapterLabel(opened.adapter)}; ${rows} training rows, batch ${batchSize}`);
+    console.log(`\nbackend: ${name} — ${adapterLabel(opened.adapter, opened.backend)}; ${rows} training rows, batch ${batchSize}`);
     const results: Record<string, unknown>[] = [];
     if (flags.has('strategies')) {
       const epochs = numberFlag(flags, 'epochs', 2);

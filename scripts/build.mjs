@@ -4,6 +4,9 @@ import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
 import { rmSync, statSync, existsSync, chmodSync } from 'node:fs';
 
+// The wasm kernels (AssemblyScript) are embedded in src/backend/wasm/kernels-wasm.ts; this rebuilds
+// that file only when its sources changed.
+execFileSync(process.execPath, ['scripts/build-wasm.mjs'], { stdio: 'inherit' });
 rmSync('dist', { recursive: true, force: true });
 const common = { bundle: true, format: 'esm', loader: { '.wgsl': 'text' }, target: 'es2022', sourcemap: true, logLevel: 'warning' };
 const nodeEntries = ['src/index.ts'];

@@ -54,13 +54,14 @@ train options:
   --data <dir|csv>      a folder with ali_ccp_{train,val,test}.csv (or *_sample.csv), or one CSV with
                         the Ali-CCP columns (split 80/10/10). Default: a synthetic Ali-CCP-schema set
                         generated in memory (--rows), then the shipped 200-row Ali-CCP sample
-  --rows <n>            rows of the generated training set (default 100000; val and test get 10% each)
+  --rows <n>            rows of the generated training set (default 200000; val and test get 10% each)
   --epochs <n>          epochs (default 2)
   --batch-size <n>      rows per batch (default 1024)
   --lr <x>              Adam learning rate (default 0.001)
   --weight-decay <x>    L2 weight decay (default 0)
   --balance <method>    fixed | uwl | gradnorm | metabalance | pcgrad | dwa (default fixed: mean loss)
-  --device <d>          auto | cpu | webgpu (default auto: WebGPU on a hardware adapter, else CPU)
+  --device <d>          auto | wasm | cpu | webgpu (default auto: WebGPU on a hardware adapter, else
+                        the WASM SIMD backend, else the TypeScript CPU reference)
   --patience <n>        early-stopping patience in epochs (default: none)
   --model-path <dir>    save best.safetensors and last.safetensors there
   --seed <n>            seed for weights, shuffling and data generation (default 2022)
@@ -154,7 +155,7 @@ async function train(argv: string[]): Promise<void> {
   await checkOutputFolder(a.report, 'report');
   const runSeed = num(a.seed, 2022, 'seed');
   const batchSize = num(a['batch-size'], 1024, 'batch-size');
-  const rows = num(a.rows, 100_000, 'rows');
+  const rows = num(a.rows, 200_000, 'rows');
   seed(runSeed);
 
   let data: SplitDatasets;

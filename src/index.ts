@@ -1,9 +1,11 @@
-// webmtl: multi-task learning for recommendation on a small tensor engine (WebGPU + CPU).
+// webmtl: multi-task learning for recommendation on a small tensor engine (WebGPU, WebAssembly + CPU).
 export * from './tensor/index.js';
 export { init, createBackend } from './init.js';
 export type { BackendName, InitOptions } from './init.js';
-export type { Backend, Buffer, DType, BackendStats, TypedArray } from './backend/backend.js';
+export type { Backend, Buffer, DType, BackendStats, TypedArray, BatchNormShape } from './backend/backend.js';
 export { CpuBackend } from './backend/cpu/cpu-backend.js';
+export { WasmBackend, createWasmBackend } from './backend/wasm/wasm-backend.js';
+export type { WasmBackendOptions } from './backend/wasm/wasm-backend.js';
 export * from './nn/index.js';
 export * from './features.js';
 export * from './models/index.js';

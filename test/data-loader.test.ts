@@ -63,6 +63,25 @@ describe('DataLoader', () => {
     }
   });
 
+  it('shuffled batches (gathered from a row-major copy) keep column types and exact bits', () => {
+    const f = Float32Array.from({ length: 103 }, (_, i) => (i % 7 === 0 ? NaN : i === 5 ? -0 : i * 1.1));
+    new Uint32Array(f.buffer)[14] = 0x7fc01234; // a NaN with a payload
+    const d = new ColumnarDataset({ id: x.id, f, neg: Int32Array.from({ length: 103 }, (_, i) => -i * 1000003) }, y, ['click', 'purchase']);
+    const loader = new DataLoader(d, { batchSize: 16, shuffle: true, seed: 3, features: ['f', 'id', 'neg'] });
+    for (const batch of loader.batches(1)) {
+      expect(batch.x.f).toBeInstanceOf(Float32Array);
+      expect(batch.x.id).toBeInstanceOf(Int32Array);
+      expect(batch.x.neg).toBeInstanceOf(Int32Array);
+      const bits = new Uint32Array(batch.x.f.buffer);
+      for (let k = 0; k < batch.size; k++) {
+        const row = batch.x.id[k];
+        expect(bits[k]).toBe(new Uint32Array(f.buffer)[row]);
+        expect(batch.x.neg[k]).toBe((-row * 1000003) | 0);
+        expect([batch.y[2 * k], batch.y[2 * k + 1]]).toEqual([y[2 * row], y[2 * row + 1]]);
+      }
+    }
+  });
+
   it('maps batches (e.g. to device tensors) keeping length, and can select features', () => {
     const loader = new DataLoader(ds, { batchSize: 50, features: ['dense'] });
     const sizes = loader.map((b) => ({ n: b.size, keys: Object.keys(b.x) })).map((s) => s.n);

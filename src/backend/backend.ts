@@ -177,6 +177,35 @@ export interface Backend {
    * θ ← θ − lr · (m / (1−β1^step)) / (sqrt(v / (1−β2^step)) + eps).
    */
   adam(param: Buffer, grad: Buffer, m: Buffer, v: Buffer, n: number, h: AdamHyper): void;
+
+  /**
+   * Optional fused BatchNorm over the batch axis in training mode; a backend without it gets the
+   * same result from elementwise kernels (ops.batchNorm1d). x is [groups, rows, channels]; gamma and
+   * beta hold groups·channels values. Per group and channel, with every quantity rounded to f32 as
+   * the elementwise form rounds it:
+   * mean = (Σ_r x) / rows;  variance = (Σ_r (x − mean)²) / rows;  std = sqrt(variance + eps);
+   * y = ((x − mean) / std) · gamma + beta. Writes y, mean, variance and std (groups·channels each).
+   */
+  batchNormForward?(x: Buffer, gamma: Buffer, beta: Buffer, y: Buffer, mean: Buffer, variance: Buffer, std: Buffer, p: BatchNormShape): void;
+
+  /**
+   * Backward of batchNormForward given gy and the saved mean and std, with x̂ = (x − mean) / std:
+   * gBeta = Σ_r gy;  gGamma = Σ_r gy · x̂;  gx = gamma / std · (gy − gBeta / rows − x̂ · gGamma / rows).
+   */
+  batchNormBackward?(x: Buffer, gamma: Buffer, mean: Buffer, std: Buffer, gy: Buffer, gx: Buffer, gGamma: Buffer, gBeta: Buffer, p: BatchNormShape): void;
+
+  /**
+   * Optional fused BatchNorm in eval mode (inference, no gradient): y = (x − mean) · scale + beta per
+   * group and channel, each step rounded to f32 (mean, scale and beta hold groups·channels values).
+   */
+  batchNormEval?(x: Buffer, mean: Buffer, scale: Buffer, beta: Buffer, y: Buffer, p: BatchNormShape): void;
+}
+
+export interface BatchNormShape {
+  groups: number;
+  rows: number;
+  channels: number;
+  eps: number;
 }
 
 export interface GateMixShape {

@@ -64,7 +64,19 @@ export function toColumns(x: Record<string, ColumnLike>): Columns {
 
 /** Copies the given rows of a column into a new array of the same type. */
 export function gatherColumn<T extends Column>(col: T, rows: ArrayLike<number>): T {
-  const out = new (col.constructor as { new (n: number): T })(rows.length);
+  // One loop per element type: a loop shared by Float32Array and Int32Array columns is polymorphic
+  // and several times slower in V8 (it is the data loader's hot loop).
+  return (col instanceof Float32Array ? gatherF32(col, rows) : gatherI32(col as Int32Array, rows)) as T;
+}
+
+function gatherF32(col: Float32Array, rows: ArrayLike<number>): Float32Array {
+  const out = new Float32Array(rows.length);
+  for (let i = 0; i < rows.length; i++) out[i] = col[rows[i]];
+  return out;
+}
+
+function gatherI32(col: Int32Array, rows: ArrayLike<number>): Int32Array {
+  const out = new Int32Array(rows.length);
   for (let i = 0; i < rows.length; i++) out[i] = col[rows[i]];
   return out;
 }

@@ -131,7 +131,8 @@ export async function inspectGradients(
       const products = flat.slice(at, (at += T * T));
       const norms = Array.from({ length: T }, (_, k) => Math.sqrt(Math.max(products[k * T + k], 0)));
       const cosine = norms.map((nk, k) =>
-        norms.map((nl, l) => (nk > 0 && nl > 0 ? clampUnit(products[k * T + l] / (nk * nl)) : null)),
+        // A gradient's cosine with itself is 1 exactly (p / (√p·√p) can round to 0.9999999999999999).
+        norms.map((nl, l) => (nk > 0 && nl > 0 ? (k === l ? 1 : clampUnit(products[k * T + l] / (nk * nl))) : null)),
       );
       return { ...g.report, norms, cosine };
     });

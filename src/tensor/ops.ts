@@ -440,12 +440,22 @@ export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
   return record(out, 'matmul', [a, b], (g) => {
     // C = op(A)·op(B):  d op(A) = G·op(B)ᵀ,  d op(B) = op(A)ᵀ·G; a shared 2-D operand sums over the batch.
     const fold = (t: Tensor, target: Tensor): Tensor => (target.rank === 2 && t.rank === 3 ? sum(t, 0) : t);
-    const ga = a.requiresGrad
-      ? fold(transA ? matmul(b, g, { transA: transB, transB: true }) : matmul(g, b, { transB: !transB }), a)
-      : null;
-    const gb = b.requiresGrad
-      ? fold(transB ? matmul(g, a, { transA: true, transB: transA }) : matmul(a, g, { transA: !transA }), b)
-      : null;
+    // A shared 2-D operand's gradient sums E products; as one product over the stacked batch it needs
+    // no [E, ·, ·] intermediate: Σ_e G[e]·op(B[e])ᵀ = [G[0] … G[E-1]] · [op(B[0])ᵀ; …; op(B[E-1])ᵀ].
+    const sharedA = a.rank === 2 && b.rank === 3 && !transA;
+    const sharedB = b.rank === 2 && a.rank === 3 && !transA;
+    const ga = !a.requiresGrad
+      ? null
+      : sharedA
+        ? matmul(reshape(transpose(g, [1, 0, 2]), [m, batch * n]), transB ? reshape(b, [batch * n, k]) : reshape(transpose(b, [0, 2, 1]), [batch * n, k]))
+        : fold(transA ? matmul(b, g, { transA: transB, transB: true }) : matmul(g, b, { transB: !transB }), a);
+    const gb = !b.requiresGrad
+      ? null
+      : sharedB
+        ? transB
+          ? matmul(reshape(g, [batch * m, n]), reshape(a, [batch * m, k]), { transA: true })
+          : matmul(reshape(a, [batch * m, k]), reshape(g, [batch * m, n]), { transA: true })
+        : fold(transB ? matmul(g, a, { transA: true, transB: transA }) : matmul(a, g, { transA: !transA }), b);
     return [ga, gb];
   });
 }
@@ -605,10 +615,24 @@ export function batchNorm1d(
   }
   if (!opts.training) {
     const scale = div(gamma, sqrt(add(state.runningVar, eps)));
+    const backend = x.backend;
+    const taped = isGradEnabled() && [x, gamma, beta].some((t) => t.requiresGrad);
+    if (backend.batchNormEval && !taped && x.dtype === 'f32' && sameBackend('batchNorm1d', [x, gamma, beta, state.runningMean]) === backend) {
+      // Inference: one pass instead of three (same values).
+      const y = empty(x.shape, 'f32', backend);
+      const p = { groups: x.rank === 3 ? x.shape[0] : 1, rows: x.shape[axis], channels: x.shape[x.rank - 1], eps };
+      backend.batchNormEval(x.buffer, state.runningMean.buffer, scale.buffer, beta.buffer, y.buffer, p);
+      scale.dispose();
+      return y;
+    }
     return add(mul(sub(x, state.runningMean), scale), beta);
   }
   const n = x.shape[axis];
   if (n < 2) throw new Error(`batchNorm1d: training needs more than one row per batch (got ${x.describe()}); use a larger batch or eval mode`);
+  const backend = sameBackend('batchNorm1d', [x, gamma, beta, state.runningMean, state.runningVar]);
+  if (backend.batchNormForward && backend.batchNormBackward && x.dtype === 'f32' && gamma.dtype === 'f32' && beta.dtype === 'f32') {
+    return fusedBatchNorm(backend, x, gamma, beta, state, { n, eps, momentum, statShape });
+  }
   const mu = mean(x, axis, x.rank === 3);
   const centred = sub(x, mu);
   const variance = mean(square(centred), axis, x.rank === 3);
@@ -616,6 +640,39 @@ export function batchNorm1d(
   updateRunning(state.runningMean, mu, momentum, 1);
   updateRunning(state.runningVar, variance, momentum, n / (n - 1));
   return add(mul(xhat, gamma), beta);
+}
+
+/** Training-mode batchNorm1d in two kernels, on backends that have them (same values as the elementwise form). */
+function fusedBatchNorm(
+  backend: Backend,
+  x: Tensor,
+  gamma: Tensor,
+  beta: Tensor,
+  state: BatchNormState,
+  o: { n: number; eps: number; momentum: number; statShape: number[] },
+): Tensor {
+  const p = { groups: x.rank === 3 ? x.shape[0] : 1, rows: o.n, channels: x.shape[x.rank - 1], eps: o.eps };
+  const y = empty(x.shape, 'f32', backend);
+  const mu = empty(o.statShape, 'f32', backend);
+  const variance = empty(o.statShape, 'f32', backend);
+  const std = empty(o.statShape, 'f32', backend);
+  backend.batchNormForward!(x.buffer, gamma.buffer, beta.buffer, y.buffer, mu.buffer, variance.buffer, std.buffer, p);
+  updateRunning(state.runningMean, mu, o.momentum, 1);
+  updateRunning(state.runningVar, variance, o.momentum, o.n / (o.n - 1));
+  variance.dispose();
+  record(y, 'batchNorm1d', [x, gamma, beta], (g) => {
+    const gx = empty(x.shape, 'f32', backend);
+    const gGamma = empty(gamma.shape, 'f32', backend);
+    const gBeta = empty(beta.shape, 'f32', backend);
+    backend.batchNormBackward!(x.buffer, gamma.buffer, mu.buffer, std.buffer, g.buffer, gx.buffer, gGamma.buffer, gBeta.buffer, p);
+    return [gx, gGamma, gBeta];
+  });
+  // Saved for the backward only; without a tape entry nothing will read them.
+  if (!y.node) {
+    mu.dispose();
+    std.dispose();
+  }
+  return y;
 }
 
 function updateRunning(running: Tensor, batchStat: Tensor, momentum: number, correction: number): void {

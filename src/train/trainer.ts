@@ -63,7 +63,7 @@ export interface MTLTrainerOptions {
   earlystopPatience?: number;
   /** The task whose validation metric drives early stopping (index or name), or 'mean' (default). */
   earlystopTask?: number | string;
-  /** 'auto' (default): WebGPU on a hardware adapter, else the CPU. Or a Backend. */
+  /** 'auto' (default): WebGPU on a hardware adapter, else 'wasm' (WebAssembly SIMD on the CPU), else 'cpu'. Or a Backend. */
   device?: BackendName | Backend;
   /** Directory for best.safetensors (best validation) and last.safetensors (resumable). */
   modelPath?: string;

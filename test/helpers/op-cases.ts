@@ -40,6 +40,9 @@ export const opCases: OpCase[] = [
   { name: 'matmul batched 3-D·3-D', ...mm([3, 5, 7], [3, 7, 2]) },
   { name: 'matmul experts 2-D·3-D (shared input)', ...mm([9, 6], [4, 6, 5]) },
   { name: 'matmul 3-D·2-D (shared weight)', ...mm([2, 9, 6], [6, 5]) },
+  { name: 'matmul experts 2-D·3-D transB', ...mm([9, 6], [4, 5, 6], { transB: true }) },
+  { name: 'matmul 3-D·2-D transB', ...mm([2, 9, 6], [5, 6], { transB: true }) },
+  { name: 'matmul 2-D·3-D transA', ...mm([6, 9], [4, 6, 5], { transA: true }) },
   { name: 'matmul 3-D transB batched', ...mm([2, 4, 6], [2, 5, 6], { transB: true }) },
   // dB sums 1000 products of O(1) terms, so its absolute error scales like √1000·ε·O(1).
   { name: 'matmul 1000x33·33x17', ...mm([1000, 33], [33, 17]), atol: 1e-4 },

@@ -1,0 +1,609 @@
+// Every wasm kernel against the CPU reference, on seeded random inputs of awkward sizes, with and
+// without the helper thread (large cases split their work between two threads).
+//
+// Tolerances (|wasm - cpu| <= atol + rtol * |cpu|, NaN matches NaN):
+//   bit-exact    fill, copy (NaN payloads too), where, gather, scatterAddRows (same summation order),
+//                dropoutMask, reduce max, neg/abs/sign/relu/square/sqrt/reciprocal/affine/clamp/
+//                leakyRelu/gtScalar/inRange, add/sub/mul/div/max/min/gt/eq/squaredError (f32 SIMD
+//                where that equals the reference's f64-then-round, f64x2 or scalar f64 elsewhere)
+//   1e-6 rel     exp/log/sigmoid/tanh/pow, bce/bceLogits (scalar f64 math library), reduce sum (f64
+//                accumulation), softmax
+//   1e-5 rel     adam (atol 1e-6; f32 arithmetic)
+//   1e-4 rel     matmul (atol 1e-5, f32 accumulation), gating (atol 1e-5)
+import { execFileSync } from 'node:child_process';
+import { afterAll, describe, expect, it } from 'vitest';
+import { dropoutUniform, type Backend, type BinaryOp, type Buffer, type TypedArray, type UnaryOp } from '../src/backend/backend.js';
+import { CpuBackend } from '../src/backend/cpu/cpu-backend.js';
+import { WASM_BASE64 } from '../src/backend/wasm/kernels-wasm.js';
+import { unsharedVariant } from '../src/backend/wasm/module.js';
+import { coalesce } from '../src/backend/wasm/strided.js';
+import { createWasmBackend, type WasmBackend } from '../src/backend/wasm/wasm-backend.js';
+
+const cpu = new CpuBackend();
+const single = await createWasmBackend({ threads: 0 });
+const threaded = await createWasmBackend({ threads: 1 });
+
+// ------------------------------------------------------------------ helpers
+
+function rng(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function uniform(n: number, lo: number, hi: number, seed: number): Float32Array {
+  const r = rng(seed);
+  return Float32Array.from({ length: n }, () => lo + (hi - lo) * r());
+}
+
+function ints(n: number, lo: number, hi: number, seed: number): Int32Array {
+  const r = rng(seed);
+  return Int32Array.from({ length: n }, () => lo + Math.floor((hi - lo) * r()));
+}
+
+interface OutSpec {
+  size: number;
+  dtype?: 'f32' | 'i32';
+  init?: TypedArray;
+}
+
+function upload(b: Backend, data: TypedArray): Buffer {
+  const buf = b.alloc(data.length, data instanceof Int32Array ? 'i32' : 'f32');
+  b.write(buf, data);
+  return buf;
+}
+
+async function onBoth(
+  backend: Backend,
+  inputs: TypedArray[],
+  outputs: OutSpec[],
+  kernel: (b: Backend, ins: Buffer[], outs: Buffer[]) => void,
+): Promise<{ want: TypedArray[]; got: TypedArray[] }> {
+  const results: TypedArray[][] = [];
+  for (const b of [cpu, backend]) {
+    const ins = inputs.map((d) => upload(b, d));
+    const outs = outputs.map((o) => {
+      const buf = b.alloc(o.size, o.dtype ?? 'f32');
+      if (o.init) b.write(buf, o.init);
+      return buf;
+    });
+    kernel(b, ins, outs);
+    results.push(await Promise.all(outs.map((o) => b.read(o))));
+    for (const buf of [...ins, ...outs]) b.free(buf);
+  }
+  return { want: results[0], got: results[1] };
+}
+
+function expectClose(got: TypedArray, want: TypedArray, rtol: number, atol: number | ((i: number) => number), label: string): void {
+  expect(got.length, `${label}: length`).toBe(want.length);
+  const bad: string[] = [];
+  for (let i = 0; i < want.length; i++) {
+    const w = want[i];
+    const g = got[i];
+    if (w === g || (Number.isNaN(w) && Number.isNaN(g))) continue;
+    const tol = (typeof atol === 'number' ? atol : atol(i)) + rtol * Math.abs(w);
+    if (!(Math.abs(g - w) <= tol)) {
+      bad.push(`[${i}] wasm ${g} cpu ${w}`);
+      if (bad.length >= 5) break;
+    }
+  }
+  expect(bad, `${label}: mismatches`).toEqual([]);
+}
+
+/** Same bits (a NaN matches any NaN unless `payloads`: copies must keep NaN payloads too). */
+function expectBitExact(got: TypedArray, want: TypedArray, label: string, payloads = false): void {
+  const g = new Uint32Array(got.buffer, got.byteOffset, got.length);
+  const w = new Uint32Array(want.buffer, want.byteOffset, want.length);
+  expect(g.length, `${label}: length`).toBe(w.length);
+  const floats = got instanceof Float32Array && !payloads;
+  let first = -1;
+  for (let i = 0; i < w.length && first < 0; i++) if (g[i] !== w[i] && !(floats && Number.isNaN(got[i]) && Number.isNaN(want[i]))) first = i;
+  expect(first, `${label}: first differing word${first >= 0 ? ` (wasm ${got[first]}, cpu ${want[first]})` : ''}`).toBe(-1);
+}
+
+const SIZES = [1, 3, 17, 1000, 4099];
+
+const contiguous = (shape: number[]): number[] => {
+  const s = new Array<number>(shape.length);
+  let acc = 1;
+  for (let d = shape.length - 1; d >= 0; d--) {
+    s[d] = acc;
+    acc *= shape[d];
+  }
+  return s;
+};
+const prod = (shape: number[]): number => shape.reduce((a, b) => a * b, 1);
+
+afterAll(() => {
+  single.destroy();
+  threaded.destroy();
+});
+
+// ------------------------------------------------------------------ the build
+
+describe('the embedded wasm binary', () => {
+  it('is up to date with the AssemblyScript sources (node scripts/build-wasm.mjs)', () => {
+    // Exits 1 (and execFileSync throws) when kernels-wasm.ts was built from other sources.
+    expect(() => execFileSync(process.execPath, ['scripts/build-wasm.mjs', '--check-hash'], { stdio: 'pipe' })).not.toThrow();
+  });
+
+  it('has an unshared variant (pages without cross-origin isolation)', async () => {
+    const bytes = Uint8Array.from(atob(WASM_BASE64), (c) => c.charCodeAt(0));
+    const unshared = unsharedVariant(bytes);
+    expect(unshared.length).toBe(bytes.length);
+    expect(unshared.filter((b, i) => b !== bytes[i]).length).toBe(1);
+    const module = await WebAssembly.compile(unshared);
+    const memory = new WebAssembly.Memory({ initial: 2, maximum: 65536 });
+    const inst = await WebAssembly.instantiate(module, { env: { memory, abort() {} } });
+    const k = inst.exports as unknown as { fill(out: number, n: number, dtype: number, v: number): void };
+    k.fill(65536, 3, 0, 2.5);
+    expect(Array.from(new Float32Array(memory.buffer, 65536, 4))).toEqual([2.5, 2.5, 2.5, 0]);
+    const b = await createWasmBackend({ threads: 0 });
+    expect(b.threaded).toBe(false);
+    b.destroy();
+  });
+
+  it('coalesces axes every operand walks contiguously', () => {
+    expect(coalesce([8, 1024, 16], [[16384, 16, 1], [16, 0, 1], contiguous([8, 1024, 16])])).toEqual({
+      shape: [8, 1024, 16],
+      strides: [[16384, 16, 1], [16, 0, 1], [16384, 16, 1]],
+      size: 8 * 1024 * 16,
+    });
+    expect(coalesce([4, 1, 5, 6], [[30, 30, 6, 1], [30, 30, 6, 1]]).shape).toEqual([120]);
+    expect(coalesce([3, 4], [[0, 0], [4, 1]])).toEqual({ shape: [12], strides: [[0], [1]], size: 12 });
+    expect(coalesce([1, 1], [[5, 7]])).toEqual({ shape: [1], strides: [[0]], size: 1 });
+    expect(coalesce([2, 0, 3], [[0, 0, 0]]).size).toBe(0);
+  });
+});
+
+// ------------------------------------------------------------------ kernels
+
+for (const [label, w] of [
+  ['one thread', single],
+  ['helper thread', threaded],
+] as const) {
+  describe(`wasm kernels match the CPU reference (${label})`, () => {
+    const g = w as WasmBackend;
+
+    it('fill (f32 and i32, partial fills leave the rest zero)', async () => {
+      for (const n of SIZES) {
+        const { want, got } = await onBoth(g, [], [{ size: n + 5 }, { size: n + 2, dtype: 'i32' }], (b, _i, [f, i]) => {
+          b.fill(f, -1.25, n);
+          b.fill(i, -7, n);
+        });
+        expectBitExact(got[0], want[0], `fill f32 n=${n}`);
+        expectBitExact(got[1], want[1], `fill i32 n=${n}`);
+      }
+    });
+
+    const unaryCases: Array<{ op: UnaryOp; p0?: number; p1?: number; lo: number; hi: number; rtol: number; atol?: number; extra?: number[] }> = [
+      { op: 'neg', lo: -3, hi: 3, rtol: 0, extra: [NaN, -0] },
+      { op: 'exp', lo: -20, hi: 20, rtol: 1e-6 },
+      { op: 'log', lo: 1e-3, hi: 100, rtol: 1e-6, atol: 1e-7 },
+      { op: 'sqrt', lo: 0, hi: 100, rtol: 0 },
+      { op: 'abs', lo: -3, hi: 3, rtol: 0 },
+      { op: 'sign', lo: -3, hi: 3, rtol: 0, extra: [0, -0, NaN] },
+      { op: 'relu', lo: -3, hi: 3, rtol: 0, extra: [0, -0, NaN] },
+      { op: 'sigmoid', lo: -30, hi: 30, rtol: 1e-6, atol: 1e-8, extra: [0, 1e-5, -1e-5, 100, -100] },
+      { op: 'tanh', lo: -30, hi: 30, rtol: 1e-6, atol: 1e-8, extra: [0, 1e-5, -1e-5, 1e-3, 0.3, 100, -100] },
+      { op: 'square', lo: -3, hi: 3, rtol: 0 },
+      { op: 'reciprocal', lo: 0.1, hi: 10, rtol: 0, extra: [0, -0] },
+      { op: 'affine', p0: 1.5, p1: -0.3, lo: -3, hi: 3, rtol: 0 },
+      { op: 'affine', p0: 1 / 3, p1: 1e-5, lo: -3, hi: 3, rtol: 0 },
+      { op: 'powScalar', p0: 3, lo: -3, hi: 3, rtol: 1e-6, atol: 1e-7, extra: [0, -2, -0.5] },
+      { op: 'powScalar', p0: -2, lo: -3, hi: 3, rtol: 1e-6, extra: [-2, -0.5] },
+      { op: 'powScalar', p0: 0.5, lo: 0, hi: 9, rtol: 1e-6 },
+      { op: 'clamp', p0: -0.5, p1: 0.3, lo: -3, hi: 3, rtol: 0, extra: [-0.5, 0.3, Math.fround(0.3), NaN] },
+      { op: 'clamp', p0: 1e-7, p1: 1 - 1e-7, lo: -0.1, hi: 1.1, rtol: 0, extra: [1, 0, 1 - 1e-7, Math.fround(1 - 1e-7)] },
+      { op: 'leakyRelu', p0: 0.01, lo: -3, hi: 3, rtol: 0 },
+      { op: 'gtScalar', p0: 0.1, lo: -1, hi: 1, rtol: 0, extra: [Math.fround(0.1), 0.1, -0, NaN] },
+      { op: 'gtScalar', p0: 0, lo: -1, hi: 1, rtol: 0, extra: [0, -0, NaN] },
+      { op: 'inRange', p0: -0.3, p1: 0.7, lo: -1, hi: 1, rtol: 0, extra: [Math.fround(-0.3), Math.fround(0.7), -0.3, 0.7, NaN] },
+    ];
+
+    it.each(unaryCases)('unary $op p0=$p0 p1=$p1', async ({ op, p0, p1, lo, hi, rtol, atol, extra }) => {
+      for (const n of SIZES) {
+        const x = uniform(n, lo, hi, n * 31 + 7);
+        extra?.forEach((v, i) => {
+          if (i < n) x[i] = v;
+        });
+        const { want, got } = await onBoth(g, [x], [{ size: n }], (b, [xb], [o]) => b.unary(op, xb, o, n, p0, p1));
+        if (rtol === 0 && !atol) expectBitExact(got[0], want[0], `${op} n=${n}`);
+        else expectClose(got[0], want[0], rtol, atol ?? 0, `${op} n=${n}`);
+      }
+    });
+
+    it('unary ops large enough to be split with the helper thread', async () => {
+      const n = 200_003;
+      const x = uniform(n, -3, 3, 5);
+      for (const [op, p0, p1] of [['relu', 0, 0], ['affine', 0.5, 0.25], ['gtScalar', 0, 0], ['tanh', 0, 0]] as const) {
+        const { want, got } = await onBoth(g, [x], [{ size: n }], (b, [xb], [o]) => b.unary(op, xb, o, n, p0, p1));
+        if (op === 'tanh') expectClose(got[0], want[0], 1e-6, 1e-8, op);
+        else expectBitExact(got[0], want[0], op);
+      }
+    });
+
+    it('unary on i32 buffers, and n smaller than the buffer', async () => {
+      const x = ints(100, -50, 50, 3);
+      const { want, got } = await onBoth(g, [x], [{ size: 100, dtype: 'i32', init: ints(100, 0, 9, 4) }], (b, [xb], [o]) =>
+        b.unary('affine', xb, o, 77, 3, -2),
+      );
+      expectBitExact(got[0], want[0], 'affine i32');
+      const f = Float32Array.from([1.5, -2.7, 3e10, -3e10, NaN, 0.49]);
+      const r2 = await onBoth(g, [f], [{ size: 6, dtype: 'i32' }], (b, [xb], [o]) => b.unary('affine', xb, o, 6, 1, 0));
+      expectBitExact(r2.got[0], r2.want[0], 'f32 → i32 (ToInt32)');
+    });
+
+    const binaryCases: Array<{ op: BinaryOp; rtol: number; atol?: number; a?: [number, number]; b?: [number, number] }> = [
+      { op: 'add', rtol: 0 },
+      { op: 'sub', rtol: 0 },
+      { op: 'mul', rtol: 0 },
+      { op: 'div', rtol: 0, b: [0.5, 3] },
+      { op: 'pow', rtol: 1e-6, atol: 1e-7, a: [0.1, 4], b: [-3, 3] },
+      { op: 'max', rtol: 0 },
+      { op: 'min', rtol: 0 },
+      { op: 'gt', rtol: 0 },
+      { op: 'eq', rtol: 0 },
+      { op: 'bce', rtol: 1e-6, atol: 1e-7, a: [0.02, 0.98], b: [0, 1] },
+      { op: 'bceLogits', rtol: 1e-6, atol: 1e-7, a: [-20, 20], b: [0, 1] },
+      { op: 'squaredError', rtol: 0 },
+    ];
+
+    const broadcastCases: Array<[number[], number[], number[]]> = [
+      ...SIZES.map((n): [number[], number[], number[]] => [[n], [1], [1]]),
+      [[3, 17], [17, 1], [0, 1]],
+      [[3, 17], [1, 3], [1, 0]],
+      [[17, 3], [3, 1], [1, 0]],
+      [[5, 4, 3], [12, 3, 1], [1, 0, 0]],
+      [[2, 1, 3, 2, 2, 3], [36, 36, 12, 6, 3, 1], [0, 0, 1, 0, 3, 0]],
+      [[41, 29], [29, 1], [0, 0]],
+      [[8, 64, 16], [1024, 16, 1], [16, 0, 1]],
+      [[7, 9], [0, 1], [9, 1]],
+      // large enough to be split with the helper thread: rank 1 (elements), 2 and 3 (rows)
+      [[100003], [1], [1]],
+      [[1030, 100], [100, 1], [0, 1]],
+      [[8, 1030, 16], [16480, 16, 1], [16, 0, 1]],
+    ];
+
+    it.each(binaryCases)('binary $op with broadcasting', async ({ op, rtol, atol, a: aRange = [-3, 3], b: bRange = [-3, 3] }) => {
+      for (const [shape, as, bs] of broadcastCases) {
+        const span = (s: number[]) => 1 + shape.reduce((acc, size, d) => acc + (size - 1) * s[d], 0);
+        const a = uniform(span(as), aRange[0], aRange[1], span(as) + 1);
+        const b = uniform(span(bs), bRange[0], bRange[1], span(bs) + 2);
+        if (op === 'eq' || op === 'gt' || op === 'max') for (let i = 0; i < Math.min(a.length, b.length); i += 3) a[i] = b[i];
+        if (op === 'bce' && b.length > 1) for (let i = 0; i < b.length; i += 2) b[i] = Math.round(b[i]);
+        if (op === 'max' || op === 'min') a[0] = NaN;
+        const n = prod(shape);
+        const { want, got } = await onBoth(g, [a, b], [{ size: n }], (be, [ab, bb], [o]) => be.binary(op, ab, bb, o, shape, as, bs));
+        if (rtol === 0) expectBitExact(got[0], want[0], `${op} shape=${shape}`);
+        else expectClose(got[0], want[0], rtol, atol ?? 0, `${op} shape=${shape}`);
+      }
+    });
+
+    it('binary on i32 operands and mixed dtypes', async () => {
+      const a = ints(1000, -1000, 1000, 5);
+      const b = ints(1000, -1000, 1000, 6);
+      for (let i = 0; i < 1000; i += 4) b[i] = a[i];
+      for (const op of ['add', 'mul', 'eq', 'max'] as const) {
+        const { want, got } = await onBoth(g, [a, b], [{ size: 1000, dtype: 'i32' }], (be, [ab, bb], [o]) => be.binary(op, ab, bb, o, [1000], [1], [1]));
+        expectBitExact(got[0], want[0], `i32 ${op}`);
+      }
+      const f = uniform(1000, -3, 3, 7);
+      const r = await onBoth(g, [a, f], [{ size: 1000 }], (be, [ab, fb], [o]) => be.binary('mul', ab, fb, o, [1000], [1], [1]));
+      expectBitExact(r.got[0], r.want[0], 'i32 × f32 → f32');
+    });
+
+    it('where (f32 cond incl. -0 and NaN, i32 cond, i32 values)', async () => {
+      const shape = [7, 13, 3];
+      const cond = Float32Array.from(uniform(13 * 3, -1, 1, 9), (v, i) => (i % 3 === 0 ? 0 : i % 5 === 0 ? -0 : i % 7 === 0 ? NaN : v > 0 ? 1 : 0));
+      const a = uniform(prod(shape), -3, 3, 10);
+      const b = uniform(3, -3, 3, 11);
+      const cs = [0, 3, 1];
+      const as = contiguous(shape);
+      const bs = [0, 0, 1];
+      const r1 = await onBoth(g, [cond, a, b], [{ size: prod(shape) }], (be, [c, ab, bb], [o]) => be.where(c, ab, bb, o, shape, cs, as, bs));
+      expectBitExact(r1.got[0], r1.want[0], 'where f32 cond');
+      const icond = ints(13 * 3, -1, 2, 12);
+      const ia = ints(prod(shape), -99, 99, 13);
+      const ib = ints(3, -99, 99, 14);
+      const r2 = await onBoth(g, [icond, ia, ib], [{ size: prod(shape), dtype: 'i32' }], (be, [c, ab, bb], [o]) => be.where(c, ab, bb, o, shape, cs, as, bs));
+      expectBitExact(r2.got[0], r2.want[0], 'where i32');
+    });
+
+    const reduceCases: Array<[number, number, number]> = [
+      [1, 1, 1],
+      [3, 17, 5],
+      [2, 1000, 3],
+      [1, 100000, 1],
+      [5000, 3, 1],
+      [4, 5000, 7],
+      [1, 4096, 64],
+      [8, 1024, 16],
+      [10000, 70, 1],
+      [37, 300, 1],
+      [3, 0, 4],
+      [3, 0, 1],
+    ];
+
+    it.each(reduceCases)('reduce sum and max over [%i, %i, %i]', async (outer, reduce, inner) => {
+      const x = uniform(outer * reduce * inner, -1, 1, outer + reduce + inner);
+      const { want, got } = await onBoth(g, [x], [{ size: outer * inner }, { size: outer * inner }], (b, [xb], [s, m]) => {
+        b.reduce('sum', xb, s, outer, reduce, inner);
+        b.reduce('max', xb, m, outer, reduce, inner);
+      });
+      // f64 accumulation on both sides: the sums agree to the last bit almost always.
+      expectClose(got[0], want[0], 1e-6, 1e-7, `sum [${outer},${reduce},${inner}]`);
+      expectBitExact(got[1], want[1], `max [${outer},${reduce},${inner}]`);
+    });
+
+    const matmulCases: Array<{ batch: number; m: number; n: number; k: number; transA: boolean; transB: boolean; shareA?: boolean; shareB?: boolean }> = [
+      { batch: 1, m: 1, n: 1, k: 1, transA: false, transB: false },
+      ...[false, true].flatMap((transA) => [false, true].map((transB) => ({ batch: 1, m: 3, n: 17, k: 5, transA, transB }))),
+      ...[false, true].flatMap((transA) => [false, true].map((transB) => ({ batch: 3, m: 300, n: 150, k: 200, transA, transB }))),
+      { batch: 8, m: 256, n: 256, k: 32, transA: false, transB: true },
+      { batch: 4, m: 33, n: 20, k: 17, transA: false, transB: false, shareB: true },
+      { batch: 5, m: 16, n: 65, k: 64, transA: true, transB: false, shareA: true },
+      { batch: 8, m: 1027, n: 16, k: 101, transA: false, transB: false, shareA: true },
+      { batch: 8, m: 101, n: 16, k: 1027, transA: true, transB: false, shareA: true },
+      { batch: 8, m: 1027, n: 101, k: 16, transA: false, transB: true },
+      { batch: 1, m: 1030, n: 7, k: 3, transA: false, transB: false },
+      { batch: 2, m: 5, n: 6, k: 0, transA: false, transB: false },
+    ];
+
+    it.each(matmulCases)('matmul batch=$batch $m x $n x $k transA=$transA transB=$transB', async (c) => {
+      const aBatchStride = c.shareA ? 0 : c.m * c.k;
+      const bBatchStride = c.shareB ? 0 : c.k * c.n;
+      const a = uniform(Math.max(1, (c.shareA ? 1 : c.batch) * c.m * c.k), -1, 1, c.m * 7 + c.k);
+      const b = uniform(Math.max(1, (c.shareB ? 1 : c.batch) * c.k * c.n), -1, 1, c.n * 5 + c.k);
+      const p = { ...c, aBatchStride, bBatchStride };
+      const { want, got } = await onBoth(g, [a, b], [{ size: c.batch * c.m * c.n, init: uniform(c.batch * c.m * c.n, 5, 6, 1) }], (be, [ab, bb], [o]) =>
+        be.matmul(ab, bb, o, p),
+      );
+      expectClose(got[0], want[0], 1e-4, 1e-5, `matmul ${JSON.stringify(c)}`);
+    });
+
+    it('in-place matmul (output = operand) equals the out-of-place product', async () => {
+      const m = 37;
+      const x = uniform(m * m, -1, 1, 8);
+      const p = { batch: 1, m, n: m, k: m, transA: false, transB: true, aBatchStride: 0, bBatchStride: 0 };
+      const { want } = await onBoth(cpu, [x], [{ size: m * m }], (b, [xb], [o]) => b.matmul(xb, xb, o, p));
+      const xb = upload(g, x);
+      g.matmul(xb, xb, xb, p);
+      expectClose(await g.read(xb), want[0], 1e-4, 1e-5, 'in-place matmul');
+      g.free(xb);
+    });
+
+    it('copy: transpose, slice, concat, broadcast, rank 6, bit-exact NaN payloads and i32', async () => {
+      const cases: Array<{ srcSize: number; dstSize: number; shape: number[]; so: number; ss: number[]; doff: number; ds: number[] }> = [
+        { srcSize: 17 * 33, dstSize: 17 * 33, shape: [33, 17], so: 0, ss: [1, 33], doff: 0, ds: [17, 1] },
+        { srcSize: 200, dstSize: 60, shape: [5, 12], so: 2 * 20 + 3, ss: [20, 1], doff: 0, ds: [12, 1] },
+        { srcSize: 40, dstSize: 120, shape: [4, 10], so: 0, ss: [10, 1], doff: 10, ds: [30, 1] },
+        { srcSize: 21, dstSize: 105, shape: [5, 7, 3], so: 0, ss: [0, 3, 1], doff: 0, ds: [21, 3, 1] },
+        { srcSize: 240, dstSize: 240, shape: [2, 3, 1, 4, 5, 2], so: 0, ss: [1, 2, 240, 6, 24, 120], doff: 0, ds: contiguous([2, 3, 1, 4, 5, 2]) },
+        { srcSize: 1, dstSize: 3, shape: [], so: 0, ss: [], doff: 2, ds: [] },
+        { srcSize: 5000, dstSize: 5000, shape: [5000], so: 0, ss: [1], doff: 0, ds: [1] },
+        { srcSize: 3, dstSize: 40, shape: [8, 5], so: 1, ss: [0, 0], doff: 0, ds: [5, 1] },
+      ];
+      for (const c of cases) {
+        const f = uniform(c.srcSize, -3, 3, c.srcSize);
+        const words = new Uint32Array(f.buffer);
+        for (let i = 0; i < words.length; i += 7) words[i] = 0x7fc00000 + i;
+        const init = uniform(c.dstSize, 9, 10, 2);
+        const r = await onBoth(g, [f], [{ size: c.dstSize, init }], (b, [s], [d]) => b.copy(s, d, c.shape, c.so, c.ss, c.doff, c.ds));
+        expectBitExact(r.got[0], r.want[0], `copy f32 ${JSON.stringify(c.shape)}`, true);
+        const i32 = ints(c.srcSize, -(2 ** 31), 2 ** 31 - 1, c.dstSize);
+        const r2 = await onBoth(g, [i32], [{ size: c.dstSize, dtype: 'i32' }], (b, [s], [d]) => b.copy(s, d, c.shape, c.so, c.ss, c.doff, c.ds));
+        expectBitExact(r2.got[0], r2.want[0], `copy i32 ${JSON.stringify(c.shape)}`);
+      }
+    });
+
+    it('gatherRows (f32 and i32 tables, i32 and f32 id buffers)', async () => {
+      for (const [vocab, dim, count] of [
+        [50, 17, 1000],
+        [1, 1, 1],
+        [7, 3, 1025],
+        [300, 4, 1024],
+        [20, 16, 33],
+      ]) {
+        const ids = ints(count, 0, vocab, vocab + count);
+        const table = uniform(vocab * dim, -1, 1, dim);
+        const r = await onBoth(g, [table, ids], [{ size: count * dim }], (b, [t, i], [o]) => b.gatherRows(t, i, ids, o, dim));
+        expectBitExact(r.got[0], r.want[0], `gather ${vocab}x${dim}`);
+        const itable = ints(vocab * dim, -1000, 1000, dim + 1);
+        const fids = Float32Array.from(ids);
+        const r2 = await onBoth(g, [itable, fids], [{ size: count * dim, dtype: 'i32' }], (b, [t, i], [o]) => b.gatherRows(t, i, ids, o, dim));
+        expectBitExact(r2.got[0], r2.want[0], `gather i32 ${vocab}x${dim}`);
+      }
+    });
+
+    it('scatterAddRows: 5000 rows hitting 3 ids loses no update; random rows sum in the reference order', async () => {
+      const vocab = 50;
+      const dim = 7;
+      const n = 5000;
+      const hot = [3, 17, 42];
+      const pick = rng(77);
+      const ids = Int32Array.from({ length: n }, () => hot[Math.floor(pick() * 3)]);
+      const src = Float32Array.from({ length: n * dim }, (_, i) => 1 + (i % dim));
+      const r = await onBoth(g, [src, ids], [{ size: vocab * dim, init: uniform(vocab * dim, 1, 2, 3) }], (b, [s, i], [o]) => b.scatterAddRows(s, i, ids, o, vocab, dim));
+      expectBitExact(r.got[0], r.want[0], 'scatter hot ids');
+      const counts = hot.map((id) => ids.filter((v) => v === id).length);
+      hot.forEach((id, k) => expect(r.got[0][id * dim + 2]).toBe(3 * counts[k]));
+      for (const [v, d, m] of [
+        [1000, 1, 3000],
+        [13, 33, 17],
+        [4, 5, 1],
+        [200, 4, 1024],
+      ]) {
+        const rid = ints(m, 0, v, m);
+        const rsrc = uniform(m * d, -1, 1, d);
+        const r2 = await onBoth(g, [rsrc, rid], [{ size: v * d }], (b, [s, i], [o]) => b.scatterAddRows(s, i, rid, o, v, d));
+        expectBitExact(r2.got[0], r2.want[0], `scatter random ${v}x${d}`);
+      }
+    });
+
+    it.each([
+      [1, 1],
+      [3, 17],
+      [1000, 3],
+      [7, 128],
+      [5, 1000],
+      [2, 100000],
+    ])('softmax and logSoftmax over [%i, %i]', async (rows, cols) => {
+      const x = uniform(rows * cols, -10, 10, rows * 3 + cols);
+      const { want, got } = await onBoth(g, [x], [{ size: rows * cols }, { size: rows * cols }], (b, [xb], [s, l]) => {
+        b.softmax(xb, s, rows, cols, false);
+        b.softmax(xb, l, rows, cols, true);
+      });
+      expectClose(got[0], want[0], 1e-6, 1e-8, `softmax ${rows}x${cols}`);
+      expectClose(got[1], want[1], 1e-6, 1e-7, `logSoftmax ${rows}x${cols}`);
+    });
+
+    it('dropoutMask reproduces dropoutUniform exactly', async () => {
+      for (const n of [1, 17, 1000, 100003]) {
+        for (const p of [0, 0.1, 1 / 3, 0.5, 0.9]) {
+          for (const seed of [0, 12345, 0xffffffff]) {
+            const { want, got } = await onBoth(g, [], [{ size: n }], (b, _i, [o]) => b.dropoutMask(o, n, p, seed));
+            expectBitExact(got[0], want[0], `dropout n=${n} p=${p} seed=${seed}`);
+          }
+        }
+      }
+      const kept = Array.from({ length: 10000 }, (_, i) => dropoutUniform(7, i) >= 0.3).filter(Boolean).length;
+      expect(kept / 10000).toBeGreaterThan(0.67);
+      expect(kept / 10000).toBeLessThan(0.73);
+    });
+
+    it.each([
+      [1, 1, 1, 1],
+      [2, 17, 3, 5],
+      [3, 33, 8, 64],
+      [2, 5, 64, 512],
+      [2, 3, 100, 7],
+      [2, 1030, 8, 16],
+      [1, 1030, 5, 18],
+    ])('gateMixForward / gateMixBackward T=%i B=%i E=%i H=%i', async (T, B, E, H) => {
+      const logits = uniform(T * B * E, -3, 3, T + B + E);
+      const experts = uniform(E * B * H, -1, 1, H);
+      const fwd = await onBoth(g, [logits, experts], [{ size: T * B * H }, { size: T * B * E }], (b, [l, x], [mix, wt]) =>
+        b.gateMixForward(l, x, mix, wt, { tasks: T, batch: B, experts: E, hidden: H }),
+      );
+      expectClose(fwd.got[0], fwd.want[0], 1e-4, 1e-5, 'mix');
+      expectClose(fwd.got[1], fwd.want[1], 1e-5, 1e-7, 'weights');
+      const gMix = uniform(T * B * H, -1, 1, 99);
+      const bwd = await onBoth(g, [fwd.want[1], experts, gMix], [{ size: T * B * E }, { size: E * B * H }], (b, [wt, x, gm], [gl, gx]) =>
+        b.gateMixBackward(wt, x, gm, gl, gx, { tasks: T, batch: B, experts: E, hidden: H }),
+      );
+      expectClose(bwd.got[0], bwd.want[0], 1e-4, 1e-5, 'gLogits');
+      expectClose(bwd.got[1], bwd.want[1], 1e-4, 1e-5, 'gExperts');
+    });
+
+    it('adam and adamw over three steps (small and split sizes)', async () => {
+      for (const n of [1017, 200_003]) {
+        for (const decoupled of [false, true]) {
+          const param = uniform(n, -1, 1, 1);
+          const grads = [uniform(n, -1, 1, 2), uniform(n, -1, 1, 3), uniform(n, -1, 1, 4)];
+          const { want, got } = await onBoth(g, grads, [{ size: n, init: param }, { size: n }, { size: n }], (b, gs, [p, m, v]) => {
+            gs.forEach((gr, step) =>
+              b.adam(p, gr, m, v, n, { lr: 1e-2, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: decoupled ? 0.1 : 0.01, decoupled, step: step + 1 }),
+            );
+          });
+          ['param', 'm', 'v'].forEach((name, k) => expectClose(got[k], want[k], 1e-5, 1e-6, `adam n=${n} decoupled=${decoupled} ${name}`));
+        }
+      }
+    });
+
+    it('in-place kernels (out aliases an input) match the CPU', async () => {
+      const n = 1000;
+      const a = uniform(n, -2, 2, 1);
+      const b = uniform(n, -2, 2, 2);
+      const results: TypedArray[][] = [];
+      for (const be of [cpu, g] as Backend[]) {
+        const ab = upload(be, a);
+        const bb = upload(be, b);
+        be.binary('mul', ab, bb, ab, [n], [1], [1]);
+        be.unary('sigmoid', bb, bb, n);
+        be.softmax(ab, ab, 10, 100, true);
+        be.binary('sub', bb, ab, bb, [n], [1], [1]);
+        be.unary('affine', ab, ab, n, 0.5, 1);
+        results.push([await be.read(ab), await be.read(bb)]);
+        be.free(ab);
+        be.free(bb);
+      }
+      expectClose(results[1][0], results[0][0], 1e-6, 1e-7, 'in-place mul + logSoftmax + affine');
+      expectClose(results[1][1], results[0][1], 1e-6, 1e-7, 'in-place sigmoid + sub');
+    });
+
+    it('recycled buffers read as zeros until written, including partial writes', async () => {
+      const first = upload(g, uniform(1000, 1, 2, 1));
+      g.free(first);
+      const again = g.alloc(1000, 'f32');
+      expect(Array.from(await g.read(again)).every((v) => v === 0)).toBe(true);
+      g.fill(again, 7, 10);
+      const got = await g.read(again);
+      expect(got.slice(0, 10).every((v) => v === 7)).toBe(true);
+      expect(got.slice(10).every((v) => v === 0)).toBe(true);
+      g.free(again);
+      // A recycled buffer used as an input before any write reads zeros.
+      const dirty = g.alloc(1000, 'f32');
+      const out = g.alloc(1000, 'f32');
+      g.unary('affine', dirty, out, 1000, 1, 3);
+      expect(Array.from(await g.read(out)).every((v) => v === 3)).toBe(true);
+      g.free(dirty);
+      g.free(out);
+    });
+
+    it('views survive memory growth', async () => {
+      const keep = upload(g, Float32Array.from([1, 2, 3]));
+      const big = g.alloc(40_000_000, 'f32'); // 160 MB: grows the memory
+      g.fill(big, 1, 40_000_000);
+      expect(Array.from(await g.read(keep))).toEqual([1, 2, 3]);
+      const tail = g.alloc(3, 'f32');
+      g.write(tail, Float32Array.from([4, 5, 6]));
+      expect(Array.from(await g.read(tail))).toEqual([4, 5, 6]);
+      [keep, big, tail].forEach((b) => g.free(b));
+    });
+
+    it('rejects buffers from another backend and buffers used after free', () => {
+      const foreign = cpu.alloc(4, 'f32');
+      const out = g.alloc(4, 'f32');
+      expect(() => g.unary('neg', foreign, out, 4)).toThrow(/another backend/);
+      g.free(out);
+      expect(() => g.fill(out, 1, 4)).toThrow(/after free/);
+    });
+  });
+}
+
+describe('the helper thread', () => {
+  it('takes half of large kernels', async () => {
+    if (!threaded.threaded) return; // no worker threads here: nothing to check
+    const before = threaded.splitCalls;
+    const a = upload(threaded, uniform(1024 * 100, -1, 1, 1));
+    const b = upload(threaded, uniform(8 * 100 * 16, -1, 1, 2));
+    const out = threaded.alloc(8 * 1024 * 16, 'f32');
+    threaded.matmul(a, b, out, { batch: 8, m: 1024, n: 16, k: 100, transA: false, transB: false, aBatchStride: 0, bBatchStride: 1600 });
+    expect(threaded.splitCalls).toBe(before + 1);
+    [a, b, out].forEach((x) => threaded.free(x));
+  });
+
+  it('an error in this thread’s chunk surfaces after the helper has stopped, and the next kernels work', async () => {
+    if (!threaded.threaded) return;
+    const n = 100_000;
+    const bufs = [1, 2, 3, 4].map((s) => upload(threaded, uniform(n, 0, 1, s)));
+    const worker = (threaded as unknown as { worker: { parallel(fn: string, args: number[], total: number, chunk: number, run: () => void): void } }).worker;
+    const ptr = (b: Buffer) => (b as unknown as { ptr: number }).ptr;
+    const args = [...bufs.map(ptr), 1e-3, 0.9, 0.999, 1e-8, 0, 0, 0.1, 0.001, 0, 0];
+    expect(() => worker.parallel('adam', args, n, 1024, () => {
+      throw new Error('boom');
+    })).toThrow('boom');
+    bufs.forEach((b) => threaded.free(b));
+    const x = uniform(300 * 200, -1, 1, 5);
+    const y = uniform(200 * 150, -1, 1, 6);
+    const p = { batch: 1, m: 300, n: 150, k: 200, transA: false, transB: false, aBatchStride: 0, bBatchStride: 0 };
+    const { want, got } = await onBoth(threaded, [x, y], [{ size: 300 * 150 }], (be, [xb, yb], [o]) => be.matmul(xb, yb, o, p));
+    expectClose(got[0], want[0], 1e-4, 1e-5, 'matmul after a failed call');
+  });
+});
