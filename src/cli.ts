@@ -84,7 +84,7 @@ experiment mmoe-synthetic options:
   --correlations <list> task correlations, comma-separated (default ${EXPERIMENT_DEFAULTS.correlations.join(',')})
   --models <list>       ${EXPERIMENT_MODELS.join(',')} (default: all three)
   --jobs <n>            runs in parallel worker threads (default: min(2, CPU cores))
-  --device <d>          the backend of every run (default cpu)
+  --device <d>          the backend of every run (default auto: WebGPU on a hardware adapter, else wasm)
   --report <file>       also write an HTML report (table, claims, charts)
   --json <file>         also write every run's numbers as JSON
   --quiet               no line per finished run
@@ -311,7 +311,7 @@ async function experiment(argv: string[]): Promise<void> {
       correlations: { type: 'string' },
       models: { type: 'string' },
       jobs: { type: 'string' },
-      device: { type: 'string', default: 'cpu' },
+      device: { type: 'string', default: 'auto' },
       report: { type: 'string' },
       json: { type: 'string' },
       quiet: { type: 'boolean', default: false },

@@ -113,8 +113,8 @@ export interface Claim {
  */
 export const EXPERIMENT_DEFAULTS = {
   correlations: [1, 0.9, 0.5],
-  seeds: 3,
-  rows: 6000,
+  seeds: 5,
+  rows: 20000,
   evalRows: 2000,
   dim: 100,
   epochs: 10,
