@@ -121,6 +121,8 @@ describe('MTLTrainer', () => {
     expect((await mean.fit(loaders(4096).train)).epochs[0].taskWeights).toEqual({ click: 0.5, purchase: 0.5 });
     const given = new MTLTrainer(build('mmoe'), { nEpoch: 1, device: 'cpu', progress: 'none', taskWeights: [1, 0.25] });
     expect((await given.fit(loaders(4096).train)).epochs[0].taskWeights).toEqual({ click: 1, purchase: 0.25 });
+    const named = new MTLTrainer(build('mmoe'), { nEpoch: 1, device: 'cpu', progress: 'none', adaptiveParams: { method: 'fixed' }, taskWeights: [2, 1] });
+    expect((await named.fit(loaders(4096).train)).epochs[0].taskWeights).toEqual({ click: 2, purchase: 1 });
     const wrong = new MTLTrainer(build('mmoe'), { taskWeights: [1, 2, 3], device: 'cpu', progress: 'none' });
     await expect(wrong.fit(loaders().train)).rejects.toThrow(/3 taskWeights for 2 trained tasks \(click, purchase\)/);
   });

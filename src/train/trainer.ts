@@ -438,13 +438,17 @@ export class MTLTrainer {
 
 /** The balancing method from adaptiveParams, the tutorial's taskWeightsStrategy, or fixed taskWeights (default: the mean). */
 function strategySpec(opts: MTLTrainerOptions, nTrained: number): StrategySpec {
-  if (opts.adaptiveParams) return opts.adaptiveParams;
+  const mean = (): number[] => Array(nTrained).fill(1 / nTrained);
+  if (opts.adaptiveParams) {
+    const spec = opts.adaptiveParams;
+    return spec.method === 'fixed' && !spec.weights ? { ...spec, weights: opts.taskWeights ?? mean() } : spec;
+  }
   if (opts.taskWeightsStrategy) {
     const method = opts.taskWeightsStrategy.toLowerCase();
     return (method === 'gradnorm' && opts.gradnormAlpha !== undefined ? { method, alpha: opts.gradnormAlpha } : { method }) as StrategySpec;
   }
   // Default: the mean of the task losses, as torch-rechub's trainer.
-  return { method: 'fixed', weights: opts.taskWeights ?? Array(nTrained).fill(1 / nTrained) };
+  return { method: 'fixed', weights: opts.taskWeights ?? mean() };
 }
 
 /** A trained task's loss: BCE on the predicted probability, or MSE for regression. */
