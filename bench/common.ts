@@ -100,7 +100,7 @@ export function median(xs: number[]): number {
  * when warm-up + sizing already exceed the budget, the sizing run is the only sample; when the
  * warm-up alone takes over COLD_FACTOR × the budget, it is the only (cold) measurement.
  */
-export async function measure(backend: Pick<Backend, 'sync'>, run: () => void, opts: TimingOptions): Promise<Timing> {
+export async function measure(backend: Pick<Backend, 'sync'> & { timeKernels?(fn: () => void): Promise<number | null> }, run: () => void, opts: TimingOptions): Promise<Timing> {
   let t = now();
   run();
   await backend.sync();
@@ -120,9 +120,16 @@ export async function measure(backend: Pick<Backend, 'sync'>, run: () => void, o
   const start = now();
   for (;;) {
     t = now();
-    for (let i = 0; i < iters; i++) run();
-    await backend.sync();
-    perRun.push((now() - t) / iters);
+    const runAll = () => {
+      for (let i = 0; i < iters; i++) run();
+    };
+    // GPU timestamps when the backend has them (WebGPU with 'timestamp-query'), else wall time to sync.
+    const gpuMs = backend.timeKernels ? await backend.timeKernels(runAll) : null;
+    if (gpuMs === null) {
+      runAll();
+      await backend.sync();
+    }
+    perRun.push((gpuMs ?? now() - t) / iters);
     const spent = now() - start;
     if (perRun.length >= opts.maxSamples) break;
     if (spent >= opts.budgetMs && perRun.length >= opts.minSamples) break;
@@ -261,10 +268,10 @@ export function machineInfo(): Record<string, unknown> {
 
 export function timingMethod(opened: OpenedBackend): string {
   if (!opened.adapter) return 'wall clock around synchronous CPU kernels (performance.now)';
-  return (
-    'wall clock from the first enqueue to await backend.sync() (queue.onSubmittedWorkDone), divided by the runs per sample; ' +
-    'no timestamp-query: the backend neither requests the feature nor exposes a hook to write timestamps'
-  );
+  if (opened.adapter.timestampQueryEnabled) {
+    return 'GPU timestamps (timestamp-query): each compute pass writes its begin and end time, pass durations summed, divided by the runs per sample; warm-up and sizing use wall time';
+  }
+  return 'wall clock from the first enqueue to await backend.sync() (queue.onSubmittedWorkDone), divided by the runs per sample (the adapter has no timestamp-query)';
 }
 
 // ---------------------------------------------------------------- units and printing

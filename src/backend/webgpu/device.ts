@@ -99,7 +99,9 @@ export async function acquireDevice(powerPreference?: GPUPowerPreference): Promi
     if (typeof offered === 'number') requiredLimits[name] = offered;
   }
   try {
-    const device = await adapter.requestDevice({ requiredLimits, label: 'webmtl' });
+    // Timestamp queries let benchmarks time kernels on the GPU itself (WebGPUBackend.timeKernels).
+    const requiredFeatures: GPUFeatureName[] = adapter.features.has('timestamp-query') ? ['timestamp-query'] : [];
+    const device = await adapter.requestDevice({ requiredLimits, requiredFeatures, label: 'webmtl' });
     return { adapter, device };
   } catch (err) {
     unavailableReason = `requestDevice failed: ${(err as Error).message}`;

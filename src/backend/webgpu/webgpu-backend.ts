@@ -173,6 +173,8 @@ export class WebGPUBackend implements Backend {
   private readonly maxBindingBytes: number;
   private encoder: GPUCommandEncoder | null = null;
   private pass: GPUComputePassEncoder | null = null;
+  /** While timeKernels runs: the query set every compute pass writes its begin and end times into. */
+  private timing: { querySet: GPUQuerySet; next: number; capacity: number } | null = null;
   /** Staging and scratch buffers recorded in the open encoder; destroyed once it is submitted. */
   private afterSubmit: GPUBuffer[] = [];
   private deviceError: string | null = null;
@@ -771,7 +773,60 @@ export class WebGPUBackend implements Backend {
   }
 
   private computePass(): GPUComputePassEncoder {
-    return (this.pass ??= this.ensureEncoder().beginComputePass());
+    if (this.pass) return this.pass;
+    const t = this.timing;
+    if (t && t.next + 2 > t.capacity) throw new Error(`timeKernels: more than ${t.capacity / 2} compute passes; time fewer kernels at once`);
+    const timestampWrites = t ? { querySet: t.querySet, beginningOfPassWriteIndex: t.next, endOfPassWriteIndex: t.next + 1 } : undefined;
+    if (t) t.next += 2;
+    return (this.pass = this.ensureEncoder().beginComputePass(timestampWrites ? { timestampWrites } : undefined));
+  }
+
+  /**
+   * GPU time, in milliseconds, of the kernels that `fn` records: every compute pass they use writes
+   * timestamps at its start and end, and the pass durations are summed (copies and clears between
+   * passes are not counted). Null when the device has no 'timestamp-query'. For benchmarks.
+   */
+  async timeKernels(fn: () => void): Promise<number | null> {
+    if (!this.device.features.has('timestamp-query')) return null;
+    this.flush();
+    const capacity = 2 * 1024;
+    const querySet = this.device.createQuerySet({ type: 'timestamp', count: capacity });
+    const timing = { querySet, next: 0, capacity };
+    this.timing = timing;
+    try {
+      fn();
+      this.endPass();
+    } finally {
+      this.timing = null;
+    }
+    if (timing.next === 0) {
+      querySet.destroy();
+      return 0;
+    }
+    return this.readPassTimes(querySet, timing.next);
+  }
+
+  /** Sum of (end − begin) over the first `count` / 2 passes' timestamps, in milliseconds. */
+  private async readPassTimes(querySet: GPUQuerySet, count: number): Promise<number> {
+    const bytes = count * 8;
+    const resolved = this.device.createBuffer({ size: bytes, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC });
+    const staging = this.device.createBuffer({ size: bytes, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+    const encoder = this.ensureEncoder();
+    encoder.resolveQuerySet(querySet, 0, count, resolved, 0);
+    encoder.copyBufferToBuffer(resolved, 0, staging, 0, bytes);
+    this.flush();
+    try {
+      await staging.mapAsync(GPUMapMode.READ);
+      const stamps = new BigUint64Array(staging.getMappedRange().slice(0));
+      staging.unmap();
+      let ns = 0n;
+      for (let i = 0; i + 1 < stamps.length; i += 2) if (stamps[i + 1] > stamps[i]) ns += stamps[i + 1] - stamps[i];
+      return Number(ns) / 1e6;
+    } finally {
+      staging.destroy();
+      resolved.destroy();
+      querySet.destroy();
+    }
   }
 
   private endPass(): void {
