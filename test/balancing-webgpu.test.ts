@@ -11,6 +11,11 @@ import { MMoE } from '../src/models/index.js';
 import { CAGrad, GradNorm, MetaBalance, PCGrad, UWL, inspectGradients, modelBalanceContext, type BalanceStrategy } from '../src/mtl/index.js';
 import * as wm from '../src/tensor/index.js';
 import { getWebGPUOrSkip } from './helpers/webgpu.js';
+import { aliCcpSchema } from '../src/data/datasets.js';
+import { DataLoader } from '../src/data/loader.js';
+import { generateAliCcpSplits } from '../src/data/synthetic-ali-ccp.js';
+import { createModel } from '../src/models/presets.js';
+import { MTLTrainer } from '../src/train/trainer.js';
 
 const gpu = await getWebGPUOrSkip();
 const cpu = new CpuBackend();
@@ -139,5 +144,24 @@ describe.skipIf(!gpu)('balancing on WebGPU matches the CPU', () => {
     });
     a.experts[0].share.forEach((row, k) => expect(relError(b.experts[0].share[k], row)).toBeLessThan(1e-4));
     expect(relError(b.gates.task0, a.gates.task0)).toBeLessThan(1e-4);
+  });
+});
+
+const gpuForTrainer = await getWebGPUOrSkip();
+
+describe.skipIf(!gpuForTrainer)('a balanced training step on WebGPU reads back only its losses', () => {
+  afterAll(() => gpuForTrainer?.destroy());
+  it.each(['uwl', 'gradnorm', 'metabalance', 'pcgrad'] as const)('%s: one readback per step, plus the epoch-end weights', async (method) => {
+    const gpu = gpuForTrainer!;
+    wm.setBackend(gpu);
+    wm.seed(3);
+    const data = generateAliCcpSplits({ train: 128, val: 16, test: 16, seed: 2, vocabScale: 0.01 });
+    const model = createModel('mmoe', { ...data, itemColumns: aliCcpSchema.itemColumns });
+    const trainer = new MTLTrainer(model, { nEpoch: 1, device: gpu, progress: 'none', adaptiveParams: { method } as never });
+    const before = gpu.stats.readbacks;
+    const history = await trainer.fit(new DataLoader(data.train, { batchSize: 32 }));
+    const steps = 4;
+    expect(gpu.stats.readbacks - before).toBeLessThanOrEqual(steps + 1);
+    expect(Object.values(history.epochs[0].taskWeights).every(Number.isFinite)).toBe(true);
   });
 });

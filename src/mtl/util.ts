@@ -86,26 +86,18 @@ export function checkTaskCount(method: string, expected: number | undefined, got
 
 /**
  * Host copies of a small device tensor of weights, for StepReport. On backends that read
- * synchronously (CPU) the copy is exact; elsewhere (WebGPU) it is the last value read, and a new read
- * is started without waiting for it, so reported weights lag by about one step. read() is exact.
+ * synchronously (CPU, wasm) the copy is exact every step. Elsewhere (WebGPU) nothing is read during a
+ * step — a training step reads back only its losses — so StepReport carries the last value read();
+ * the trainer calls readWeights() (which uses read()) at the end of each epoch.
  */
 export class HostWeights {
-  private pending = false;
-  /** `initial`: what to report before the first read completes (default 1 per task). */
+  /** `initial`: what to report before the first read (default 1 per task). */
   constructor(private values: number[] = []) {}
 
   snapshot(t: Tensor): number[] {
     const b = t.backend;
     if (this.values.length !== t.size) this.values = Array<number>(t.size).fill(1);
-    if (b.readSync) {
-      this.values = Array.from(b.readSync(t.buffer));
-    } else if (!this.pending) {
-      this.pending = true;
-      t.data()
-        .then((v) => (this.values = Array.from(v)))
-        .catch(() => undefined)
-        .finally(() => (this.pending = false));
-    }
+    if (b.readSync) this.values = Array.from(b.readSync(t.buffer));
     return [...this.values];
   }
 
