@@ -183,3 +183,20 @@ describe('GradientRecorder', () => {
     expect(() => new GradientRecorder({ every: 0 })).toThrow(/every must be a positive integer/);
   });
 });
+
+describe('inspectGradients on a host batch', () => {
+  it('accepts typed-array columns and labels (as a DataLoader yields them) and reports the same as tensors', async () => {
+    wm.seed(5);
+    const fs = features();
+    const model = new MMoE({ features: fs, taskTypes: two, nExpert: 3, expertParams: { dims: [4] }, towerParamsList: [{ dims: [2] }, { dims: [2] }] });
+    const b = batch(fs, 2, 9);
+    const host = {
+      x: Object.fromEntries(Object.entries(b.x).map(([k, t]) => [k, t.dataSync() as Float32Array | Int32Array])),
+      y: b.y.dataSync() as Float32Array,
+    };
+    const fromHost = await inspectGradients(model, host);
+    const fromTensors = await inspectGradients(model, b);
+    expect(fromHost).toEqual(fromTensors);
+    await expect(inspectGradients(model, { x: host.x, y: host.y.subarray(1) })).rejects.toThrow(/labels of length 47 do not fit 24 rows/);
+  });
+});

@@ -16,11 +16,14 @@ export interface SplitDatasets {
   labelColumns: string[];
   /** Embedding rows per sparse column: max id over all splits + 1. */
   vocabSizes: Record<string, number>;
+  /** Item-side sparse columns where the dataset defines them (Ali-CCP: ESMM's item features). */
+  itemColumns?: string[];
 }
 
 interface SplitLayout {
   labels: readonly string[];
   dense: readonly string[];
+  itemColumns?: readonly string[];
   /** Columns that are neither features nor labels. */
   ignored?: readonly string[];
 }
@@ -56,7 +59,7 @@ export const aliCcpSchema = {
   itemColumns: ['129', '205', '206', '207', '210', '216'] as readonly string[],
 } as const;
 
-const ALI_CCP_LAYOUT: SplitLayout = { labels: aliCcpSchema.labelColumns, dense: aliCcpSchema.denseColumns };
+const ALI_CCP_LAYOUT: SplitLayout = { labels: aliCcpSchema.labelColumns, dense: aliCcpSchema.denseColumns, itemColumns: aliCcpSchema.itemColumns };
 
 export interface SplitFiles {
   train: string;
@@ -192,6 +195,7 @@ function splitsFromTables(tables: { train: CsvTable; val: CsvTable; test: CsvTab
     sparseColumns,
     denseColumns,
     labelColumns: [...layout.labels],
+    ...(layout.itemColumns ? { itemColumns: [...layout.itemColumns] } : {}),
     vocabSizes: vocabSizesFromMax(splits.map((d) => d.columns), sparseColumns),
   };
 }

@@ -397,6 +397,7 @@ export function generateAliCcpSplits(options: AliCcpSplitOptions): SplitDatasets
     denseColumns: tr.denseColumns,
     labelColumns: tr.labelColumns,
     vocabSizes: tr.vocabSizes,
+    itemColumns: [...aliCcpSchema.itemColumns],
     oracle: { train: tr.oracle, val: va.oracle, test: te.oracle },
   };
 }

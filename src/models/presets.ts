@@ -52,7 +52,9 @@ export function createModel(name: string, schema: Schema, opts: { embedDim?: num
       return new AITM({ features, taskTypes, taskNames, bottomParams: { dims: [32, 16] }, towerParamsList: towers });
     case 'esmm': {
       const items = new Set(schema.itemColumns ?? []);
-      if (items.size === 0) throw new Error("ESMM needs the schema's itemColumns to split user and item features");
+      if (items.size === 0) {
+        throw new Error("createModel('esmm'): the schema has no itemColumns to split user and item features; pass schema.itemColumns (Ali-CCP's are wm.aliCcpSchema.itemColumns)");
+      }
       return new ESMM({
         userFeatures: features.filter((f) => !items.has(f.name)),
         itemFeatures: features.filter((f) => items.has(f.name)),

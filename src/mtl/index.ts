@@ -21,7 +21,7 @@ export { projectionOrder, projectConflicting } from './pcgrad.js';
 export { dwaWeights } from './dwa.js';
 export { cagradDirection } from './cagrad.js';
 export { inspectGradients, GradientRecorder } from './inspector.js';
-export type { GradientReport, GroupReport, ExpertReport, InspectOptions, RecordedReport } from './inspector.js';
+export type { GradientReport, GroupReport, ExpertReport, InspectOptions, InspectBatch, RecordedReport } from './inspector.js';
 
 export type StrategySpec =
   | ({ method: 'fixed' } & FixedWeightsOptions)

@@ -13,7 +13,7 @@ import { PLE } from '../models/ple.js';
 import { Experts, Gate } from '../nn/experts.js';
 import { keep, noGrad, tidyAsync } from '../tensor/engine.js';
 import * as ops from '../tensor/ops.js';
-import { grad, type Tensor } from '../tensor/tensor.js';
+import { Tensor, fromArray, grad } from '../tensor/tensor.js';
 import { taskPlan, type TaskTerm } from '../train/tasks.js';
 
 export interface InspectOptions {
@@ -78,12 +78,32 @@ interface PlannedGroup {
  * current mode (train mode: batch statistics and dropout, as in training); BatchNorm running statistics
  * are restored afterwards and no .grad is touched. labels y: [batch, label columns] as the trainer takes them.
  */
+/** A batch as tensors, or as a DataLoader yields it: typed-array columns and labels [rows, nLabel] row-major. */
+export type InspectBatch =
+  | { x: Record<string, Tensor>; y: Tensor }
+  | { x: Record<string, Float32Array | Int32Array>; y: Float32Array; size?: number };
+
+/** Host columns and labels uploaded to the model's backend; tensors pass through. */
+function onDevice(model: MultiTaskModel, batch: InspectBatch): { x: Record<string, Tensor>; y: Tensor } {
+  if (batch.y instanceof Tensor) return batch as { x: Record<string, Tensor>; y: Tensor };
+  const backend = model.backend ?? undefined;
+  const columns = Object.entries(batch.x as Record<string, Float32Array | Int32Array | Tensor>);
+  const first = columns[0]?.[1];
+  const rows = (batch as { size?: number }).size ?? (first instanceof Tensor ? first.shape[0] : first?.length) ?? 0;
+  if (rows === 0 || batch.y.length % rows !== 0) {
+    throw new Error(`inspectGradients: labels of length ${batch.y.length} do not fit ${rows} rows; pass y as [rows, nLabel] row-major (or as a Tensor)`);
+  }
+  const x: Record<string, Tensor> = {};
+  for (const [name, col] of columns) x[name] = col instanceof Tensor ? col : fromArray(col, [rows], { backend });
+  return { x, y: fromArray(batch.y, [rows, batch.y.length / rows], { backend }) };
+}
+
 export async function inspectGradients(
   model: MultiTaskModel,
-  batch: { x: Record<string, Tensor>; y: Tensor },
+  batch: InspectBatch,
   opts: InspectOptions = {},
 ): Promise<GradientReport> {
-  const { x, y } = batch;
+  const { x, y } = onDevice(model, batch);
   if (y.rank !== 2) throw new Error(`inspectGradients: labels y must be [batch, columns], got ${y.describe()}`);
   const plan = taskPlan(model, y.shape[1]);
   const terms = selectTasks(plan.train, opts.tasks);
