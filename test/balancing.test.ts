@@ -85,10 +85,10 @@ describe('FixedWeights', () => {
     expectClose(values(perTask[1][0].grad), [1]);
   });
 
-  it('defaults to the plain sum', () => {
+  it('defaults to the mean of the task losses', () => {
     const { shared, ctx } = linearProblem([[[1, 2]], [[3, -1]]]);
-    expect(createStrategy({ method: 'fixed' }).backward(ctx).weights).toEqual([1, 1]);
-    expectClose(values(shared[0].grad), [4, 1]);
+    expect(createStrategy({ method: 'fixed' }).backward(ctx).weights).toEqual([0.5, 0.5]);
+    expectClose(values(shared[0].grad), [2, 0.5]);
   });
 });
 

@@ -1,11 +1,11 @@
-// Fixed task weights: L = Σ_i w_i L_i, one backward pass. The default (all weights 1) is the plain
-// sum of the task losses that torch-rechub's MTLTrainer minimises without adaptive_params.
+// Fixed task weights: L = Σ_i w_i L_i, one backward pass. The default (every w_i = 1/T) is the mean
+// of the task losses, what MTLTrainer minimises without taskWeights or a balancing method.
 import { backward } from '../tensor/tensor.js';
 import type { BalanceContext, BalanceStrategy, StepReport } from './strategy.js';
 import { checkTaskCount, weightedSum } from './util.js';
 
 export interface FixedWeightsOptions {
-  /** One non-negative weight per task; default 1 for every task. */
+  /** One non-negative weight per task; default 1/T for every task (the mean). */
   weights?: number[];
 }
 
@@ -41,7 +41,7 @@ export class FixedWeights implements BalanceStrategy {
       throw new Error(`FixedWeights: ${this.weights.length} weights for ${T} task losses; give one weight per trained task`);
     }
     checkTaskCount('FixedWeights', this.nTask, T);
-    const weights = this.weights ?? Array<number>(T).fill(1);
+    const weights = this.weights ?? Array<number>(T).fill(1 / T);
     backward(weightedSum(ctx.losses, weights));
     return { weights: [...weights] };
   }
