@@ -71,13 +71,11 @@ describe('auc', () => {
     const labels = Float32Array.from({ length: n }, () => (r() < 0.1 ? 1 : 0));
     const scores = Float32Array.from({ length: n }, () => r());
     const groups = Int32Array.from({ length: n }, () => Math.floor(r() * 5000));
-    const t0 = performance.now();
+    // Speed belongs to benchmarks; here only that 100k rows of random scores give AUC ≈ 0.5.
     const a = auc(labels, scores).value!;
     const g = gauc(labels, scores, groups).value!;
-    const ms = performance.now() - t0;
     expect(Math.abs(a - 0.5)).toBeLessThan(0.02);
     expect(Math.abs(g - 0.5)).toBeLessThan(0.05);
-    expect(ms).toBeLessThan(1000);
   });
 });
 
