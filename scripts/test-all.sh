@@ -4,10 +4,15 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+if ! command -v node >/dev/null || [ "$(node -p 'process.versions.node.split(".")[0]')" -lt 20 ]; then
+  echo "webmtl needs Node.js 20 or newer (found: $(node --version 2>/dev/null || echo none)); install it first, e.g. from nodejs.org or your distribution's Node 20 packages" >&2
+  exit 1
+fi
+
 ICD=/usr/lib/chromium/vk_swiftshader_icd.json
 need_apt=()
 [ -f "$ICD" ] && [ -x /usr/lib/chromium/chromium-headless-shell ] || need_apt+=(chromium-headless-shell)
-ldconfig -p | grep -q 'libvulkan.so.1 ' || need_apt+=(libvulkan1)
+ldconfig -p | grep 'libvulkan.so.1 ' >/dev/null || need_apt+=(libvulkan1)  # not grep -q: SIGPIPE under pipefail
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "Installing ${need_apt[*]} (SwiftShader Vulkan driver and loader for the WebGPU tests)"
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO=sudo

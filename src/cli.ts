@@ -59,7 +59,7 @@ train options:
   --batch-size <n>      rows per batch (default 1024)
   --lr <x>              Adam learning rate (default 0.001)
   --weight-decay <x>    L2 weight decay (default 0)
-  --balance <method>    fixed | uwl | gradnorm | metabalance | pcgrad | dwa (default fixed: mean loss)
+  --balance <method>    fixed | uwl | gradnorm | metabalance | pcgrad | dwa | cagrad (default fixed: mean loss)
   --device <d>          auto | wasm | cpu | webgpu (default auto: WebGPU on a hardware adapter, else
                         the WASM SIMD backend, else the TypeScript CPU reference)
   --patience <n>        early-stopping patience in epochs (default: none)
@@ -90,11 +90,23 @@ experiment mmoe-synthetic options:
   --quiet               no line per finished run
 `;
 
-function num(v: string | undefined, fallback: number, name: string): number {
+function num(v: string | undefined, fallback: number, name: string, check?: { integer?: boolean; min?: number; above?: number }): number {
   if (v === undefined) return fallback;
   const n = Number(v);
   if (!Number.isFinite(n)) throw new Error(`--${name} must be a number, got '${v}'`);
+  if (check?.integer && !Number.isInteger(n)) throw new Error(`--${name} must be a whole number, got '${v}'`);
+  if (check?.min !== undefined && n < check.min) throw new Error(`--${name} must be at least ${check.min}, got '${v}'`);
+  if (check?.above !== undefined && !(n > check.above)) throw new Error(`--${name} must be greater than ${check.above}, got '${v}'`);
   return n;
+}
+
+const DEVICES = ['auto', 'wasm', 'cpu', 'webgpu'];
+const BALANCE = ['fixed', 'uwl', 'gradnorm', 'metabalance', 'pcgrad', 'dwa', 'cagrad'];
+
+function oneOf(v: string, allowed: readonly string[], name: string): string {
+  const k = v.toLowerCase().replace(/[-_]/g, '');
+  if (!allowed.includes(k)) throw new Error(`--${name} '${v}' is not one of ${allowed.join(', ')}`);
+  return k;
 }
 
 async function loadData(path: string): Promise<SplitDatasets> {
@@ -152,10 +164,18 @@ async function train(argv: string[]): Promise<void> {
       report: { type: 'string' },
     },
   });
+  // Every flag is checked before any data is generated or read.
   await checkOutputFolder(a.report, 'report');
-  const runSeed = num(a.seed, 2022, 'seed');
-  const batchSize = num(a['batch-size'], 1024, 'batch-size');
-  const rows = num(a.rows, 200_000, 'rows');
+  const runSeed = num(a.seed, 2022, 'seed', { integer: true });
+  const batchSize = num(a['batch-size'], 1024, 'batch-size', { integer: true, min: 2 });
+  const rows = num(a.rows, 200_000, 'rows', { integer: true, min: 20 });
+  const epochs = num(a.epochs, 2, 'epochs', { integer: true, min: 1 });
+  const lr = num(a.lr, 1e-3, 'lr', { above: 0 });
+  const weightDecay = num(a['weight-decay'], 0, 'weight-decay', { min: 0 });
+  const patience = a.patience === undefined ? undefined : num(a.patience, 0, 'patience', { integer: true, min: 1 });
+  const modelName = oneOf(a.model, MODEL_NAMES, 'model');
+  const device = oneOf(a.device, DEVICES, 'device');
+  const balance = oneOf(a.balance, BALANCE, 'balance');
   seed(runSeed);
 
   let data: SplitDatasets;
@@ -171,19 +191,19 @@ async function train(argv: string[]): Promise<void> {
     console.log(`data: synthetic Ali-CCP schema (train ${data.train.length}, val ${data.val.length}, test ${data.test.length} rows; click rate ${o.clickRate.toFixed(3)}, purchase rate ${o.purchaseRate.toFixed(3)})`);
   }
   const schema = { ...data, itemColumns: aliCcpSchema.itemColumns };
-  const model = createModel(a.model, schema);
+  const model = createModel(modelName, schema);
   console.log(`model: ${model.constructor.name}, ${model.numParameters().toLocaleString('en-US')} parameters`);
 
   const trainDl = new DataLoader(data.train, { batchSize, shuffle: true, seed: runSeed });
   const valDl = new DataLoader(data.val, { batchSize: Math.max(batchSize, 4096) });
   const testDl = new DataLoader(data.test, { batchSize: Math.max(batchSize, 4096) });
-  const nEpoch = num(a.epochs, 2, 'epochs');
+  const nEpoch = epochs;
   const opts: MTLTrainerOptions = {
     nEpoch,
-    optimizerParams: { lr: num(a.lr, 1e-3, 'lr'), weightDecay: num(a['weight-decay'], 0, 'weight-decay') },
-    adaptiveParams: { method: a.balance } as MTLTrainerOptions['adaptiveParams'],
-    device: a.device as MTLTrainerOptions['device'],
-    earlystopPatience: a.patience === undefined ? undefined : num(a.patience, 0, 'patience'),
+    optimizerParams: { lr, weightDecay },
+    adaptiveParams: { method: balance } as MTLTrainerOptions['adaptiveParams'],
+    device: device as MTLTrainerOptions['device'],
+    earlystopPatience: patience,
     modelPath: a['model-path'],
     seed: runSeed,
     progress: a.quiet ? 'none' : 'auto',
@@ -200,7 +220,7 @@ async function train(argv: string[]): Promise<void> {
     const html = renderReport({
       history,
       modelName: model.constructor.name,
-      strategyName: a.balance,
+      strategyName: balance,
       stepsPerEpoch: trainDl.length,
       testMetrics,
       facts: [
@@ -226,9 +246,10 @@ async function train(argv: string[]): Promise<void> {
 
 async function genData(argv: string[]): Promise<void> {
   const { values: a } = parseArgs({ args: argv, options: { rows: { type: 'string' }, out: { type: 'string' }, seed: { type: 'string' } } });
-  const rows = num(a.rows, 200_000, 'rows');
+  const rows = num(a.rows, 200_000, 'rows', { integer: true, min: 20 });
+  const genSeed = num(a.seed, 2022, 'seed', { integer: true });
   const out = a.out ?? 'data/generated';
-  const gen = generateAliCcpSplits({ train: rows, val: Math.round(rows / 10), test: Math.round(rows / 10), seed: num(a.seed, 2022, 'seed') });
+  const gen = generateAliCcpSplits({ train: rows, val: Math.round(rows / 10), test: Math.round(rows / 10), seed: genSeed });
   await makeDirectory(out);
   for (const split of ['train', 'val', 'test'] as const) await writeAliCcpCsv(gen[split], `${out}/ali_ccp_${split}.csv`);
   const o = gen.oracle.test;

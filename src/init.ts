@@ -34,8 +34,9 @@ export async function createBackend(name: BackendName = 'auto'): Promise<Backend
   }
   try {
     return await createWasmBackend();
-  } catch {
-    return new CpuBackend(); // no WebAssembly here
+  } catch (err) {
+    console.warn(`webmtl: the wasm backend is unavailable (${(err as Error).message}); using the TypeScript CPU backend, which is much slower`);
+    return new CpuBackend();
   }
 }
 
