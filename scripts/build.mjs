@@ -8,6 +8,20 @@ import { rmSync, statSync, existsSync, chmodSync } from 'node:fs';
 // that file only when its sources changed.
 execFileSync(process.execPath, ['scripts/build-wasm.mjs'], { stdio: 'inherit' });
 rmSync('dist', { recursive: true, force: true });
+
+// Node-only modules (Dawn's `webgpu`, `cli-progress`, `node:*`) are imported dynamically on Node paths
+// only. In the browser bundle they resolve to a stub that throws if ever loaded, so the bundle holds
+// no Node-only specifier for a page — or a downstream bundler — to trip over.
+const nodeOnlyStubs = {
+  name: 'node-only-stubs',
+  setup(b) {
+    b.onResolve({ filter: /^(node:.*|webgpu|cli-progress)$/ }, (args) => ({ path: args.path, namespace: 'node-only' }));
+    b.onLoad({ filter: /.*/, namespace: 'node-only' }, (args) => ({
+      contents: `throw new Error(${JSON.stringify(`webmtl: '${args.path}' is a Node.js module and is not available in a browser`)});`,
+      loader: 'js',
+    }));
+  },
+};
 const common = { bundle: true, format: 'esm', loader: { '.wgsl': 'text' }, target: 'es2022', sourcemap: true, logLevel: 'warning' };
 const nodeEntries = ['src/index.ts'];
 if (existsSync('src/cli.ts')) nodeEntries.push('src/cli.ts');
@@ -24,8 +38,7 @@ await build({
   entryPoints: { webmtl: 'src/index.ts' },
   outdir: 'dist/browser',
   platform: 'browser',
-  // Node-only packages reached only through dynamic imports on Node paths.
-  external: ['webgpu', 'cli-progress', 'node:*'],
+  plugins: [nodeOnlyStubs],
   minify: true,
 });
 if (existsSync('dist/node/cli.js')) chmodSync('dist/node/cli.js', 0o755);
