@@ -1,12 +1,17 @@
-// The optimizers compute the same updates on WebGPU as on the CPU, without reading anything back.
+// The optimizers compute the same updates on the wasm and WebGPU backends as on the CPU, without
+// reading anything back.
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Backend } from '../src/backend/backend.js';
 import { CpuBackend } from '../src/backend/cpu/cpu-backend.js';
 import { Adagrad, Adam, AdamW, SGD, type Optimizer } from '../src/optim/index.js';
 import * as wm from '../src/tensor/index.js';
+import { createWasmBackend } from '../src/backend/wasm/wasm-backend.js';
 import { getWebGPUOrSkip } from './helpers/webgpu.js';
 
-const gpu = await getWebGPUOrSkip();
+const backends: { name: string; backend: (Backend & { destroy(): void }) | null }[] = [
+  { name: 'wasm', backend: await createWasmBackend() },
+  { name: 'WebGPU', backend: await getWebGPUOrSkip() },
+];
 const cpu = new CpuBackend();
 
 const N = 1000;
@@ -37,8 +42,8 @@ async function run(backend: Backend, make: (groups: { params: wm.Tensor[]; lr?: 
   return out;
 }
 
-describe.skipIf(!gpu)('optimizers on WebGPU equal the CPU', () => {
-  afterAll(() => gpu?.destroy());
+describe.each(backends)('optimizers on $name equal the CPU', ({ backend }) => {
+  afterAll(() => backend?.destroy());
   const cases: [string, Parameters<typeof run>[1]][] = [
     ['Adam', (g) => new Adam(g, { lr: 0.01, weightDecay: 0.01 })],
     ['AdamW', (g) => new AdamW(g, { lr: 0.01, betas: [0.8, 0.99] })],
@@ -46,9 +51,9 @@ describe.skipIf(!gpu)('optimizers on WebGPU equal the CPU', () => {
     ['Adagrad', (g) => new Adagrad(g, { lr: 0.05, lrDecay: 0.01, initialAccumulatorValue: 0.1 })],
   ];
   for (const [name, make] of cases) {
-    it(name, async () => {
+    it.skipIf(!backend)(name, async () => {
       const want = await run(cpu, make);
-      const got = await run(gpu!, make);
+      const got = await run(backend!, make);
       want.forEach((w, k) => {
         let worst = 0;
         for (let i = 0; i < w.length; i++) worst = Math.max(worst, Math.abs(got[k][i] - w[i]) / Math.max(1, Math.abs(w[i])));
