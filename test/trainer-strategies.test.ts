@@ -1,6 +1,6 @@
 // Every balancing method through the trainer's two ways in: adaptiveParams / taskWeightsStrategy, and
 // MetaBalance passed as the optimizer. Each must still learn, and the history records its weights.
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { CpuBackend } from '../src/backend/cpu/cpu-backend.js';
 import { aliCcpSchema } from '../src/data/datasets.js';
 import { DataLoader } from '../src/data/loader.js';
@@ -23,11 +23,26 @@ async function trainWith(opts: Partial<MTLTrainerOptions>, model = (seed(3), cre
   return { history, click: (test.click as ClassificationReport).auc!, trainer };
 }
 
+const flatParams = (model: { parameters(): { dataSync(): ArrayLike<number> }[] }) => model.parameters().flatMap((p) => Array.from(p.dataSync()));
+
 describe('balancing strategies through MTLTrainer', () => {
+  // What each method reduces to when it changes nothing: the plain sum of the task losses.
+  let sumParams: number[] = [];
+  beforeAll(async () => {
+    sumParams = flatParams((await trainWith({ taskWeights: [1, 1] })).trainer.model);
+  });
+
   for (const method of STRATEGY_METHODS) {
     it(`${method} trains MMoE and records its task weights per epoch`, async () => {
-      const { history, click } = await trainWith({ adaptiveParams: { method } as MTLTrainerOptions['adaptiveParams'] });
+      const { history, click, trainer } = await trainWith({ adaptiveParams: { method } as MTLTrainerOptions['adaptiveParams'] });
       expect(click).toBeGreaterThan(0.62);
+      // Same data, seed and init as the plain-sum run: a method that changed nothing would end on the
+      // same parameters. (Fixed is the mean; DWA is w = 1 for its first two epochs, by the paper.)
+      if (method !== 'fixed' && method !== 'dwa') {
+        const params = flatParams(trainer.model);
+        const moved = params.reduce((m, v, i) => Math.max(m, Math.abs(v - sumParams[i])), 0);
+        expect(moved, `${method} vs the plain sum`).toBeGreaterThan(1e-3);
+      }
       for (const e of history.epochs) {
         const w = Object.values(e.taskWeights);
         expect(w).toHaveLength(2);
