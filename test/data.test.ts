@@ -328,3 +328,10 @@ describe('scalers', () => {
     expect(() => new MinMaxScaler().transform([1])).toThrow(/before fit/);
   });
 });
+
+describe('readCsv option errors', () => {
+  it('columns given as an array (a common slip) says what shape is expected', async () => {
+    const { readCsv } = await import('../src/data/csv.js');
+    await expect(readCsv({ text: 'a,b\n1,2\n' }, { columns: ['a', 'b'] as never })).rejects.toThrow(/columns must map each column name to its kind.*got an array/);
+  });
+});

@@ -212,7 +212,13 @@ class TableBuilder {
   constructor(
     private readonly options: ReadCsvOptions,
     private readonly source: string,
-  ) {}
+  ) {
+    if (Array.isArray(options.columns)) {
+      throw new DataError(
+        `readCsv: columns must map each column name to its kind, e.g. { click: 'dense', user_id: 'sparse', city: 'categorical' }; got an array (${JSON.stringify(options.columns)}). Fix: pass an object.`,
+      );
+    }
+  }
 
   addRows(rows: string[][], errors: Papa.ParseError[]): void {
     if (errors.length > 0) {
