@@ -1,8 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { defineConfig } from 'vitest/config';
+import { useSwiftShaderWithoutGpu } from './scripts/swiftshader.mjs';
 
 // Dawn reads the Vulkan driver list from the real process environment; forked test workers inherit it.
-process.env.VK_ICD_FILENAMES ??= '/usr/lib/chromium/vk_swiftshader_icd.json';
+useSwiftShaderWithoutGpu();
 
 export default defineConfig({
   plugins: [

@@ -8,7 +8,8 @@
 //   node bench/run.mjs matmul [--quick|--full] [flags]
 //   node bench/run.mjs <name> --help
 import { build } from 'esbuild';
-import { existsSync, mkdirSync, readdirSync } from 'node:fs';
+import { SWIFTSHADER_ICD, useSwiftShaderWithoutGpu } from '../scripts/swiftshader.mjs';
+import { mkdirSync, readdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
@@ -23,12 +24,7 @@ if (!name || !benches.includes(name)) {
   process.exit(2);
 }
 
-// Without a GPU, Dawn needs SwiftShader's Vulkan driver. Point at it only when the caller has not
-// chosen a driver and the machine shows no GPU device node, so a real GPU is never shadowed.
-const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
-const gpuNodes = ['/dev/nvidia0', '/dev/dxg', '/dev/kfd'].some(existsSync) || (existsSync('/dev/dri') && readdirSync('/dev/dri').some((f) => f.startsWith('renderD')));
-if (process.env.VK_ICD_FILENAMES === undefined && !gpuNodes && existsSync(SWIFTSHADER_ICD)) {
-  process.env.VK_ICD_FILENAMES = SWIFTSHADER_ICD;
+if (useSwiftShaderWithoutGpu()) {
   console.log(`(no GPU device found: WebGPU will run on SwiftShader, VK_ICD_FILENAMES=${SWIFTSHADER_ICD})`);
 }
 
