@@ -14,6 +14,7 @@ import { execFileSync } from 'node:child_process';
 import { afterAll, describe, expect, it } from 'vitest';
 import { dropoutUniform, type Backend, type BinaryOp, type Buffer, type TypedArray, type UnaryOp } from '../src/backend/backend.js';
 import { CpuBackend } from '../src/backend/cpu/cpu-backend.js';
+import { SIZES, contiguous, expectBitExact, expectClose, ints, onBoth, prod, rng, uniform, upload, type OutSpec } from './helpers/kernel-checks.js';
 import { WASM_BASE64 } from '../src/backend/wasm/kernels-wasm.js';
 import { unsharedVariant } from '../src/backend/wasm/module.js';
 import { coalesce } from '../src/backend/wasm/strided.js';
@@ -23,101 +24,6 @@ const cpu = new CpuBackend();
 const single = await createWasmBackend({ threads: 0 });
 const threaded = await createWasmBackend({ threads: 1 });
 
-// ------------------------------------------------------------------ helpers
-
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-function uniform(n: number, lo: number, hi: number, seed: number): Float32Array {
-  const r = rng(seed);
-  return Float32Array.from({ length: n }, () => lo + (hi - lo) * r());
-}
-
-function ints(n: number, lo: number, hi: number, seed: number): Int32Array {
-  const r = rng(seed);
-  return Int32Array.from({ length: n }, () => lo + Math.floor((hi - lo) * r()));
-}
-
-interface OutSpec {
-  size: number;
-  dtype?: 'f32' | 'i32';
-  init?: TypedArray;
-}
-
-function upload(b: Backend, data: TypedArray): Buffer {
-  const buf = b.alloc(data.length, data instanceof Int32Array ? 'i32' : 'f32');
-  b.write(buf, data);
-  return buf;
-}
-
-async function onBoth(
-  backend: Backend,
-  inputs: TypedArray[],
-  outputs: OutSpec[],
-  kernel: (b: Backend, ins: Buffer[], outs: Buffer[]) => void,
-): Promise<{ want: TypedArray[]; got: TypedArray[] }> {
-  const results: TypedArray[][] = [];
-  for (const b of [cpu, backend]) {
-    const ins = inputs.map((d) => upload(b, d));
-    const outs = outputs.map((o) => {
-      const buf = b.alloc(o.size, o.dtype ?? 'f32');
-      if (o.init) b.write(buf, o.init);
-      return buf;
-    });
-    kernel(b, ins, outs);
-    results.push(await Promise.all(outs.map((o) => b.read(o))));
-    for (const buf of [...ins, ...outs]) b.free(buf);
-  }
-  return { want: results[0], got: results[1] };
-}
-
-function expectClose(got: TypedArray, want: TypedArray, rtol: number, atol: number | ((i: number) => number), label: string): void {
-  expect(got.length, `${label}: length`).toBe(want.length);
-  const bad: string[] = [];
-  for (let i = 0; i < want.length; i++) {
-    const w = want[i];
-    const g = got[i];
-    if (w === g || (Number.isNaN(w) && Number.isNaN(g))) continue;
-    const tol = (typeof atol === 'number' ? atol : atol(i)) + rtol * Math.abs(w);
-    if (!(Math.abs(g - w) <= tol)) {
-      bad.push(`[${i}] wasm ${g} cpu ${w}`);
-      if (bad.length >= 5) break;
-    }
-  }
-  expect(bad, `${label}: mismatches`).toEqual([]);
-}
-
-/** Same bits (a NaN matches any NaN unless `payloads`: copies must keep NaN payloads too). */
-function expectBitExact(got: TypedArray, want: TypedArray, label: string, payloads = false): void {
-  const g = new Uint32Array(got.buffer, got.byteOffset, got.length);
-  const w = new Uint32Array(want.buffer, want.byteOffset, want.length);
-  expect(g.length, `${label}: length`).toBe(w.length);
-  const floats = got instanceof Float32Array && !payloads;
-  let first = -1;
-  for (let i = 0; i < w.length && first < 0; i++) if (g[i] !== w[i] && !(floats && Number.isNaN(got[i]) && Number.isNaN(want[i]))) first = i;
-  expect(first, `${label}: first differing word${first >= 0 ? ` (wasm ${got[first]}, cpu ${want[first]})` : ''}`).toBe(-1);
-}
-
-const SIZES = [1, 3, 17, 1000, 4099];
-
-const contiguous = (shape: number[]): number[] => {
-  const s = new Array<number>(shape.length);
-  let acc = 1;
-  for (let d = shape.length - 1; d >= 0; d--) {
-    s[d] = acc;
-    acc *= shape[d];
-  }
-  return s;
-};
-const prod = (shape: number[]): number => shape.reduce((a, b) => a * b, 1);
 
 afterAll(() => {
   single.destroy();

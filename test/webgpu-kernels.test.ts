@@ -9,6 +9,7 @@
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { dropoutUniform, type Backend, type BinaryOp, type Buffer, type TypedArray, type UnaryOp } from '../src/backend/backend.js';
 import { CpuBackend } from '../src/backend/cpu/cpu-backend.js';
+import { SIZES, contiguous, expectBitExact, expectClose, ints, onBoth, prod, rng, uniform, upload, type OutSpec } from './helpers/kernel-checks.js';
 import { MAX_GATE_EXPERTS, type WebGPUBackend } from '../src/backend/webgpu/webgpu-backend.js';
 import { getWebGPUOrSkip } from './helpers/webgpu.js';
 
@@ -18,101 +19,6 @@ const gpu = await getWebGPUOrSkip();
 const tiny = gpu ? await getWebGPUOrSkip({ maxWorkgroupsPerDimension: 8, paramSlots: 4 }) : null;
 const cpu = new CpuBackend();
 
-// ------------------------------------------------------------------ helpers
-
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-function uniform(n: number, lo: number, hi: number, seed: number): Float32Array {
-  const r = rng(seed);
-  return Float32Array.from({ length: n }, () => lo + (hi - lo) * r());
-}
-
-function ints(n: number, lo: number, hi: number, seed: number): Int32Array {
-  const r = rng(seed);
-  return Int32Array.from({ length: n }, () => lo + Math.floor((hi - lo) * r()));
-}
-
-interface OutSpec {
-  size: number;
-  dtype?: 'f32' | 'i32';
-  /** Initial contents (both backends), e.g. for in-place kernels or partial writes. */
-  init?: TypedArray;
-}
-
-function upload(b: Backend, data: TypedArray): Buffer {
-  const buf = b.alloc(data.length, data instanceof Int32Array ? 'i32' : 'f32');
-  b.write(buf, data);
-  return buf;
-}
-
-/** Runs `kernel` on the CPU and on `backend` with identical inputs; returns each output from both. */
-async function onBoth(
-  backend: Backend,
-  inputs: TypedArray[],
-  outputs: OutSpec[],
-  kernel: (b: Backend, ins: Buffer[], outs: Buffer[]) => void,
-): Promise<{ want: TypedArray[]; got: TypedArray[] }> {
-  const results: TypedArray[][] = [];
-  for (const b of [cpu, backend]) {
-    const ins = inputs.map((d) => upload(b, d));
-    const outs = outputs.map((o) => {
-      const buf = b.alloc(o.size, o.dtype ?? 'f32');
-      if (o.init) b.write(buf, o.init);
-      return buf;
-    });
-    kernel(b, ins, outs);
-    results.push(await Promise.all(outs.map((o) => b.read(o))));
-    for (const buf of [...ins, ...outs]) b.free(buf);
-  }
-  return { want: results[0], got: results[1] };
-}
-
-function expectClose(got: TypedArray, want: TypedArray, rtol: number, atol: number | ((i: number) => number), label: string): void {
-  expect(got.length, `${label}: length`).toBe(want.length);
-  const bad: string[] = [];
-  for (let i = 0; i < want.length; i++) {
-    const w = want[i];
-    const g = got[i];
-    if (w === g || (Number.isNaN(w) && Number.isNaN(g))) continue;
-    const tol = (typeof atol === 'number' ? atol : atol(i)) + rtol * Math.abs(w);
-    if (!(Math.abs(g - w) <= tol)) {
-      bad.push(`[${i}] gpu ${g} cpu ${w}`);
-      if (bad.length >= 5) break;
-    }
-  }
-  expect(bad, `${label}: mismatches`).toEqual([]);
-}
-
-function expectBitExact(got: TypedArray, want: TypedArray, label: string): void {
-  const g = new Uint32Array(got.buffer, got.byteOffset, got.length);
-  const w = new Uint32Array(want.buffer, want.byteOffset, want.length);
-  expect(g.length, `${label}: length`).toBe(w.length);
-  let first = -1;
-  for (let i = 0; i < w.length && first < 0; i++) if (g[i] !== w[i]) first = i;
-  expect(first, `${label}: first differing word`).toBe(-1);
-}
-
-const SIZES = [1, 3, 17, 1000, 4099];
-
-const contiguous = (shape: number[]): number[] => {
-  const s = new Array<number>(shape.length);
-  let acc = 1;
-  for (let d = shape.length - 1; d >= 0; d--) {
-    s[d] = acc;
-    acc *= shape[d];
-  }
-  return s;
-};
-const prod = (shape: number[]): number => shape.reduce((a, b) => a * b, 1);
 
 // ------------------------------------------------------------------ tests
 
@@ -132,8 +38,8 @@ describe.skipIf(!gpu)('WebGPU kernels match the CPU reference', () => {
         b.fill(f, -1.25, n);
         b.fill(i, -7, n);
       });
-      expectBitExact(got[0], want[0], `fill f32 n=${n}`);
-      expectBitExact(got[1], want[1], `fill i32 n=${n}`);
+      expectBitExact(got[0], want[0], `fill f32 n=${n}`, true);
+      expectBitExact(got[1], want[1], `fill i32 n=${n}`, true);
     }
   });
 
@@ -184,7 +90,7 @@ describe.skipIf(!gpu)('WebGPU kernels match the CPU reference', () => {
     const { want, got } = await onBoth(g, [x], [{ size: 100, dtype: 'i32', init: ints(100, 0, 9, 4) }], (b, [xb], [o]) =>
       b.unary('affine', xb, o, 77, 3, -2),
     );
-    expectBitExact(got[0], want[0], 'affine i32');
+    expectBitExact(got[0], want[0], 'affine i32', true);
   });
 
   const binaryCases: Array<{ op: BinaryOp; rtol: number; atol?: number; a?: [number, number]; b?: [number, number] }> = [
@@ -240,7 +146,7 @@ describe.skipIf(!gpu)('WebGPU kernels match the CPU reference', () => {
       const { want, got } = await onBoth(g, [a, b], [{ size: 1000, dtype: 'i32' }], (be, [ab, bb], [o]) =>
         be.binary(op, ab, bb, o, [1000], [1], [1]),
       );
-      expectBitExact(got[0], want[0], `i32 ${op}`);
+      expectBitExact(got[0], want[0], `i32 ${op}`, true);
     }
   });
 
@@ -253,7 +159,7 @@ describe.skipIf(!gpu)('WebGPU kernels match the CPU reference', () => {
     const as = contiguous(shape);
     const bs = [0, 0, 1];
     const r1 = await onBoth(g, [cond, a, b], [{ size: prod(shape) }], (be, [c, ab, bb], [o]) => be.where(c, ab, bb, o, shape, cs, as, bs));
-    expectBitExact(r1.got[0], r1.want[0], 'where f32 cond');
+    expectBitExact(r1.got[0], r1.want[0], 'where f32 cond', true);
 
     const icond = ints(13 * 3, -1, 2, 12);
     const ia = ints(prod(shape), -99, 99, 13);
@@ -261,7 +167,7 @@ describe.skipIf(!gpu)('WebGPU kernels match the CPU reference', () => {
     const r2 = await onBoth(g, [icond, ia, ib], [{ size: prod(shape), dtype: 'i32' }], (be, [c, ab, bb], [o]) =>
       be.where(c, ab, bb, o, shape, cs, as, bs),
     );
-    expectBitExact(r2.got[0], r2.want[0], 'where i32');
+    expectBitExact(r2.got[0], r2.want[0], 'where i32', true);
   });
 
   // [outer, reduce, inner], covering each strategy (simple, rows tree, cols tree) and empty axes.
@@ -330,10 +236,10 @@ describe.skipIf(!gpu)('WebGPU kernels match the CPU reference', () => {
       for (let i = 0; i < words.length; i += 7) words[i] = 0x7fc00000 + i; // NaNs with payloads
       const init = uniform(c.dstSize, 9, 10, 2);
       const r = await onBoth(g, [f], [{ size: c.dstSize, init }], (b, [s], [d]) => b.copy(s, d, c.shape, c.so, c.ss, c.doff, c.ds));
-      expectBitExact(r.got[0], r.want[0], `copy f32 ${JSON.stringify(c.shape)}`);
+      expectBitExact(r.got[0], r.want[0], `copy f32 ${JSON.stringify(c.shape)}`, true);
       const i32 = ints(c.srcSize, -(2 ** 31), 2 ** 31 - 1, c.dstSize);
       const r2 = await onBoth(g, [i32], [{ size: c.dstSize, dtype: 'i32' }], (b, [s], [d]) => b.copy(s, d, c.shape, c.so, c.ss, c.doff, c.ds));
-      expectBitExact(r2.got[0], r2.want[0], `copy i32 ${JSON.stringify(c.shape)}`);
+      expectBitExact(r2.got[0], r2.want[0], `copy i32 ${JSON.stringify(c.shape)}`, true);
     }
   });
 
@@ -346,11 +252,11 @@ describe.skipIf(!gpu)('WebGPU kernels match the CPU reference', () => {
       const ids = ints(count, 0, vocab, vocab + count);
       const table = uniform(vocab * dim, -1, 1, dim);
       const r = await onBoth(g, [table, ids], [{ size: count * dim }], (b, [t, i], [o]) => b.gatherRows(t, i, ids, o, dim));
-      expectBitExact(r.got[0], r.want[0], `gather ${vocab}x${dim}`);
+      expectBitExact(r.got[0], r.want[0], `gather ${vocab}x${dim}`, true);
       const itable = ints(vocab * dim, -1000, 1000, dim + 1);
       const fids = Float32Array.from(ids);
       const r2 = await onBoth(g, [itable, fids], [{ size: count * dim, dtype: 'i32' }], (b, [t, i], [o]) => b.gatherRows(t, i, ids, o, dim));
-      expectBitExact(r2.got[0], r2.want[0], `gather i32 ${vocab}x${dim}`);
+      expectBitExact(r2.got[0], r2.want[0], `gather i32 ${vocab}x${dim}`, true);
     }
   });
 
@@ -365,7 +271,7 @@ describe.skipIf(!gpu)('WebGPU kernels match the CPU reference', () => {
     const r = await onBoth(g, [src, ids], [{ size: vocab * dim, init: uniform(vocab * dim, 1, 2, 3) }], (b, [s, i], [o]) =>
       b.scatterAddRows(s, i, ids, o, vocab, dim),
     );
-    expectBitExact(r.got[0], r.want[0], 'scatter hot ids');
+    expectBitExact(r.got[0], r.want[0], 'scatter hot ids', true);
     const counts = hot.map((id) => ids.filter((v) => v === id).length);
     hot.forEach((id, k) => expect(r.got[0][id * dim + 2]).toBe(3 * counts[k]));
 
@@ -378,7 +284,7 @@ describe.skipIf(!gpu)('WebGPU kernels match the CPU reference', () => {
       const rid = ints(m, 0, v, m);
       const rsrc = uniform(m * d, -1, 1, d);
       const r2 = await onBoth(g, [rsrc, rid], [{ size: v * d }], (b, [s, i], [o]) => b.scatterAddRows(s, i, rid, o, v, d));
-      expectBitExact(r2.got[0], r2.want[0], `scatter random ${v}x${d}`);
+      expectBitExact(r2.got[0], r2.want[0], `scatter random ${v}x${d}`, true);
     }
   });
 
@@ -404,7 +310,7 @@ describe.skipIf(!gpu)('WebGPU kernels match the CPU reference', () => {
       for (const p of [0, 0.1, 1 / 3, 0.5, 0.9]) {
         for (const seed of [0, 12345, 0xffffffff]) {
           const { want, got } = await onBoth(g, [], [{ size: n }], (b, _i, [o]) => b.dropoutMask(o, n, p, seed));
-          expectBitExact(got[0], want[0], `dropout n=${n} p=${p} seed=${seed}`);
+          expectBitExact(got[0], want[0], `dropout n=${n} p=${p} seed=${seed}`, true);
         }
       }
     }
@@ -588,7 +494,7 @@ describe.skipIf(!tiny)('WebGPU kernels with tiny dispatch limits (2D grids, chun
 
     const ids = ints(700, 0, 5, 1);
     const sc = await onBoth(t, [x.subarray(0, 700 * 3), ids], [{ size: 15 }], (b, [s, i], [o]) => b.scatterAddRows(s, i, ids, o, 5, 3));
-    expectBitExact(sc.got[0], sc.want[0], 'scatter');
+    expectBitExact(sc.got[0], sc.want[0], 'scatter', true);
   });
 
   it('chunks a batched matmul whose tiles exceed the per-dimension limit', async () => {

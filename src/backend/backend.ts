@@ -18,6 +18,17 @@ export type TypedArray = Float32Array | Int32Array;
 
 export const MAX_RANK = 6;
 
+/** Row-major strides of a contiguous tensor of `shape`, in elements. */
+export function contiguousStrides(shape: readonly number[]): number[] {
+  const strides = new Array<number>(shape.length);
+  let s = 1;
+  for (let d = shape.length - 1; d >= 0; d--) {
+    strides[d] = s;
+    s *= shape[d];
+  }
+  return strides;
+}
+
 /** An opaque handle to device memory owned by one backend. */
 export interface Buffer {
   readonly backend: Backend;

@@ -1,7 +1,7 @@
 // Ops: a forward through the backend's primitives plus a backward rule written in terms of other
 // ops, so every rule works on every backend. Each op validates its inputs before allocating
 // anything, so a failed op leaves its inputs untouched.
-import { MAX_RANK, type Backend, type BinaryOp, type DType, type UnaryOp } from '../backend/backend.js';
+import { MAX_RANK, contiguousStrides, type Backend, type BinaryOp, type DType, type UnaryOp } from '../backend/backend.js';
 import { BCE_EPS } from '../backend/backend.js';
 import { isGradEnabled, noGrad } from './engine.js';
 import { Tensor, empty, fmtShape, full, sizeOf, zeros, type GradNode, type Shape } from './tensor.js';
@@ -41,15 +41,7 @@ function record(out: Tensor, op: string, inputs: Tensor[], backward: GradNode['b
   return out;
 }
 
-export function contiguousStrides(shape: Shape): number[] {
-  const strides = new Array<number>(shape.length);
-  let s = 1;
-  for (let d = shape.length - 1; d >= 0; d--) {
-    strides[d] = s;
-    s *= shape[d];
-  }
-  return strides;
-}
+export { contiguousStrides };
 
 export function broadcastShapes(op: string, a: Shape, b: Shape): number[] {
   const rank = Math.max(a.length, b.length);

@@ -33,12 +33,4 @@ export function coalesce(shape: readonly number[], strides: readonly (readonly n
   return { shape: outShape, strides: outStrides, size };
 }
 
-export const contiguous = (shape: readonly number[]): number[] => {
-  const s = new Array<number>(shape.length);
-  let acc = 1;
-  for (let d = shape.length - 1; d >= 0; d--) {
-    s[d] = acc;
-    acc *= shape[d];
-  }
-  return s;
-};
+export { contiguousStrides as contiguous } from '../backend.js';
