@@ -5,6 +5,7 @@ import { CpuBackend } from '../src/backend/cpu/cpu-backend.js';
 import { DenseFeature, SparseFeature, type Feature } from '../src/features.js';
 import { AITM, ESMM, MMoE, OMoE, PLE, SharedBottom, type MultiTaskModel } from '../src/models/index.js';
 import { Experts } from '../src/nn/experts.js';
+import { Dice, MLP } from '../src/nn/layers.js';
 import * as wm from '../src/tensor/index.js';
 
 const cpu = new CpuBackend();
@@ -141,6 +142,45 @@ describe('parameter counts match torch-rechub on the Ali-CCP schema', () => {
     expect(experts.stateDict()['layers.0.weight'].shape).toEqual([5, 100, 32]);
     expect(experts.stateDict()['layers.1.bn.running_mean'].shape).toEqual([5, 1, 16]);
   });
+
+  it('Dice by hand (eval mode, running mean 0 and variance 1): p·x + (1 − p)·α·x with p = sigmoid(x)', async () => {
+    const dice = new Dice(1);
+    wm.assign(dice.alpha, wm.tensor([0.5]));
+    dice.eval();
+    const out = (await dice.forward(wm.tensor([[2], [-1]])).data()) as Float32Array;
+    const sig = (v: number) => 1 / (1 + Math.exp(-v / Math.sqrt(1 + 1e-8)));
+    const expected = [2, -1].map((x) => sig(x) * x + (1 - sig(x)) * 0.5 * x); // [1.8808, -0.6345]
+    expect(out[0]).toBeCloseTo(expected[0], 5);
+    expect(out[1]).toBeCloseTo(expected[1], 5);
+  });
+
+  for (const act of ['relu', 'tanh', 'prelu', 'dice'] as const) {
+    it(`Experts compute what E separate MLPs compute (activation ${act}, training mode)`, async () => {
+      const [E, IN, H, B] = [3, 5, 4, 7];
+      wm.seed(3);
+      const experts = new Experts(E, IN, { dims: [H], activation: act });
+      const r = new wm.Random(4);
+      const draw = (t: wm.Tensor) => wm.assign(t, wm.fromArray(Float32Array.from({ length: t.size }, () => r.normal()), t.shape));
+      // Learnable activation values away from their initial 0.25 / 0, so they matter.
+      for (const [name, t] of experts.namedParameters()) if (name.includes('.act.')) draw(t);
+      const state = experts.stateDict();
+      const x = wm.fromArray(Float32Array.from({ length: B * IN }, () => r.normal()), [B, IN]);
+      const got = (await experts.forward(x).data()) as Float32Array; // [E, B, H]
+      for (let e = 0; e < E; e++) {
+        const mlp = new MLP(IN, { dims: [H], activation: act, outputLayer: false });
+        const own: Record<string, wm.Tensor> = {};
+        for (const [name, t] of Object.entries(mlp.stateDict())) {
+          const key = name.replace(/^0\.linear\./, 'layers.0.').replace(/^0\./, 'layers.0.');
+          const per = state[key].size / E;
+          own[name] = wm.fromArray((state[key].dataSync() as Float32Array).slice(e * per, (e + 1) * per), t.shape);
+        }
+        mlp.loadStateDict(own);
+        const want = (await mlp.forward(x).data()) as Float32Array;
+        const mine = got.slice(e * B * H, (e + 1) * B * H);
+        mine.forEach((v, i) => expect(v, `expert ${e}, value ${i}`).toBeCloseTo(want[i], 5));
+      }
+    });
+  }
 });
 
 // ---- hand-computed outputs ------------------------------------------------------------------------

@@ -5,7 +5,7 @@
 import { globalRng, init } from '../tensor/random.js';
 import * as ops from '../tensor/ops.js';
 import { full, ones, zeros, type Tensor } from '../tensor/tensor.js';
-import { BatchNorm1d, Linear, type ActivationName } from './layers.js';
+import { BatchNorm1d, Linear, applyActivation, diceMix, type ActivationName, type StatelessActivation } from './layers.js';
 import { Module } from './module.js';
 
 export interface ExpertsOptions {
@@ -64,18 +64,9 @@ class ExpertActivation extends Module {
     }
   }
   forward(x: Tensor): Tensor {
-    switch (this.kind) {
-      case 'relu': return ops.relu(x);
-      case 'sigmoid': return ops.sigmoid(x);
-      case 'tanh': return ops.tanh(x);
-      case 'leakyrelu': return ops.leakyRelu(x, 0.01);
-      case 'prelu': return ops.prelu(x, this.slope!);
-      case 'dice': {
-        const p = ops.sigmoid(this.bn!.forward(x));
-        return ops.add(ops.mul(p, x), ops.mul(ops.affine(p, -1, 1), ops.mul(this.alpha!, x)));
-      }
-      default: return x;
-    }
+    if (this.kind === 'prelu') return ops.prelu(x, this.slope!);
+    if (this.kind === 'dice') return diceMix(x, ops.sigmoid(this.bn!.forward(x)), this.alpha!);
+    return applyActivation(this.kind as StatelessActivation, x);
   }
 }
 

@@ -97,24 +97,35 @@ export class Dice extends Module {
     this.bn = this.child('bn', new BatchNorm1d(dim, { affine: false, eps: 1e-8 }));
   }
   forward(x: Tensor): Tensor {
-    const p = ops.sigmoid(this.bn.forward(x));
-    return ops.add(ops.mul(p, x), ops.mul(ops.affine(p, -1, 1), ops.mul(this.alpha, x)));
+    return diceMix(x, ops.sigmoid(this.bn.forward(x)), this.alpha);
   }
 }
 
+export type StatelessActivation = Exclude<ActivationName, 'prelu' | 'dice'>;
+
+/** The activations without parameters, on a tensor of any shape (softmax: over the last axis). */
+export function applyActivation(kind: StatelessActivation, x: Tensor): Tensor {
+  switch (kind) {
+    case 'relu': return ops.relu(x);
+    case 'sigmoid': return ops.sigmoid(x);
+    case 'tanh': return ops.tanh(x);
+    case 'leakyrelu': return ops.leakyRelu(x, 0.01);
+    case 'softmax': return ops.softmax(x);
+    case 'linear': return x;
+  }
+}
+
+/** Dice's output given its gate p = sigmoid(BN(x)): p·x + (1 − p)·α·x. */
+export function diceMix(x: Tensor, p: Tensor, alpha: Tensor): Tensor {
+  return ops.add(ops.mul(p, x), ops.mul(ops.affine(p, -1, 1), ops.mul(alpha, x)));
+}
+
 class Activation extends Module {
-  constructor(readonly kind: Exclude<ActivationName, 'prelu' | 'dice'>) {
+  constructor(readonly kind: StatelessActivation) {
     super();
   }
   forward(x: Tensor): Tensor {
-    switch (this.kind) {
-      case 'relu': return ops.relu(x);
-      case 'sigmoid': return ops.sigmoid(x);
-      case 'tanh': return ops.tanh(x);
-      case 'leakyrelu': return ops.leakyRelu(x, 0.01);
-      case 'softmax': return ops.softmax(x);
-      case 'linear': return x;
-    }
+    return applyActivation(this.kind, x);
   }
 }
 
