@@ -477,19 +477,33 @@ export function logSoftmax(x: Tensor): Tensor {
 
 // ---- gather ------------------------------------------------------------------------------------
 
+/** [min, max] of each host ids array, computed once: ids tensors are immutable, and a step gathers them several times. */
+const idRanges = new WeakMap<Int32Array, [number, number]>();
+
+function idRange(host: Int32Array): [number, number] {
+  let range = idRanges.get(host);
+  if (!range) {
+    let [lo, hi] = [Infinity, -Infinity];
+    for (let i = 0; i < host.length; i++) {
+      if (host[i] < lo) lo = host[i];
+      if (host[i] > hi) hi = host[i];
+    }
+    range = [lo, hi];
+    idRanges.set(host, range);
+  }
+  return range;
+}
+
 function checkIds(op: string, ids: Tensor, vocab: number, what: string): Int32Array {
   if (ids.dtype !== 'i32') throw new Error(`${op}: ids must be int32, got ${ids.describe()}; build them with Int32Array`);
   const host = ids.hostIds;
   if (!host) {
     throw new Error(`${op}: ids ${ids.describe()} must be created from host data (wm.tensor(Int32Array ...)) so they can be validated before the kernel runs`);
   }
-  for (let i = 0; i < host.length; i++) {
-    const id = host[i];
-    if (id < 0 || id >= vocab) {
-      throw new Error(`${op}: id ${id} at position ${i} is outside [0, ${vocab}) for ${what}; raise the vocabulary size or encode unknown ids (e.g. to 0)`);
-    }
-  }
-  return host;
+  const [lo, hi] = idRange(host);
+  if (lo >= 0 && hi < vocab) return host;
+  const i = host.findIndex((id) => id < 0 || id >= vocab);
+  throw new Error(`${op}: id ${host[i]} at position ${i} is outside [0, ${vocab}) for ${what}; raise the vocabulary size or encode unknown ids (e.g. to 0)`);
 }
 
 /** table[ids] along axis 0: an embedding lookup. Backward: scatter-add into the table's rows. */

@@ -173,6 +173,7 @@ export class WebGPUBackend implements Backend {
   private readonly maxBindingBytes: number;
   private encoder: GPUCommandEncoder | null = null;
   private pass: GPUComputePassEncoder | null = null;
+  private readonly csrCache = new WeakMap<Int32Array, Map<number, ReturnType<typeof buildRowCsr>>>();
   /** While timeKernels runs: the query set every compute pass writes its begin and end times into. */
   private timing: { querySet: GPUQuerySet; next: number; capacity: number } | null = null;
   /** Staging and scratch buffers recorded in the open encoder; destroyed once it is submitted. */
@@ -517,7 +518,7 @@ export class WebGPUBackend implements Backend {
     this.need(sb, idsHost.length * dim, 'scatterAddRows', 'src');
     if (vocab * dim === 0) return;
     this.fillWords(ob, 0, vocab * dim);
-    const rows = buildRowCsr(idsHost, vocab);
+    const rows = this.rowCsr(idsHost, vocab);
     if (!rows) return;
     const { csr, unique } = rows;
     this.dispatch(
@@ -532,6 +533,14 @@ export class WebGPUBackend implements Backend {
       this.grid(Math.ceil((unique * dim) / WORKGROUP)),
       4,
     );
+  }
+
+  /** The CSR of a host ids array, built once per array and vocabulary (GradNorm-style strategies scatter the same ids T + 1 times a step). */
+  private rowCsr(idsHost: Int32Array, vocab: number): ReturnType<typeof buildRowCsr> {
+    let byVocab = this.csrCache.get(idsHost);
+    if (!byVocab) this.csrCache.set(idsHost, (byVocab = new Map()));
+    if (!byVocab.has(vocab)) byVocab.set(vocab, buildRowCsr(idsHost, vocab));
+    return byVocab.get(vocab)!;
   }
 
   softmax(x: Buffer, out: Buffer, rows: number, cols: number, log: boolean): void {
