@@ -130,6 +130,8 @@ export class MTLTrainer {
   private startEpoch = 0;
   private lastFinite: number[] = [];
   private readonly recorder: GradientRecorder | null;
+  /** Datasets checked whole by validateData: their batches need no per-batch label check. */
+  private readonly validated = new WeakSet<ColumnarDataset>();
 
   constructor(model: MultiTaskModel, opts: MTLTrainerOptions = {}) {
     this.model = model;
@@ -286,9 +288,11 @@ export class MTLTrainer {
     let rows = 0;
     this.model.train();
     printer.startEpoch(epoch, this.nEpoch, loader.length);
+    const whole = datasetOf(loader);
+    const checkedWhole = whole !== undefined && this.validated.has(whole);
     for (const batch of loader) {
       if (batch.size < 2) continue; // BatchNorm needs two rows; torch-rechub drops such a tail too.
-      checkLabels(batch.y, plan, `batch ${batch.index} of epoch ${epoch + 1}`);
+      if (!checkedWhole) checkLabels(batch.y, plan, `batch ${batch.index} of epoch ${epoch + 1}`);
       const { losses, weights } = await this.trainStep(batch, backend, epoch);
       losses.forEach((l, i) => (sums[i] += l));
       lastWeights = weights;
@@ -361,8 +365,8 @@ export class MTLTrainer {
    * (Other batch sources are checked batch by batch as they stream.)
    */
   private validateData(loader: BatchSource<HostBatch>, where: string): void {
-    const ds = (loader as { dataset?: ColumnarDataset }).dataset;
-    if (!(ds instanceof ColumnarDataset)) return;
+    const ds = datasetOf(loader);
+    if (!ds) return;
     const sparse: Record<string, number> = {};
     const dense: string[] = [];
     for (const f of this.model.features) {
@@ -371,6 +375,7 @@ export class MTLTrainer {
     }
     validateFeatures(ds.columns, { sparse, dense }, where);
     checkLabels(ds.labels, this.plan!, where);
+    this.validated.add(ds);
   }
 
   private earlyStopScore(val: Record<string, TaskReport>): number {
@@ -434,6 +439,12 @@ export class MTLTrainer {
     }
     return out;
   }
+}
+
+/** The dataset behind a DataLoader (other batch sources have none). */
+function datasetOf(loader: BatchSource<HostBatch>): ColumnarDataset | undefined {
+  const ds = (loader as { dataset?: unknown }).dataset;
+  return ds instanceof ColumnarDataset ? ds : undefined;
 }
 
 /** The balancing method from adaptiveParams, the tutorial's taskWeightsStrategy, or fixed taskWeights (default: the mean). */
