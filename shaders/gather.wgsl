@@ -4,6 +4,8 @@ struct GatherParams {
   count: u32, // number of ids
   dim: u32,
   vocab: u32, // rows in the table
+  out_offset: u32, // row i of the result starts at gathered[out_offset + i * out_stride]
+  out_stride: u32,
 }
 
 @group(0) @binding(0) var<uniform> gather_params: GatherParams;
@@ -11,7 +13,8 @@ struct GatherParams {
 @group(0) @binding(2) var<storage, read> ids: array<i32>;
 @group(0) @binding(3) var<storage, read_write> gathered: array<u32>;
 
-// gathered[i, d] = table[ids[i], d], one thread per (i, d); words move as u32 (bit-exact).
+// gathered[out_offset + i * out_stride + d] = table[ids[i], d], one thread per (i, d); words move
+// as u32 (bit-exact).
 // An id outside [0, vocab) yields a zero row instead of an out-of-bounds read.
 @compute @workgroup_size(256)
 fn gather_rows(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
@@ -25,7 +28,7 @@ fn gather_rows(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) n
   if (id >= 0 && u32(id) < gather_params.vocab) {
     v = table[u32(id) * gather_params.dim + d];
   }
-  gathered[t] = v;
+  gathered[gather_params.out_offset + i * gather_params.out_stride + d] = v;
 }
 
 // Scatter-add without atomics: the host sorts row positions by id into a CSR list

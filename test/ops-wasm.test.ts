@@ -36,7 +36,7 @@ describe('wasm ops equal the CPU reference (values and gradients)', () => {
     ['[8, 64, 16] grouped', [8, 64, 16], [8, 1, 16]],
   ];
   for (const [label, xShape, pShape] of bnShapes) {
-    it(`fused batchNorm1d ${label}: training values, gradients and running statistics; eval values`, async () => {
+    it(`fused batchNorm1d ${label}: training values, gradients and running statistics; eval values, with and without ReLU`, async () => {
       const r = new wm.Random(5);
       const n = (s: number[]) => s.reduce((a, b) => a * b, 1);
       const xv = Float32Array.from({ length: n(xShape) }, () => 3 * r.normal() + 1);
@@ -53,6 +53,7 @@ describe('wasm ops equal the CPU reference (values and gradients)', () => {
           const y = wm.batchNorm1d(x, gamma, beta, state, { training: true });
           wm.sum(wm.mul(y, wm.fromArray(wv, xShape))).backward();
           const evalY = wm.noGrad(() => wm.batchNorm1d(x, gamma, beta, state, { training: false }));
+          const evalRelu = wm.noGrad(() => wm.batchNorm1d(x, gamma, beta, state, { training: false, relu: true }));
           return {
             y: (await y.data()) as Float32Array,
             gx: (await x.grad!.data()) as Float32Array,
@@ -61,13 +62,14 @@ describe('wasm ops equal the CPU reference (values and gradients)', () => {
             rm: (await state.runningMean.data()) as Float32Array,
             rv: (await state.runningVar.data()) as Float32Array,
             evalY: (await evalY.data()) as Float32Array,
+            evalRelu: (await evalRelu.data()) as Float32Array,
           };
         });
       };
       const want = await run(cpu);
       const got = await run(wasm);
       // Forward, running statistics and eval: the same f32 roundings as the elementwise form.
-      for (const k of ['y', 'rm', 'rv', 'evalY'] as const) {
+      for (const k of ['y', 'rm', 'rv', 'evalY', 'evalRelu'] as const) {
         const d = closeness(got[k], want[k], 1e-6, 1e-6);
         expect(d.worst, `${k} at ${d.at}: wasm ${got[k][d.at]} vs cpu ${want[k][d.at]}`).toBeLessThanOrEqual(0);
       }

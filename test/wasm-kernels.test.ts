@@ -3,13 +3,13 @@
 //
 // Tolerances (|wasm - cpu| <= atol + rtol * |cpu|, NaN matches NaN):
 //   bit-exact    fill, copy (NaN payloads too), where, gather, scatterAddRows (same summation order),
-//                dropoutMask, reduce max, neg/abs/sign/relu/square/sqrt/reciprocal/affine/clamp/
+//                dropoutMask, batchNormEval, reduce max, neg/abs/sign/relu/square/sqrt/reciprocal/affine/clamp/
 //                leakyRelu/gtScalar/inRange, add/sub/mul/div/max/min/gt/eq/squaredError (f32 SIMD
 //                where that equals the reference's f64-then-round, f64x2 or scalar f64 elsewhere)
 //   1e-6 rel     exp/log/sigmoid/tanh/pow, bce/bceLogits (scalar f64 math library), reduce sum (f64
 //                accumulation), softmax
 //   1e-5 rel     adam (atol 1e-6; f32 arithmetic)
-//   1e-4 rel     matmul (atol 1e-5, f32 accumulation), gating (atol 1e-5)
+//   1e-4 rel     matmul and matmulBias (atol 1e-5, f32 accumulation), gating (atol 1e-5)
 import { execFileSync } from 'node:child_process';
 import { afterAll, describe, expect, it } from 'vitest';
 import { dropoutUniform, type Backend, type BinaryOp, type Buffer, type TypedArray, type UnaryOp } from '../src/backend/backend.js';
@@ -273,6 +273,64 @@ for (const [label, w] of [
       expectClose(got[0], want[0], 1e-4, 1e-5, `matmul ${JSON.stringify(c)}`);
     });
 
+    // matmulBias against the reference's matmul followed by a broadcast add (wasm adds the bias to the
+    // finished sums, the same rounding). Odd n takes the padded path; the large case is split.
+    const biasCases: Array<{ batch: number; m: number; n: number; k: number; transB: boolean; perEntry: boolean; shareA: boolean }> = [
+      { batch: 1, m: 3, n: 17, k: 5, transB: false, perEntry: false, shareA: false },
+      { batch: 1, m: 1030, n: 1, k: 8, transB: false, perEntry: false, shareA: false },
+      { batch: 2, m: 7, n: 6, k: 9, transB: true, perEntry: true, shareA: false },
+      { batch: 8, m: 1027, n: 16, k: 101, transB: false, perEntry: true, shareA: true },
+      { batch: 3, m: 5, n: 3, k: 0, transB: false, perEntry: true, shareA: false },
+    ];
+    it.each(biasCases)('matmulBias batch=$batch $m x $n x $k transB=$transB per-entry bias=$perEntry', async (c) => {
+      const aBatchStride = c.shareA ? 0 : c.m * c.k;
+      const p = { batch: c.batch, m: c.m, n: c.n, k: c.k, transA: false, transB: c.transB, aBatchStride, bBatchStride: c.k * c.n };
+      const a = uniform(Math.max(1, (c.shareA ? 1 : c.batch) * c.m * c.k), -1, 1, c.m + c.k);
+      const b = uniform(Math.max(1, c.batch * c.k * c.n), -1, 1, c.n + 3);
+      const bias = uniform((c.perEntry ? c.batch : 1) * c.n, -2, 2, c.n + 5);
+      const shape = [c.batch, c.m, c.n];
+      const { want, got } = await onBoth(g, [a, b, bias], [{ size: c.batch * c.m * c.n, init: uniform(c.batch * c.m * c.n, 5, 6, 1) }], (be, [ab, bb, zb], [o]) => {
+        if (be.matmulBias) be.matmulBias(ab, bb, zb, o, { ...p, biasBatchStride: c.perEntry ? c.n : 0 });
+        else {
+          be.matmul(ab, bb, o, p);
+          be.binary('add', o, zb, o, shape, contiguous(shape), [c.perEntry ? c.n : 0, 0, 1]);
+        }
+      });
+      expectClose(got[0], want[0], 1e-4, 1e-5, `matmulBias ${JSON.stringify(c)}`);
+    });
+
+    // Eval-mode BatchNorm (+ ReLU) against the reference's elementwise kernels: bit-exact, as each
+    // step is one f32 rounding on both sides. C = 5 exercises the scalar tail; the large case is split.
+    it.each([
+      [1, 17, 8, false],
+      [3, 1030, 24, true],
+      [2, 9, 5, true],
+    ] as const)('batchNormEval G=%i N=%i C=%i relu=%s', async (G, N, C, relu) => {
+      const x = uniform(G * N * C, -3, 3, G + N);
+      x[0] = NaN;
+      x[1] = -0;
+      const stats = [uniform(G * C, -1, 1, 2), uniform(G * C, 0.01, 4, 3), uniform(G * C, -2, 2, 4), uniform(G * C, -1, 1, 5)];
+      const eps = 1e-5;
+      const rows = [G, N, C];
+      const st = [C, 0, 1];
+      const { want, got } = await onBoth(g, [x, ...stats], [{ size: G * N * C }], (be, [xb, mb, vb, gb, bb], [y]) => {
+        if (be.batchNormEval) {
+          be.batchNormEval(xb, mb, vb, gb, bb, y, { groups: G, rows: N, channels: C, eps, relu });
+          return;
+        }
+        const scale = be.alloc(G * C, 'f32');
+        be.unary('affine', vb, scale, G * C, 1, eps);
+        be.unary('sqrt', scale, scale, G * C);
+        be.binary('div', gb, scale, scale, [G * C], [1], [1]);
+        be.binary('sub', xb, mb, y, rows, contiguous(rows), st);
+        be.binary('mul', y, scale, y, rows, contiguous(rows), st);
+        be.binary('add', y, bb, y, rows, contiguous(rows), st);
+        if (relu) be.unary('relu', y, y, G * N * C);
+        be.free(scale);
+      });
+      expectBitExact(got[0], want[0], `batchNormEval G=${G} N=${N} C=${C} relu=${relu}`);
+    });
+
     it('in-place matmul (output = operand) equals the out-of-place product', async () => {
       const m = 37;
       const x = uniform(m * m, -1, 1, 8);
@@ -324,6 +382,24 @@ for (const [label, w] of [
         const fids = Float32Array.from(ids);
         const r2 = await onBoth(g, [itable, fids], [{ size: count * dim, dtype: 'i32' }], (b, [t, i], [o]) => b.gatherRows(t, i, ids, o, dim));
         expectBitExact(r2.got[0], r2.want[0], `gather i32 ${vocab}x${dim}`);
+      }
+    });
+
+    it('gatherRows into columns of a wider output leaves the other columns as they were', async () => {
+      for (const [vocab, dim, count, offset, width] of [
+        [50, 4, 1030, 8, 23],
+        [9, 3, 17, 0, 5],
+        [20, 17, 33, 20, 37],
+      ]) {
+        const ids = ints(count, 0, vocab, vocab + dim);
+        const table = uniform(vocab * dim, -1, 1, dim + 2);
+        const init = uniform(count * width, 5, 6, 3);
+        const into = { offset, stride: width };
+        const r = await onBoth(g, [table, ids], [{ size: count * width, init }], (b, [t, i], [o]) => b.gatherRows(t, i, ids, o, dim, into));
+        const want = Float32Array.from(init);
+        for (let i = 0; i < count; i++) want.set(table.subarray(ids[i] * dim, (ids[i] + 1) * dim), offset + i * width);
+        expectBitExact(r.want[0], want, `reference gather into [${count}, ${width}] at column ${offset}`);
+        expectBitExact(r.got[0], want, `gather into [${count}, ${width}] at column ${offset}`);
       }
     });
 

@@ -133,12 +133,14 @@ export interface Backend {
    * where op transposes when transA/transB is set (A[b] is then stored K×M, B[b] N×K).
    * aBatchStride/bBatchStride are in elements; 0 reuses one matrix for every batch entry.
    */
-  matmul(
-    a: Buffer,
-    b: Buffer,
-    out: Buffer,
-    p: { batch: number; m: number; n: number; k: number; transA: boolean; transB: boolean; aBatchStride: number; bBatchStride: number },
-  ): void;
+  matmul(a: Buffer, b: Buffer, out: Buffer, p: MatmulShape): void;
+
+  /**
+   * Optional matmul with a bias epilogue (a Linear layer in one pass): out[b] = op(A[b]) · op(B[b]) as
+   * `matmul`, then bias row b (n values at bias + b·biasBatchStride; stride 0: one row for all)
+   * added to every row, each sum rounded as matmul followed by a broadcast add rounds it.
+   */
+  matmulBias?(a: Buffer, b: Buffer, bias: Buffer, out: Buffer, p: MatmulShape & { biasBatchStride: number }): void;
 
   /**
    * Strided copy over `shape`: dst[dstOffset + Σ idx_d * dstStrides_d] = src[srcOffset + Σ idx_d * srcStrides_d].
@@ -149,8 +151,10 @@ export interface Backend {
   /**
    * Row gather: out[i, :] = table[ids[i], :] for i < ids.length, rows of `dim` elements.
    * ids are validated by the caller (0 <= id < vocab); `idsHost` is the same ids on the host.
+   * `into`: row i goes to out[offset + i·stride …] instead (the columns of a wider matrix, as when
+   * embeddings are gathered straight into their concatenation); the rest of out is left as it is.
    */
-  gatherRows(table: Buffer, ids: Buffer, idsHost: Int32Array, out: Buffer, dim: number): void;
+  gatherRows(table: Buffer, ids: Buffer, idsHost: Int32Array, out: Buffer, dim: number, into?: RowPlacement): void;
 
   /**
    * Scatter-add of rows (the backward of gatherRows): out is [vocab, dim], zeroed by this kernel,
@@ -206,10 +210,30 @@ export interface Backend {
   batchNormBackward?(x: Buffer, gamma: Buffer, mean: Buffer, std: Buffer, gy: Buffer, gx: Buffer, gGamma: Buffer, gBeta: Buffer, p: BatchNormShape): void;
 
   /**
-   * Optional fused BatchNorm in eval mode (inference, no gradient): y = (x − mean) · scale + beta per
-   * group and channel, each step rounded to f32 (mean, scale and beta hold groups·channels values).
+   * Optional fused BatchNorm in eval mode (inference, no gradient), per group and channel:
+   * y = (x − mean) · (gamma / sqrt(variance + eps)) + beta, then max(y, 0) when `relu` is set, each
+   * step rounded to f32 as the elementwise form rounds it (mean, variance, gamma and beta hold
+   * groups·channels values).
    */
-  batchNormEval?(x: Buffer, mean: Buffer, scale: Buffer, beta: Buffer, y: Buffer, p: BatchNormShape): void;
+  batchNormEval?(x: Buffer, mean: Buffer, variance: Buffer, gamma: Buffer, beta: Buffer, y: Buffer, p: BatchNormShape & { relu: boolean }): void;
+}
+
+/** Where gathered rows land in a wider output: row i starts at element offset + i·stride. */
+export interface RowPlacement {
+  offset: number;
+  stride: number;
+}
+
+/** The shape of a batched matrix product (see Backend.matmul); strides are in elements. */
+export interface MatmulShape {
+  batch: number;
+  m: number;
+  n: number;
+  k: number;
+  transA: boolean;
+  transB: boolean;
+  aBatchStride: number;
+  bBatchStride: number;
 }
 
 export interface BatchNormShape {

@@ -60,8 +60,7 @@ export class ESMM extends MultiTaskModel {
   /** [batch, 3]: pCVR, pCTR, pCTCVR. */
   forward(x: FeatureBatch): Tensor {
     const groups = [this.userFeatures, this.itemFeatures].filter((g) => g.length > 0);
-    const parts = groups.map((g) => this.embedding.forward(x, g));
-    const input = parts.length === 1 ? parts[0] : ops.concat(parts, 1);
+    const input = this.embedding.forwardGroups(x, groups);
     const pCvr = ops.sigmoid(this.cvrTower.forward(input));
     const pCtr = ops.sigmoid(this.ctrTower.forward(input));
     return ops.concat([pCvr, pCtr, ops.mul(pCtr, pCvr)], 1);

@@ -2,7 +2,7 @@
 // (in feature order), then the dense values — the input layout of torch-rechub's MTL models.
 import { featureWidth, type DenseFeature, type Feature, type SequenceFeature, type SparseFeature } from '../features.js';
 import * as ops from '../tensor/ops.js';
-import { fromArray, type Tensor } from '../tensor/tensor.js';
+import { Tensor, fromArray } from '../tensor/tensor.js';
 import { Embedding } from './layers.js';
 import { Module } from './module.js';
 
@@ -85,11 +85,30 @@ export class EmbeddingLayer extends Module {
    * dense values. Models with feature groups (ESMM's user and item features) pass a subset.
    */
   forward(x: FeatureBatch, features: Feature[] = this.features): Tensor {
-    const parts = [
-      ...features.filter((f): f is SparseFeature | SequenceFeature => f.kind !== 'dense').map((f) => this.embed(x, f)),
-      ...features.filter((f): f is DenseFeature => f.kind === 'dense').map((f) => this.denseColumn(x, f)),
-    ];
+    return this.forwardGroups(x, [features]);
+  }
+
+  /**
+   * The inputs of several feature groups side by side, each laid out as `forward` lays it out, in
+   * one pass: sparse lookups are gathered straight into their columns of the result.
+   */
+  forwardGroups(x: FeatureBatch, groups: Feature[][]): Tensor {
+    const parts: (ops.RowLookup | Tensor)[] = [];
+    for (const features of groups) {
+      for (const f of features) {
+        if (f.kind === 'dense') continue;
+        parts.push(f.kind === 'sparse' ? this.lookup(x, f) : this.embed(x, f));
+      }
+      for (const f of features) if (f.kind === 'dense') parts.push(this.denseColumn(x, f));
+    }
     if (parts.length === 0) throw new Error('EmbeddingLayer: no features to embed');
-    return parts.length === 1 ? parts[0] : ops.concat(parts, 1);
+    return parts.length === 1 && parts[0] instanceof Tensor ? parts[0] : ops.gatherConcat(parts);
+  }
+
+  /** A sparse feature's embedding as a lookup for gatherConcat. */
+  private lookup(x: FeatureBatch, f: SparseFeature): ops.RowLookup {
+    const ids = this.column(x, f.name);
+    if (ids.rank !== 1) throw new Error(`Sparse feature '${f.name}' expects ids [batch], got ${ids.describe()}`);
+    return { table: this.tables.get(f.tableName)!.weight, ids, what: `feature '${f.name}' (vocabulary ${f.vocabSize})` };
   }
 }

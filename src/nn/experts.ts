@@ -1,5 +1,5 @@
 // Experts: E expert MLPs of one shape, evaluated together. Each layer holds the weights of all experts
-// stacked ([E, in, out]), so a layer is one batched matmul, one bias add and one grouped BatchNorm
+// stacked ([E, in, out]), so a layer is one batched matmul with its bias (ops.linear) and one grouped BatchNorm
 // however many experts there are. Per expert the parameters are exactly those of a torch-rechub
 // MLP(output_layer=False): Linear → BatchNorm1d → activation → Dropout per hidden size.
 import { globalRng, init } from '../tensor/random.js';
@@ -30,7 +30,8 @@ export class GroupedBatchNorm extends Module {
     this.runningMean = this.buffer('running_mean', zeros(shape));
     this.runningVar = this.buffer('running_var', ones(shape));
   }
-  forward(x: Tensor): Tensor {
+  /** `relu`: apply ReLU to the result (one pass at inference on backends that fuse it). */
+  forward(x: Tensor, opts: { relu?: boolean } = {}): Tensor {
     const shape = [this.groups, 1, this.numFeatures];
     const gamma = this.weight ?? full(shape, 1, { backend: x.backend });
     const beta = this.bias ?? full(shape, 0, { backend: x.backend });
@@ -38,6 +39,7 @@ export class GroupedBatchNorm extends Module {
       training: this.training,
       eps: this.opts.eps,
       momentum: this.opts.momentum,
+      relu: opts.relu,
     });
   }
 }
@@ -86,7 +88,9 @@ class ExpertLayer extends Module {
     this.act = this.child('act', new ExpertActivation(activation, nExpert, outFeatures));
   }
   forward(x: Tensor): Tensor {
-    const h = this.act.forward(this.bn.forward(ops.add(ops.matmul(x, this.weight), this.bias)));
+    const z = ops.linear(x, this.weight, this.bias);
+    // ReLU goes into the BatchNorm call, which fuses the two at inference where the backend can.
+    const h = this.act.kind === 'relu' ? this.bn.forward(z, { relu: true }) : this.act.forward(this.bn.forward(z));
     if (!this.training || this.dropout === 0) return h;
     return ops.dropout(h, this.dropout, { training: true, seed: globalRng().nextUint32() });
   }

@@ -19,8 +19,7 @@ export class Linear extends Module {
     if (x.shape[x.rank - 1] !== this.inFeatures) {
       throw new Error(`Linear(${this.inFeatures} → ${this.outFeatures}): input ${x.describe()} has ${x.shape[x.rank - 1]} features, expected ${this.inFeatures}`);
     }
-    const y = ops.matmul(x, this.weight);
-    return this.bias ? ops.add(y, this.bias) : y;
+    return ops.linear(x, this.weight, this.bias);
   }
 }
 
@@ -37,10 +36,11 @@ export class BatchNorm1d extends Module {
     this.runningMean = this.buffer('running_mean', zeros([numFeatures]));
     this.runningVar = this.buffer('running_var', ones([numFeatures]));
   }
-  forward(x: Tensor): Tensor {
+  /** `relu`: apply ReLU to the result (one pass at inference on backends that fuse it). */
+  forward(x: Tensor, opts: { relu?: boolean } = {}): Tensor {
     const gamma = this.weight ?? full([this.numFeatures], 1);
     const beta = this.bias ?? full([this.numFeatures], 0);
-    return ops.batchNorm1d(x, gamma, beta, { runningMean: this.runningMean, runningVar: this.runningVar }, { training: this.training, ...this.opts });
+    return ops.batchNorm1d(x, gamma, beta, { runningMean: this.runningMean, runningVar: this.runningVar }, { training: this.training, ...this.opts, relu: opts.relu });
   }
 }
 
@@ -169,7 +169,11 @@ export class MLP extends Module {
   }
   forward(x: Tensor): Tensor {
     let h = x;
-    for (const b of this.blocks) h = b.drop.forward(b.act.forward(b.bn.forward(b.linear.forward(h))));
+    for (const b of this.blocks) {
+      // ReLU goes into the BatchNorm call, which fuses the two at inference where the backend can.
+      const normed = b.act instanceof Activation && b.act.kind === 'relu' ? b.bn.forward(b.linear.forward(h), { relu: true }) : b.act.forward(b.bn.forward(b.linear.forward(h)));
+      h = b.drop.forward(normed);
+    }
     return this.output ? this.output.forward(h) : h;
   }
 }

@@ -400,12 +400,30 @@ export interface MatmulOptions {
  * 2-D × 3-D (the 2-D operand is shared by every batch entry — e.g. one input through E experts).
  */
 export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
+  return product('matmul', a, b, null, opts);
+}
+
+/**
+ * x·W + b, a Linear layer: x [rows, in] or [in-batch…], W [in, out] (or [E, in, out] for E stacked
+ * layers, as matmul batches), b [out] (or [E, 1, out]). Backends with matmulBias do it in one pass;
+ * the values are those of matmul followed by add.
+ */
+export function linear(x: Tensor, weight: Tensor, bias: Tensor | null): Tensor {
+  if (!bias) return matmul(x, weight);
+  const n = weight.shape[weight.rank - 1];
+  const batch = x.rank === 3 ? x.shape[0] : weight.rank === 3 ? weight.shape[0] : 0;
+  const rowShaped = bias.shape.join() === String(n) || (batch > 0 && bias.shape.join() === [batch, 1, n].join());
+  const fused = x.backend.matmulBias !== undefined && bias.backend === x.backend && bias.dtype === 'f32' && rowShaped;
+  return fused ? product('linear', x, weight, bias, {}) : add(matmul(x, weight), bias);
+}
+
+function product(op: string, a: Tensor, b: Tensor, bias: Tensor | null, opts: MatmulOptions): Tensor {
   const transA = opts.transA ?? false;
   const transB = opts.transB ?? false;
-  const backend = sameBackend('matmul', [a, b]);
-  needFloat('matmul', [a, b]);
+  const backend = sameBackend(op, bias ? [a, b, bias] : [a, b]);
+  needFloat(op, bias ? [a, b, bias] : [a, b]);
   if (a.rank < 2 || a.rank > 3 || b.rank < 2 || b.rank > 3) {
-    throw new Error(`matmul: operands must be 2-D or 3-D, got ${a.describe()} and ${b.describe()}`);
+    throw new Error(`${op}: operands must be 2-D or 3-D, got ${a.describe()} and ${b.describe()}`);
   }
   const [ar, ac] = a.shape.slice(-2);
   const [br, bc] = b.shape.slice(-2);
@@ -413,23 +431,30 @@ export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
   const [kb, n] = transB ? [bc, br] : [br, bc];
   if (k !== kb) {
     throw new Error(
-      `matmul: inner dimensions differ: ${a.describe()}${transA ? 'ᵀ' : ''} · ${b.describe()}${transB ? 'ᵀ' : ''} needs ${k} == ${kb}; transpose an operand (transA/transB) or fix the layer sizes`,
+      `${op}: inner dimensions differ: ${a.describe()}${transA ? 'ᵀ' : ''} · ${b.describe()}${transB ? 'ᵀ' : ''} needs ${k} == ${kb}; transpose an operand (transA/transB) or fix the layer sizes`,
     );
   }
   const aBatch = a.rank === 3 ? a.shape[0] : 1;
   const bBatch = b.rank === 3 ? b.shape[0] : 1;
   if (a.rank === 3 && b.rank === 3 && aBatch !== bBatch) {
-    throw new Error(`matmul: batch sizes differ: ${a.describe()} and ${b.describe()}`);
+    throw new Error(`${op}: batch sizes differ: ${a.describe()} and ${b.describe()}`);
   }
   const batch = Math.max(aBatch, bBatch);
   const batched = a.rank === 3 || b.rank === 3;
+  // The bias: one row of n for every product ([n]), or one per batch entry ([batch, 1, n]).
+  const perEntry = bias !== null && bias.rank === 3;
+  if (bias && (perEntry ? bias.shape.join() !== [batch, 1, n].join() : bias.shape.join() !== String(n))) {
+    throw new Error(`${op}: bias ${bias.describe()} must be [${n}]${batched ? ` or [${batch}, 1, ${n}]` : ''} for the product ${a.describe()} · ${b.describe()}`);
+  }
   const out = empty(batched ? [batch, m, n] : [m, n], 'f32', backend);
-  backend.matmul(a.buffer, b.buffer, out.buffer, {
+  const shape = {
     batch, m, n, k, transA, transB,
     aBatchStride: a.rank === 3 ? ar * ac : 0,
     bBatchStride: b.rank === 3 ? br * bc : 0,
-  });
-  return record(out, 'matmul', [a, b], (g) => {
+  };
+  if (bias) backend.matmulBias!(a.buffer, b.buffer, bias.buffer, out.buffer, { ...shape, biasBatchStride: perEntry ? n : 0 });
+  else backend.matmul(a.buffer, b.buffer, out.buffer, shape);
+  return record(out, op, bias ? [a, b, bias] : [a, b], (g) => {
     // C = op(A)·op(B):  d op(A) = G·op(B)ᵀ,  d op(B) = op(A)ᵀ·G; a shared 2-D operand sums over the batch.
     const fold = (t: Tensor, target: Tensor): Tensor => (target.rank === 2 && t.rank === 3 ? sum(t, 0) : t);
     // A shared 2-D operand's gradient sums E products; as one product over the stacked batch it needs
@@ -448,7 +473,8 @@ export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
           ? matmul(reshape(g, [batch * m, n]), reshape(a, [batch * m, k]), { transA: true })
           : matmul(reshape(a, [batch * m, k]), reshape(g, [batch * m, n]), { transA: true })
         : fold(transB ? matmul(g, a, { transA: true, transB: transA }) : matmul(a, g, { transA: !transA }), b);
-    return [ga, gb];
+    if (!bias) return [ga, gb];
+    return [ga, gb, bias.requiresGrad ? sumTo(g, bias.shape) : null];
   });
 }
 
@@ -517,6 +543,57 @@ export function gatherRows(table: Tensor, ids: Tensor, what = `table ${table.des
   const out = empty([...ids.shape, ...table.shape.slice(1)], 'f32', backend);
   if (out.size > 0) backend.gatherRows(table.buffer, ids.buffer, host, out.buffer, dim);
   return record(out, 'gatherRows', [table, ids], (g) => [scatterAddRows(g, ids, vocab, table.shape.slice(1)), null]);
+}
+
+/** An embedding lookup for gatherConcat: rows of `table` [vocab, dim] at 1-D `ids`. */
+export interface RowLookup {
+  table: Tensor;
+  ids: Tensor;
+  /** Names the table in error messages, e.g. "feature 'user_id' (vocabulary 1000)". */
+  what?: string;
+}
+
+/**
+ * concat([gatherRows(table, ids) for a lookup, or x for a [rows, width] tensor, …], axis 1): each
+ * lookup is gathered straight into its columns, with no [rows, dim] tensor per feature (the input
+ * layer of a recommender, many small embeddings side by side). Same values and gradients as the
+ * gathers and concat it replaces.
+ */
+export function gatherConcat(parts: (RowLookup | Tensor)[]): Tensor {
+  if (parts.length === 0) throw new Error('gatherConcat: needs at least one part');
+  const tensors = parts.map((p) => (p instanceof Tensor ? p : p.table));
+  const backend = sameBackend('gatherConcat', [...tensors, ...parts.flatMap((p) => (p instanceof Tensor ? [] : [p.ids]))]);
+  needFloat('gatherConcat', tensors);
+  const rowsOf = (p: RowLookup | Tensor) => (p instanceof Tensor ? p.shape[0] : p.ids.shape[0]);
+  const rows = rowsOf(parts[0]);
+  const widths = parts.map((p, i) => {
+    if (p instanceof Tensor) {
+      if (p.rank !== 2 || p.shape[0] !== rows) throw new Error(`gatherConcat: part ${i} ${p.describe()} must be [${rows}, width]`);
+      return p.shape[1];
+    }
+    if (p.table.rank !== 2) throw new Error(`gatherConcat: the table of part ${i} must be [vocab, dim], got ${p.table.describe()}`);
+    if (p.ids.rank !== 1 || p.ids.shape[0] !== rows) throw new Error(`gatherConcat: the ids of part ${i} must be [${rows}], got ${p.ids.describe()}`);
+    return p.table.shape[1];
+  });
+  const hosts = parts.map((p) => (p instanceof Tensor ? null : checkIds('gatherConcat', p.ids, p.table.shape[0], p.what ?? `table ${p.table.describe()}`)));
+  const width = widths.reduce((a, b) => a + b, 0);
+  const out = empty([rows, width], 'f32', backend);
+  let at = 0;
+  parts.forEach((p, i) => {
+    if (rows > 0 && widths[i] > 0) {
+      if (p instanceof Tensor) stridedCopy('gatherConcat', p, p.shape, 0, contiguousStrides(p.shape), { t: out, offset: at, strides: [width, 1] });
+      else backend.gatherRows(p.table.buffer, p.ids.buffer, hosts[i]!, out.buffer, widths[i], { offset: at, stride: width });
+    }
+    at += widths[i];
+  });
+  const starts = widths.map((_, i) => widths.slice(0, i).reduce((a, b) => a + b, 0));
+  return record(out, 'gatherConcat', tensors, (g) =>
+    parts.map((p, i) => {
+      if (!tensors[i].requiresGrad) return null;
+      const piece = slice(g, [0, starts[i]], [rows, widths[i]]);
+      return p instanceof Tensor ? piece : scatterAddRows(piece, p.ids, p.table.shape[0], [widths[i]]);
+    }),
+  );
 }
 
 /** Sums rows of src into a [vocab, ...rowShape] tensor at ids (repeated ids accumulate). */
@@ -600,14 +677,15 @@ export interface BatchNormState {
  * BatchNorm over the batch axis. x is [batch, C], or [G, batch, C] for G independent groups (a stack of
  * experts, each with its own statistics and affine parameters); gamma, beta and the running statistics
  * are [C] or [G, 1, C]. Training: batch statistics (biased variance), running statistics updated in
- * place (unbiased variance, as torch). Eval: running statistics.
+ * place (unbiased variance, as torch). Eval: running statistics. `relu`: followed by ReLU, which
+ * backends with batchNormEval fold into the same pass at inference.
  */
 export function batchNorm1d(
   x: Tensor,
   gamma: Tensor,
   beta: Tensor,
   state: BatchNormState,
-  opts: { training: boolean; momentum?: number; eps?: number },
+  opts: { training: boolean; momentum?: number; eps?: number; relu?: boolean },
 ): Tensor {
   const eps = opts.eps ?? 1e-5;
   const momentum = opts.momentum ?? 0.1;
@@ -619,25 +697,28 @@ export function batchNorm1d(
       `batchNorm1d: expected x [batch, C] or [groups, batch, C] with parameters and statistics ${fmtShape(statShape)}, got x ${x.describe()}, weight ${gamma.describe()}, running mean ${state.runningMean.describe()}`,
     );
   }
+  const thenRelu = opts.relu ?? false;
   if (!opts.training) {
-    const scale = div(gamma, sqrt(add(state.runningVar, eps)));
     const backend = x.backend;
     const taped = isGradEnabled() && [x, gamma, beta].some((t) => t.requiresGrad);
-    if (backend.batchNormEval && !taped && x.dtype === 'f32' && sameBackend('batchNorm1d', [x, gamma, beta, state.runningMean]) === backend) {
-      // Inference: one pass instead of three (same values).
+    const operands = [x, gamma, beta, state.runningMean, state.runningVar];
+    if (backend.batchNormEval && !taped && operands.every((t) => t.dtype === 'f32') && sameBackend('batchNorm1d', operands) === backend) {
+      // Inference: one pass instead of five ops (same values).
       const y = empty(x.shape, 'f32', backend);
-      const p = { groups: x.rank === 3 ? x.shape[0] : 1, rows: x.shape[axis], channels: x.shape[x.rank - 1], eps };
-      backend.batchNormEval(x.buffer, state.runningMean.buffer, scale.buffer, beta.buffer, y.buffer, p);
-      scale.dispose();
+      const p = { groups: x.rank === 3 ? x.shape[0] : 1, rows: x.shape[axis], channels: x.shape[x.rank - 1], eps, relu: thenRelu };
+      backend.batchNormEval(x.buffer, state.runningMean.buffer, state.runningVar.buffer, gamma.buffer, beta.buffer, y.buffer, p);
       return y;
     }
-    return add(mul(sub(x, state.runningMean), scale), beta);
+    const scale = div(gamma, sqrt(add(state.runningVar, eps)));
+    const y = add(mul(sub(x, state.runningMean), scale), beta);
+    return thenRelu ? relu(y) : y;
   }
   const n = x.shape[axis];
   if (n < 2) throw new Error(`batchNorm1d: training needs more than one row per batch (got ${x.describe()}); use a larger batch or eval mode`);
   const backend = sameBackend('batchNorm1d', [x, gamma, beta, state.runningMean, state.runningVar]);
   if (backend.batchNormForward && backend.batchNormBackward && x.dtype === 'f32' && gamma.dtype === 'f32' && beta.dtype === 'f32') {
-    return fusedBatchNorm(backend, x, gamma, beta, state, { n, eps, momentum, statShape });
+    const y = fusedBatchNorm(backend, x, gamma, beta, state, { n, eps, momentum, statShape });
+    return thenRelu ? relu(y) : y;
   }
   const mu = mean(x, axis, x.rank === 3);
   const centred = sub(x, mu);
@@ -645,7 +726,8 @@ export function batchNorm1d(
   const xhat = div(centred, sqrt(add(variance, eps)));
   updateRunning(state.runningMean, mu, momentum, 1);
   updateRunning(state.runningVar, variance, momentum, n / (n - 1));
-  return add(mul(xhat, gamma), beta);
+  const y = add(mul(xhat, gamma), beta);
+  return thenRelu ? relu(y) : y;
 }
 
 /** Training-mode batchNorm1d in two kernels, on backends that have them (same values as the elementwise form). */

@@ -48,6 +48,12 @@ export const opCases: OpCase[] = [
   { name: 'matmul 1000x33·33x17', ...mm([1000, 33], [33, 17]), atol: 1e-4 },
   { name: 'matmul 65x1030·1030x3 (long K)', ...mm([65, 1030], [1030, 3]), rtol: 3e-4, atol: 3e-5 },
 
+  // linear (x·W + b; one pass on backends with matmulBias): 2-D, stacked experts, odd widths
+  { name: 'linear [9,6]·[6,5]+[5]', inputs: [{ shape: [9, 6] }, { shape: [6, 5] }, { shape: [5] }], run: ([x, w, b]) => wm.linear(x, w, b), rtol: 1e-4, atol: 1e-5 },
+  { name: 'linear experts [9,6]·[4,6,5]+[4,1,5]', inputs: [{ shape: [9, 6] }, { shape: [4, 6, 5] }, { shape: [4, 1, 5] }], run: ([x, w, b]) => wm.linear(x, w, b), rtol: 1e-4, atol: 1e-5 },
+  { name: 'linear [2,9,6]·[6,1]+[1]', inputs: [{ shape: [2, 9, 6] }, { shape: [6, 1] }, { shape: [1] }], run: ([x, w, b]) => wm.linear(x, w, b), rtol: 1e-4, atol: 1e-5 },
+  { name: 'linear [1030,16]·[16,8]+[8]', inputs: [{ shape: [1030, 16] }, { shape: [16, 8] }, { shape: [8] }], run: ([x, w, b]) => wm.linear(x, w, b), rtol: 1e-4, atol: 1e-4 },
+
   // broadcasting binary ops
   { name: 'add [17,3]+[3]', inputs: [{ shape: [17, 3] }, { shape: [3] }], run: ([a, b]) => wm.add(a, b) },
   { name: 'add [1]+[1000,3]', inputs: [{ shape: [1] }, { shape: [1000, 3] }], run: ([a, b]) => wm.add(a, b) },
@@ -100,6 +106,17 @@ export const opCases: OpCase[] = [
   // gather / scatter-add
   { name: 'gatherRows (repeated ids)', inputs: [{ shape: [7, 3] }, { shape: [40], kind: { ids: 7 } }], run: ([t, ids]) => wm.gatherRows(t, ids) },
   { name: 'gatherRows 2-D ids, 1000+ rows', inputs: [{ shape: [50, 4] }, { shape: [300, 5], kind: { ids: 50 } }], run: ([t, ids]) => wm.gatherRows(t, ids), atol: 1e-5 },
+  {
+    name: 'gatherConcat: two lookups around a dense part',
+    inputs: [{ shape: [7, 3] }, { shape: [40], kind: { ids: 7 } }, { shape: [40, 2] }, { shape: [5, 4] }, { shape: [40], kind: { ids: 5 } }],
+    run: ([t1, i1, d, t2, i2]) => wm.gatherConcat([{ table: t1, ids: i1 }, d, { table: t2, ids: i2 }]),
+  },
+  {
+    name: 'gatherConcat: one table looked up twice (shared embedding)',
+    inputs: [{ shape: [6, 4] }, { shape: [1030], kind: { ids: 6 } }, { shape: [1030], kind: { ids: 6 } }],
+    run: ([t, i1, i2]) => wm.gatherConcat([{ table: t, ids: i1 }, { table: t, ids: i2 }]),
+    atol: 1e-5,
+  },
   { name: 'indexSelect axis 1', inputs: [{ shape: [3, 6] }, { shape: [4], kind: { ids: 6 } }], run: ([x, ids]) => wm.indexSelect(x, 1, ids) },
   { name: 'where', inputs: [{ shape: [4, 3], kind: 'mask', grad: false }, { shape: [4, 3] }, { shape: [3] }], run: ([c, a, b]) => wm.where(c, a, b) },
 

@@ -11,6 +11,7 @@ import {
   type DType,
   type GateMixShape,
   type ReduceOp,
+  type RowPlacement,
   type TypedArray,
   type UnaryOp,
 } from '../backend.js';
@@ -235,13 +236,14 @@ export class CpuBackend implements Backend {
     });
   }
 
-  gatherRows(table: Buffer, _ids: Buffer, idsHost: Int32Array, out: Buffer, dim: number): void {
+  gatherRows(table: Buffer, _ids: Buffer, idsHost: Int32Array, out: Buffer, dim: number, into: RowPlacement = { offset: 0, stride: dim }): void {
     this.launch();
     const t = data(table);
     const o = data(out);
     for (let i = 0; i < idsHost.length; i++) {
       const row = idsHost[i] * dim;
-      for (let d = 0; d < dim; d++) o[i * dim + d] = t[row + d];
+      const at = into.offset + i * into.stride;
+      for (let d = 0; d < dim; d++) o[at + d] = t[row + d];
     }
   }
 

@@ -12,9 +12,9 @@ export interface KernelExports {
   copy(src: number, dst: number, rank: number, meta: number, ctr: number): void;
   reduceSum(x: number, out: number, outer: number, reduce: number, inner: number, scratch: number): void;
   reduceMax(x: number, out: number, outer: number, reduce: number, inner: number): void;
-  matmul(a: number, b: number, c: number, m: number, n: number, k: number, ars: number, acs: number, aBatch: number, ldb: number, bBatch: number, ldc: number, r0: number, r1: number): void;
+  matmul(a: number, b: number, c: number, m: number, n: number, k: number, ars: number, acs: number, aBatch: number, ldb: number, bBatch: number, ldc: number, bias: number, biasBatch: number, r0: number, r1: number): void;
   packB(src: number, dst: number, batch: number, k: number, n: number, srcBatch: number, rs: number, cs: number, n4: number): void;
-  gatherRows(table: number, ids: number, out: number, count: number, dim: number): void;
+  gatherRows(table: number, ids: number, out: number, count: number, dim: number, outStride: number): void;
   scatterAddRows(src: number, ids: number, out: number, count: number, vocab: number, dim: number): void;
   softmax(x: number, out: number, rows: number, cols: number, log: number): void;
   dropoutMask(out: number, n: number, p: number, seed: number, scale: number): void;
@@ -22,7 +22,7 @@ export interface KernelExports {
   gateMixBackward(weights: number, experts: number, gMix: number, gLogits: number, gExperts: number, T: number, B: number, E: number, H: number, b0: number, b1: number): void;
   adam(p: number, g: number, m: number, v: number, lr: number, b1: number, b2: number, eps: number, wd: number, decoupled: number, c1: number, c2: number, lo: number, hi: number): void;
   batchNormForward(x: number, gamma: number, beta: number, y: number, mean: number, variance: number, std: number, G: number, N: number, C: number, eps: number, scratch: number, g0: number, g1: number): void;
-  batchNormEval(x: number, mean: number, scale: number, beta: number, y: number, G: number, N: number, C: number, g0: number, g1: number): void;
+  batchNormEval(x: number, mean: number, variance: number, gamma: number, beta: number, y: number, G: number, N: number, C: number, eps: number, relu: number, scratch: number, g0: number, g1: number): void;
   batchNormBackward(x: number, gamma: number, mean: number, std: number, gy: number, gx: number, gGamma: number, gBeta: number, G: number, N: number, C: number, scratch: number, g0: number, g1: number): void;
 }
 

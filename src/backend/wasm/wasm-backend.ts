@@ -23,7 +23,9 @@ import {
   type Buffer,
   type DType,
   type GateMixShape,
+  type MatmulShape,
   type ReduceOp,
+  type RowPlacement,
   type TypedArray,
   type UnaryOp,
 } from '../backend.js';
@@ -359,16 +361,20 @@ export class WasmBackend implements Backend {
     }
   }
 
-  matmul(
-    a: Buffer,
-    b: Buffer,
-    out: Buffer,
-    p: { batch: number; m: number; n: number; k: number; transA: boolean; transB: boolean; aBatchStride: number; bBatchStride: number },
-  ): void {
+  matmul(a: Buffer, b: Buffer, out: Buffer, p: MatmulShape): void {
+    this.product(a, b, null, out, p, 0);
+  }
+
+  matmulBias(a: Buffer, b: Buffer, bias: Buffer, out: Buffer, p: MatmulShape & { biasBatchStride: number }): void {
+    this.product(a, b, bias, out, p, p.biasBatchStride);
+  }
+
+  private product(a: Buffer, b: Buffer, bias: Buffer | null, out: Buffer, p: MatmulShape, biasBatchStride: number): void {
     this.stats.dispatches++;
     const { batch, m, n, k, transA, transB, aBatchStride, bBatchStride } = p;
     const ab = this.input(a);
     const bb = this.input(b);
+    const zb = bias ? this.input(bias) : null;
     const total = batch * m * n;
     const ob = this.output(out, total >= out.size);
     if (total === 0) return;
@@ -388,9 +394,20 @@ export class WasmBackend implements Backend {
         bBatch = bBatchStride === 0 ? 0 : k * n4;
       }
       const ldb = bPtr === bb.ptr ? n : n4;
+      // The bias rows, padded to n4 columns like B.
+      let zPtr = zb ? zb.ptr : 0;
+      let zBatch = biasBatchStride;
+      if (zb && n4 !== n) {
+        const copies = biasBatchStride === 0 ? 1 : batch;
+        const t = this.scratch(copies * n4 * 4);
+        temps.push(t);
+        this.k.packB(zb.ptr, t.ptr, copies, 1, n, biasBatchStride, n, 1, n4);
+        zPtr = t.ptr;
+        zBatch = biasBatchStride === 0 ? 0 : n4;
+      }
       // Padded columns, or an output that overlaps an operand: compute aside, then copy over.
-      const overlaps = (x: WasmBuffer) => ob.ptr < x.ptr + x.capacity && x.ptr < ob.ptr + ob.capacity;
-      const aside = n4 !== n || overlaps(ab) || overlaps(bb);
+      const overlaps = (x: WasmBuffer | null) => x !== null && ob.ptr < x.ptr + x.capacity && x.ptr < ob.ptr + ob.capacity;
+      const aside = n4 !== n || overlaps(ab) || overlaps(bb) || overlaps(zb);
       let cPtr = ob.ptr;
       if (aside) {
         const t = this.scratch(batch * m * n4 * 4);
@@ -401,7 +418,7 @@ export class WasmBackend implements Backend {
       const [ars, acs] = transA ? [1, m] : [k, 1];
       const rows = batch * m;
       this.split('matmul', rows, WasmBackend.chunkOf(rows, 4), 2 * rows * n4 * k >= SPLIT_MATMUL_FLOPS, [
-        ab.ptr, bPtr, cPtr, m, ldc === n4 ? n4 : n, k, ars, acs, aBatchStride, ldb, bBatch, ldc, 0, 0,
+        ab.ptr, bPtr, cPtr, m, ldc === n4 ? n4 : n, k, ars, acs, aBatchStride, ldb, bBatch, ldc, zPtr, zBatch, 0, 0,
       ]);
       if (aside) {
         this.meta([rows, n, ldc, 1, n, 1]);
@@ -433,15 +450,15 @@ export class WasmBackend implements Backend {
     return { ptr: t.ptr, temp: t };
   }
 
-  gatherRows(table: Buffer, ids: Buffer, idsHost: Int32Array, out: Buffer, dim: number): void {
+  gatherRows(table: Buffer, ids: Buffer, idsHost: Int32Array, out: Buffer, dim: number, into: RowPlacement = { offset: 0, stride: dim }): void {
     this.stats.dispatches++;
     const tb = this.input(table);
     const count = idsHost.length;
-    const ob = this.output(out, count * dim >= out.size);
+    const ob = this.output(out, into.offset === 0 && into.stride === dim && count * dim >= out.size);
     if (count * dim === 0) return;
     const id = this.idsPointer(ids, idsHost);
     try {
-      this.k.gatherRows(tb.ptr, id.ptr, ob.ptr, count, dim);
+      this.k.gatherRows(tb.ptr, id.ptr, ob.ptr + into.offset * 4, count, dim, into.stride);
     } finally {
       if (id.temp) this.done(id.temp);
     }
@@ -551,17 +568,24 @@ export class WasmBackend implements Backend {
     }
   }
 
-  batchNormEval(x: Buffer, mean: Buffer, scale: Buffer, beta: Buffer, y: Buffer, p: BatchNormShape): void {
+  batchNormEval(x: Buffer, mean: Buffer, variance: Buffer, gamma: Buffer, beta: Buffer, y: Buffer, p: BatchNormShape & { relu: boolean }): void {
     this.stats.dispatches++;
-    const { groups: G, rows: N, channels: C } = p;
+    const { groups: G, rows: N, channels: C, eps } = p;
     const xb = this.input(x);
     const mb = this.input(mean);
-    const sb = this.input(scale);
+    const vb = this.input(variance);
+    const gb = this.input(gamma);
     const bb = this.input(beta);
     const yb = this.output(y, G * N * C >= y.size);
     if (G * N * C === 0) return;
-    this.split('batchNormEval', G, 1, G * N * C >= SPLIT_ELEMENTS, [xb.ptr, mb.ptr, sb.ptr, bb.ptr, yb.ptr, G, N, C, 0, 0]);
+    const s = this.scratch(2 * C * 4);
+    try {
+      this.split('batchNormEval', G, 1, G * N * C >= SPLIT_ELEMENTS, [xb.ptr, mb.ptr, vb.ptr, gb.ptr, bb.ptr, yb.ptr, G, N, C, eps, p.relu ? 1 : 0, s.ptr, 0, 0], { arg: 11, offset: C * 4 });
+    } finally {
+      this.done(s);
+    }
   }
+
 }
 
 async function coreCount(): Promise<number> {

@@ -16,6 +16,7 @@ import {
   type DType,
   type GateMixShape,
   type ReduceOp,
+  type RowPlacement,
   type TypedArray,
   type UnaryOp,
 } from '../backend.js';
@@ -483,26 +484,27 @@ export class WebGPUBackend implements Backend {
     );
   }
 
-  gatherRows(table: Buffer, ids: Buffer, idsHost: Int32Array, out: Buffer, dim: number): void {
+  gatherRows(table: Buffer, ids: Buffer, idsHost: Int32Array, out: Buffer, dim: number, into: RowPlacement = { offset: 0, stride: dim }): void {
     this.stats.dispatches++;
     const tb = this.own(table);
     const ib = this.own(ids);
     const ob = this.own(out);
     if (tb.dtype !== ob.dtype) throw new Error(`WebGPUBackend.gatherRows: table is ${tb.dtype} but out is ${ob.dtype}`);
     const count = idsHost.length;
-    this.need(ob, count * dim, 'gatherRows', 'out');
     if (count * dim === 0) return;
+    this.need(ob, into.offset + (count - 1) * into.stride + dim, 'gatherRows', 'out');
+    const covers = into.offset === 0 && into.stride === dim && count * dim >= ob.size;
     const vocab = Math.floor(tb.size / dim);
     // The device copy of the ids is used when it is i32; otherwise the host ids are uploaded.
     const idsOperand: Operand = ib.dtype === 'i32' && ib.size >= count ? { buf: ib } : { scratch: this.uploadScratch(idsHost) };
     this.dispatch(
       gatherSource(),
       'gather_rows',
-      (w) => w.u32(count).u32(dim).u32(vocab),
+      (w) => w.u32(count).u32(dim).u32(vocab).u32(into.offset).u32(into.stride),
       [
         [1, { buf: tb }],
         [2, idsOperand],
-        [3, { buf: ob, write: true, covers: count * dim >= ob.size }],
+        [3, { buf: ob, write: true, covers }],
       ],
       this.grid(Math.ceil((count * dim) / WORKGROUP)),
     );

@@ -589,9 +589,10 @@ export function reduceMax(x: usize, out: usize, outer: i32, red: i32, inner: i32
 // of batch × m. op(A) element (i, kk) of batch t sits at a + 4·(t·aBatch + i·ars + kk·acs), so a
 // transposed A needs no copy; B must be k×n row-major with row stride ldb (the wrapper packs a
 // transB operand, or one whose n is not a multiple of 4, with packB first). Register tiles of
-// 4 rows × 8 columns (8 f32x4 accumulators).
+// 4 rows × 8 columns (8 f32x4 accumulators). With a bias (a pointer, 0 for none), bias row t
+// (at bias + 4·t·biasBatch) is added to every row of C[t] as the sums are stored.
 
-export function matmul(a: usize, b: usize, c: usize, m: i32, n: i32, k: i32, ars: i32, acs: i32, aBatch: i32, ldb: i32, bBatch: i32, ldc: i32, r0: i32, r1: i32): void {
+export function matmul(a: usize, b: usize, c: usize, m: i32, n: i32, k: i32, ars: i32, acs: i32, aBatch: i32, ldb: i32, bBatch: i32, ldc: i32, bias: usize, biasBatch: i32, r0: i32, r1: i32): void {
   const ar4 = <usize>ars << 2, ac4 = <usize>acs << 2, lb4 = <usize>ldb << 2, lc4 = <usize>ldc << 2;
   let r = r0;
   while (r < r1) {
@@ -603,29 +604,41 @@ export function matmul(a: usize, b: usize, c: usize, m: i32, n: i32, k: i32, ars
     const pa = a + ((<usize>t * <usize>aBatch) << 2) + <usize>i * ar4;
     const pb = b + ((<usize>t * <usize>bBatch) << 2);
     const pc = c + ((<usize>t * <usize>m * <usize>ldc) << 2) + <usize>i * lc4;
-    if (k == 0) {
+    // The bias row of this batch entry (0: none), added to each finished sum.
+    const pz = bias == 0 ? 0 : bias + ((<usize>t * <usize>biasBatch) << 2);
+    if (k == 0 && pz == 0) {
       memory.fill(pc, 0, <usize>rows * lc4);
     } else if (rows == 4) {
       let j = 0;
-      for (; j + 8 <= n; j += 8) tile4x8(pa, ar4, ac4, pb + (<usize>j << 2), lb4, pc + (<usize>j << 2), lc4, k);
-      for (; j + 4 <= n; j += 4) tile4x4(pa, ar4, ac4, pb + (<usize>j << 2), lb4, pc + (<usize>j << 2), lc4, k);
+      for (; j + 8 <= n; j += 8) tile4x8(pa, ar4, ac4, pb + (<usize>j << 2), lb4, pc + (<usize>j << 2), lc4, k, at(pz, j));
+      for (; j + 4 <= n; j += 4) tile4x4(pa, ar4, ac4, pb + (<usize>j << 2), lb4, pc + (<usize>j << 2), lc4, k, at(pz, j));
       for (; j < n; j++) {
-        for (let q = 0; q < 4; q++) dot1(pa + <usize>q * ar4, ac4, pb + (<usize>j << 2), lb4, pc + <usize>q * lc4 + (<usize>j << 2), k);
+        for (let q = 0; q < 4; q++) dot1(pa + <usize>q * ar4, ac4, pb + (<usize>j << 2), lb4, pc + <usize>q * lc4 + (<usize>j << 2), k, at(pz, j));
       }
     } else {
       for (let q = 0; q < rows; q++) {
         const ra = pa + <usize>q * ar4, rc = pc + <usize>q * lc4;
         let j = 0;
-        for (; j + 8 <= n; j += 8) tile1x8(ra, ac4, pb + (<usize>j << 2), lb4, rc + (<usize>j << 2), k);
-        for (; j + 4 <= n; j += 4) tile1x4(ra, ac4, pb + (<usize>j << 2), lb4, rc + (<usize>j << 2), k);
-        for (; j < n; j++) dot1(ra, ac4, pb + (<usize>j << 2), lb4, rc + (<usize>j << 2), k);
+        for (; j + 8 <= n; j += 8) tile1x8(ra, ac4, pb + (<usize>j << 2), lb4, rc + (<usize>j << 2), k, at(pz, j));
+        for (; j + 4 <= n; j += 4) tile1x4(ra, ac4, pb + (<usize>j << 2), lb4, rc + (<usize>j << 2), k, at(pz, j));
+        for (; j < n; j++) dot1(ra, ac4, pb + (<usize>j << 2), lb4, rc + (<usize>j << 2), k, at(pz, j));
       }
     }
     r += rows;
   }
 }
 
-@inline function tile4x8(pa: usize, ar4: usize, ac4: usize, pb: usize, lb4: usize, pc: usize, lc4: usize, k: i32): void {
+/** Column j of a bias row, or 0 when there is no bias. */
+@inline function at(pz: usize, j: i32): usize {
+  return pz == 0 ? 0 : pz + (<usize>j << 2);
+}
+
+/** Stores four finished sums, plus four lanes of the bias at pz + at when there is one (the reference's order: Σ, then + bias). */
+@inline function put4(pc: usize, sums: v128, pz: usize, at: usize): void {
+  v128.store(pc, pz == 0 ? sums : f32x4.add(sums, v128.load(pz + at)));
+}
+
+@inline function tile4x8(pa: usize, ar4: usize, ac4: usize, pb: usize, lb4: usize, pc: usize, lc4: usize, k: i32, pz: usize): void {
   let c00 = f32x4.splat(0), c01 = f32x4.splat(0), c10 = f32x4.splat(0), c11 = f32x4.splat(0);
   let c20 = f32x4.splat(0), c21 = f32x4.splat(0), c30 = f32x4.splat(0), c31 = f32x4.splat(0);
   const a1 = ar4, a2 = ar4 << 1, a3 = ar4 * 3;
@@ -646,17 +659,17 @@ export function matmul(a: usize, b: usize, c: usize, m: i32, n: i32, k: i32, ars
     pa += ac4;
     pb += lb4;
   }
-  v128.store(pc, c00);
-  v128.store(pc, c01, 16);
-  v128.store(pc + lc4, c10);
-  v128.store(pc + lc4, c11, 16);
-  v128.store(pc + (lc4 << 1), c20);
-  v128.store(pc + (lc4 << 1), c21, 16);
-  v128.store(pc + lc4 * 3, c30);
-  v128.store(pc + lc4 * 3, c31, 16);
+  put4(pc, c00, pz, 0);
+  put4(pc + 16, c01, pz, 16);
+  put4(pc + lc4, c10, pz, 0);
+  put4(pc + lc4 + 16, c11, pz, 16);
+  put4(pc + (lc4 << 1), c20, pz, 0);
+  put4(pc + (lc4 << 1) + 16, c21, pz, 16);
+  put4(pc + lc4 * 3, c30, pz, 0);
+  put4(pc + lc4 * 3 + 16, c31, pz, 16);
 }
 
-@inline function tile4x4(pa: usize, ar4: usize, ac4: usize, pb: usize, lb4: usize, pc: usize, lc4: usize, k: i32): void {
+@inline function tile4x4(pa: usize, ar4: usize, ac4: usize, pb: usize, lb4: usize, pc: usize, lc4: usize, k: i32, pz: usize): void {
   let c0 = f32x4.splat(0), c1 = f32x4.splat(0), c2 = f32x4.splat(0), c3 = f32x4.splat(0);
   const a1 = ar4, a2 = ar4 << 1, a3 = ar4 * 3;
   for (let kk = 0; kk < k; kk++) {
@@ -668,13 +681,13 @@ export function matmul(a: usize, b: usize, c: usize, m: i32, n: i32, k: i32, ars
     pa += ac4;
     pb += lb4;
   }
-  v128.store(pc, c0);
-  v128.store(pc + lc4, c1);
-  v128.store(pc + (lc4 << 1), c2);
-  v128.store(pc + lc4 * 3, c3);
+  put4(pc, c0, pz, 0);
+  put4(pc + lc4, c1, pz, 0);
+  put4(pc + (lc4 << 1), c2, pz, 0);
+  put4(pc + lc4 * 3, c3, pz, 0);
 }
 
-@inline function tile1x8(pa: usize, ac4: usize, pb: usize, lb4: usize, pc: usize, k: i32): void {
+@inline function tile1x8(pa: usize, ac4: usize, pb: usize, lb4: usize, pc: usize, k: i32, pz: usize): void {
   let c0 = f32x4.splat(0), c1 = f32x4.splat(0);
   for (let kk = 0; kk < k; kk++) {
     const x = v128.load32_splat(pa);
@@ -683,28 +696,28 @@ export function matmul(a: usize, b: usize, c: usize, m: i32, n: i32, k: i32, ars
     pa += ac4;
     pb += lb4;
   }
-  v128.store(pc, c0);
-  v128.store(pc, c1, 16);
+  put4(pc, c0, pz, 0);
+  put4(pc + 16, c1, pz, 16);
 }
 
-@inline function tile1x4(pa: usize, ac4: usize, pb: usize, lb4: usize, pc: usize, k: i32): void {
+@inline function tile1x4(pa: usize, ac4: usize, pb: usize, lb4: usize, pc: usize, k: i32, pz: usize): void {
   let c0 = f32x4.splat(0);
   for (let kk = 0; kk < k; kk++) {
     c0 = f32x4.add(c0, f32x4.mul(v128.load32_splat(pa), v128.load(pb)));
     pa += ac4;
     pb += lb4;
   }
-  v128.store(pc, c0);
+  put4(pc, c0, pz, 0);
 }
 
-@inline function dot1(pa: usize, ac4: usize, pb: usize, lb4: usize, pc: usize, k: i32): void {
+@inline function dot1(pa: usize, ac4: usize, pb: usize, lb4: usize, pc: usize, k: i32, pz: usize): void {
   let s: f32 = 0;
   for (let kk = 0; kk < k; kk++) {
     s += load<f32>(pa) * load<f32>(pb);
     pa += ac4;
     pb += lb4;
   }
-  store<f32>(pc, s);
+  store<f32>(pc, pz == 0 ? s : s + load<f32>(pz));
 }
 
 /**
@@ -730,19 +743,21 @@ export function packB(src: usize, dst: usize, batch: i32, k: i32, n: i32, srcBat
 
 // ---------------------------------------------------------------- gather / scatter-add
 
-export function gatherRows(table: usize, ids: usize, out: usize, count: i32, dim: i32): void {
+/** out row i (at out + 4·i·outStride) = table row ids[i], dim values each. */
+export function gatherRows(table: usize, ids: usize, out: usize, count: i32, dim: i32, outStride: i32): void {
   const rowBytes = <usize>dim << 2;
+  const outBytes = <usize>outStride << 2;
   if (dim == 4) {
     for (let i = 0; i < count; i++) {
       const id = <usize>load<i32>(ids + (<usize>i << 2));
-      v128.store(out + (<usize>i << 4), v128.load(table + (id << 4)));
+      v128.store(out + <usize>i * outBytes, v128.load(table + (id << 4)));
     }
     return;
   }
   const d4 = dim & ~3;
   for (let i = 0; i < count; i++) {
     const id = <usize>load<i32>(ids + (<usize>i << 2));
-    const s = table + id * rowBytes, d = out + <usize>i * rowBytes;
+    const s = table + id * rowBytes, d = out + <usize>i * outBytes;
     if (dim >= 64) {
       memory.copy(d, s, rowBytes);
       continue;
@@ -877,10 +892,32 @@ export function gateMixForward(logits: usize, experts: usize, mix: usize, weight
       const pm = mix + ((row * <usize>H) << 2);
       const px = experts + ((<usize>b * <usize>H) << 2);
       let h = 0;
+      // 16 columns at a time: four accumulators, one gate weight splat per expert.
+      for (; h + 16 <= H; h += 16) {
+        const off = <usize>h << 2;
+        let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
+        let pe = px + off;
+        for (let e = 0; e < E; e++) {
+          const w = v128.load32_splat(pw + (<usize>e << 2));
+          a0 = f32x4.add(a0, f32x4.mul(w, v128.load(pe)));
+          a1 = f32x4.add(a1, f32x4.mul(w, v128.load(pe, 16)));
+          a2 = f32x4.add(a2, f32x4.mul(w, v128.load(pe, 32)));
+          a3 = f32x4.add(a3, f32x4.mul(w, v128.load(pe, 48)));
+          pe += eStride;
+        }
+        v128.store(pm + off, a0);
+        v128.store(pm + off, a1, 16);
+        v128.store(pm + off, a2, 32);
+        v128.store(pm + off, a3, 48);
+      }
       for (; h < h4; h += 4) {
         const off = <usize>h << 2;
         let acc = f32x4.splat(0);
-        for (let e = 0; e < E; e++) acc = f32x4.add(acc, f32x4.mul(v128.load32_splat(pw + (<usize>e << 2)), v128.load(px + <usize>e * eStride + off)));
+        let pe = px + off;
+        for (let e = 0; e < E; e++) {
+          acc = f32x4.add(acc, f32x4.mul(v128.load32_splat(pw + (<usize>e << 2)), v128.load(pe)));
+          pe += eStride;
+        }
         v128.store(pm + off, acc);
       }
       for (; h < H; h++) {
@@ -1132,24 +1169,45 @@ export function batchNormBackward(x: usize, gamma: usize, mean: usize, std: usiz
   }
 }
 
-/** Eval-mode BatchNorm: y = (x − mean) · scale + beta per group and channel, groups [g0, g1). */
-export function batchNormEval(x: usize, mean: usize, scale: usize, beta: usize, y: usize, G: i32, N: i32, C: i32, g0: i32, g1: i32): void {
+/**
+ * Eval-mode BatchNorm over groups [g0, g1): y = (x − mean) · γ/√(var + ε) + β per group and channel,
+ * then max(y, 0) when relu is set. scratch: C floats of this thread's own.
+ */
+export function batchNormEval(x: usize, mean: usize, vari: usize, gamma: usize, beta: usize, y: usize, G: i32, N: i32, C: i32, eps: f64, relu: i32, scratch: usize, g0: i32, g1: i32): void {
   const c4 = C & ~3;
   const groupBytes = (<usize>N * <usize>C) << 2;
+  const zero = f32x4.splat(0);
   for (let g = g0; g < g1; g++) {
     const st = (<usize>g * <usize>C) << 2;
-    const pm = mean + st, ps = scale + st, pb = beta + st;
+    const pm = mean + st, pb = beta + st;
+    // scale = γ / √(var + ε), rounded as the reference's elementwise ops round it.
+    for (let c = 0; c < C; c++) {
+      const q = <usize>c << 2;
+      store<f32>(scratch + q, load<f32>(gamma + st + q) / Mathf.sqrt(<f32>(<f64>load<f32>(vari + st + q) + eps)));
+    }
     const xg = x + <usize>g * groupBytes, yg = y + <usize>g * groupBytes;
-    for (let r = 0; r < N; r++) {
-      const o = (<usize>r * <usize>C) << 2;
-      let c = 0;
-      for (; c < c4; c += 4) {
-        const q = <usize>c << 2;
-        v128.store(yg + o + q, f32x4.add(f32x4.mul(f32x4.sub(v128.load(xg + o + q), v128.load(pm + q)), v128.load(ps + q)), v128.load(pb + q)));
+    const rowBytes = <usize>C << 2;
+    // Four channels at a time down all rows, their statistics held in registers.
+    for (let c = 0; c < c4; c += 4) {
+      const q = <usize>c << 2;
+      const vm = v128.load(pm + q), vs = v128.load(scratch + q), vb = v128.load(pb + q);
+      let px = xg + q, py = yg + q;
+      for (let r = 0; r < N; r++) {
+        let v = f32x4.add(f32x4.mul(f32x4.sub(v128.load(px), vm), vs), vb);
+        if (relu) v = v128.bitselect(zero, v, f32x4.le(v, zero));
+        v128.store(py, v);
+        px += rowBytes;
+        py += rowBytes;
       }
-      for (; c < C; c++) {
-        const q = <usize>c << 2;
-        store<f32>(yg + o + q, (load<f32>(xg + o + q) - load<f32>(pm + q)) * load<f32>(ps + q) + load<f32>(pb + q));
+    }
+    for (let c = c4; c < C; c++) {
+      const q = <usize>c << 2;
+      const m = load<f32>(pm + q), sc = load<f32>(scratch + q), bt = load<f32>(pb + q);
+      for (let r = 0; r < N; r++) {
+        const o = <usize>r * rowBytes + q;
+        let v = (load<f32>(xg + o) - m) * sc + bt;
+        if (relu && v <= 0) v = 0;
+        store<f32>(yg + o, v);
       }
     }
   }
