@@ -382,7 +382,8 @@ export class WasmBackend implements Backend {
     try {
       // B must be k×n4 row-major with n4 a multiple of 4 (SIMD columns): pack a transposed operand or
       // one with n % 4 ≠ 0 (zero padding columns; the product is then computed n4 wide and copied out).
-      const n4 = (n + 3) & ~3;
+      // Under 4 columns there is no SIMD tile to feed: the kernel's scalar dot products read B as it is.
+      const n4 = n < 4 ? n : (n + 3) & ~3;
       let bPtr = bb.ptr;
       let bBatch = bBatchStride;
       if ((transB || n4 !== n) && k > 0) {

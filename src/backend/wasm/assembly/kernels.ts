@@ -835,8 +835,12 @@ export function dropoutMask(out: usize, n: i32, p: f64, seed: u32, scale: f32): 
 
 /** e^x for f32x4 (Cephes expf: range reduction by ln 2, degree-6 polynomial; ≈1 ulp). */
 @inline function expv(x: v128): v128 {
-  x = f32x4.min(f32x4.max(x, f32x4.splat(-87.33654)), f32x4.splat(88.72284));
-  const n = f32x4.floor(f32x4.add(f32x4.mul(x, f32x4.splat(1.44269504088896341)), f32x4.splat(0.5)));
+  // Clamp with pmin/pmax (one instruction each; NaN stays NaN).
+  x = f32x4.pmin(f32x4.pmax(x, f32x4.splat(-87.33654)), f32x4.splat(88.72284));
+  // n = round(x / ln 2) by adding 1.5·2^23: the integer lands in the low mantissa bits of t.
+  const magic = f32x4.splat(12582912.0);
+  const t = f32x4.add(f32x4.mul(x, f32x4.splat(1.44269504088896341)), magic);
+  const n = f32x4.sub(t, magic);
   x = f32x4.sub(x, f32x4.mul(n, f32x4.splat(0.693359375)));
   x = f32x4.sub(x, f32x4.mul(n, f32x4.splat(-2.12194440e-4)));
   let y = f32x4.splat(1.9875691500e-4);
@@ -846,24 +850,34 @@ export function dropoutMask(out: usize, n: i32, p: f64, seed: u32, scale: f32): 
   y = f32x4.add(f32x4.mul(y, x), f32x4.splat(1.6666665459e-1));
   y = f32x4.add(f32x4.mul(y, x), f32x4.splat(5.0000001201e-1));
   y = f32x4.add(f32x4.add(f32x4.mul(y, f32x4.mul(x, x)), x), f32x4.splat(1));
-  const pow2n = i32x4.shl(i32x4.add(i32x4.trunc_sat_f32x4_s(n), i32x4.splat(127)), 23);
+  // 2^n = (bits(t) − bits(1.5·2^23) + 127) << 23
+  const pow2n = i32x4.shl(i32x4.add(i32x4.sub(t, magic), i32x4.splat(127)), 23);
   return f32x4.mul(y, pow2n);
 }
 
 /** weights[0..E) = softmax(logits[0..E)) for E a multiple of 4. */
+/** max (sum) of the four lanes of v, in every lane. */
+@inline function laneMax(v: v128): v128 {
+  v = f32x4.pmax(v, v128.shuffle<f32>(v, v, 2, 3, 0, 1));
+  return f32x4.pmax(v, v128.shuffle<f32>(v, v, 1, 0, 3, 2));
+}
+
+@inline function laneSum(v: v128): v128 {
+  v = f32x4.add(v, v128.shuffle<f32>(v, v, 2, 3, 0, 1));
+  return f32x4.add(v, v128.shuffle<f32>(v, v, 1, 0, 3, 2));
+}
+
 function softmaxRow4(pl: usize, pw: usize, E: i32): void {
   let m = v128.load(pl);
-  for (let e = 4; e < E; e += 4) m = f32x4.max(m, v128.load(pl + (<usize>e << 2)));
-  const mx = Mathf.max(Mathf.max(f32x4.extract_lane(m, 0), f32x4.extract_lane(m, 1)), Mathf.max(f32x4.extract_lane(m, 2), f32x4.extract_lane(m, 3)));
-  const vm = f32x4.splat(mx);
+  for (let e = 4; e < E; e += 4) m = f32x4.pmax(m, v128.load(pl + (<usize>e << 2)));
+  const vm = laneMax(m);
   let acc = f32x4.splat(0);
   for (let e = 0; e < E; e += 4) {
     const v = expv(f32x4.sub(v128.load(pl + (<usize>e << 2)), vm));
     v128.store(pw + (<usize>e << 2), v);
     acc = f32x4.add(acc, v);
   }
-  const sum: f32 = (f32x4.extract_lane(acc, 0) + f32x4.extract_lane(acc, 1)) + (f32x4.extract_lane(acc, 2) + f32x4.extract_lane(acc, 3));
-  const inv = f32x4.splat(<f32>1.0 / sum);
+  const inv = f32x4.div(f32x4.splat(1), laneSum(acc));
   for (let e = 0; e < E; e += 4) v128.store(pw + (<usize>e << 2), f32x4.mul(v128.load(pw + (<usize>e << 2)), inv));
 }
 
