@@ -571,6 +571,23 @@ describe('the helper thread', () => {
     [a, b, out].forEach((x) => threaded.free(x));
   });
 
+  it('a helper that sleeps between kernels (helperSpinMs 0) still gives the CPU's products', async () => {
+    const sleepy = await createWasmBackend({ threads: 1, helperSpinMs: 0 });
+    try {
+      if (!sleepy.threaded) return;
+      const x = uniform(300 * 200, -1, 1, 7);
+      const y = uniform(200 * 150, -1, 1, 8);
+      const p = { batch: 1, m: 300, n: 150, k: 200, transA: false, transB: false, aBatchStride: 0, bBatchStride: 0 };
+      for (let round = 0; round < 3; round++) {
+        await new Promise((r) => setTimeout(r, 20)); // long enough for the helper to fall asleep
+        const { want, got } = await onBoth(sleepy, [x, y], [{ size: 300 * 150 }], (be, [xb, yb], [o]) => be.matmul(xb, yb, o, p));
+        expectClose(got[0], want[0], 1e-4, 1e-5, `matmul after a sleep, round ${round}`);
+      }
+    } finally {
+      sleepy.destroy();
+    }
+  });
+
   it('an error in this thread’s chunk surfaces after the helper has stopped, and the next kernels work', async () => {
     if (!threaded.threaded) return;
     const n = 100_000;

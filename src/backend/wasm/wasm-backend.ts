@@ -87,6 +87,11 @@ export interface WasmBackendOptions {
    * available and the machine has more than one core, else 0.
    */
   threads?: number;
+  /**
+   * How long (ms) the idle helper keeps polling for the next kernel before it sleeps; default 1.
+   * A step's kernels come back to back, and waking a sleeping thread costs more than a small kernel.
+   */
+  helperSpinMs?: number;
 }
 
 export class WasmBackend implements Backend {
@@ -615,6 +620,6 @@ export async function createWasmBackend(opts: WasmBackendOptions = {}): Promise<
   const module = await kernelModule(useShared);
   const memory = createMemory(useShared, 32);
   const exports = await instantiate(module, memory);
-  const worker = useShared ? await KernelWorker.start(module, memory, WORKER_CTRL) : null;
+  const worker = useShared ? await KernelWorker.start(module, memory, WORKER_CTRL, opts.helperSpinMs ?? 1) : null;
   return new WasmBackend(exports, memory, worker);
 }

@@ -23,14 +23,20 @@ const INDEX_BITS = 15;
 // Runs in the helper (Node worker_threads with eval, or a browser Worker from a blob URL). Plain JS.
 const WORKER_SOURCE = `
 'use strict';
-function start(module, memory, ctrlByte, names, spin) {
+function start(module, memory, ctrlByte, names, spinMs) {
   const instance = new WebAssembly.Instance(module, { env: { memory, abort() { throw new Error('kernel aborted'); } } });
   const fns = names.map((n) => instance.exports[n]);
   let seen = 0;
   for (;;) {
     const ctrl = new Int32Array(memory.buffer, ctrlByte, 16);
     let s = Atomics.load(ctrl, 0);
-    for (let i = 0; s === seen && i < spin; i++) s = Atomics.load(ctrl, 0);
+    // Poll for the next job for spinMs after the last one (the kernels of a step come back to back,
+    // and waking a sleeping thread costs more than a small kernel), then sleep.
+    const until = performance.now() + spinMs;
+    while (s === seen) {
+      for (let i = 0; s === seen && i < 1000; i++) s = Atomics.load(ctrl, 0);
+      if (performance.now() > until) break;
+    }
     if (s === seen) {
       Atomics.wait(ctrl, 0, seen);
       continue;
@@ -65,12 +71,12 @@ function start(module, memory, ctrlByte, names, spin) {
 if (typeof require === 'function' && typeof self === 'undefined') {
   const { parentPort, workerData } = require('node:worker_threads');
   parentPort.postMessage('ready');
-  start(workerData.module, workerData.memory, workerData.ctrl, workerData.names, workerData.spin);
+  start(workerData.module, workerData.memory, workerData.ctrl, workerData.names, workerData.spinMs);
 } else {
   self.onmessage = (e) => {
     const d = e.data;
     self.postMessage('ready');
-    start(d.module, d.memory, d.ctrl, d.names, d.spin);
+    start(d.module, d.memory, d.ctrl, d.names, d.spinMs);
   };
 }
 `;
@@ -98,11 +104,11 @@ export class KernelWorker {
 
   /**
    * Starts a helper on `memory` (which must be shared); null when threads are unavailable here.
-   * `spin`: how many times the idle helper polls for work before it sleeps.
+   * `spinMs`: how long the idle helper keeps polling for work before it sleeps.
    */
-  static async start(module: WebAssembly.Module, memory: WebAssembly.Memory, ctrlByte: number, spin = 2000): Promise<KernelWorker | null> {
+  static async start(module: WebAssembly.Module, memory: WebAssembly.Memory, ctrlByte: number, spinMs = 1): Promise<KernelWorker | null> {
     new Int32Array(memory.buffer, ctrlByte, 16).fill(0);
-    const data = { module, memory, ctrl: ctrlByte, names: WORKER_EXPORTS, spin };
+    const data = { module, memory, ctrl: ctrlByte, names: WORKER_EXPORTS, spinMs };
     try {
       if (isNode()) {
         const { Worker } = await import('node:worker_threads');
