@@ -571,7 +571,7 @@ describe('the helper thread', () => {
     [a, b, out].forEach((x) => threaded.free(x));
   });
 
-  it('a helper that sleeps between kernels (helperSpinMs 0) still gives the CPU's products', async () => {
+  it('a helper that sleeps between kernels (helperSpinMs 0) still gives the CPU reference’s products', async () => {
     const sleepy = await createWasmBackend({ threads: 1, helperSpinMs: 0 });
     try {
       if (!sleepy.threaded) return;

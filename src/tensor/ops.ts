@@ -404,9 +404,9 @@ export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
 }
 
 /**
- * x·W + b, a Linear layer: x [rows, in] or [in-batch…], W [in, out] (or [E, in, out] for E stacked
- * layers, as matmul batches), b [out] (or [E, 1, out]). Backends with matmulBias do it in one pass;
- * the values are those of matmul followed by add.
+ * x·W + b, a Linear layer: x [rows, in], W [in, out], b [out]; or E stacked layers batched as matmul
+ * batches them (x [rows, in] or [E, rows, in], W [E, in, out], b [E, 1, out] or [out]). Backends with
+ * matmulBias do it in one pass; the values are those of matmul followed by add.
  */
 export function linear(x: Tensor, weight: Tensor, bias: Tensor | null): Tensor {
   if (!bias) return matmul(x, weight);
@@ -564,8 +564,7 @@ export function gatherConcat(parts: (RowLookup | Tensor)[]): Tensor {
   const tensors = parts.map((p) => (p instanceof Tensor ? p : p.table));
   const backend = sameBackend('gatherConcat', [...tensors, ...parts.flatMap((p) => (p instanceof Tensor ? [] : [p.ids]))]);
   needFloat('gatherConcat', tensors);
-  const rowsOf = (p: RowLookup | Tensor) => (p instanceof Tensor ? p.shape[0] : p.ids.shape[0]);
-  const rows = rowsOf(parts[0]);
+  const rows = parts[0] instanceof Tensor ? parts[0].shape[0] : parts[0].ids.shape[0];
   const widths = parts.map((p, i) => {
     if (p instanceof Tensor) {
       if (p.rank !== 2 || p.shape[0] !== rows) throw new Error(`gatherConcat: part ${i} ${p.describe()} must be [${rows}, width]`);
@@ -576,17 +575,14 @@ export function gatherConcat(parts: (RowLookup | Tensor)[]): Tensor {
     return p.table.shape[1];
   });
   const hosts = parts.map((p) => (p instanceof Tensor ? null : checkIds('gatherConcat', p.ids, p.table.shape[0], p.what ?? `table ${p.table.describe()}`)));
+  const starts = widths.map((_, i) => widths.slice(0, i).reduce((a, b) => a + b, 0));
   const width = widths.reduce((a, b) => a + b, 0);
   const out = empty([rows, width], 'f32', backend);
-  let at = 0;
   parts.forEach((p, i) => {
-    if (rows > 0 && widths[i] > 0) {
-      if (p instanceof Tensor) stridedCopy('gatherConcat', p, p.shape, 0, contiguousStrides(p.shape), { t: out, offset: at, strides: [width, 1] });
-      else backend.gatherRows(p.table.buffer, p.ids.buffer, hosts[i]!, out.buffer, widths[i], { offset: at, stride: width });
-    }
-    at += widths[i];
+    if (rows === 0 || widths[i] === 0) return;
+    if (p instanceof Tensor) stridedCopy('gatherConcat', p, p.shape, 0, contiguousStrides(p.shape), { t: out, offset: starts[i], strides: [width, 1] });
+    else backend.gatherRows(p.table.buffer, p.ids.buffer, hosts[i]!, out.buffer, widths[i], { offset: starts[i], stride: width });
   });
-  const starts = widths.map((_, i) => widths.slice(0, i).reduce((a, b) => a + b, 0));
   return record(out, 'gatherConcat', tensors, (g) =>
     parts.map((p, i) => {
       if (!tensors[i].requiresGrad) return null;
