@@ -88,8 +88,9 @@ export interface WasmBackendOptions {
    */
   threads?: number;
   /**
-   * How long (ms) the idle helper keeps polling for the next kernel before it sleeps; default 1.
-   * A step's kernels come back to back, and waking a sleeping thread costs more than a small kernel.
+   * How long (ms) the idle helper keeps polling for the next kernel before it sleeps; default 0.1.
+   * A step's kernels come back to back, and waking a sleeping thread costs more than a small kernel;
+   * polling much longer takes the core from V8's background compiler while the JIT warms up.
    */
   helperSpinMs?: number;
 }
@@ -620,6 +621,6 @@ export async function createWasmBackend(opts: WasmBackendOptions = {}): Promise<
   const module = await kernelModule(useShared);
   const memory = createMemory(useShared, 32);
   const exports = await instantiate(module, memory);
-  const worker = useShared ? await KernelWorker.start(module, memory, WORKER_CTRL, opts.helperSpinMs ?? 1) : null;
+  const worker = useShared ? await KernelWorker.start(module, memory, WORKER_CTRL, opts.helperSpinMs ?? 0.1) : null;
   return new WasmBackend(exports, memory, worker);
 }

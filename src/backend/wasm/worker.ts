@@ -106,7 +106,7 @@ export class KernelWorker {
    * Starts a helper on `memory` (which must be shared); null when threads are unavailable here.
    * `spinMs`: how long the idle helper keeps polling for work before it sleeps.
    */
-  static async start(module: WebAssembly.Module, memory: WebAssembly.Memory, ctrlByte: number, spinMs = 1): Promise<KernelWorker | null> {
+  static async start(module: WebAssembly.Module, memory: WebAssembly.Memory, ctrlByte: number, spinMs = 0.1): Promise<KernelWorker | null> {
     new Int32Array(memory.buffer, ctrlByte, 16).fill(0);
     const data = { module, memory, ctrl: ctrlByte, names: WORKER_EXPORTS, spinMs };
     try {
