@@ -157,7 +157,7 @@ describe('checkpoint files', () => {
     const sched2 = new StepLR(opt2, { stepSize: 1, gamma: 0.5 });
     expect(await snapshot(m2)).not.toEqual(await snapshot(m));
     const info = await loadCheckpoint(file, m2, { optimizer: opt2, scheduler: sched2 });
-    expect(info).toEqual({ metadata: { epoch: '1' }, hasOptimizerState: true, hasSchedulerState: true });
+    expect(info).toEqual({ metadata: { epoch: '1' }, hasOptimizerState: true, hasSchedulerState: true, hasStrategyState: false });
     expect(await snapshot(m2)).toEqual(await snapshot(m));
     expect(opt2.paramGroups[0].lr).toBe(0.005);
     expect(sched2.lastEpoch).toBe(1);
@@ -177,7 +177,7 @@ describe('checkpoint files', () => {
     const file = join(dir, 'weights.safetensors');
     await saveCheckpoint(file, m);
     const m2 = new Tiny();
-    expect(await loadCheckpoint(file, m2)).toEqual({ metadata: {}, hasOptimizerState: false, hasSchedulerState: false });
+    expect(await loadCheckpoint(file, m2)).toEqual({ metadata: {}, hasOptimizerState: false, hasSchedulerState: false, hasStrategyState: false });
     const m3 = new Tiny();
     const before = await snapshot(m3);
     await expect(loadCheckpoint(file, m3, { optimizer: new SGD(m3.parameters()) })).rejects.toThrow(/has no optimizer state/);

@@ -109,3 +109,17 @@ describe('bad input: a clear error, inputs untouched', () => {
     expect(() => wm.add(a, b)).toThrow(/add: inputs live on different backends/);
   });
 });
+
+describe('the seeded generator', () => {
+  it('continues from a saved state exactly, the kept normal included, and refuses a malformed one', () => {
+    const a = new wm.Random(9);
+    a.normal(); // leaves the second value of a pair kept
+    const state = JSON.parse(JSON.stringify(a.getState()));
+    const b = new wm.Random(123);
+    b.setState(state);
+    const next = (r: wm.Random) => [r.normal(), r.nextUint32(), r.uniform(), r.normal(), r.int(1000)];
+    expect(next(b)).toEqual(next(a));
+    expect(() => b.setState({ words: [1, 2, 3], spareNormal: null } as never)).toThrow(/not a generator state/);
+    expect(() => b.setState({ words: [1, 2, 3, 2 ** 40], spareNormal: null } as never)).toThrow(/not a generator state/);
+  });
+});

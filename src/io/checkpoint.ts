@@ -1,6 +1,7 @@
-// Checkpoints on disk (Node only): a module's parameters and buffers, optionally an optimizer's and a
-// scheduler's state, in one safetensors file. Node modules are imported inside the functions so that
+// Checkpoints on disk (Node only): a module's parameters and buffers, optionally an optimizer's, a
+// scheduler's and a task-balancing strategy's state, in one safetensors file. Node modules are imported inside the functions so that
 // bundling this file for the browser does not break.
+import type { BalanceStrategy } from '../mtl/strategy.js';
 import type { Module } from '../nn/module.js';
 import type { Optimizer, OptimizerStateDict } from '../optim/optimizer.js';
 import type { LRScheduler, SchedulerStateDict } from '../optim/scheduler.js';
@@ -14,12 +15,19 @@ export interface CheckpointExtra {
   /** Saves the optimizer's state (moments, step counts, per-group lr) so training can resume. */
   optimizer?: Optimizer;
   scheduler?: LRScheduler;
+  /** Saves the task-balancing strategy's name and state (GradNorm's weights, DWA's history, ...). */
+  strategy?: BalanceStrategy;
 }
 
 export interface LoadCheckpointOptions {
   /** Restores this optimizer's state too; the file must contain optimizer state. */
   optimizer?: Optimizer;
   scheduler?: LRScheduler;
+  /**
+   * Restores this strategy's state when the file has one; the file's strategy must be the same
+   * method. A file saved without a strategy leaves it as it is (hasStrategyState: false).
+   */
+  strategy?: BalanceStrategy;
 }
 
 export interface LoadedCheckpoint {
@@ -27,12 +35,15 @@ export interface LoadedCheckpoint {
   metadata: Record<string, string>;
   hasOptimizerState: boolean;
   hasSchedulerState: boolean;
+  hasStrategyState: boolean;
 }
 
 const FORMAT = 'webmtl-checkpoint/1';
 const KEY_FORMAT = 'webmtl.format';
 const KEY_OPTIMIZER = 'webmtl.optimizer';
 const KEY_SCHEDULER = 'webmtl.scheduler';
+/** JSON { name, state }: the balancing method and its stateDict() (null for a method without state). */
+const KEY_STRATEGY = 'webmtl.strategy';
 /** Optimizer state tensors are stored as `__optimizer__.<param index>.<state name>`, apart from module names. */
 const OPTIMIZER_PREFIX = '__optimizer__.';
 
@@ -158,6 +169,7 @@ export async function saveCheckpoint(file: string, module: Module, extra: Checkp
     metadata[KEY_OPTIMIZER] = JSON.stringify(header);
   }
   if (extra.scheduler) metadata[KEY_SCHEDULER] = JSON.stringify(extra.scheduler.stateDict());
+  if (extra.strategy) metadata[KEY_STRATEGY] = JSON.stringify({ name: extra.strategy.name, state: (await extra.strategy.stateDict?.()) ?? null });
 
   const bytes = encodeSafetensors(tensors, metadata);
   await writeAtomically(file, bytes);
@@ -268,6 +280,17 @@ export async function loadCheckpoint(file: string, module: Module, opts: LoadChe
     }
   }
 
+  let strategySaved: { name: string; state: Record<string, unknown> | null } | undefined;
+  if (meta[KEY_STRATEGY] !== undefined) {
+    try {
+      strategySaved = JSON.parse(meta[KEY_STRATEGY]);
+    } catch {
+      throw corrupt('the strategy state header is not valid JSON');
+    }
+    const ok = !!strategySaved && typeof strategySaved.name === 'string' && (strategySaved.state === null || (typeof strategySaved.state === 'object' && !Array.isArray(strategySaved.state)));
+    if (!ok) throw corrupt(`the strategy state header is not { name, state }: ${meta[KEY_STRATEGY]}`);
+  }
+
   // Check everything before changing anything.
   if (opts.optimizer) {
     if (!optimizerState) throw new Error(`checkpoint '${file}' has no optimizer state; it was saved without { optimizer }. Load it without an optimizer to start a fresh one.`);
@@ -282,6 +305,20 @@ export async function loadCheckpoint(file: string, module: Module, opts: LoadChe
     const n = opts.scheduler.baseLrs.length;
     if (!Array.isArray(schedulerState.baseLrs) || schedulerState.baseLrs.length !== n || !(Number.isInteger(schedulerState.lastEpoch) && schedulerState.lastEpoch >= 0)) {
       throw new Error(`checkpoint '${file}': the scheduler state does not fit (expected ${n} base lrs and an epoch count, got ${meta[KEY_SCHEDULER]})`);
+    }
+  }
+  if (opts.strategy && strategySaved) {
+    if (strategySaved.name !== opts.strategy.name) {
+      throw new Error(
+        `checkpoint '${file}' was trained with the balancing method '${strategySaved.name}' but this trainer uses '${opts.strategy.name}'; resume with the same method, or load only the model (loadCheckpoint without { strategy })`,
+      );
+    }
+    if (strategySaved.state !== null && opts.strategy.validateStateDict) {
+      try {
+        opts.strategy.validateStateDict(strategySaved.state);
+      } catch (e) {
+        throw new Error(`checkpoint '${file}': ${(e as Error).message}`, { cause: e });
+      }
     }
   }
   const own = module.stateDict();
@@ -306,7 +343,8 @@ export async function loadCheckpoint(file: string, module: Module, opts: LoadChe
   }
   if (opts.optimizer && optimizerState) opts.optimizer.loadStateDict(optimizerState);
   if (opts.scheduler && schedulerState) opts.scheduler.loadStateDict(schedulerState);
+  if (opts.strategy?.loadStateDict && strategySaved?.state) opts.strategy.loadStateDict(strategySaved.state);
 
   const metadata = Object.fromEntries(Object.entries(meta).filter(([k]) => !k.startsWith('webmtl.')));
-  return { metadata, hasOptimizerState: optimizerState !== undefined, hasSchedulerState: schedulerState !== undefined };
+  return { metadata, hasOptimizerState: optimizerState !== undefined, hasSchedulerState: schedulerState !== undefined, hasStrategyState: strategySaved !== undefined };
 }

@@ -6,7 +6,7 @@
 // with L_i the mean training loss of an epoch (reported through onEpochEnd) and w = 1 for the first two
 // epochs. A task whose loss stalls (r near 1) gets more weight than one whose loss is dropping.
 import { backward } from '../tensor/tensor.js';
-import type { BalanceContext, BalanceStrategy, StepReport } from './strategy.js';
+import { numberList, type BalanceContext, type BalanceStrategy, type StepReport, type StrategyState } from './strategy.js';
 import { checkFinite, checkTaskCount, weightedSum } from './util.js';
 
 export interface DWAOptions {
@@ -52,6 +52,26 @@ export class DWA implements BalanceStrategy {
     const w = dwaWeights(this.history, T, this.temperature);
     backward(weightedSum(ctx.losses, w));
     return { weights: w };
+  }
+
+  /** The loss history (for checkpoints). */
+  async stateDict(): Promise<StrategyState> {
+    return { history: this.history.map((row) => [...row]) };
+  }
+
+  validateStateDict(state: StrategyState): void {
+    const h = state.history;
+    if (!Array.isArray(h)) throw new Error(`DWA state: history must be a list of per-epoch loss lists, got ${JSON.stringify(h)}`);
+    const T = this.nTask ?? (Array.isArray(h[0]) ? h[0].length : 0);
+    h.forEach((row, e) => {
+      numberList(row, T, `DWA state: history[${e}]`);
+      if ((row as number[]).some((v) => !(v > 0))) throw new Error(`DWA state: history[${e}] must hold losses > 0, got ${JSON.stringify(row)}`);
+    });
+  }
+
+  loadStateDict(state: StrategyState): void {
+    this.validateStateDict(state);
+    this.history.splice(0, this.history.length, ...(state.history as number[][]).map((row) => [...row]));
   }
 
   onEpochEnd(epoch: number, meanLosses: number[]): void {

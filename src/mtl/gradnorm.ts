@@ -13,7 +13,7 @@
 import { keep, noGrad } from '../tensor/engine.js';
 import * as ops from '../tensor/ops.js';
 import { backward, full, grad, tensor, type Tensor } from '../tensor/tensor.js';
-import type { BalanceContext, BalanceStrategy, StepReport } from './strategy.js';
+import { numberList, type BalanceContext, type BalanceStrategy, type StepReport, type StrategyState } from './strategy.js';
 import { HostWeights, checkFinite, checkTaskCount, modelLabel, requireShared, sumSquares, weightedSum } from './util.js';
 
 export interface GradNormOptions {
@@ -74,6 +74,8 @@ export class GradNorm implements BalanceStrategy {
   /** Names of the watched parameters, chosen at the first step (looked up in each step's context). */
   private watched: string[] | null = null;
   private initialLosses: number[] | null = null;
+  /** Weights restored from a checkpoint, put on the device at the next step. */
+  private restored: number[] | null = null;
   private readonly host = new HostWeights();
 
   constructor(opts: GradNormOptions = {}) {
@@ -119,7 +121,11 @@ export class GradNorm implements BalanceStrategy {
       return v;
     });
     const backend = ctx.losses[0].backend;
-    this.w ??= keep(full([T], 1, { backend, requiresGrad: true }));
+    if (this.restored && this.restored.length !== T) {
+      throw new Error(`GradNorm: the restored weights are for ${this.restored.length} tasks but ${T} are trained`);
+    }
+    this.w ??= keep(this.restored ? tensor(this.restored, { backend, requiresGrad: true }) : full([T], 1, { backend, requiresGrad: true }));
+    this.restored = null;
     const w = this.w;
 
     // The model's gradient, from this step's weights.
@@ -151,6 +157,35 @@ export class GradNorm implements BalanceStrategy {
 
   /** The current weights (after the last update), read from the device. */
   async readWeights(): Promise<number[]> {
-    return this.w ? this.host.read(this.w) : [];
+    return this.w ? this.host.read(this.w) : (this.restored ?? []);
+  }
+
+  /** w, L_i(0) and the watched parameters' names (for checkpoints). */
+  async stateDict(): Promise<StrategyState> {
+    return {
+      weights: this.w ? Array.from(await this.w.data()) : this.restored,
+      initialLosses: this.initialLosses,
+      watched: this.watched,
+    };
+  }
+
+  validateStateDict(state: StrategyState): void {
+    const w = state.weights === null ? null : numberList(state.weights, this.nTask ?? null, 'GradNorm state: weights');
+    if (w?.some((v) => !(v > 0))) throw new Error(`GradNorm state: weights must be > 0, got ${JSON.stringify(w)}`);
+    const l0 = state.initialLosses === null ? null : numberList(state.initialLosses, w?.length ?? this.nTask ?? null, 'GradNorm state: initialLosses');
+    if (l0?.some((v) => !(v > 0))) throw new Error(`GradNorm state: initialLosses must be > 0, got ${JSON.stringify(l0)}`);
+    const watched = state.watched;
+    if (watched !== null && !(Array.isArray(watched) && watched.length > 0 && watched.every((n) => typeof n === 'string' && n !== ''))) {
+      throw new Error(`GradNorm state: watched must be null or a list of parameter names, got ${JSON.stringify(watched)}`);
+    }
+  }
+
+  loadStateDict(state: StrategyState): void {
+    this.validateStateDict(state);
+    this.w?.dispose();
+    this.w = null;
+    this.restored = state.weights === null ? null : [...(state.weights as number[])];
+    this.initialLosses = state.initialLosses === null ? null : [...(state.initialLosses as number[])];
+    this.watched = state.watched === null ? null : [...(state.watched as string[])];
   }
 }

@@ -16,7 +16,7 @@
 import { keep, noGrad } from '../tensor/engine.js';
 import * as ops from '../tensor/ops.js';
 import { Tensor, tensor, zeros } from '../tensor/tensor.js';
-import type { BalanceContext, BalanceStrategy, StepReport } from './strategy.js';
+import { numberList, type BalanceContext, type BalanceStrategy, type StepReport, type StrategyState } from './strategy.js';
 import { HostWeights, TINY, accumulateGrad, backwardInto, checkFinite, checkTaskCount, requireShared, taskSpecificParams } from './util.js';
 
 export interface MetaBalanceOptions {
@@ -40,6 +40,8 @@ export class MetaBalance implements BalanceStrategy {
   private nTask: number | undefined;
   /** Per shared tensor: [T] moving averages of the task gradient norms (m_tar at targetTask). */
   private averages: Tensor[] | null = null;
+  /** Moving averages restored from a checkpoint, put on the device at the next step. */
+  private restored: number[][] | null = null;
   private readonly host = new HostWeights();
   private lastWeights: Tensor | null = null;
   /** [T]: 1 for auxiliary tasks, 0 for the target. */
@@ -79,7 +81,11 @@ export class MetaBalance implements BalanceStrategy {
     this.checkTarget(T);
     requireShared(ctx, 'MetaBalance');
     const backend = ctx.losses[0].backend;
-    this.averages ??= ctx.shared.map(() => keep(zeros([T], { backend })));
+    if (this.restored && this.restored[0].length !== T) {
+      throw new Error(`MetaBalance: the restored moving averages are for ${this.restored[0].length} tasks but ${T} are trained`);
+    }
+    this.averages ??= this.restored ? this.restored.map((m) => keep(tensor(m, { backend }))) : ctx.shared.map(() => keep(zeros([T], { backend })));
+    this.restored = null;
     if (this.averages.length !== ctx.shared.length) {
       throw new Error(`MetaBalance: its moving averages cover ${this.averages.length} shared tensors but this step has ${ctx.shared.length}; use one MetaBalance per model`);
     }
@@ -117,6 +123,29 @@ export class MetaBalance implements BalanceStrategy {
   /** The last step's effective scale of each task's shared gradient, read from the device. */
   async readWeights(): Promise<number[]> {
     return this.lastWeights ? this.host.read(this.lastWeights) : [];
+  }
+
+  /** The moving averages of each task's gradient norm, per shared tensor (for checkpoints). */
+  async stateDict(): Promise<StrategyState> {
+    return { averages: this.averages ? await Promise.all(this.averages.map(async (m) => Array.from(await m.data()))) : this.restored };
+  }
+
+  validateStateDict(state: StrategyState): void {
+    const a = state.averages;
+    if (a === null) return;
+    if (!Array.isArray(a) || a.length === 0) throw new Error(`MetaBalance state: averages must be null or one list per shared tensor, got ${JSON.stringify(a)}`);
+    const T = Array.isArray(a[0]) ? a[0].length : 0;
+    a.forEach((m, j) => {
+      numberList(m, this.nTask ?? T, `MetaBalance state: averages[${j}]`);
+      if ((m as number[]).some((v) => v < 0)) throw new Error(`MetaBalance state: averages[${j}] holds a negative norm: ${JSON.stringify(m)}`);
+    });
+  }
+
+  loadStateDict(state: StrategyState): void {
+    this.validateStateDict(state);
+    for (const m of this.averages ?? []) m.dispose();
+    this.averages = null;
+    this.restored = state.averages === null ? null : (state.averages as number[][]).map((m) => [...m]);
   }
 
   private checkTarget(nTask: number): void {

@@ -11,9 +11,9 @@
 // is read back. The order is drawn from a seeded generator, the same on every backend.
 import { noGrad } from '../tensor/engine.js';
 import * as ops from '../tensor/ops.js';
-import { Random } from '../tensor/random.js';
+import { Random, isRandomState } from '../tensor/random.js';
 import type { Tensor } from '../tensor/tensor.js';
-import type { BalanceContext, BalanceStrategy, StepReport } from './strategy.js';
+import type { BalanceContext, BalanceStrategy, StepReport, StrategyState } from './strategy.js';
 import { TINY, accumulateGrad, backwardInto, checkTaskCount, dot, requireShared, sumSquares, taskSpecificParams } from './util.js';
 
 export interface PCGradOptions {
@@ -68,5 +68,19 @@ export class PCGrad implements BalanceStrategy {
     ctx.shared.forEach((p, j) => accumulateGrad(p, combined[j]));
     backwardInto(ctx.losses.reduce((a, b) => ops.add(a, b)), taskSpecificParams(ctx));
     return { weights: Array<number>(T).fill(1) };
+  }
+
+  /** Where the random projection order has got to (for checkpoints). */
+  async stateDict(): Promise<StrategyState> {
+    return { random: this.rng.getState() };
+  }
+
+  validateStateDict(state: StrategyState): void {
+    if (!isRandomState(state.random)) throw new Error(`PCGrad state: random must be a generator state, got ${JSON.stringify(state.random)}`);
+  }
+
+  loadStateDict(state: StrategyState): void {
+    this.validateStateDict(state);
+    this.rng.setState(state.random as never);
   }
 }

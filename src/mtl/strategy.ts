@@ -52,4 +52,26 @@ export interface BalanceStrategy {
   readWeights?(): Promise<number[]>;
   /** Called after each epoch with the mean training loss of each task (DWA uses the history). */
   onEpochEnd?(epoch: number, meanLosses: number[]): void;
+  /**
+   * What the strategy carries from step to step (GradNorm's weights and initial losses, UWL's
+   * log-variances, MetaBalance's moving averages, DWA's loss history, PCGrad's random stream), as
+   * plain JSON, so that a run resumed from a checkpoint continues as if it had never stopped.
+   * Strategies with nothing to carry leave these out.
+   */
+  stateDict?(): Promise<StrategyState>;
+  /** Throws, changing nothing, when `state` is not a stateDict() of this kind of strategy. */
+  validateStateDict?(state: StrategyState): void;
+  /** Restores a validated stateDict(). */
+  loadStateDict?(state: StrategyState): void;
+}
+
+/** A strategy's state as JSON-serialisable values. */
+export type StrategyState = Record<string, unknown>;
+
+/** Checks that `v` is an array of `length` finite numbers (a strategy state field). */
+export function numberList(v: unknown, length: number | null, what: string): number[] {
+  if (!Array.isArray(v) || (length !== null && v.length !== length) || !v.every((x) => typeof x === 'number' && Number.isFinite(x))) {
+    throw new Error(`${what} must be ${length === null ? 'a list' : `a list of ${length}`} of finite numbers, got ${JSON.stringify(v)}`);
+  }
+  return v;
 }

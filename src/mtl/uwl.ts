@@ -10,7 +10,7 @@ import { normalizeTaskType, type TaskType, type TaskTypeInput } from '../models/
 import { getBackend, keep, noGrad, tidy } from '../tensor/engine.js';
 import * as ops from '../tensor/ops.js';
 import { backward, full, tensor, type Tensor } from '../tensor/tensor.js';
-import type { BalanceContext, BalanceStrategy, StepReport } from './strategy.js';
+import { numberList, type BalanceContext, type BalanceStrategy, type StepReport, type StrategyState } from './strategy.js';
 import { HostWeights, checkTaskCount, stackScalars } from './util.js';
 
 export interface UWLOptions {
@@ -90,6 +90,28 @@ export class UWL implements BalanceStrategy {
     } finally {
       w.dispose();
     }
+  }
+
+  /** The log-variances s_i (for checkpoints). */
+  async stateDict(): Promise<StrategyState> {
+    return { logVariances: await Promise.all(this.parameters.map(async (s) => (await s.data())[0])) };
+  }
+
+  validateStateDict(state: StrategyState): void {
+    numberList(state.logVariances, this.parameters.length, 'UWL state: logVariances');
+  }
+
+  /** Writes saved log-variances into the live tensors (the optimizer keeps updating the same ones). */
+  loadStateDict(state: StrategyState): void {
+    this.validateStateDict(state);
+    const values = state.logVariances as number[];
+    noGrad(() =>
+      this.parameters.forEach((s, i) => {
+        const v = tensor([values[i]], { backend: s.backend });
+        ops.assign(s, v);
+        v.dispose();
+      }),
+    );
   }
 
   /** c_i: 1 for classification, ½ for regression. */

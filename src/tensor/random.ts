@@ -83,6 +83,18 @@ export class Random {
     return r * Math.cos(theta);
   }
 
+  /** The generator's position in its stream (four words and the kept normal), for checkpoints. */
+  getState(): RandomState {
+    return { words: [this.a, this.b, this.c, this.d], spareNormal: this.spareNormal };
+  }
+
+  /** Continues from a getState() snapshot (of a generator with any seed). */
+  setState(state: RandomState): void {
+    if (!isRandomState(state)) throw new Error(`Random: not a generator state (four 32-bit integers and spareNormal): ${JSON.stringify(state)}`);
+    [this.a, this.b, this.c, this.d] = state.words;
+    this.spareNormal = state.spareNormal;
+  }
+
   /** A uniformly random permutation of 0..n-1 (Fisher–Yates). */
   permutation(n: number): Int32Array {
     const p = new Int32Array(n);
@@ -95,6 +107,22 @@ export class Random {
     }
     return p;
   }
+}
+
+export interface RandomState {
+  words: [number, number, number, number];
+  spareNormal: number | null;
+}
+
+export function isRandomState(x: unknown): x is RandomState {
+  const s = x as RandomState;
+  return (
+    !!s &&
+    Array.isArray(s.words) &&
+    s.words.length === 4 &&
+    s.words.every((w) => Number.isInteger(w) && w >= -2147483648 && w <= 2147483647) &&
+    (s.spareNormal === null || Number.isFinite(s.spareNormal))
+  );
 }
 
 let globalRandom = new Random(2022);

@@ -3,7 +3,7 @@
 // restored and saved, progress, and checkpoints a run can resume from.
 import type { Backend } from '../backend/backend.js';
 import { ColumnarDataset } from '../data/columns.js';
-import type { BatchSource, HostBatch } from '../data/loader.js';
+import { DataLoader, type BatchSource, type HostBatch } from '../data/loader.js';
 import { validateFeatures } from '../data/validate.js';
 import { createBackend, type BackendName } from '../init.js';
 import { checkWritable, loadCheckpoint, saveCheckpoint } from '../io/checkpoint.js';
@@ -242,6 +242,8 @@ export class MTLTrainer {
     if (valLoader) this.validateData(valLoader, 'the validation data');
     if (this.opts.seed !== undefined) seedGlobal(this.opts.seed);
     this.strategy.setup?.({ nTask: this.plan.train.length, lr: this.optimizer.paramGroups[0].lr });
+    // A resumed run continues with the shuffle of its next epoch, not the loader's first.
+    if (this.startEpoch > 0 && trainLoader instanceof DataLoader && trainLoader.epoch < this.startEpoch) trainLoader.setEpoch(this.startEpoch);
     const printer = await ProgressPrinter.create(this.opts.progress);
     const history: History = { epochs: [], gradients: this.recorder?.history ?? [], bestEpoch: null, bestScore: null, stoppedEarly: false };
     const patience = this.opts.earlystopPatience ?? Infinity;
@@ -409,13 +411,17 @@ export class MTLTrainer {
       metadata: { epoch: String(epoch), step: String(this.globalStep), model: this.model.constructor.name },
       optimizer: this.optimizer,
       scheduler: this.scheduler ?? undefined,
+      strategy: this.strategy,
     });
   }
 
-  /** Restores model, optimizer and scheduler from a checkpoint; fit() then continues after its epoch. */
+  /**
+   * Restores model, optimizer, scheduler and balancing strategy from a checkpoint; fit() then continues
+   * after its epoch (a DataLoader given to fit() moves on to that epoch's shuffle).
+   */
   async resume(path: string): Promise<void> {
     await this.prepareDevice();
-    const { metadata } = await loadCheckpoint(path, this.model, { optimizer: this.optimizer, scheduler: this.scheduler ?? undefined });
+    const { metadata } = await loadCheckpoint(path, this.model, { optimizer: this.optimizer, scheduler: this.scheduler ?? undefined, strategy: this.strategy });
     this.startEpoch = Number(metadata.epoch ?? -1) + 1;
     this.globalStep = Number(metadata.step ?? 0);
   }
