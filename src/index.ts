@@ -2,7 +2,7 @@
 export * from './tensor/index.js';
 export { init, createBackend } from './init.js';
 export type { BackendName, InitOptions } from './init.js';
-export type { Backend, Buffer, DType, BackendStats, TypedArray, BatchNormShape } from './backend/backend.js';
+export type { Backend, Buffer, DType, BackendStats, TypedArray, BatchNormShape, MatmulShape, RowPlacement } from './backend/backend.js';
 export { CpuBackend } from './backend/cpu/cpu-backend.js';
 export { WasmBackend, createWasmBackend } from './backend/wasm/wasm-backend.js';
 export type { WasmBackendOptions } from './backend/wasm/wasm-backend.js';

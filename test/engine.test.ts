@@ -123,3 +123,33 @@ describe('the seeded generator', () => {
     expect(() => b.setState({ words: [1, 2, 3, 2 ** 40], spareNormal: null } as never)).toThrow(/not a generator state/);
   });
 });
+
+describe('gatherConcat', () => {
+  it('equals concat of the separate gathers, values and gradients, with a table looked up twice', async () => {
+    const r = new wm.Random(3);
+    const table = (v: number, d: number) => wm.fromArray(Float32Array.from({ length: v * d }, () => r.normal()), [v, d], { requiresGrad: true });
+    const ids = (n: number, v: number) => wm.tensor(Int32Array.from({ length: n }, () => r.int(v)));
+    const [a, b] = [table(7, 3), table(5, 4)];
+    const dense = wm.fromArray(Float32Array.from({ length: 9 * 2 }, () => r.normal()), [9, 2], { requiresGrad: true });
+    const [ia, ib, ia2] = [ids(9, 7), ids(9, 5), ids(9, 7)];
+    const weights = wm.fromArray(Float32Array.from({ length: 9 * 12 }, () => r.normal()), [9, 12]);
+    const run = (fused: boolean) => {
+      const x = fused
+        ? wm.gatherConcat([{ table: a, ids: ia }, { table: b, ids: ib }, dense, { table: a, ids: ia2 }])
+        : wm.concat([wm.gatherRows(a, ia), wm.gatherRows(b, ib), dense, wm.gatherRows(a, ia2)], 1);
+      wm.sum(wm.mul(x, weights)).backward();
+      const out = [x.dataSync(), a.grad!.dataSync(), b.grad!.dataSync(), dense.grad!.dataSync()].map((t) => Array.from(t));
+      [a, b, dense].forEach((t) => t.zeroGrad());
+      return out;
+    };
+    const fused = run(true);
+    expect(fused[0]).toHaveLength(9 * 12);
+    expect(fused).toEqual(run(false));
+  });
+
+  it('refuses parts of different row counts and ids outside a table, naming the feature', () => {
+    const t = wm.zeros([4, 2]);
+    expect(() => wm.gatherConcat([{ table: t, ids: wm.tensor(Int32Array.from([0, 1])) }, wm.zeros([3, 1])])).toThrow(/part 1 .* must be \[2, width\]/);
+    expect(() => wm.gatherConcat([{ table: t, ids: wm.tensor(Int32Array.from([0, 9])), what: "feature 'city'" }])).toThrow(/id 9 at position 1 is outside \[0, 4\) for feature 'city'/);
+  });
+});

@@ -281,6 +281,7 @@ for (const [label, w] of [
       { batch: 2, m: 7, n: 6, k: 9, transB: true, perEntry: true, shareA: false },
       { batch: 8, m: 1027, n: 16, k: 101, transB: false, perEntry: true, shareA: true },
       { batch: 3, m: 5, n: 3, k: 0, transB: false, perEntry: true, shareA: false },
+      { batch: 2, m: 9, n: 3, k: 7, transB: true, perEntry: false, shareA: false },
     ];
     it.each(biasCases)('matmulBias batch=$batch $m x $n x $k transB=$transB per-entry bias=$perEntry', async (c) => {
       const aBatchStride = c.shareA ? 0 : c.m * c.k;
@@ -299,6 +300,24 @@ for (const [label, w] of [
       expectClose(got[0], want[0], 1e-4, 1e-5, `matmulBias ${JSON.stringify(c)}`);
     });
 
+    it('matmulBias writing over its own bias equals the out-of-place product', async () => {
+      for (const n of [3, 8, 5]) {
+        const m = 1; // one row: the output [1, n] is exactly the size of the bias
+        const a = uniform(m * 6, -1, 1, n);
+        const b = uniform(6 * n, -1, 1, n + 1);
+        const bias = uniform(n, -1, 1, n + 2);
+        const p = { batch: 1, m, n, k: 6, transA: false, transB: false, aBatchStride: 0, bBatchStride: 0 };
+        const { want } = await onBoth(cpu, [a, b, bias], [{ size: m * n }], (be, [ab, bb, zb], [o]) => {
+          be.matmul(ab, bb, o, p);
+          be.binary('add', o, zb, o, [m, n], [n, 1], [0, 1]);
+        });
+        const [ab, bb, zb] = [upload(g, a), upload(g, b), upload(g, bias)];
+        g.matmulBias(ab, bb, zb, zb, { ...p, biasBatchStride: 0 });
+        expectClose(await g.read(zb), want[0], 1e-4, 1e-5, `matmulBias in place n=${n}`);
+        [ab, bb, zb].forEach((x) => g.free(x));
+      }
+    });
+
     // Eval-mode BatchNorm (+ ReLU) against the reference's elementwise kernels: bit-exact, as each
     // step is one f32 rounding on both sides. C = 5 exercises the scalar tail; the large case is split.
     it.each([
@@ -310,6 +329,10 @@ for (const [label, w] of [
       x[0] = NaN;
       x[1] = -0;
       const stats = [uniform(G * C, -1, 1, 2), uniform(G * C, 0.01, 4, 3), uniform(G * C, -2, 2, 4), uniform(G * C, -1, 1, 5)];
+      // Row 1, channel 0 of group 0 comes out as -0: x = mean, a negative scale, beta = -0.
+      x[C] = stats[0][0];
+      stats[2][0] = -1.5;
+      stats[3][0] = -0;
       const eps = 1e-5;
       const rows = [G, N, C];
       const st = [C, 0, 1];
@@ -549,6 +572,16 @@ for (const [label, w] of [
       [keep, big, tail].forEach((b) => g.free(b));
     });
 
+    it('rejects a gather placement that does not fit its output', () => {
+      const table = upload(g, uniform(20, -1, 1, 1));
+      const ids = Int32Array.from([0, 1, 2]);
+      const idsBuf = upload(g, ids);
+      const out = g.alloc(3 * 10, 'f32');
+      expect(() => g.gatherRows(table, idsBuf, ids, out, 4, { offset: 7, stride: 10 })).toThrow(/does not fit an output of 30 values/);
+      expect(() => g.gatherRows(table, idsBuf, ids, out, 4, { offset: 0, stride: 3 })).toThrow(/does not fit/);
+      [table, idsBuf, out].forEach((b) => g.free(b));
+    });
+
     it('rejects buffers from another backend and buffers used after free', () => {
       const foreign = cpu.alloc(4, 'f32');
       const out = g.alloc(4, 'f32');
@@ -569,6 +602,12 @@ describe('the helper thread', () => {
     threaded.matmul(a, b, out, { batch: 8, m: 1024, n: 16, k: 100, transA: false, transB: false, aBatchStride: 0, bBatchStride: 1600 });
     expect(threaded.splitCalls).toBe(before + 1);
     [a, b, out].forEach((x) => threaded.free(x));
+  });
+
+  it('refuses a helperSpinMs that is not a number of milliseconds ≥ 0', async () => {
+    for (const bad of [NaN, -1, Infinity]) {
+      await expect(createWasmBackend({ threads: 1, helperSpinMs: bad })).rejects.toThrow(/helperSpinMs must be a number of milliseconds/);
+    }
   });
 
   it('a helper that sleeps between kernels (helperSpinMs 0) still gives the CPU reference’s products', async () => {
@@ -595,9 +634,19 @@ describe('the helper thread', () => {
     const worker = (threaded as unknown as { worker: { parallel(fn: string, args: number[], total: number, chunk: number, run: () => void): void } }).worker;
     const ptr = (b: Buffer) => (b as unknown as { ptr: number }).ptr;
     const args = [...bufs.map(ptr), 1e-3, 0.9, 0.999, 1e-8, 0, 0, 0.1, 0.001, 0, 0];
-    expect(() => worker.parallel('adam', args, n, 1024, () => {
-      throw new Error('boom');
-    })).toThrow('boom');
+    // On a busy machine the helper may take every chunk before this thread takes one (then nothing
+    // throws, which is right too); try until this thread has run a chunk.
+    let thrown: unknown = null;
+    for (let attempt = 0; attempt < 50 && thrown === null; attempt++) {
+      try {
+        worker.parallel('adam', args, n, 1024, () => {
+          throw new Error('boom');
+        });
+      } catch (e) {
+        thrown = e;
+      }
+    }
+    expect((thrown as Error | null)?.message).toBe('boom');
     bufs.forEach((b) => threaded.free(b));
     const x = uniform(300 * 200, -1, 1, 5);
     const y = uniform(200 * 150, -1, 1, 6);

@@ -461,8 +461,12 @@ export class WasmBackend implements Backend {
     this.stats.dispatches++;
     const tb = this.input(table);
     const count = idsHost.length;
-    const ob = this.output(out, into.offset === 0 && into.stride === dim && count * dim >= out.size);
     if (count * dim === 0) return;
+    const end = into.offset + (count - 1) * into.stride + dim;
+    if (into.offset < 0 || into.stride < dim || end > out.size) {
+      throw new Error(`wasm backend: gatherRows of ${count} rows of ${dim} at offset ${into.offset}, stride ${into.stride} does not fit an output of ${out.size} values`);
+    }
+    const ob = this.output(out, into.offset === 0 && into.stride === dim && count * dim >= out.size);
     const id = this.idsPointer(ids, idsHost);
     try {
       this.k.gatherRows(tb.ptr, id.ptr, ob.ptr + into.offset * 4, count, dim, into.stride);
@@ -621,6 +625,8 @@ export async function createWasmBackend(opts: WasmBackendOptions = {}): Promise<
   const module = await kernelModule(useShared);
   const memory = createMemory(useShared, 32);
   const exports = await instantiate(module, memory);
-  const worker = useShared ? await KernelWorker.start(module, memory, WORKER_CTRL, opts.helperSpinMs ?? 0.1) : null;
+  const spinMs = opts.helperSpinMs ?? 0.1;
+  if (!(Number.isFinite(spinMs) && spinMs >= 0)) throw new Error(`createWasmBackend: helperSpinMs must be a number of milliseconds ≥ 0, got ${String(opts.helperSpinMs)}`);
+  const worker = useShared ? await KernelWorker.start(module, memory, WORKER_CTRL, spinMs) : null;
   return new WasmBackend(exports, memory, worker);
 }
