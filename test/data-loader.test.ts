@@ -12,7 +12,7 @@ function table(n: number) {
 
 function rowIds(batches: Iterable<HostBatch>): number[] {
   const out: number[] = [];
-  for (const b of batches) out.push(...b.x.id);
+  for (const b of batches) out.push(...(b.x.id as Int32Array));
   return out;
 }
 
@@ -55,8 +55,8 @@ describe('DataLoader', () => {
     expect([...epoch0].sort((p, q) => p - q)).toEqual(Array.from({ length: 103 }, (_, i) => i)); // a permutation
     for (const batch of a.batches(3)) {
       for (let k = 0; k < batch.size; k++) {
-        const row = batch.x.id[k];
-        expect(batch.x.dense[k]).toBe(Math.fround(row / 10));
+        const row = (batch.x.id as Int32Array)[k];
+        expect((batch.x.dense as Float32Array)[k]).toBe(Math.fround(row / 10));
         expect(batch.y[2 * k]).toBe(y[2 * row]);
         expect(batch.y[2 * k + 1]).toBe(y[2 * row + 1]);
       }
@@ -72,11 +72,11 @@ describe('DataLoader', () => {
       expect(batch.x.f).toBeInstanceOf(Float32Array);
       expect(batch.x.id).toBeInstanceOf(Int32Array);
       expect(batch.x.neg).toBeInstanceOf(Int32Array);
-      const bits = new Uint32Array(batch.x.f.buffer);
+      const bits = new Uint32Array((batch.x.f as Float32Array).buffer);
       for (let k = 0; k < batch.size; k++) {
-        const row = batch.x.id[k];
+        const row = (batch.x.id as Int32Array)[k];
         expect(bits[k]).toBe(new Uint32Array(f.buffer)[row]);
-        expect(batch.x.neg[k]).toBe((-row * 1000003) | 0);
+        expect((batch.x.neg as Int32Array)[k]).toBe((-row * 1000003) | 0);
         expect([batch.y[2 * k], batch.y[2 * k + 1]]).toEqual([y[2 * row], y[2 * row + 1]]);
       }
     }
@@ -106,7 +106,7 @@ describe('DataGenerator', () => {
     expect(train.shuffle).toBe(true);
     expect(val.shuffle).toBe(false);
     // labels travel with their rows through the split
-    for (const batch of val) for (let k = 0; k < batch.size; k++) expect(batch.y[2 * k]).toBe(y[2 * batch.x.id[k]]);
+    for (const batch of val) for (let k = 0; k < batch.size; k++) expect(batch.y[2 * k]).toBe(y[2 * (batch.x.id as Int32Array)[k]]);
     // default split is [0.8, 0.1] too, and deterministic for a seed
     const [t2] = new DataGenerator(x, y).generateDataloader({ seed: 1, batchSize: 64 });
     expect(rowIds(t2.batches(0)).sort((a, b) => a - b)).toEqual(rowIds(train.batches(0)).sort((a, b) => a - b));
@@ -179,7 +179,7 @@ describe('ColumnarDataset', () => {
     expect(Array.from(taken.labels)).toEqual([y[18], y[19], y[0], y[1]]);
     const sliced = ds.slice(2, 5);
     expect(sliced.length).toBe(3);
-    expect(sliced.columns.id.buffer).toBe(x.id.buffer);
+    expect((sliced.columns.id as Int32Array).buffer).toBe(x.id.buffer);
     expect(ds.select(['dense']).featureNames).toEqual(['dense']);
     expect(Array.from(ds.label('purchase'))).toEqual(Array.from({ length: 10 }, (_, i) => y[2 * i + 1]));
     expect(() => ds.column('nope')).toThrow(/"nope".*"id", "dense"/);

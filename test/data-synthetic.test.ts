@@ -11,6 +11,8 @@ import {
   Rng,
   scaledAliCcpVocab,
   validateSparseIds,
+  SequenceColumn,
+  type Column,
 } from '../src/data/index.js';
 
 function pearson(a: ArrayLike<number>, b: ArrayLike<number>): number {
@@ -32,7 +34,9 @@ function pearson(a: ArrayLike<number>, b: ArrayLike<number>): number {
   return sab / Math.sqrt(saa * sbb);
 }
 
-function sameArrays(a: ArrayLike<number>, b: ArrayLike<number>): boolean {
+function sameArrays(a: ArrayLike<number> | Column, b: ArrayLike<number> | Column): boolean {
+  a = a instanceof SequenceColumn ? a.values : a;
+  b = b instanceof SequenceColumn ? b.values : b;
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
   return true;
@@ -89,7 +93,7 @@ describe('generateAliCcp', () => {
       expect(() => validateSparseIds(name, big.dataset.columns[name] as Int32Array, big.vocabSizes[name])).not.toThrow();
     }
     for (const name of aliCcpSchema.denseColumns) {
-      const col = big.dataset.columns[name];
+      const col = big.dataset.columns[name] as Float32Array;
       let lo = Infinity;
       let hi = -Infinity;
       for (const v of col) {
@@ -131,7 +135,7 @@ describe('generateAliCcp', () => {
   });
 
   it('draws ids with skewed popularity, so embeddings see repeats', () => {
-    const items = big.dataset.columns['205'];
+    const items = big.dataset.columns['205'] as Int32Array;
     const counts = new Map<number, number>();
     for (const id of items) counts.set(id, (counts.get(id) ?? 0) + 1);
     const sorted = [...counts.values()].sort((a, b) => b - a);
@@ -173,15 +177,15 @@ describe('generateAliCcp', () => {
     // same world: a user's profile field is the same in every split
     const profile = new Map<number, number>();
     for (const ds of [s.train, s.val, s.test]) {
-      const users = ds.columns['101'];
-      const gender = ds.columns['121'];
+      const users = ds.columns['101'] as Int32Array;
+      const gender = ds.columns['121'] as Int32Array;
       for (let i = 0; i < ds.length; i++) {
         const seen = profile.get(users[i]);
         if (seen === undefined) profile.set(users[i], gender[i]);
         else expect(gender[i]).toBe(seen);
       }
     }
-    expect(sameArrays(s.train.columns['205'].subarray(0, 500), s.val.columns['205'])).toBe(false);
+    expect(sameArrays((s.train.columns['205'] as Int32Array).subarray(0, 500), s.val.columns['205'])).toBe(false);
   });
 
   it('writes CSV text with the sample header', () => {
@@ -255,7 +259,7 @@ describe('generateMmoeSynthetic', () => {
     expect(sameArrays(a.x, c.x)).toBe(false);
     const ds = a.toDataset();
     expect(ds.featureNames).toEqual(['x0', 'x1', 'x2', 'x3', 'x4', 'x5', 'x6', 'x7']);
-    expect(ds.columns.x3[10]).toBe(a.x[10 * 8 + 3]);
+    expect((ds.columns.x3 as Float32Array)[10]).toBe(a.x[10 * 8 + 3]);
     expect(ds.labelNames).toEqual(['y1', 'y2']);
     expect(() => generateMmoeSynthetic({ rows: 1, correlation: 1.5, seed: 0 })).toThrow(/correlation/);
   });

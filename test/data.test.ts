@@ -24,13 +24,17 @@ import {
   readCsv,
   readCsvFile,
   writeAliCcpCsv,
+  SequenceColumn,
+  type Column,
 } from '../src/data/index.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'webmtl-data-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 /** Index of the first differing element (or length mismatch → -2), -1 when equal. Fast on big arrays. */
-function firstDifference(a: ArrayLike<number>, b: ArrayLike<number>): number {
+function firstDifference(a: ArrayLike<number> | Column, b: ArrayLike<number> | Column): number {
+  a = a instanceof SequenceColumn ? a.values : a;
+  b = b instanceof SequenceColumn ? b.values : b;
   if (a.length !== b.length) return -2;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return i;
   return -1;
@@ -74,15 +78,15 @@ describe('Ali-CCP sample', () => {
   it('holds the values of the file', async () => {
     const data = await loadAliCcp();
     // train row 0: 0,0,1,1,1,1,1,0,1,1,1,0,1,1,1,0,1,0,0,0,1,1,1,1,1,0.4734,0.562,0.0856,0.1902,0.07556,0.0,0.0,0.0
-    expect(data.train.columns['D109_14'][0]).toBe(Math.fround(0.4734));
-    expect(data.train.columns['D508'][0]).toBe(Math.fround(0.07556));
-    expect(data.train.columns['126'][0]).toBe(0);
+    expect((data.train.columns['D109_14'] as Float32Array | Int32Array)[0]).toBe(Math.fround(0.4734));
+    expect((data.train.columns['D508'] as Float32Array | Int32Array)[0]).toBe(Math.fround(0.07556));
+    expect((data.train.columns['126'] as Float32Array | Int32Array)[0]).toBe(0);
     // train row 1: …,205 = 1, 206 = 2, 207 = 2, …
-    expect(data.train.columns['205'][1]).toBe(1);
-    expect(data.train.columns['206'][1]).toBe(2);
+    expect((data.train.columns['205'] as Float32Array | Int32Array)[1]).toBe(1);
+    expect((data.train.columns['206'] as Float32Array | Int32Array)[1]).toBe(2);
     // val row 0 has 206 = 27, 207 = 56
-    expect(data.val.columns['206'][0]).toBe(27);
-    expect(data.val.columns['207'][0]).toBe(56);
+    expect((data.val.columns['206'] as Float32Array | Int32Array)[0]).toBe(27);
+    expect((data.val.columns['207'] as Float32Array | Int32Array)[0]).toBe(56);
     // purchase implies click in the sample
     for (const ds of [data.train, data.val, data.test]) {
       for (let i = 0; i < ds.length; i++) if (ds.labels[2 * i + 1] === 1) expect(ds.labels[2 * i]).toBe(1);
@@ -96,7 +100,7 @@ describe('Ali-CCP sample', () => {
     expect(data.vocabSizes['101']).toBe(2);
     for (const name of data.sparseColumns) {
       for (const ds of [data.train, data.val, data.test]) {
-        for (const id of ds.columns[name]) expect(id).toBeLessThan(data.vocabSizes[name]);
+        for (const id of ds.columns[name] as Int32Array) expect(id).toBeLessThan(data.vocabSizes[name]);
       }
     }
   });
@@ -131,7 +135,7 @@ describe('other shipped samples', () => {
     expect(data.denseColumns).toHaveLength(7);
     expect(data.sparseColumns).toHaveLength(32);
     expect(data.labelColumns).toEqual(['income', 'marital status']);
-    expect(data.train.columns['age'][0]).toBe(Math.fround(0.3333));
+    expect((data.train.columns['age'] as Float32Array | Int32Array)[0]).toBe(Math.fround(0.3333));
   });
 
   it('AliExpress: 100/20 rows, test doubles as validation, search_id dropped', async () => {

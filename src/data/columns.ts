@@ -3,10 +3,112 @@
 
 import { DataError, missingColumnError } from './errors.js';
 
-export type Column = Float32Array | Int32Array;
+/**
+ * A column of fixed-length id sequences, one per row (a user's last L clicked items, padded):
+ * row i is values[i·width … (i+1)·width). `length` counts rows, as for the other columns.
+ */
+export class SequenceColumn {
+  readonly length: number;
+
+  constructor(
+    readonly values: Int32Array,
+    readonly width: number,
+  ) {
+    if (!Number.isInteger(width) || width < 1) throw new DataError(`A sequence column needs a width (sequence length) ≥ 1, got ${width}.`);
+    if (values.length % width !== 0) {
+      throw new DataError(`A sequence column of width ${width} got ${values.length} ids, not a whole number of rows.`);
+    }
+    this.length = values.length / width;
+  }
+
+  /**
+   * From one id list per row, all of one length (pad or cut them first with padSequences). Rows of
+   * different lengths are an error.
+   */
+  static fromRows(rows: ArrayLike<ArrayLike<number>>, name = 'a sequence column'): SequenceColumn {
+    const width = rows.length > 0 ? rows[0].length : 1;
+    const values = new Int32Array(rows.length * width);
+    for (let i = 0; i < rows.length; i++) {
+      const row = rows[i];
+      if (row.length !== width) {
+        throw new DataError(
+          `${name}: row ${i} holds ${row.length} ids but row 0 holds ${width}. Fix: bring every sequence to one length with padSequences(rows, { maxlen }).`,
+          { row: i, value: row.length },
+        );
+      }
+      for (let j = 0; j < width; j++) {
+        const id = row[j];
+        if (!Number.isInteger(id) || id < INT32_MIN || id > INT32_MAX) {
+          throw new DataError(`${name}: row ${i} position ${j} holds ${id}, not an integer id. Fix: label-encode the items first.`, { row: i, value: id });
+        }
+        values[i * width + j] = id;
+      }
+    }
+    return new SequenceColumn(values, width);
+  }
+
+  /** Rows [start, end) as a view (no copy). */
+  subarray(start: number, end = this.length): SequenceColumn {
+    return new SequenceColumn(this.values.subarray(start * this.width, end * this.width), this.width);
+  }
+
+  /** Row i's ids (a view). */
+  row(i: number): Int32Array {
+    return this.values.subarray(i * this.width, (i + 1) * this.width);
+  }
+}
+
+const INT32_MIN = -2147483648;
+const INT32_MAX = 2147483647;
+
+export type Column = Float32Array | Int32Array | SequenceColumn;
 export type Columns = Record<string, Column>;
 /** What users may pass for a column; normalised by `toColumn`. */
-export type ColumnLike = Column | ArrayLike<number>;
+export type ColumnLike = Column | ArrayLike<number> | readonly (readonly number[] | Int32Array)[];
+
+/** The ids (or values) of a column as one flat array: a sequence column's, row by row. */
+export function columnValues(col: Column): Float32Array | Int32Array {
+  return col instanceof SequenceColumn ? col.values : col;
+}
+
+export interface PadSequencesOptions {
+  /** Length of every sequence (default: the longest). */
+  maxlen?: number;
+  /** The padding id (default 0; use the feature's paddingIdx). */
+  value?: number;
+  /** Pad at the start ('pre', the default) or the end ('post'). */
+  padding?: 'pre' | 'post';
+  /** Cut long sequences at the start ('pre', the default: keep the most recent ids) or the end. */
+  truncating?: 'pre' | 'post';
+}
+
+/**
+ * torch-rechub's (and Keras') pad_sequences: lists of ids of any length → a SequenceColumn of one
+ * length, padded with `value` and cut to `maxlen`.
+ */
+export function padSequences(rows: ArrayLike<ArrayLike<number>>, options: PadSequencesOptions = {}): SequenceColumn {
+  const { value = 0, padding = 'pre', truncating = 'pre' } = options;
+  let maxlen = options.maxlen;
+  if (maxlen === undefined) {
+    maxlen = 1;
+    for (let i = 0; i < rows.length; i++) maxlen = Math.max(maxlen, rows[i].length);
+  }
+  if (!Number.isInteger(maxlen) || maxlen < 1) throw new DataError(`padSequences: maxlen must be a positive integer, got ${maxlen}.`);
+  if (!Number.isInteger(value)) throw new DataError(`padSequences: the padding value must be an integer id, got ${value}.`);
+  const out = new Int32Array(rows.length * maxlen).fill(value);
+  for (let i = 0; i < rows.length; i++) {
+    const row = rows[i];
+    const keep = Math.min(row.length, maxlen);
+    const from = truncating === 'pre' ? row.length - keep : 0;
+    const to = i * maxlen + (padding === 'pre' ? maxlen - keep : 0);
+    for (let j = 0; j < keep; j++) {
+      const id = row[from + j];
+      if (!Number.isInteger(id)) throw new DataError(`padSequences: row ${i} holds ${id}, not an integer id.`, { row: i, value: id });
+      out[to + j] = id;
+    }
+  }
+  return new SequenceColumn(out, maxlen);
+}
 
 /** Number of rows shared by all columns; throws if they disagree. */
 export function columnsLength(columns: Columns, where = 'x'): number {
@@ -32,8 +134,11 @@ export function columnsLength(columns: Columns, where = 'x'): number {
  * typed arrays become Int32Array; Float64Array becomes Float32Array; a plain array becomes Int32Array
  * when every value is an integer and Float32Array otherwise.
  */
-export function toColumn(values: ColumnLike): Column {
-  if (values instanceof Float32Array || values instanceof Int32Array) return values;
+export function toColumn(values: ColumnLike, name?: string): Column {
+  if (values instanceof Float32Array || values instanceof Int32Array || values instanceof SequenceColumn) return values;
+  if (Array.isArray(values) && values.length > 0 && (Array.isArray(values[0]) || ArrayBuffer.isView(values[0]))) {
+    return SequenceColumn.fromRows(values as readonly (readonly number[])[], name ? `Column "${name}"` : undefined);
+  }
   if (values instanceof Float64Array) return Float32Array.from(values);
   if (
     values instanceof Int8Array ||
@@ -46,19 +151,20 @@ export function toColumn(values: ColumnLike): Column {
     return Int32Array.from(values);
   }
   let allIntegers = true;
-  for (let i = 0; i < values.length; i++) {
-    const v = values[i];
-    if (!Number.isInteger(v) || v < -2147483648 || v > 2147483647) {
+  const flat = values as ArrayLike<number>;
+  for (let i = 0; i < flat.length; i++) {
+    const v = flat[i];
+    if (!Number.isInteger(v) || v < INT32_MIN || v > INT32_MAX) {
       allIntegers = false;
       break;
     }
   }
-  return allIntegers ? Int32Array.from(values) : Float32Array.from(values);
+  return allIntegers ? Int32Array.from(flat) : Float32Array.from(flat);
 }
 
 export function toColumns(x: Record<string, ColumnLike>): Columns {
   const out: Columns = {};
-  for (const [name, values] of Object.entries(x)) out[name] = toColumn(values);
+  for (const [name, values] of Object.entries(x)) out[name] = toColumn(values, name);
   return out;
 }
 
@@ -66,7 +172,15 @@ export function toColumns(x: Record<string, ColumnLike>): Columns {
 export function gatherColumn<T extends Column>(col: T, rows: ArrayLike<number>): T {
   // One loop per element type: a loop shared by Float32Array and Int32Array columns is polymorphic
   // and several times slower in V8 (it is the data loader's hot loop).
+  if (col instanceof SequenceColumn) return gatherSequences(col, rows) as T;
   return (col instanceof Float32Array ? gatherF32(col, rows) : gatherI32(col as Int32Array, rows)) as T;
+}
+
+function gatherSequences(col: SequenceColumn, rows: ArrayLike<number>): SequenceColumn {
+  const w = col.width;
+  const out = new Int32Array(rows.length * w);
+  for (let i = 0; i < rows.length; i++) out.set(col.values.subarray(rows[i] * w, (rows[i] + 1) * w), i * w);
+  return new SequenceColumn(out, w);
 }
 
 function gatherF32(col: Float32Array, rows: ArrayLike<number>): Float32Array {
@@ -147,6 +261,7 @@ export class ColumnarDataset {
     const labels = new Float32Array(n * labelNames.length);
     labelNames.forEach((name, task) => {
       const col = table[name];
+      if (col instanceof SequenceColumn) throw new DataError(`Label "${name}" is a sequence column; a label needs one value per row.`, { column: name });
       const nTask = labelNames.length;
       for (let i = 0; i < n; i++) labels[i * nTask + task] = col[i];
     });
@@ -237,7 +352,8 @@ export function vocabSizesFromMax(tables: readonly Columns[], sparseColumns: rea
     for (const table of tables) {
       const col = table[name];
       if (col === undefined) throw missingColumnError(name, Object.keys(table));
-      for (let i = 0; i < col.length; i++) if (col[i] > m) m = col[i];
+      const ids = columnValues(col);
+      for (let i = 0; i < ids.length; i++) if (ids[i] > m) m = ids[i];
     }
     out[name] = Math.max(m, 0) + 1;
   }

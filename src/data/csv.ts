@@ -4,7 +4,7 @@
 // browsers pass the text itself.
 
 import Papa from 'papaparse';
-import type { Column, Columns } from './columns.js';
+import { SequenceColumn, padSequences, type Column, type Columns, type PadSequencesOptions } from './columns.js';
 import { DataError, listNames, missingColumnError } from './errors.js';
 import { LabelEncoder } from './preprocess.js';
 
@@ -16,8 +16,11 @@ import { LabelEncoder } from './preprocess.js';
  *   while reading when `encoders` has a fitted LabelEncoder for the column.
  * - `auto`: integers → Int32Array, promoted to Float32Array at the first non-integer number and to
  *   strings at the first non-number.
+ * - `sequence`: pre-encoded integer ids separated by '|' (e.g. a user's recent items "17|4|230"; an
+ *   empty cell is an empty history) → a SequenceColumn, padded as `sequences[name]` says
+ *   (padSequences' options; default: to the longest, with 0 in front).
  */
-export type ColumnKind = 'dense' | 'sparse' | 'categorical' | 'auto';
+export type ColumnKind = 'dense' | 'sparse' | 'categorical' | 'auto' | 'sequence';
 export type ColumnSpec = Record<string, ColumnKind>;
 
 /** A file path (Node), or CSV text. A bare string is text when it contains a line break, else a path. */
@@ -32,6 +35,8 @@ export interface ReadCsvOptions {
   fillNa?: number | Record<string, number>;
   /** Fitted encoders: their categorical columns are encoded while reading (unseen values → 0). */
   encoders?: Record<string, LabelEncoder>;
+  /** Per sequence column: the separator between ids (default '|') and how to pad (padSequences' options). */
+  sequences?: Record<string, PadSequencesOptions & { separator?: string }>;
   delimiter?: string;
   /** Field separator (default ','). */
   /** Bytes per papaparse chunk (default 1 MiB). */
@@ -76,6 +81,7 @@ class ColumnBuilder {
   private ints = new Int32Array(0);
   private floats = new Float32Array(0);
   private strings: string[] = [];
+  private lists: number[][] = [];
   private n = 0;
 
   constructor(
@@ -84,6 +90,7 @@ class ColumnBuilder {
     private readonly source: string,
     private readonly fill: number | undefined,
     private readonly encoder: LabelEncoder | undefined,
+    private readonly sequence: (PadSequencesOptions & { separator?: string }) | undefined = undefined,
   ) {
     if (kind === 'dense') this.storage = 'float';
     else if (kind === 'categorical') this.storage = encoder ? 'int' : 'string';
@@ -106,7 +113,25 @@ class ColumnBuilder {
         return;
       case 'auto':
         return this.pushAuto(cell, row);
+      case 'sequence':
+        this.lists.push(this.sequenceIds(cell, row));
+        this.n++;
+        return;
     }
+  }
+
+  private sequenceIds(cell: string, row: number): number[] {
+    if (cell.trim() === '') return [];
+    const separator = this.sequence?.separator ?? '|';
+    return cell.split(separator).map((token, position) => {
+      const v = toNumber(token);
+      if (Number.isInteger(v) && v >= INT32_MIN && v <= INT32_MAX) return v;
+      throw new DataError(
+        `Sequence column "${this.name}" has "${token}" at position ${position} of ${place(row)} of ${this.source}, which is not an integer id. ` +
+          `Fix: encode the items as integer ids separated by "${separator}" (readCsv option sequences: { "${this.name}": { separator } } for another separator).`,
+        { column: this.name, row, value: token },
+      );
+    });
   }
 
   private denseValue(cell: string, row: number): number {
@@ -196,6 +221,7 @@ class ColumnBuilder {
   }
 
   finish(): Column | string[] {
+    if (this.kind === 'sequence') return padSequences(this.lists, this.sequence);
     if (this.storage === 'string') return this.strings;
     const arr = this.storage === 'int' ? this.ints : this.floats;
     return arr.length === this.n ? arr : arr.slice(0, this.n);
@@ -278,7 +304,7 @@ class TableBuilder {
     const fill = this.options.fillNa;
     for (const [name, kind] of wanted) {
       const fillValue = typeof fill === 'number' ? fill : fill?.[name];
-      this.builders.push(new ColumnBuilder(name, kind, this.source, fillValue, this.options.encoders?.[name]));
+      this.builders.push(new ColumnBuilder(name, kind, this.source, fillValue, this.options.encoders?.[name], this.options.sequences?.[name]));
       this.fieldIndex.push(header.indexOf(name));
     }
   }
@@ -444,6 +470,7 @@ export function formatFloat32(v: number): string {
 function formatter(values: Column | string[]): (i: number) => string {
   if (values instanceof Float32Array) return (i) => formatFloat32(values[i]);
   if (values instanceof Int32Array) return (i) => String(values[i]);
+  if (values instanceof SequenceColumn) return (i) => values.row(i).join('|');
   const quote = (s: string) => (/[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s);
   return (i) => quote(values[i]);
 }

@@ -1,7 +1,7 @@
 // Public API of the data layer: typed-array tables, CSV in/out, preprocessing, datasets, synthetic
 // generators, batching and validation. Nothing here depends on the tensor engine.
 
-export { type Column, type ColumnLike, type Columns, ColumnarDataset, columnsLength, gatherColumn, gatherMatrixRows, maxId, toColumn, toColumns, vocabSizesFromMax } from './columns.js';
+export { type Column, type ColumnLike, type Columns, ColumnarDataset, SequenceColumn, columnValues, columnsLength, gatherColumn, gatherMatrixRows, maxId, padSequences, toColumn, toColumns, vocabSizesFromMax, type PadSequencesOptions } from './columns.js';
 export { DataError, type DataErrorDetails } from './errors.js';
 export {
   type ColumnKind,

@@ -2,7 +2,7 @@
 // train / val / test loaders; each loader iterates over typed-array batches. Turning a host batch into
 // device tensors is left to a `map` step (see DataLoader.map), so this file needs no tensor engine.
 
-import { type Column, ColumnarDataset, type ColumnLike, type Columns, columnsLength, gatherColumn, gatherMatrixRows, toColumns } from './columns.js';
+import { type Column, ColumnarDataset, type ColumnLike, type Columns, SequenceColumn, columnsLength, gatherColumn, gatherMatrixRows, toColumns } from './columns.js';
 import { DataError, missingColumnError } from './errors.js';
 import { Rng, deriveSeed } from './random.js';
 
@@ -162,50 +162,75 @@ export class DataLoader implements BatchSource<HostBatch> {
     return new MappedLoader(this, fn);
   }
 
+  /** The words each feature takes in a packed row: 1, or a sequence column's width. */
+  private featureWords(): number[] {
+    return this.features.map((name) => {
+      const col = this.dataset.columns[name];
+      return col instanceof SequenceColumn ? col.width : 1;
+    });
+  }
+
   /** The dataset's features and labels as row-major 32-bit words (float bits kept), or null when too large. */
   private packedRows(): Int32Array | null {
     if (this.packed !== undefined) return this.packed;
     const n = this.dataset.length;
     const nTask = this.dataset.nTask;
-    const width = this.features.length + nTask;
+    const words = this.featureWords();
+    const width = words.reduce((a, b) => a + b, 0) + nTask;
     if (n * width > PACKED_LIMIT_WORDS) return (this.packed = null);
-    const words = new Int32Array(n * width);
+    const packed = new Int32Array(n * width);
     const f = this.features.length;
     const cols = this.features.map((name) => {
       const col = this.dataset.columns[name];
+      if (col instanceof SequenceColumn) return col.values;
       return col instanceof Int32Array ? col : new Int32Array(col.buffer, col.byteOffset, col.length);
     });
     const labels = this.dataset.labels;
     const labelBits = new Int32Array(labels.buffer, labels.byteOffset, labels.length);
     // Row by row: the columns are read as f sequential streams and the copy is written in order.
     for (let r = 0, at = 0; r < n; r++) {
-      for (let c = 0; c < f; c++) words[at++] = cols[c][r];
-      for (let t = 0; t < nTask; t++) words[at++] = labelBits[r * nTask + t];
+      for (let c = 0; c < f; c++) {
+        const w = words[c];
+        if (w === 1) packed[at++] = cols[c][r];
+        else for (let j = r * w, end = j + w; j < end; j++) packed[at++] = cols[c][j];
+      }
+      for (let t = 0; t < nTask; t++) packed[at++] = labelBits[r * nTask + t];
     }
-    return (this.packed = words);
+    return (this.packed = packed);
   }
 
   /** Fills x with the rows' feature columns from the packed copy; returns their labels. */
-  private gatherPacked(words: Int32Array, rows: Int32Array, x: Record<string, Column>): Float32Array {
+  private gatherPacked(packed: Int32Array, rows: Int32Array, x: Record<string, Column>): Float32Array {
     const size = rows.length;
-    const f = this.features.length;
     const nTask = this.dataset.nTask;
-    const width = f + nTask;
+    const words = this.featureWords();
+    const features = words.reduce((a, b) => a + b, 0);
+    const width = features + nTask;
     const block = new Int32Array(size * width);
     for (let i = 0; i < size; i++) {
       const src = rows[i] * width;
       const dst = i * width;
-      for (let w = 0; w < width; w++) block[dst + w] = words[src + w];
+      for (let w = 0; w < width; w++) block[dst + w] = packed[src + w];
     }
+    let offset = 0;
     this.features.forEach((name, c) => {
-      const out = this.dataset.columns[name] instanceof Float32Array ? new Float32Array(size) : new Int32Array(size);
-      const bits = out instanceof Int32Array ? out : new Int32Array(out.buffer);
-      for (let i = 0, at = c; i < size; i++, at += width) bits[i] = block[at];
-      x[name] = out;
+      const col = this.dataset.columns[name];
+      const w = words[c];
+      if (col instanceof SequenceColumn) {
+        const ids = new Int32Array(size * w);
+        for (let i = 0; i < size; i++) for (let j = 0; j < w; j++) ids[i * w + j] = block[i * width + offset + j];
+        x[name] = new SequenceColumn(ids, w);
+      } else {
+        const out = col instanceof Float32Array ? new Float32Array(size) : new Int32Array(size);
+        const bits = out instanceof Int32Array ? out : new Int32Array(out.buffer);
+        for (let i = 0, at = offset; i < size; i++, at += width) bits[i] = block[at];
+        x[name] = out;
+      }
+      offset += w;
     });
     const y = new Float32Array(size * nTask);
     const yBits = new Int32Array(y.buffer);
-    for (let i = 0; i < size; i++) for (let t = 0; t < nTask; t++) yBits[i * nTask + t] = block[i * width + f + t];
+    for (let i = 0; i < size; i++) for (let t = 0; t < nTask; t++) yBits[i * nTask + t] = block[i * width + features + t];
     return y;
   }
 }

@@ -216,14 +216,14 @@ class World {
 
 /** Destination arrays for a batch of impressions (only logits when `columns` is null: pilot runs). */
 interface Impressions {
-  columns: Columns | null;
+  columns: Record<string, Float32Array | Int32Array> | null;
   ctrLogit: Float64Array;
   cvrLogit: Float64Array;
 }
 
 function drawImpressions(world: World, rows: number, rng: Rng, withColumns: boolean): Impressions {
   const v = world.vocab;
-  const columns: Columns | null = withColumns ? {} : null;
+  const columns: Record<string, Float32Array | Int32Array> | null = withColumns ? {} : null;
   if (columns) {
     for (const name of aliCcpSchema.sparseColumns) columns[name] = new Int32Array(rows);
     for (const name of aliCcpSchema.denseColumns) columns[name] = new Float32Array(rows);

@@ -1,7 +1,7 @@
 // Checks to run before training. Each failure says what is wrong, where (column, row, value) and how to fix it.
 
-import type { Column, Columns } from './columns.js';
-import { columnsLength } from './columns.js';
+import type { Columns } from './columns.js';
+import { SequenceColumn, columnsLength } from './columns.js';
 import { DataError, missingColumnError } from './errors.js';
 
 /** 'binary' is accepted as a synonym of 'classification' (the tutorials use both). */
@@ -13,8 +13,11 @@ export function validateColumnsPresent(columns: Columns, names: readonly string[
   for (const name of names) if (!(name in columns)) throw missingColumnError(name, available, where);
 }
 
-/** Every id must lie in [0, vocabSize): an embedding lookup outside it reads garbage or crashes. */
-export function validateSparseIds(columnName: string, ids: ArrayLike<number>, vocabSize: number): void {
+/**
+ * Every id must lie in [0, vocabSize): an embedding lookup outside it reads garbage or crashes.
+ * `perRow`: ids per row (a sequence column's width), for the row and position in the message.
+ */
+export function validateSparseIds(columnName: string, ids: ArrayLike<number>, vocabSize: number, perRow = 1): void {
   if (!Number.isInteger(vocabSize) || vocabSize < 1) {
     throw new DataError(`Sparse feature "${columnName}" has vocab_size ${vocabSize}; it must be a positive integer.`, {
       column: columnName,
@@ -41,9 +44,11 @@ export function validateSparseIds(columnName: string, ids: ArrayLike<number>, vo
         ? `Fix: label-encode the column (LabelEncoder maps values to 1..n and unknown ones to 0) or fill missing ids with 0.`
         : `Fix: set vocab_size to at least ${Math.max(maxSeen, id) + 1} (max id + 1, computed over train, val and test), ` +
           `or map ids unseen in training to 0 with a LabelEncoder.`;
+    const row = Math.floor(i / perRow);
+    const where = perRow === 1 ? `at row ${row}` : `at row ${row}, position ${i % perRow}`;
     throw new DataError(
-      `Sparse feature "${columnName}": id ${id} at row ${i} ${why} (vocab_size ${vocabSize}; ${bad} row(s) affected). ${fix}`,
-      { column: columnName, row: i, value: id },
+      `${perRow === 1 ? 'Sparse' : 'Sequence'} feature "${columnName}": id ${id} ${where} ${why} (vocab_size ${vocabSize}; ${bad} ${perRow === 1 ? 'row(s)' : 'id(s)'} affected). ${fix}`,
+      { column: columnName, row, value: id },
     );
   }
 }
@@ -115,16 +120,42 @@ export interface FeatureSchema {
   /** Sparse feature name → vocabulary size. */
   sparse?: Record<string, number>;
   dense?: readonly string[];
+  /** Sequence feature name → vocabulary size (padding ids included) and, when fixed, the sequence length. */
+  sequence?: Record<string, { vocabSize: number; maxLen?: number }>;
 }
 
 /** Runs every feature check against one table of columns: presence, id ranges, finite dense values. */
 export function validateFeatures(x: Columns, schema: FeatureSchema, where = 'x'): void {
   const sparse = schema.sparse ?? {};
   const dense = schema.dense ?? [];
-  validateColumnsPresent(x, [...Object.keys(sparse), ...dense], where);
+  const sequence = schema.sequence ?? {};
+  validateColumnsPresent(x, [...Object.keys(sparse), ...dense, ...Object.keys(sequence)], where);
   columnsLength(x, where);
-  for (const [name, vocab] of Object.entries(sparse)) validateSparseIds(name, x[name], vocab);
-  for (const name of dense) validateDense(name, x[name] as Column);
+  const scalar = (name: string, kind: string) => {
+    const col = x[name];
+    if (col instanceof SequenceColumn) {
+      throw new DataError(`${kind} feature "${name}" has a sequence column (${col.width} ids per row) in ${where}. Fix: declare it a SequenceFeature, or pass one value per row.`, { column: name });
+    }
+    return col;
+  };
+  for (const [name, vocab] of Object.entries(sparse)) validateSparseIds(name, scalar(name, 'Sparse'), vocab);
+  for (const name of dense) validateDense(name, scalar(name, 'Dense'));
+  for (const [name, { vocabSize, maxLen }] of Object.entries(sequence)) {
+    const col = x[name];
+    if (!(col instanceof SequenceColumn)) {
+      throw new DataError(
+        `Sequence feature "${name}" has one value per row in ${where}; it needs one list of ids per row. Fix: pass the lists (padded to one length with padSequences) or a SequenceColumn.`,
+        { column: name },
+      );
+    }
+    if (maxLen !== undefined && col.width !== maxLen) {
+      throw new DataError(
+        `Sequence feature "${name}" is declared with maxLen ${maxLen} but its column in ${where} holds ${col.width} ids per row. Fix: pad or cut the sequences to ${maxLen} (padSequences(rows, { maxlen: ${maxLen} })) or change maxLen.`,
+        { column: name, value: col.width },
+      );
+    }
+    validateSparseIds(name, col.values, vocabSize, col.width);
+  }
 }
 
 /** Features (presence, ids, dense values) and labels of a dataset, before any training. */

@@ -2,6 +2,7 @@
 import type { HostBatch } from '../data/loader.js';
 import type { Backend } from '../backend/backend.js';
 import type { FeatureBatch } from '../nn/embedding-layer.js';
+import { SequenceColumn } from '../data/columns.js';
 import { fromArray, type Tensor } from '../tensor/tensor.js';
 
 export interface DeviceBatch {
@@ -16,7 +17,8 @@ export function toDevice(batch: HostBatch, backend: Backend, columns?: readonly 
   const x: FeatureBatch = {};
   for (const name of columns ?? Object.keys(batch.x)) {
     const col = batch.x[name];
-    if (col) x[name] = fromArray(col, [batch.size], { backend });
+    if (col instanceof SequenceColumn) x[name] = fromArray(col.values, [batch.size, col.width], { backend });
+    else if (col) x[name] = fromArray(col, [batch.size], { backend });
   }
   const nLabel = batch.size > 0 ? batch.y.length / batch.size : 0;
   return { x, y: fromArray(batch.y, [batch.size, nLabel], { backend }), size: batch.size };

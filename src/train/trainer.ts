@@ -370,12 +370,14 @@ export class MTLTrainer {
     const ds = datasetOf(loader);
     if (!ds) return;
     const sparse: Record<string, number> = {};
+    const sequence: Record<string, { vocabSize: number; maxLen?: number }> = {};
     const dense: string[] = [];
     for (const f of this.model.features) {
       if (f.kind === 'sparse') sparse[f.name] = f.vocabSize;
-      else if (f.kind === 'dense') dense.push(f.name);
+      else if (f.kind === 'sequence') sequence[f.name] = { vocabSize: f.vocabSize, maxLen: f.maxLen };
+      else dense.push(f.name);
     }
-    validateFeatures(ds.columns, { sparse, dense }, where);
+    validateFeatures(ds.columns, { sparse, dense, sequence }, where);
     checkLabels(ds.labels, this.plan!, where);
     this.validated.add(ds);
   }
