@@ -4,7 +4,7 @@
 //   node bench/run.mjs matmul            quick (default)
 //   node bench/run.mjs matmul --full     adds larger MTL shapes and more samples
 //   node bench/run.mjs matmul --help     every flag
-import type { Backend, Buffer } from '../src/backend/backend.js';
+import type { Backend, Buffer, MatmulShape } from '../src/backend/backend.js';
 import {
   adapterLabel,
   backendList,
@@ -42,19 +42,12 @@ const HELP = `bench matmul: backend.matmul GFLOP/s on WebGPU and the CPU backend
   --peak-gflops N        device FP32 peak for the %FLOP column when the adapter is not in the table
   --no-json              do not write bench/results/*.json`;
 
-interface MatmulShape {
+/** One benchmarked product: the backend's matmul shape and a label for the table. */
+interface MatmulCase extends MatmulShape {
   label: string;
-  batch: number;
-  m: number;
-  n: number;
-  k: number;
-  transA: boolean;
-  transB: boolean;
-  aBatchStride: number;
-  bBatchStride: number;
 }
 
-function square(n: number): MatmulShape {
+function square(n: number): MatmulCase {
   return { label: `square ${n}`, batch: 1, m: n, n, k: n, transA: false, transB: false, aBatchStride: 0, bBatchStride: 0 };
 }
 
@@ -62,7 +55,7 @@ function square(n: number): MatmulShape {
  * The matmuls of one expert layer with E experts, batch B, input width D and output width H,
  * as nn/experts.ts issues them (x shared by every expert: aBatchStride 0), plus a gate.
  */
-function expertShapes(B: number, D: number, H: number, E: number): MatmulShape[] {
+function expertShapes(B: number, D: number, H: number, E: number): MatmulCase[] {
   const tag = `B${B} D${D} H${H} E${E}`;
   return [
     // y[e] = x · W[e]: [B, D] · [D, H]
@@ -74,18 +67,18 @@ function expertShapes(B: number, D: number, H: number, E: number): MatmulShape[]
   ];
 }
 
-function gateShape(B: number, D: number, E: number): MatmulShape {
+function gateShape(B: number, D: number, E: number): MatmulCase {
   return { label: `gate B${B} D${D} E${E}`, batch: 1, m: B, n: E, k: D, transA: false, transB: false, aBatchStride: 0, bBatchStride: 0 };
 }
 
-const flopsOf = (s: MatmulShape): number => 2 * s.batch * s.m * s.n * s.k;
-const aSize = (s: MatmulShape): number => (s.batch - 1) * s.aBatchStride + s.m * s.k;
-const bSize = (s: MatmulShape): number => (s.batch - 1) * s.bBatchStride + s.k * s.n;
+const flopsOf = (s: MatmulCase): number => 2 * s.batch * s.m * s.n * s.k;
+const aSize = (s: MatmulCase): number => (s.batch - 1) * s.aBatchStride + s.m * s.k;
+const bSize = (s: MatmulCase): number => (s.batch - 1) * s.bBatchStride + s.k * s.n;
 /** Minimal traffic: each operand read once, the output written once (f32). */
-const bytesOf = (s: MatmulShape): number => 4 * (aSize(s) + bSize(s) + s.batch * s.m * s.n);
+const bytesOf = (s: MatmulCase): number => 4 * (aSize(s) + bSize(s) + s.batch * s.m * s.n);
 
 /** The floor: out[b,i,j] = Σ_k op(A)[i,k]·op(B)[k,j], three nested loops, no blocking. */
-function jsTripleLoop(A: Float32Array, B: Float32Array, C: Float32Array, s: MatmulShape): void {
+function jsTripleLoop(A: Float32Array, B: Float32Array, C: Float32Array, s: MatmulCase): void {
   const [aRow, aCol] = s.transA ? [1, s.m] : [s.k, 1];
   const [bRow, bCol] = s.transB ? [1, s.k] : [s.n, 1];
   for (let t = 0; t < s.batch; t++) {
@@ -115,7 +108,7 @@ interface ImplResult {
 
 const noSync = { sync: async (): Promise<void> => {} };
 
-async function benchOnBackend(opened: OpenedBackend, s: MatmulShape, A: Float32Array, B: Float32Array, ref: Float32Array | null, timing: Parameters<typeof measure>[2], peak: DevicePeak | null): Promise<ImplResult> {
+async function benchOnBackend(opened: OpenedBackend, s: MatmulCase, A: Float32Array, B: Float32Array, ref: Float32Array | null, timing: Parameters<typeof measure>[2], peak: DevicePeak | null): Promise<ImplResult> {
   const k: Backend = opened.backend;
   const outSize = s.batch * s.m * s.n;
   if (Math.max(A.length, B.length, outSize) * 4 > opened.maxBindingBytes) {
@@ -144,7 +137,7 @@ export async function main(argv: string[]): Promise<void> {
   const timing = timingOptions(flags, full);
   const withJs = !flags.has('no-js');
   const jsMaxFlop = Number(flags.get('js-max-gflop') ?? 3) * 1e9;
-  const shapes: MatmulShape[] = [
+  const shapes: MatmulCase[] = [
     ...numberList(flags, 'sizes', [64, 128, 256, 512, 1024]).map(square),
     ...expertShapes(1024, 100, 16, 8),
     gateShape(1024, 100, 8),
@@ -183,7 +176,7 @@ export async function main(argv: string[]): Promise<void> {
   );
   console.log(`\n${table.header()}`);
 
-  const perShape: Array<{ shape: MatmulShape; flops: number; bytes: number; results: ImplResult[] }> = [];
+  const perShape: Array<{ shape: MatmulCase; flops: number; bytes: number; results: ImplResult[] }> = [];
   const started = performance.now();
   let seed = 1;
   for (const s of shapes) {

@@ -89,6 +89,28 @@ export function expectBitExact(got: TypedArray, want: TypedArray, label: string,
   expect(first, `${label}: first differing word${first >= 0 ? ` (got ${got[first]}, cpu ${want[first]})` : ''}`).toBe(-1);
 }
 
+/**
+ * gatherRows into columns of a wider output ({ offset, stride }): the rows land where the hand-made
+ * expectation puts them, on the reference and on `backend`, and the other columns keep their values.
+ */
+export async function checkGatherPlacement(backend: Backend, payloads: boolean): Promise<void> {
+  for (const [vocab, dim, count, offset, width] of [
+    [50, 4, 1030, 8, 23],
+    [9, 3, 17, 0, 5],
+    [20, 17, 33, 20, 37],
+  ]) {
+    const ids = ints(count, 0, vocab, vocab + dim);
+    const table = uniform(vocab * dim, -1, 1, dim + 2);
+    const init = uniform(count * width, 5, 6, 3);
+    const into = { offset, stride: width };
+    const r = await onBoth(backend, [table, ids], [{ size: count * width, init }], (b, [t, i], [o]) => b.gatherRows(t, i, ids, o, dim, into));
+    const want = Float32Array.from(init);
+    for (let i = 0; i < count; i++) want.set(table.subarray(ids[i] * dim, (ids[i] + 1) * dim), offset + i * width);
+    expectBitExact(r.want[0], want, `reference gather into [${count}, ${width}] at column ${offset}`);
+    expectBitExact(r.got[0], want, `gather into [${count}, ${width}] at column ${offset}`, payloads);
+  }
+}
+
 export const SIZES = [1, 3, 17, 1000, 4099];
 
 export { contiguousStrides as contiguous } from '../../src/backend/backend.js';
