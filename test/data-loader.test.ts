@@ -185,3 +185,18 @@ describe('ColumnarDataset', () => {
     expect(() => ds.column('nope')).toThrow(/"nope".*"id", "dense"/);
   });
 });
+
+describe('a mapped loader', () => {
+  it('passes its epoch through, so a trainer can move it to a resumed epoch or undo a peek', () => {
+    const { x, y } = table(40);
+    const loader = new DataLoader(new DataGenerator(x, y).dataset, { batchSize: 8, shuffle: true, seed: 1 });
+    const mapped = loader.map((b) => b);
+    mapped.setEpoch?.(3);
+    expect([loader.epoch, mapped.epoch]).toEqual([3, 3]);
+    const firstOf = (l: Iterable<HostBatch>) => Array.from(l[Symbol.iterator]().next().value!.x.id as Int32Array);
+    const epoch3 = firstOf(mapped);
+    expect(loader.epoch).toBe(4);
+    expect(epoch3).toEqual(Array.from([...loader.batches(3)][0].x.id as Int32Array));
+  });
+});
+

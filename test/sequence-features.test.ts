@@ -7,6 +7,7 @@ import { CpuBackend } from '../src/backend/cpu/cpu-backend.js';
 import { DataError, DataGenerator, DataLoader, SequenceColumn, padSequences, parseCsv, toCsvText } from '../src/data/index.js';
 import type { ClassificationReport } from '../src/train/metrics.js';
 import { MTLTrainer } from '../src/train/trainer.js';
+import { inspectGradients } from '../src/mtl/index.js';
 import { toDevice } from '../src/train/batch.js';
 import { DenseFeature, SequenceFeature, SparseFeature } from '../src/features.js';
 import { MMoE } from '../src/models/mmoe.js';
@@ -79,6 +80,8 @@ describe('sequence columns', () => {
     expect([longest.width, longest.length]).toEqual([4, 3]);
     expect(Array.from(longest.row(1))).toEqual([0, 0, 0, 9]);
     expect(() => padSequences([[1.5]])).toThrow(DataError);
+    expect(() => padSequences([[1]], { padding: 'left' as never })).toThrow(/padding must be 'pre' or 'post'/);
+    expect(() => padSequences([[2 ** 31]])).toThrow(/not an integer id/);
   });
 
   it('lists of ids in x become a SequenceColumn; lists of different lengths are refused with the fix', () => {
@@ -152,6 +155,15 @@ describe('sequence columns', () => {
     await trainer.fit(trainLoader);
     const report = await trainer.evaluate(testLoader);
     expect((report.click as ClassificationReport).auc).toBeGreaterThan(0.75);
+  });
+
+  it('the gradient inspector takes a loader batch with a sequence column', async () => {
+    const { x, y } = planted(64, 3);
+    const [batch] = new DataLoader(new DataGenerator(x, y).dataset, { batchSize: 64 });
+    const report = await inspectGradients(seqModel(), batch);
+    const embeddings = report.groups.find((g) => g.kind === 'embeddings')!;
+    expect(embeddings.parameters).toContain('embedding.embed.hist.weight');
+    expect(embeddings.norms.every((v) => v > 0)).toBe(true);
   });
 
   it('bad sequence data is refused before training, naming the feature, the row and the fix', async () => {

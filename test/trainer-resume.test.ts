@@ -1,18 +1,21 @@
 // A run stopped after an epoch and resumed from its checkpoint (trainer.resume) ends on exactly the
 // parameters and balancing state of the run that never stopped, for every balancing method: the
-// checkpoint carries the model, Adam's state, and the strategy's weights, averages, history or random
-// stream; the data loader moves on to the next epoch's shuffle. Checkpoints that do not fit are
-// refused before anything changes.
+// checkpoint carries the model, Adam's and the scheduler's state, the strategy's weights, averages,
+// history or random stream, and the global random generator (dropout); the data loader moves on to
+// the next epoch's shuffle. Checkpoints that do not fit are refused before anything changes.
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CpuBackend } from '../src/backend/cpu/cpu-backend.js';
 import { aliCcpSchema } from '../src/data/datasets.js';
+import { ColumnarDataset } from '../src/data/columns.js';
 import { DataLoader } from '../src/data/loader.js';
+import { DenseFeature } from '../src/features.js';
+import { MMoE } from '../src/models/mmoe.js';
 import { generateAliCcpSplits } from '../src/data/synthetic-ali-ccp.js';
 import { decodeSafetensors, encodeSafetensors } from '../src/io/safetensors.js';
-import { createModel } from '../src/models/presets.js';
+import { sparseFeatures } from '../src/models/presets.js';
 import { STRATEGY_METHODS, type StrategyMethod } from '../src/mtl/index.js';
 import { setBackend } from '../src/tensor/engine.js';
 import { seed } from '../src/tensor/random.js';
@@ -21,17 +24,37 @@ import { MTLTrainer, type MTLTrainerOptions } from '../src/train/trainer.js';
 setBackend(new CpuBackend());
 const data = generateAliCcpSplits({ train: 1500, val: 10, test: 10, seed: 5, vocabScale: 0.05 });
 const schema = { ...data, itemColumns: aliCcpSchema.itemColumns };
-const loader = () => new DataLoader(data.train, { batchSize: 256, shuffle: true, seed: 2 });
+// Three tasks (PCGrad's projection order is random only from three on): click, purchase, and either.
+const labels = new Float32Array(data.train.length * 3);
+for (let i = 0; i < data.train.length; i++) {
+  const [click, purchase] = [data.train.labels[2 * i], data.train.labels[2 * i + 1]];
+  labels.set([click, purchase, Math.max(click, purchase)], 3 * i);
+}
+const train = new ColumnarDataset(data.train.columns, labels, ['click', 'purchase', 'either']);
+const loader = () => new DataLoader(train, { batchSize: 256, shuffle: true, seed: 2 });
 
+// Dropout (masks drawn from the global generator) and a decaying learning rate, which the
+// checkpoint must carry too.
 function trainer(method: StrategyMethod, nEpoch: number, modelPath?: string): MTLTrainer {
   seed(4);
-  const model = createModel('mmoe', schema);
+  const features = [...sparseFeatures(schema, 4), ...schema.denseColumns.map((d) => new DenseFeature(d))];
+  const tower = { dims: [8], dropout: 0.2 };
+  const model = new MMoE({
+    features,
+    taskTypes: ['classification', 'classification', 'classification'],
+    taskNames: ['click', 'purchase', 'either'],
+    nExpert: 4,
+    expertParams: { dims: [16], dropout: 0.2 },
+    towerParamsList: [tower, tower, tower],
+  });
   return new MTLTrainer(model, {
     nEpoch,
     adaptiveParams: { method } as MTLTrainerOptions['adaptiveParams'],
     optimizerParams: { lr: 3e-3 },
+    scheduler: { type: 'step', stepSize: 1, gamma: 0.5 },
     device: 'cpu',
     progress: 'none',
+    seed: 9,
     modelPath,
   });
 }
@@ -60,7 +83,7 @@ describe('a run resumed from its checkpoint continues as if it had never stopped
     const gradnorm = trainer('gradnorm', 1);
     await gradnorm.fit(loader());
     const g = (await gradnorm.strategy.stateDict!()) as { weights: number[]; initialLosses: number[]; watched: string[] };
-    expect(g.weights).toHaveLength(2);
+    expect(g.weights).toHaveLength(3);
     expect(g.weights.some((w) => Math.abs(w - 1) > 1e-4)).toBe(true);
     expect(g.initialLosses.every((l) => l > 0)).toBe(true);
     expect(g.watched.length).toBeGreaterThan(0);
@@ -88,6 +111,6 @@ describe('a run resumed from its checkpoint continues as if it had never stopped
     const untouched = flatParams(same);
     await expect(same.resume(broken)).rejects.toThrow(/GradNorm state: weights must be > 0/);
     expect(flatParams(same)).toEqual(untouched);
-    expect(await same.strategy.stateDict!()).toEqual({ weights: null, initialLosses: null, watched: null });
+    expect(await same.strategy.stateDict!()).toEqual({ lr: null, weights: null, initialLosses: null, watched: null });
   });
 });

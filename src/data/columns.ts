@@ -38,7 +38,7 @@ export class SequenceColumn {
       }
       for (let j = 0; j < width; j++) {
         const id = row[j];
-        if (!Number.isInteger(id) || id < INT32_MIN || id > INT32_MAX) {
+        if (!isInt32(id)) {
           throw new DataError(`${name}: row ${i} position ${j} holds ${id}, not an integer id. Fix: label-encode the items first.`, { row: i, value: id });
         }
         values[i * width + j] = id;
@@ -60,6 +60,7 @@ export class SequenceColumn {
 
 const INT32_MIN = -2147483648;
 const INT32_MAX = 2147483647;
+const isInt32 = (v: number): boolean => Number.isInteger(v) && v >= INT32_MIN && v <= INT32_MAX;
 
 export type Column = Float32Array | Int32Array | SequenceColumn;
 export type Columns = Record<string, Column>;
@@ -88,13 +89,16 @@ export interface PadSequencesOptions {
  */
 export function padSequences(rows: ArrayLike<ArrayLike<number>>, options: PadSequencesOptions = {}): SequenceColumn {
   const { value = 0, padding = 'pre', truncating = 'pre' } = options;
+  for (const [what, v] of [['padding', padding], ['truncating', truncating]] as const) {
+    if (v !== 'pre' && v !== 'post') throw new DataError(`padSequences: ${what} must be 'pre' or 'post', got ${JSON.stringify(v)}.`);
+  }
   let maxlen = options.maxlen;
   if (maxlen === undefined) {
     maxlen = 1;
     for (let i = 0; i < rows.length; i++) maxlen = Math.max(maxlen, rows[i].length);
   }
   if (!Number.isInteger(maxlen) || maxlen < 1) throw new DataError(`padSequences: maxlen must be a positive integer, got ${maxlen}.`);
-  if (!Number.isInteger(value)) throw new DataError(`padSequences: the padding value must be an integer id, got ${value}.`);
+  if (!isInt32(value)) throw new DataError(`padSequences: the padding value must be an integer id, got ${value}.`);
   const out = new Int32Array(rows.length * maxlen).fill(value);
   for (let i = 0; i < rows.length; i++) {
     const row = rows[i];
@@ -103,7 +107,7 @@ export function padSequences(rows: ArrayLike<ArrayLike<number>>, options: PadSeq
     const to = i * maxlen + (padding === 'pre' ? maxlen - keep : 0);
     for (let j = 0; j < keep; j++) {
       const id = row[from + j];
-      if (!Number.isInteger(id)) throw new DataError(`padSequences: row ${i} holds ${id}, not an integer id.`, { row: i, value: id });
+      if (!isInt32(id)) throw new DataError(`padSequences: row ${i} holds ${id}, not an integer id.`, { row: i, value: id });
       out[to + j] = id;
     }
   }

@@ -35,6 +35,9 @@ export interface BatchSource<T> extends Iterable<T> {
   readonly length: number;
   readonly numRows: number;
   map<U>(fn: (batch: T) => U): BatchSource<U>;
+  /** The epoch (shuffle) the next iteration uses, for sources that reshuffle per epoch. */
+  readonly epoch?: number;
+  setEpoch?(epoch: number): void;
 }
 
 class MappedLoader<T, U> implements BatchSource<U> {
@@ -49,6 +52,14 @@ class MappedLoader<T, U> implements BatchSource<U> {
 
   get numRows(): number {
     return this.inner.numRows;
+  }
+
+  get epoch(): number | undefined {
+    return this.inner.epoch;
+  }
+
+  setEpoch(epoch: number): void {
+    this.inner.setEpoch?.(epoch);
   }
 
   *[Symbol.iterator](): Iterator<U> {

@@ -1,6 +1,7 @@
 // Fit-on-train, apply-everywhere preprocessing: label encoding for raw categorical values and
 // min-max / standard scaling for dense values.
 
+import { SequenceColumn } from './columns.js';
 import { DataError } from './errors.js';
 
 /** The id every unknown (or padding) value maps to. Known values get 1..n. */
@@ -193,25 +194,30 @@ export interface Scaler {
  * Fits one scaler per column on `train` and transforms the same columns of `train` and every other
  * table (fit on train, apply to val/test). Returns new column maps; the inputs are not modified.
  */
-export function scaleColumns<T extends Record<string, ArrayLike<number>>>(
+export function scaleColumns<T extends Record<string, ArrayLike<number> | SequenceColumn>>(
   train: T,
   others: readonly T[],
   columns: readonly string[],
   makeScaler: () => Scaler = () => new MinMaxScaler(),
 ): { train: T; others: T[]; scalers: Record<string, Scaler> } {
   const scalers: Record<string, Scaler> = {};
-  const scaled = [train, ...others].map((table) => ({ ...table }) as Record<string, ArrayLike<number>>);
+  const scaled = [train, ...others].map((table) => ({ ...table }) as Record<string, ArrayLike<number> | SequenceColumn>);
+  const values = (table: Record<string, ArrayLike<number> | SequenceColumn>, name: string): ArrayLike<number> => {
+    const col = table[name];
+    if (col instanceof SequenceColumn) throw new DataError(`Cannot scale column "${name}": it holds id sequences, not numbers.`, { column: name });
+    return col;
+  };
   for (const name of columns) {
     if (!(name in train)) {
       throw new DataError(`Cannot scale column "${name}": it is not in the training table (columns: ${Object.keys(train).join(', ')}).`, {
         column: name,
       });
     }
-    const scaler = makeScaler().fit(train[name]);
+    const scaler = makeScaler().fit(values(train, name));
     scalers[name] = scaler;
     scaled.forEach((table, k) => {
       if (!(name in table)) throw new DataError(`Cannot scale column "${name}": table ${k} lacks it.`, { column: name });
-      table[name] = scaler.transform(table[name]);
+      table[name] = scaler.transform(values(table, name));
     });
   }
   return { train: scaled[0] as T, others: scaled.slice(1) as T[], scalers };

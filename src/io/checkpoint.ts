@@ -28,6 +28,8 @@ export interface LoadCheckpointOptions {
    * method. A file saved without a strategy leaves it as it is (hasStrategyState: false).
    */
   strategy?: BalanceStrategy;
+  /** Checks the user metadata with the rest, before anything changes; throw to refuse the file. */
+  checkMetadata?(metadata: Record<string, string>): void;
 }
 
 export interface LoadedCheckpoint {
@@ -321,6 +323,14 @@ export async function loadCheckpoint(file: string, module: Module, opts: LoadChe
       }
     }
   }
+  const metadata = Object.fromEntries(Object.entries(meta).filter(([k]) => !k.startsWith('webmtl.')));
+  if (opts.checkMetadata) {
+    try {
+      opts.checkMetadata(metadata);
+    } catch (e) {
+      throw new Error(`checkpoint '${file}': ${(e as Error).message}`, { cause: e });
+    }
+  }
   const own = module.stateDict();
   const dtypeProblems: string[] = [];
   for (const [name, t] of Object.entries(own)) {
@@ -345,6 +355,5 @@ export async function loadCheckpoint(file: string, module: Module, opts: LoadChe
   if (opts.scheduler && schedulerState) opts.scheduler.loadStateDict(schedulerState);
   if (opts.strategy?.loadStateDict && strategySaved?.state) opts.strategy.loadStateDict(strategySaved.state);
 
-  const metadata = Object.fromEntries(Object.entries(meta).filter(([k]) => !k.startsWith('webmtl.')));
   return { metadata, hasOptimizerState: optimizerState !== undefined, hasSchedulerState: schedulerState !== undefined, hasStrategyState: strategySaved !== undefined };
 }

@@ -160,9 +160,10 @@ export class GradNorm implements BalanceStrategy {
     return this.w ? this.host.read(this.w) : (this.restored ?? []);
   }
 
-  /** w, L_i(0) and the watched parameters' names (for checkpoints). */
+  /** w, L_i(0), the weights' learning rate and the watched parameters' names (for checkpoints). */
   async stateDict(): Promise<StrategyState> {
     return {
+      lr: this.lr ?? null,
       weights: this.w ? Array.from(await this.w.data()) : this.restored,
       initialLosses: this.initialLosses,
       watched: this.watched,
@@ -170,6 +171,9 @@ export class GradNorm implements BalanceStrategy {
   }
 
   validateStateDict(state: StrategyState): void {
+    if (state.lr !== null && !(typeof state.lr === 'number' && state.lr > 0 && Number.isFinite(state.lr))) {
+      throw new Error(`GradNorm state: lr must be null or a number > 0, got ${JSON.stringify(state.lr)}`);
+    }
     const w = state.weights === null ? null : numberList(state.weights, this.nTask ?? null, 'GradNorm state: weights');
     if (w?.some((v) => !(v > 0))) throw new Error(`GradNorm state: weights must be > 0, got ${JSON.stringify(w)}`);
     const l0 = state.initialLosses === null ? null : numberList(state.initialLosses, w?.length ?? this.nTask ?? null, 'GradNorm state: initialLosses');
@@ -184,6 +188,8 @@ export class GradNorm implements BalanceStrategy {
     this.validateStateDict(state);
     this.w?.dispose();
     this.w = null;
+    // The rate the run started with (a resumed trainer would otherwise take the scheduler's current one).
+    if (state.lr !== null) this.lr = state.lr as number;
     this.restored = state.weights === null ? null : [...(state.weights as number[])];
     this.initialLosses = state.initialLosses === null ? null : [...(state.initialLosses as number[])];
     this.watched = state.watched === null ? null : [...(state.watched as string[])];

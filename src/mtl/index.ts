@@ -10,7 +10,7 @@ import { PCGrad, type PCGradOptions } from './pcgrad.js';
 import type { BalanceStrategy } from './strategy.js';
 import { UWL, type UWLOptions } from './uwl.js';
 
-export type { BalanceContext, BalanceStrategy, StepReport } from './strategy.js';
+export type { BalanceContext, BalanceStrategy, StepReport, StrategyState } from './strategy.js';
 export { makeBalanceContext, modelBalanceContext } from './context.js';
 export type { BalanceContextInit, MTLBalanceContext } from './context.js';
 export { FixedWeights, UWL, GradNorm, MetaBalance, PCGrad, DWA, CAGrad };

@@ -6,6 +6,7 @@
 // expert i in task k's gradient follows task k's gate.
 //
 // Everything is computed on the device and read back once; the report is plain JSON.
+import { SequenceColumn, type Column } from '../data/columns.js';
 import type { MultiTaskModel } from '../models/base.js';
 import { MMoE } from '../models/mmoe.js';
 import { OMoE } from '../models/omoe.js';
@@ -81,20 +82,22 @@ interface PlannedGroup {
 /** A batch as tensors, or as a DataLoader yields it: typed-array columns and labels [rows, nLabel] row-major. */
 export type InspectBatch =
   | { x: Record<string, Tensor>; y: Tensor }
-  | { x: Record<string, Float32Array | Int32Array>; y: Float32Array; size?: number };
+  | { x: Record<string, Column>; y: Float32Array; size?: number };
 
 /** Host columns and labels uploaded to the model's backend; tensors pass through. */
 function onDevice(model: MultiTaskModel, batch: InspectBatch): { x: Record<string, Tensor>; y: Tensor } {
   if (batch.y instanceof Tensor) return batch as { x: Record<string, Tensor>; y: Tensor };
   const backend = model.backend ?? undefined;
-  const columns = Object.entries(batch.x as Record<string, Float32Array | Int32Array | Tensor>);
+  const columns = Object.entries(batch.x as Record<string, Column | Tensor>);
   const first = columns[0]?.[1];
   const rows = (batch as { size?: number }).size ?? (first instanceof Tensor ? first.shape[0] : first?.length) ?? 0;
   if (rows === 0 || batch.y.length % rows !== 0) {
     throw new Error(`inspectGradients: labels of length ${batch.y.length} do not fit ${rows} rows; pass y as [rows, nLabel] row-major (or as a Tensor)`);
   }
   const x: Record<string, Tensor> = {};
-  for (const [name, col] of columns) x[name] = col instanceof Tensor ? col : fromArray(col, [rows], { backend });
+  for (const [name, col] of columns) {
+    x[name] = col instanceof Tensor ? col : col instanceof SequenceColumn ? fromArray(col.values, [rows, col.width], { backend }) : fromArray(col, [rows], { backend });
+  }
   return { x, y: fromArray(batch.y, [rows, batch.y.length / rows], { backend }) };
 }
 

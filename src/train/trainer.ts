@@ -3,7 +3,7 @@
 // restored and saved, progress, and checkpoints a run can resume from.
 import type { Backend } from '../backend/backend.js';
 import { ColumnarDataset } from '../data/columns.js';
-import { DataLoader, type BatchSource, type HostBatch } from '../data/loader.js';
+import type { BatchSource, HostBatch } from '../data/loader.js';
 import { validateFeatures } from '../data/validate.js';
 import { createBackend, type BackendName } from '../init.js';
 import { checkWritable, loadCheckpoint, saveCheckpoint } from '../io/checkpoint.js';
@@ -19,7 +19,7 @@ import type { Optimizer, ParamGroup } from '../optim/optimizer.js';
 import { CosineAnnealingLR, StepLR, type LRScheduler } from '../optim/scheduler.js';
 import { SGD } from '../optim/sgd.js';
 import { setBackend, tidyAsync } from '../tensor/engine.js';
-import { seed as seedGlobal } from '../tensor/random.js';
+import { globalRng, isRandomState, seed as seedGlobal, type RandomState } from '../tensor/random.js';
 import * as ops from '../tensor/ops.js';
 import { fromArray, type Tensor } from '../tensor/tensor.js';
 import { toDevice } from './batch.js';
@@ -128,6 +128,8 @@ export class MTLTrainer {
   private backend: Backend | null = null;
   private globalStep = 0;
   private startEpoch = 0;
+  /** The global random generator's state from the checkpoint resume() loaded, restored when fit() starts. */
+  private resumedRandom: RandomState | null = null;
   private lastFinite: number[] = [];
   private readonly recorder: GradientRecorder | null;
   /** Datasets checked whole by validateData: their batches need no per-batch label check. */
@@ -220,7 +222,9 @@ export class MTLTrainer {
   private planFor(loader: BatchSource<HostBatch> & { nTask?: number; labelNames?: string[] }): TaskPlan {
     // A DataLoader knows its label count; peeking at another source's first batch costs it nothing.
     const peek = () => {
+      const epoch = loader.epoch;
       const first = loader[Symbol.iterator]().next();
+      if (epoch !== undefined) loader.setEpoch?.(epoch); // the peek does not use up an epoch's shuffle
       return first.done ? 0 : first.value.y.length / Math.max(first.value.size, 1);
     };
     const nLabel = loader.nTask ?? peek();
@@ -240,10 +244,13 @@ export class MTLTrainer {
     this.plan = this.planFor(trainLoader);
     this.validateData(trainLoader, 'the training data');
     if (valLoader) this.validateData(valLoader, 'the validation data');
-    if (this.opts.seed !== undefined) seedGlobal(this.opts.seed);
+    // A resumed run continues the random stream (dropout masks) where the checkpoint left it.
+    if (this.resumedRandom) globalRng().setState(this.resumedRandom);
+    else if (this.opts.seed !== undefined) seedGlobal(this.opts.seed);
+    this.resumedRandom = null;
     this.strategy.setup?.({ nTask: this.plan.train.length, lr: this.optimizer.paramGroups[0].lr });
     // A resumed run continues with the shuffle of its next epoch, not the loader's first.
-    if (this.startEpoch > 0 && trainLoader instanceof DataLoader && trainLoader.epoch < this.startEpoch) trainLoader.setEpoch(this.startEpoch);
+    if (this.startEpoch > 0) trainLoader.setEpoch?.(this.startEpoch);
     const printer = await ProgressPrinter.create(this.opts.progress);
     const history: History = { epochs: [], gradients: this.recorder?.history ?? [], bestEpoch: null, bestScore: null, stoppedEarly: false };
     const patience = this.opts.earlystopPatience ?? Infinity;
@@ -410,7 +417,7 @@ export class MTLTrainer {
 
   private async save(path: string, epoch: number): Promise<void> {
     await saveCheckpoint(path, this.model, {
-      metadata: { epoch: String(epoch), step: String(this.globalStep), model: this.model.constructor.name },
+      metadata: { epoch: String(epoch), step: String(this.globalStep), model: this.model.constructor.name, random: JSON.stringify(globalRng().getState()) },
       optimizer: this.optimizer,
       scheduler: this.scheduler ?? undefined,
       strategy: this.strategy,
@@ -423,9 +430,26 @@ export class MTLTrainer {
    */
   async resume(path: string): Promise<void> {
     await this.prepareDevice();
-    const { metadata } = await loadCheckpoint(path, this.model, { optimizer: this.optimizer, scheduler: this.scheduler ?? undefined, strategy: this.strategy });
-    this.startEpoch = Number(metadata.epoch ?? -1) + 1;
-    this.globalStep = Number(metadata.step ?? 0);
+    let random: RandomState | null = null;
+    const checkMetadata = (m: Record<string, string>) => {
+      for (const key of ['epoch', 'step'] as const) {
+        if (m[key] !== undefined && !(Number.isInteger(Number(m[key])) && Number(m[key]) >= 0)) throw new Error(`its ${key} '${m[key]}' is not a count`);
+      }
+      if (m.random === undefined) return;
+      try {
+        random = JSON.parse(m.random);
+      } catch {
+        random = null;
+      }
+      if (!isRandomState(random)) throw new Error(`its random generator state is malformed: ${m.random}`);
+    };
+    const loaded = await loadCheckpoint(path, this.model, { optimizer: this.optimizer, scheduler: this.scheduler ?? undefined, strategy: this.strategy, checkMetadata });
+    if (!loaded.hasStrategyState && this.strategy.loadStateDict) {
+      console.warn(`MTLTrainer.resume: '${path}' has no ${this.strategy.name} state (an older checkpoint); the balancing starts afresh`);
+    }
+    this.startEpoch = Number(loaded.metadata.epoch ?? -1) + 1;
+    this.globalStep = Number(loaded.metadata.step ?? 0);
+    this.resumedRandom = random;
   }
 
   /** Per-task metrics over a loader (AUC and logloss for classification, MSE and MAE for regression). */
