@@ -7,9 +7,9 @@
 //   1e-5 rel     exp/log/sqrt/sigmoid/tanh/reciprocal/pow, bce/bceLogits, softmax, adam (atol 1e-6)
 //   1e-4 rel     matmul (atol 1e-5), gating (atol 1e-5), reduce sum (atol 2e-7 · Σ|x| over the axis)
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { dropoutUniform, type Backend, type BinaryOp, type Buffer, type TypedArray, type UnaryOp } from '../src/backend/backend.js';
+import { type Backend, type BinaryOp, type Buffer, type TypedArray, type UnaryOp } from '../src/backend/backend.js';
 import { CpuBackend } from '../src/backend/cpu/cpu-backend.js';
-import { SIZES, checkGatherPlacement, contiguous, expectBitExact, expectClose, ints, onBoth, prod, rng, uniform, upload, type OutSpec } from './helpers/kernel-checks.js';
+import { GATE_MIX_CASES, SIZES, SOFTMAX_CASES, checkCopy, checkDropoutMask, checkGateMix, checkGatherPlacement, checkGatherRows, checkScatterAdd, checkSoftmax, contiguous, expectBitExact, expectClose, ints, onBoth, prod, uniform, upload } from './helpers/kernel-checks.js';
 import { MAX_GATE_EXPERTS, type WebGPUBackend } from '../src/backend/webgpu/webgpu-backend.js';
 import { getWebGPUOrSkip } from './helpers/webgpu.js';
 
@@ -221,130 +221,31 @@ describe.skipIf(!gpu)('WebGPU kernels match the CPU reference', () => {
   });
 
   it('copy: transpose, slice, concat, broadcast, rank 6, bit-exact NaN payloads and i32', async () => {
-    const cases: Array<{ srcSize: number; dstSize: number; shape: number[]; so: number; ss: number[]; doff: number; ds: number[] }> = [
-      { srcSize: 17 * 33, dstSize: 17 * 33, shape: [33, 17], so: 0, ss: [1, 33], doff: 0, ds: [17, 1] },
-      { srcSize: 200, dstSize: 60, shape: [5, 12], so: 2 * 20 + 3, ss: [20, 1], doff: 0, ds: [12, 1] },
-      { srcSize: 40, dstSize: 120, shape: [4, 10], so: 0, ss: [10, 1], doff: 10, ds: [30, 1] },
-      { srcSize: 21, dstSize: 105, shape: [5, 7, 3], so: 0, ss: [0, 3, 1], doff: 0, ds: [21, 3, 1] },
-      { srcSize: 240, dstSize: 240, shape: [2, 3, 1, 4, 5, 2], so: 0, ss: [1, 2, 240, 6, 24, 120], doff: 0, ds: contiguous([2, 3, 1, 4, 5, 2]) },
-      { srcSize: 1, dstSize: 3, shape: [], so: 0, ss: [], doff: 2, ds: [] },
-      { srcSize: 5000, dstSize: 5000, shape: [5000], so: 0, ss: [1], doff: 0, ds: [1] },
-    ];
-    for (const c of cases) {
-      const f = uniform(c.srcSize, -3, 3, c.srcSize);
-      const words = new Uint32Array(f.buffer);
-      for (let i = 0; i < words.length; i += 7) words[i] = 0x7fc00000 + i; // NaNs with payloads
-      const init = uniform(c.dstSize, 9, 10, 2);
-      const r = await onBoth(g, [f], [{ size: c.dstSize, init }], (b, [s], [d]) => b.copy(s, d, c.shape, c.so, c.ss, c.doff, c.ds));
-      expectBitExact(r.got[0], r.want[0], `copy f32 ${JSON.stringify(c.shape)}`, true);
-      const i32 = ints(c.srcSize, -(2 ** 31), 2 ** 31 - 1, c.dstSize);
-      const r2 = await onBoth(g, [i32], [{ size: c.dstSize, dtype: 'i32' }], (b, [s], [d]) => b.copy(s, d, c.shape, c.so, c.ss, c.doff, c.ds));
-      expectBitExact(r2.got[0], r2.want[0], `copy i32 ${JSON.stringify(c.shape)}`, true);
-    }
+    await checkCopy(g);
   });
 
   it('gatherRows (f32 and i32 tables, i32 and f32 id buffers)', async () => {
-    for (const [vocab, dim, count] of [
-      [50, 17, 1000],
-      [1, 1, 1],
-      [7, 3, 1025],
-    ]) {
-      const ids = ints(count, 0, vocab, vocab + count);
-      const table = uniform(vocab * dim, -1, 1, dim);
-      const r = await onBoth(g, [table, ids], [{ size: count * dim }], (b, [t, i], [o]) => b.gatherRows(t, i, ids, o, dim));
-      expectBitExact(r.got[0], r.want[0], `gather ${vocab}x${dim}`, true);
-      const itable = ints(vocab * dim, -1000, 1000, dim + 1);
-      const fids = Float32Array.from(ids);
-      const r2 = await onBoth(g, [itable, fids], [{ size: count * dim, dtype: 'i32' }], (b, [t, i], [o]) => b.gatherRows(t, i, ids, o, dim));
-      expectBitExact(r2.got[0], r2.want[0], `gather i32 ${vocab}x${dim}`, true);
-    }
+    await checkGatherRows(g);
   });
 
   it('gatherRows into columns of a wider output leaves the other columns as they were', async () => {
     await checkGatherPlacement(g, true);
   });
 
-  it('scatterAddRows: 5000 rows hitting 3 ids loses no update', async () => {
-    const vocab = 50;
-    const dim = 7;
-    const n = 5000;
-    const hot = [3, 17, 42];
-    const pick = rng(77);
-    const ids = Int32Array.from({ length: n }, () => hot[Math.floor(pick() * 3)]);
-    const src = Float32Array.from({ length: n * dim }, (_, i) => 1 + (i % dim)); // exact sums in f32
-    const r = await onBoth(g, [src, ids], [{ size: vocab * dim, init: uniform(vocab * dim, 1, 2, 3) }], (b, [s, i], [o]) =>
-      b.scatterAddRows(s, i, ids, o, vocab, dim),
-    );
-    expectBitExact(r.got[0], r.want[0], 'scatter hot ids', true);
-    const counts = hot.map((id) => ids.filter((v) => v === id).length);
-    hot.forEach((id, k) => expect(r.got[0][id * dim + 2]).toBe(3 * counts[k]));
-
-    // Random inputs: the same per-id summation order as the CPU makes the f32 sums identical.
-    for (const [v, d, m] of [
-      [1000, 1, 3000],
-      [13, 33, 17],
-      [4, 5, 1],
-    ]) {
-      const rid = ints(m, 0, v, m);
-      const rsrc = uniform(m * d, -1, 1, d);
-      const r2 = await onBoth(g, [rsrc, rid], [{ size: v * d }], (b, [s, i], [o]) => b.scatterAddRows(s, i, rid, o, v, d));
-      expectBitExact(r2.got[0], r2.want[0], `scatter random ${v}x${d}`, true);
-    }
+  it('scatterAddRows: 5000 rows hitting 3 ids lose no update; random rows sum in the reference order', async () => {
+    await checkScatterAdd(g);
   });
 
-  it.each([
-    [1, 1],
-    [3, 17],
-    [1000, 3],
-    [7, 128],
-    [5, 1000],
-    [2, 100000],
-  ])('softmax and logSoftmax over [%i, %i]', async (rows, cols) => {
-    const x = uniform(rows * cols, -10, 10, rows * 3 + cols);
-    const { want, got } = await onBoth(g, [x], [{ size: rows * cols }, { size: rows * cols }], (b, [xb], [s, l]) => {
-      b.softmax(xb, s, rows, cols, false);
-      b.softmax(xb, l, rows, cols, true);
-    });
-    expectClose(got[0], want[0], 1e-5, 1e-7, `softmax ${rows}x${cols}`);
-    expectClose(got[1], want[1], 1e-5, 1e-6, `logSoftmax ${rows}x${cols}`);
+  it.each(SOFTMAX_CASES)('softmax and logSoftmax over [%i, %i]', async (rows, cols) => {
+    await checkSoftmax(g, rows, cols, { rtol: 1e-5, atol: 1e-7, logAtol: 1e-6 });
   });
 
   it('dropoutMask reproduces dropoutUniform exactly', async () => {
-    for (const n of [1, 17, 1000, 100003]) {
-      for (const p of [0, 0.1, 1 / 3, 0.5, 0.9]) {
-        for (const seed of [0, 12345, 0xffffffff]) {
-          const { want, got } = await onBoth(g, [], [{ size: n }], (b, _i, [o]) => b.dropoutMask(o, n, p, seed));
-          expectBitExact(got[0], want[0], `dropout n=${n} p=${p} seed=${seed}`, true);
-        }
-      }
-    }
-    // Sanity check of the reference itself: the keep rate follows p.
-    const kept = Array.from({ length: 10000 }, (_, i) => dropoutUniform(7, i) >= 0.3).filter(Boolean).length;
-    expect(kept / 10000).toBeGreaterThan(0.67);
-    expect(kept / 10000).toBeLessThan(0.73);
+    await checkDropoutMask(g);
   });
 
-  it.each([
-    [1, 1, 1, 1],
-    [2, 17, 3, 5],
-    [3, 33, 8, 64],
-    [2, 5, 64, 512],
-    [2, 3, 100, 7],
-  ])('gateMixForward / gateMixBackward T=%i B=%i E=%i H=%i', async (T, B, E, H) => {
-    const logits = uniform(T * B * E, -3, 3, T + B + E);
-    const experts = uniform(E * B * H, -1, 1, H);
-    const fwd = await onBoth(g, [logits, experts], [{ size: T * B * H }, { size: T * B * E }], (b, [l, x], [mix, w]) =>
-      b.gateMixForward(l, x, mix, w, { tasks: T, batch: B, experts: E, hidden: H }),
-    );
-    expectClose(fwd.got[0], fwd.want[0], 1e-4, 1e-5, 'mix');
-    expectClose(fwd.got[1], fwd.want[1], 1e-5, 1e-7, 'weights');
-
-    const gMix = uniform(T * B * H, -1, 1, 99);
-    const bwd = await onBoth(g, [fwd.want[1], experts, gMix], [{ size: T * B * E }, { size: E * B * H }], (b, [w, x, gm], [gl, gx]) =>
-      b.gateMixBackward(w, x, gm, gl, gx, { tasks: T, batch: B, experts: E, hidden: H }),
-    );
-    expectClose(bwd.got[0], bwd.want[0], 1e-4, 1e-5, 'gLogits');
-    expectClose(bwd.got[1], bwd.want[1], 1e-4, 1e-5, 'gExperts');
+  it.each(GATE_MIX_CASES)('gateMixForward / gateMixBackward T=%i B=%i E=%i H=%i', async (T, B, E, H) => {
+    await checkGateMix(g, T, B, E, H);
   });
 
   it('gating rejects more experts than the kernel holds', () => {
