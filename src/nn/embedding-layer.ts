@@ -49,12 +49,12 @@ export class EmbeddingLayer extends Module {
 
   /** The embedding of one sparse or sequence feature: [batch, dim] (concat pooling: [batch, len·dim]). */
   embed(x: FeatureBatch, f: SparseFeature | SequenceFeature): Tensor {
+    if (f.kind === 'sparse') {
+      const { table, ids, what } = this.lookup(x, f);
+      return ops.gatherRows(table, ids, what);
+    }
     const table = this.tables.get(f.tableName)!;
     const ids = this.column(x, f.name);
-    if (f.kind === 'sparse') {
-      if (ids.rank !== 1) throw new Error(`Sparse feature '${f.name}' expects ids [batch], got ${ids.describe()}`);
-      return ops.gatherRows(table.weight, ids, `feature '${f.name}' (vocabulary ${f.vocabSize})`);
-    }
     if (ids.rank !== 2) throw new Error(`Sequence feature '${f.name}' expects ids [batch, length], got ${ids.describe()}`);
     const [batch, len] = ids.shape;
     const emb = ops.gatherRows(table.weight, ids, `feature '${f.name}' (vocabulary ${f.vocabSize})`); // [B, L, d]
