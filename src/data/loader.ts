@@ -88,6 +88,7 @@ export class DataLoader implements BatchSource<HostBatch> {
   epoch = 0;
   /** Row-major words of the features then the labels (built on the first shuffled epoch; null: too large). */
   private packed: Int32Array | null | undefined;
+  private words: number[] | undefined;
 
   constructor(
     readonly dataset: ColumnarDataset,
@@ -174,11 +175,12 @@ export class DataLoader implements BatchSource<HostBatch> {
   }
 
   /** The words each feature takes in a packed row: 1, or a sequence column's width. */
-  private featureWords(): number[] {
-    return this.features.map((name) => {
+  private get featureWords(): number[] {
+    this.words ??= this.features.map((name) => {
       const col = this.dataset.columns[name];
       return col instanceof SequenceColumn ? col.width : 1;
     });
+    return this.words;
   }
 
   /** The dataset's features and labels as row-major 32-bit words (float bits kept), or null when too large. */
@@ -186,7 +188,7 @@ export class DataLoader implements BatchSource<HostBatch> {
     if (this.packed !== undefined) return this.packed;
     const n = this.dataset.length;
     const nTask = this.dataset.nTask;
-    const words = this.featureWords();
+    const words = this.featureWords;
     const width = words.reduce((a, b) => a + b, 0) + nTask;
     if (n * width > PACKED_LIMIT_WORDS) return (this.packed = null);
     const packed = new Int32Array(n * width);
@@ -214,7 +216,7 @@ export class DataLoader implements BatchSource<HostBatch> {
   private gatherPacked(packed: Int32Array, rows: Int32Array, x: Record<string, Column>): Float32Array {
     const size = rows.length;
     const nTask = this.dataset.nTask;
-    const words = this.featureWords();
+    const words = this.featureWords;
     const features = words.reduce((a, b) => a + b, 0);
     const width = features + nTask;
     const block = new Int32Array(size * width);
