@@ -1,12 +1,16 @@
 // Pointwise losses used by the binary kernel (bce, bceLogits, squaredError). Needs math.wgsl.
 
-const BCE_EPS: f32 = 1e-7;
+const BCE_LOG_FLOOR: f32 = -100.0;
 
-// BCE on a probability p with target y; p is clamped to [eps, 1 - eps] (in f32, so the upper
-// bound rounds to 1 - 2^-23, while the CPU clamps in f64).
+// A log floored at -100 as torch's BCELoss does. select, not max: WGSL's max may drop a NaN, and a
+// NaN prediction must give a NaN loss (a comparison with NaN is false, so NaN is kept).
+fn floor_log(l: f32) -> f32 {
+  return select(l, BCE_LOG_FLOOR, l < BCE_LOG_FLOOR);
+}
+
+// BCE on a probability p with target y: -(y·max(log p, -100) + (1 - y)·max(log1p(-p), -100)).
 fn bce(p: f32, y: f32) -> f32 {
-  let q = clamp(p, BCE_EPS, 1.0 - BCE_EPS);
-  return -(y * log(q) + (1.0 - y) * log(1.0 - q));
+  return -(y * floor_log(log(p)) + (1.0 - y) * floor_log(log1p_f32(-p)));
 }
 
 // Stable BCE on a logit x: max(x, 0) - x*y + log(1 + exp(-|x|)).

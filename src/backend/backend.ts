@@ -75,7 +75,10 @@ export type BinaryOp =
   | 'gt'
   /** 1 if a == b else 0 */
   | 'eq'
-  /** elementwise BCE on probabilities a with targets b, a clamped to [eps, 1 - eps], eps = 1e-7 */
+  /**
+   * elementwise BCE on probabilities a with targets b, as torch's BCELoss: each log is floored at
+   * BCE_LOG_FLOOR, -(b·max(log a, -100) + (1 - b)·max(log1p(-a), -100)); NaN stays NaN
+   */
   | 'bce'
   /** stable BCE on logits a with targets b: max(a,0) - a*b + log(1 + exp(-|a|)) */
   | 'bceLogits'
@@ -84,7 +87,10 @@ export type BinaryOp =
 
 export type ReduceOp = 'sum' | 'max';
 
-export const BCE_EPS = 1e-7;
+/** torch's BCELoss floors each log at -100 (so a confidently wrong row costs at most 100). */
+export const BCE_LOG_FLOOR = -100;
+/** torch's BCELoss backward divides by max(p·(1 − p), BCE_GRAD_EPS). */
+export const BCE_GRAD_EPS = 1e-12;
 
 export interface BackendStats {
   /** Device-to-host reads (each `read` call). */

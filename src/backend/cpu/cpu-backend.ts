@@ -1,7 +1,7 @@
 // The reference backend: plain TypeScript over typed arrays. Every WebGPU kernel is tested against
 // this file, so it favours obviously-correct loops over speed.
 import {
-  BCE_EPS,
+  BCE_LOG_FLOOR,
   dropoutUniform,
   type AdamHyper,
   type Backend,
@@ -53,6 +53,9 @@ function unaryFn(op: UnaryOp, p0: number, p1: number): (x: number) => number {
   }
 }
 
+/** A log floored at BCE_LOG_FLOOR; NaN stays NaN (Math.max would keep it too, but say so). */
+const floorLog = (l: number): number => (l < BCE_LOG_FLOOR ? BCE_LOG_FLOOR : l);
+
 function binaryFn(op: BinaryOp): (a: number, b: number) => number {
   switch (op) {
     case 'add': return (a, b) => a + b;
@@ -65,10 +68,7 @@ function binaryFn(op: BinaryOp): (a: number, b: number) => number {
     case 'gt': return (a, b) => (a > b ? 1 : 0);
     case 'eq': return (a, b) => (a === b ? 1 : 0);
     case 'bce':
-      return (p, y) => {
-        const q = Math.min(Math.max(p, BCE_EPS), 1 - BCE_EPS);
-        return -(y * Math.log(q) + (1 - y) * Math.log(1 - q));
-      };
+      return (p, y) => -(y * floorLog(Math.log(p)) + (1 - y) * floorLog(Math.log1p(-p)));
     case 'bceLogits': return (x, y) => Math.max(x, 0) - x * y + Math.log1p(Math.exp(-Math.abs(x)));
     case 'squaredError': return (a, b) => (a - b) * (a - b);
   }

@@ -17,7 +17,12 @@ const U_SQUARE = 9, U_RECIPROCAL = 10, U_AFFINE = 11, U_POW = 12, U_CLAMP = 13, 
 const B_ADD = 0, B_SUB = 1, B_MUL = 2, B_DIV = 3, B_POW = 4, B_MAX = 5, B_MIN = 6, B_GT = 7, B_EQ = 8, B_BCE = 9;
 const B_BCELOGITS = 10, B_SQERR = 11;
 
-const BCE_EPS: f64 = 1e-7;
+const BCE_LOG_FLOOR: f64 = -100.0; // torch's BCELoss floors each log at -100
+
+// A log floored at BCE_LOG_FLOOR; NaN compares false and stays NaN.
+@inline function floorLog(l: f64): f64 {
+  return l < BCE_LOG_FLOOR ? BCE_LOG_FLOOR : l;
+}
 
 // ---------------------------------------------------------------- scalar helpers
 
@@ -80,8 +85,7 @@ function binaryScalar(op: i32, a: f64, b: f64): f64 {
     case B_GT: return a > b ? 1.0 : 0.0;
     case B_EQ: return a == b ? 1.0 : 0.0;
     case B_BCE: {
-      const q = Math.min(Math.max(a, BCE_EPS), 1.0 - BCE_EPS);
-      return -(b * Math.log(q) + (1.0 - b) * Math.log(1.0 - q));
+      return -(b * floorLog(Math.log(a)) + (1.0 - b) * floorLog(Math.log1p(-a)));
     }
     case B_BCELOGITS: return Math.max(a, 0.0) - a * b + Math.log1p(Math.exp(-Math.abs(a)));
     case B_SQERR: return (a - b) * (a - b);
