@@ -2,7 +2,7 @@
 // ops, so every rule works on every backend. Each op validates its inputs before allocating
 // anything, so a failed op leaves its inputs untouched.
 import { MAX_RANK, contiguousStrides, type Backend, type BinaryOp, type DType, type UnaryOp } from '../backend/backend.js';
-import { BCE_EPS } from '../backend/backend.js';
+import { BCE_GRAD_EPS } from '../backend/backend.js';
 import { isGradEnabled, noGrad } from './engine.js';
 import { Tensor, empty, fmtShape, full, sizeOf, zeros, type GradNode, type Shape } from './tensor.js';
 
@@ -161,10 +161,11 @@ export function pow(a: Tensor, b: Tensor | number): Tensor {
     b.requiresGrad ? mul(g, mul(out, log(a))) : null,
   ]);
 }
-/** Elementwise maximum; the gradient goes to a where a > b, to b elsewhere. */
+/** Elementwise maximum; the gradient goes to a where a > b, to b where b > a, and half to each where a == b (as torch.maximum). */
 export function maximum(a: Tensor, b: Tensor): Tensor {
   return binaryOp('maximum', 'max', a, b, (g) => {
-    const m = binaryRaw('maximum', 'gt', a, b);
+    // m = 1 where a > b, ½ on a tie, 0 where b > a.
+    const m = affine(sub(binaryRaw('maximum', 'gt', a, b), binaryRaw('maximum', 'gt', b, a)), 0.5, 0.5);
     return [mul(g, m), mul(g, affine(m, -1, 1))];
   });
 }
@@ -632,15 +633,15 @@ function checkSameShape(op: string, a: Tensor, b: Tensor): void {
   }
 }
 
-/** Binary cross-entropy on probabilities (clamped to [1e-7, 1 − 1e-7]). Targets get no gradient. */
+/**
+ * Binary cross-entropy on probabilities, as torch's BCELoss: −(y·max(log p, −100) + (1 − y)·max(log(1 − p), −100)),
+ * gradient (p − y) / max(p·(1 − p), 1e-12) — so a confidently wrong row (p near 0 or 1) keeps learning.
+ * Targets get no gradient.
+ */
 export function binaryCrossEntropy(p: Tensor, y: Tensor, reduction: Reduction = 'mean'): Tensor {
   checkSameShape('binaryCrossEntropy', p, y);
   const out = binaryRaw('binaryCrossEntropy', 'bce', p, y);
-  const loss = record(out, 'binaryCrossEntropy', [p], (g) => {
-    const q = clamp(p, BCE_EPS, 1 - BCE_EPS);
-    const slope = div(sub(q, y), mul(q, affine(q, -1, 1)));
-    return [mul(g, mul(slope, unaryRaw(p, 'inRange', BCE_EPS, 1 - BCE_EPS)))];
-  });
+  const loss = record(out, 'binaryCrossEntropy', [p], (g) => [mul(g, div(sub(p, y), clamp(mul(affine(p, -1, 1), p), BCE_GRAD_EPS, 1)))]);
   return reduceLoss(loss, reduction);
 }
 
