@@ -2,15 +2,18 @@
 
 const BCE_LOG_FLOOR: f32 = -100.0;
 
-// A log floored at -100 as torch's BCELoss does. select, not max: WGSL's max may drop a NaN, and a
-// NaN prediction must give a NaN loss (a comparison with NaN is false, so NaN is kept).
-fn floor_log(l: f32) -> f32 {
-  return select(l, BCE_LOG_FLOOR, l < BCE_LOG_FLOOR);
+// log(x) floored at -100 as torch's BCELoss does. log(0) is -inf, but WGSL leaves it to the
+// implementation (SwiftShader returns -88), so x == 0 is floored explicitly. select, not max: WGSL's
+// max may drop a NaN, and a NaN prediction must give a NaN loss (a comparison with NaN is false).
+fn floored_log(l: f32, x_is_zero: bool) -> f32 {
+  return select(select(l, BCE_LOG_FLOOR, l < BCE_LOG_FLOOR), BCE_LOG_FLOOR, x_is_zero);
 }
 
 // BCE on a probability p with target y: -(y·max(log p, -100) + (1 - y)·max(log1p(-p), -100)).
+// A NaN p gives NaN (checked on the bits: SwiftShader's log(NaN) is a finite number).
 fn bce(p: f32, y: f32) -> f32 {
-  return -(y * floor_log(log(p)) + (1.0 - y) * floor_log(log1p_f32(-p)));
+  if ((bitcast<u32>(p) & 0x7fffffffu) > 0x7f800000u) { return p; }
+  return -(y * floored_log(log(p), p == 0.0) + (1.0 - y) * floored_log(log1p_f32(-p), p == 1.0));
 }
 
 // Stable BCE on a logit x: max(x, 0) - x*y + log(1 + exp(-|x|)).
