@@ -14,6 +14,7 @@ export * from './optim/index.js';
 export * from './train/metrics.js';
 export * from './io/safetensors.js';
 export * from './io/checkpoint.js';
+export * from './io/torch-rechub.js';
 export { MTLTrainer, NonFiniteLossError, describeEpoch } from './train/trainer.js';
 export type { MTLTrainerOptions, EpochRecord, History, OptimizerName, OptimizerParams, SchedulerSpec } from './train/trainer.js';
 export { evaluateMultiTask, collectPredictions, scorePredictions } from './train/evaluate.js';

@@ -135,7 +135,7 @@ describe('safetensors decoding rejects corrupt files', () => {
   }
 
   it('unknown dtypes are named', () => {
-    expect(() => decodeSafetensors(withHeader({ a: { dtype: 'BF16', shape: [2], data_offsets: [0, 4] } }, 4))).toThrow(/dtype 'BF16', which webmtl cannot read \(only F32 and I32\)/);
+    expect(() => decodeSafetensors(withHeader({ a: { dtype: 'BF16', shape: [2], data_offsets: [0, 4] } }, 4))).toThrow(/dtype 'BF16', which webmtl cannot read \(only F32, I32 and I64\)/);
     expect(() => decodeSafetensors(withHeader({ a: { dtype: 'toString', shape: [2], data_offsets: [0, 8] } }, 8))).toThrow(/dtype 'toString'/);
   });
 });

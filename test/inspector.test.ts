@@ -150,8 +150,11 @@ describe('inspectGradients on the other models', () => {
     ['SharedBottom', () => new SharedBottom({ features: features(), taskTypes: ['classification', 'regression'], bottomParams: { dims: [6] }, towerParamsList: [{ dims: [4] }, { dims: [4] }] }), 2, ['embeddings', 'bottom'], []],
     ['OMoE', () => new OMoE({ features: features(), taskTypes: two, nExpert: 2, expertParams: { dims: [4] }, towerParamsList: [{ dims: [3] }, { dims: [3] }] }), 2, ['embeddings', 'experts[0]', 'experts[1]', 'gate'], ['experts']],
     ['PLE', () => new PLE({ features: features(), taskTypes: two, nLevel: 2, nExpertSpecific: 1, nExpertShared: 2, expertParams: { dims: [4] }, towerParamsList: [{ dims: [3] }, { dims: [3] }] }), 2,
-      ['embeddings', 'levels.0.sharedExperts[0]', 'levels.0.sharedExperts[1]', 'levels.0.sharedGate', 'levels.1.sharedExperts[0]', 'levels.1.sharedExperts[1]'], ['levels.0.sharedExperts', 'levels.1.sharedExperts']],
-    ['ESMM', () => new ESMM({ features: features().filter((f) => f.kind !== 'dense'), cvrParams: { dims: [4] }, ctrParams: { dims: [4] } }), 3, ['embeddings'], []],
+      // The first level's task experts feed the shared gate, so both tasks reach them: they are shared.
+      ['embeddings', 'levels.0.taskExperts.0[0]', 'levels.0.taskExperts.1[0]', 'levels.0.sharedExperts[0]', 'levels.0.sharedExperts[1]', 'levels.0.sharedGate', 'levels.1.sharedExperts[0]', 'levels.1.sharedExperts[1]'],
+      ['levels.0.taskExperts.0', 'levels.0.taskExperts.1', 'levels.0.sharedExperts', 'levels.1.sharedExperts']],
+    // pCTCVR = pCTR·pCVR: both trained losses (ctr, ctcvr) reach the CTR tower.
+    ['ESMM', () => new ESMM({ features: features().filter((f) => f.kind !== 'dense'), cvrParams: { dims: [4] }, ctrParams: { dims: [4] } }), 3, ['embeddings', 'ctrTower'], []],
   ];
   for (const [name, make, nLabel, groups, experts] of cases) {
     it(name, async () => {
@@ -165,8 +168,8 @@ describe('inspectGradients on the other models', () => {
       if (name === 'OMoE') expect(report.experts[0].gateMean).toEqual([report.gates.shared, report.gates.shared]);
       if (name === 'PLE') {
         // The last level's task gate mixes [own expert, shared 0, shared 1]: the shared part is its tail.
-        expect(report.experts[1].gateMean[0]).toEqual(report.gates.task0.slice(1));
-        expect(report.experts[0].gateMean[1]).toEqual(report.gates['level0.task1'].slice(1));
+        expect(report.experts[3].gateMean[0]).toEqual(report.gates.task0.slice(1));
+        expect(report.experts[2].gateMean[1]).toEqual(report.gates['level0.task1'].slice(1));
       }
     });
   }

@@ -286,8 +286,11 @@ describe('outputs, gates and parameter groups', () => {
     expect(ple.perTask[0].map(([n]) => n)).toEqual(expect.arrayContaining(['levels.1.taskExperts.0.layers.0.weight', 'levels.1.taskGates.0.bn.weight']));
     const omoe = smallModels.OMoE().parameterGroups();
     expect(omoe.shared.map(([n]) => n)).toContain('gate.linear.weight');
-    const esmm = smallModels.ESMM().parameterGroups();
-    expect(esmm.perTask.map((g) => g.length)).toEqual([10, 10, 0]);
+    // ESMM by output: pCTCVR reads both towers, so no output owns one; by trained loss the CVR tower is
+    // ctcvr's alone and the CTR tower is shared by ctr and ctcvr.
+    const esmm = smallModels.ESMM();
+    expect(esmm.parameterGroups().perTask.map((g) => g.length)).toEqual([0, 0, 0]);
+    expect(esmm.trainedParameterGroups().perTask.map((g) => g.length)).toEqual([0, 10]);
   });
 
   it('gate weights: one [batch, E] per gate, rows sum to 1, no gradient', async () => {

@@ -1,4 +1,5 @@
-// The safetensors format (https://github.com/huggingface/safetensors), F32 and I32 only:
+// The safetensors format (https://github.com/huggingface/safetensors), F32 and I32 (I64 is read as I32,
+// range-checked: torch saves integer buffers such as BatchNorm's num_batches_tracked as int64):
 //   8 bytes: N, the header length, unsigned 64-bit little-endian
 //   N bytes: a UTF-8 JSON object { name: { dtype, shape, data_offsets: [begin, end] }, __metadata__?: { key: value } },
 //            padded with spaces so the data starts 8-byte aligned
@@ -20,6 +21,8 @@ export interface DecodedSafetensors {
 }
 
 const BYTES_PER_ELEMENT: Record<SafetensorsDType, number> = { F32: 4, I32: 4 };
+/** What the decoder reads: the dtypes above, and int64 narrowed to int32. */
+const READ_BYTES: Record<string, number> = { ...BYTES_PER_ELEMENT, I64: 8 };
 /** The reference implementation refuses headers above 100 MB; so do we (a corrupt length is usually huge). */
 const MAX_HEADER_BYTES = 100_000_000;
 const METADATA_KEY = '__metadata__';
@@ -132,7 +135,7 @@ export function decodeSafetensors(bytes: Uint8Array, source = '(in memory)'): De
   const dataStart = 8 + n;
   const dataLength = bytes.length - dataStart;
   const metadata: Record<string, string> = {};
-  const spans: { name: string; dtype: SafetensorsDType; shape: number[]; begin: number; end: number }[] = [];
+  const spans: { name: string; dtype: SafetensorsDType | 'I64'; shape: number[]; begin: number; end: number }[] = [];
 
   for (const [name, entry] of Object.entries(header as Record<string, unknown>)) {
     if (name === METADATA_KEY) {
@@ -146,8 +149,8 @@ export function decodeSafetensors(bytes: Uint8Array, source = '(in memory)'): De
     if (!entry || typeof entry !== 'object') throw corrupt(`the entry for tensor '${name}' is not an object`);
     const { dtype, shape, data_offsets: offsets } = entry as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
     if (typeof dtype !== 'string') throw corrupt(`tensor '${name}' has no dtype`);
-    if (!Object.hasOwn(BYTES_PER_ELEMENT, dtype)) {
-      throw new Error(`checkpoint ${source}: tensor '${name}' has dtype '${dtype}', which webmtl cannot read (only F32 and I32); convert it to float32 before saving`);
+    if (!Object.hasOwn(READ_BYTES, dtype)) {
+      throw new Error(`checkpoint ${source}: tensor '${name}' has dtype '${dtype}', which webmtl cannot read (only F32, I32 and I64); convert it to float32 before saving`);
     }
     if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) throw corrupt(`tensor '${name}' has an invalid shape ${JSON.stringify(shape)}`);
     if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every((o) => Number.isSafeInteger(o) && o >= 0)) {
@@ -156,11 +159,11 @@ export function decodeSafetensors(bytes: Uint8Array, source = '(in memory)'): De
     const [begin, end] = offsets as [number, number];
     if (begin > end) throw corrupt(`tensor '${name}' has data_offsets [${begin}, ${end}] with begin after end`);
     if (end > dataLength) throw corrupt(`tensor '${name}' has data_offsets [${begin}, ${end}] beyond the ${dataLength} data bytes (truncated file?)`);
-    const expected = elementCount(shape as number[]) * BYTES_PER_ELEMENT[dtype as SafetensorsDType];
+    const expected = elementCount(shape as number[]) * READ_BYTES[dtype];
     if (end - begin !== expected) {
       throw corrupt(`tensor '${name}' has shape [${(shape as number[]).join(', ')}] ${dtype} (${expected} bytes) but data_offsets [${begin}, ${end}] span ${end - begin} bytes`);
     }
-    spans.push({ name, dtype: dtype as SafetensorsDType, shape: shape as number[], begin, end });
+    spans.push({ name, dtype: dtype as SafetensorsDType | 'I64', shape: shape as number[], begin, end });
   }
 
   // The tensors must tile the data section exactly.
@@ -175,7 +178,23 @@ export function decodeSafetensors(bytes: Uint8Array, source = '(in memory)'): De
 
   const tensors: Record<string, SafetensorsTensor> = {};
   for (const s of spans) {
+    if (s.dtype === 'I64') {
+      tensors[s.name] = { dtype: 'I32', shape: s.shape, data: readInt64AsInt32(bytes, dataStart + s.begin, dataStart + s.end, (i, v) => corrupt(`tensor '${s.name}' is I64 and its element ${i} (${v}) does not fit in int32`)) };
+      continue;
+    }
     tensors[s.name] = { dtype: s.dtype, shape: s.shape, data: readLittleEndian(s.dtype, bytes, dataStart + s.begin, dataStart + s.end) };
   }
   return { tensors, metadata };
+}
+
+/** Little-endian int64 values narrowed to int32; `tooLarge` builds the error for a value outside int32. */
+function readInt64AsInt32(bytes: Uint8Array, begin: number, end: number, tooLarge: (index: number, value: bigint) => Error): Int32Array {
+  const view = new DataView(bytes.buffer, bytes.byteOffset + begin, end - begin);
+  const out = new Int32Array((end - begin) / 8);
+  for (let i = 0; i < out.length; i++) {
+    const v = view.getBigInt64(i * 8, true);
+    if (v < -2147483648n || v > 2147483647n) throw tooLarge(i, v);
+    out[i] = Number(v);
+  }
+  return out;
 }

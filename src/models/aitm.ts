@@ -1,6 +1,8 @@
 // AITM (Xi et al., KDD 2021): tasks of a conversion funnel (impression → click → purchase ...). Each
 // task has its own bottom; task i ≥ 1 takes information transferred from task i − 1 through an info
-// gate, and an attention unit (AIT) weighs its own representation against that information.
+// gate, and an attention unit (AIT) weighs its own representation against that information. Training
+// adds the paper's behavioural-expectation calibrator, α · mean_batch Σ_{t≥1} max(ŷ_t − ŷ_{t−1}, 0):
+// a later step of the funnel should not be likelier than the one before it.
 //
 //   embedding ─┬─ bottom 0 → z0 ───────────────────────────── tower 0 → ŷ0
 //              │             └─ info gate → p0 ─┐
@@ -11,6 +13,7 @@ import { Linear, MLP } from '../nn/layers.js';
 import { Module } from '../nn/module.js';
 import * as ops from '../tensor/ops.js';
 import type { Tensor } from '../tensor/tensor.js';
+import type { TorchEntry } from '../nn/torch-layout.js';
 import { MultiTaskModel, missing, resolveTaskTypes, resolveTowers, towerOptions, withEmbeddingDim, type MLPParams, type TaskOptions } from './base.js';
 
 export interface AITMOptions extends Omit<TaskOptions, 'numTasks'> {
@@ -24,7 +27,16 @@ export interface AITMOptions extends Omit<TaskOptions, 'numTasks'> {
   hiddenUnits?: number[];
   towerUnits?: number[];
   taskHiddenUnits?: number[];
+  /**
+   * α of the behavioural-expectation calibrator (default 0.6, the paper's setting; 0 turns it off, as
+   * in torch-rechub's AITM, which has no calibrator). Tasks must be in funnel order (click before
+   * purchase) and all classification for α > 0.
+   */
+  calibratorWeight?: number;
 }
+
+/** The paper's calibrator weight α. */
+export const AITM_CALIBRATOR_WEIGHT = 0.6;
 
 /**
  * The Adaptive Information Transfer unit: items u = [own, transferred] (each [B, d]);
@@ -39,6 +51,10 @@ export class TransferAttention extends Module {
     this.query = this.child('query', new Linear(dim, dim, { bias: false }));
     this.key = this.child('key', new Linear(dim, dim, { bias: false }));
     this.value = this.child('value', new Linear(dim, dim, { bias: false }));
+  }
+  /** torch-rechub's AttentionLayer: q_layer, k_layer, v_layer, Linear without bias. */
+  torchEntries(prefix: string): TorchEntry[] {
+    return [...this.query.torchEntries(`${prefix}.q_layer`), ...this.key.torchEntries(`${prefix}.k_layer`), ...this.value.torchEntries(`${prefix}.v_layer`)];
   }
   forward(own: Tensor, transferred: Tensor): Tensor {
     const u = ops.stack([own, transferred], 1); // [B, 2, d]
@@ -59,6 +75,8 @@ export class AITM extends MultiTaskModel {
   readonly infoGates: MLP[];
   readonly attentions: TransferAttention[];
   readonly towers: MLP[];
+  /** α of the behavioural-expectation calibrator (0: none). */
+  readonly calibratorWeight: number;
 
   constructor(opts: AITMOptions) {
     const nTask = opts.nTask ?? opts.numTasks;
@@ -70,18 +88,50 @@ export class AITM extends MultiTaskModel {
     const bottomParams = opts.bottomParams ?? (opts.hiddenUnits ? { dims: opts.hiddenUnits } : missing('AITM', 'bottomParams: { dims: [...] } (or hiddenUnits)'));
     if (!bottomParams.dims.length) throw new Error('AITM: bottomParams.dims needs at least one hidden size (the width the tasks exchange)');
     const towerParams = resolveTowers('AITM', opts, this.nTask)!;
+    const allClassification = this.taskTypes.every((t) => t === 'classification');
+    this.calibratorWeight = opts.calibratorWeight ?? (allClassification ? AITM_CALIBRATOR_WEIGHT : 0);
+    if (!(this.calibratorWeight >= 0 && Number.isFinite(this.calibratorWeight))) {
+      throw new Error(`AITM: calibratorWeight must be a finite number ≥ 0, got ${opts.calibratorWeight}`);
+    }
+    if (this.calibratorWeight > 0 && !allClassification) {
+      throw new Error('AITM: the calibrator compares the tasks\' probabilities, so every task must be a classification task; pass calibratorWeight: 0 for regression tasks');
+    }
 
     this.embedding = this.child('embedding', new EmbeddingLayer(this.features));
     const bottom = () => new MLP(this.embedding.outputDim, { ...bottomParams, outputLayer: false });
-    this.bottoms = this.taskTypes.map((_, i) => this.ownedBy(i, this.child(`bottoms.${i}`, bottom())));
+    this.bottoms = this.taskTypes.map((_, i) => this.child(`bottoms.${i}`, bottom()));
     const d = this.bottoms[0].outputDim;
     this.infoGates = [];
     this.attentions = [];
     for (let i = 1; i < this.nTask; i++) {
-      this.infoGates.push(this.ownedBy(i, this.child(`infoGates.${i - 1}`, new MLP(d, { dims: [d], outputLayer: false }))));
-      this.attentions.push(this.ownedBy(i, this.child(`attentions.${i - 1}`, new TransferAttention(d))));
+      this.infoGates.push(this.child(`infoGates.${i - 1}`, new MLP(d, { dims: [d], outputLayer: false })));
+      this.attentions.push(this.child(`attentions.${i - 1}`, new TransferAttention(d)));
     }
-    this.towers = towerParams.map((p, i) => this.ownedBy(i, this.child(`towers.${i}`, new MLP(d, towerOptions(p)))));
+    this.towers = towerParams.map((p, i) => this.child(`towers.${i}`, new MLP(d, towerOptions(p))));
+  }
+
+  override get torchRechubClass(): string {
+    return 'AITM';
+  }
+
+  override torchRechubEntries(): TorchEntry[] {
+    return [
+      ...this.embedding.torchEntries('embedding'),
+      ...this.bottoms.flatMap((bottom, t) => bottom.torchEntries(`bottoms.${t}`)),
+      ...this.towers.flatMap((tower, t) => tower.torchEntries(`towers.${t}`)),
+      ...this.infoGates.flatMap((gate, i) => gate.torchEntries(`info_gates.${i}`)),
+      ...this.attentions.flatMap((ait, i) => ait.torchEntries(`aits.${i}`)),
+    ];
+  }
+
+  /** α · mean over the batch of Σ_{t≥1} max(ŷ_t − ŷ_{t−1}, 0), from forward()'s output [batch, nTask]. */
+  override auxiliaryLoss(output: Tensor): Tensor | null {
+    if (this.calibratorWeight === 0 || this.nTask < 2) return null;
+    const [batch, nTask] = output.shape;
+    const later = ops.slice(output, [0, 1], [batch, nTask - 1]);
+    const earlier = ops.slice(output, [0, 0], [batch, nTask - 1]);
+    const excess = ops.relu(ops.sub(later, earlier));
+    return ops.mul(ops.mean(ops.sum(excess, 1)), this.calibratorWeight);
   }
 
   forward(x: FeatureBatch): Tensor {

@@ -1,13 +1,17 @@
 // What every multi-task model shares: its features and tasks, [batch, nTask] outputs (probabilities
 // for classification tasks, raw values for regression), predict(), the gate weights of the last
 // forward (MoE models), and which parameters are shared and which belong to one task.
-import { keep, noGrad } from '../tensor/engine.js';
+import { CpuBackend } from '../backend/cpu/cpu-backend.js';
+import { getBackend, keep, noGrad, setBackend, tidy } from '../tensor/engine.js';
+import { Random } from '../tensor/random.js';
+import { fromArray, grad } from '../tensor/tensor.js';
 import * as ops from '../tensor/ops.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { SequenceFeature, SparseFeature, type Feature } from '../features.js';
 import type { FeatureBatch } from '../nn/embedding-layer.js';
 import type { ActivationName, MLPOptions } from '../nn/layers.js';
 import { Module } from '../nn/module.js';
+import type { TorchEntry } from '../nn/torch-layout.js';
 
 export type TaskType = 'classification' | 'regression';
 /** 'binary' is accepted as another name for 'classification' (the tutorials use both). */
@@ -18,6 +22,28 @@ export interface MLPParams {
   dims: number[];
   dropout?: number;
   activation?: ActivationName | string;
+}
+
+/** One loss the trainer minimises, or one score evaluation reports. */
+export interface TaskTerm {
+  name: string;
+  type: TaskType;
+  /** Column of the model output [batch, nOut]. */
+  output: number;
+  /** Column of the labels [batch, nLabel]. */
+  label: number;
+  /** Evaluate only rows where this label column is 1 (ESMM's CVR: clicked rows). */
+  onlyWhere?: number;
+}
+
+/** Which model output is trained and evaluated against which label column. */
+export interface TaskPlan {
+  /** The losses the trainer minimises, in order (task weights and balancing refer to these). */
+  train: TaskTerm[];
+  /** What evaluation reports. */
+  evaluate: TaskTerm[];
+  /** Number of label columns the data must have. */
+  nLabel: number;
 }
 
 export interface ParameterGroups {
@@ -104,7 +130,6 @@ export abstract class MultiTaskModel extends Module {
    * or 'shared' for a gate of all tasks). Detached; valid until the next forward.
    */
   lastGateWeights: Record<string, Tensor> | null = null;
-  private readonly taskOwned = new Map<Module, number>();
 
   constructor(taskTypes: TaskType[], taskNames?: string[]) {
     super();
@@ -122,6 +147,61 @@ export abstract class MultiTaskModel extends Module {
   /** [batch, nTask]: a probability per classification task, a raw value per regression task. */
   abstract forward(x: FeatureBatch): Tensor;
 
+  /**
+   * The losses training minimises, before any data is seen: each reads one output column. By default
+   * one per output; ESMM trains ctr and ctcvr and learns cvr through them.
+   */
+  trainedTasks(): { name: string; type: TaskType; output: number }[] {
+    return this.taskTypes.map((type, i) => ({ name: this.taskNames[i], type, output: i }));
+  }
+
+  /**
+   * The weights of the trained losses when none are given: their mean, as torch-rechub's MTLTrainer
+   * (ESMM overrides: torch-rechub sums its two losses).
+   */
+  defaultTaskWeights(): number[] {
+    const n = this.trainedTasks().length;
+    return Array<number>(n).fill(1 / n);
+  }
+
+  /** The plan for data with `nLabel` label columns (named `names`): output i against label i. */
+  taskPlan(nLabel: number, names?: string[]): TaskPlan {
+    if (nLabel !== this.nTask) {
+      throw new Error(`${this.constructor.name} has ${this.nTask} tasks (${this.taskNames.join(', ')}) but the data has ${nLabel} label column(s); give one label column per task`);
+    }
+    const terms = this.taskTypes.map((type, i) => ({ name: names?.[i] ?? this.taskNames[i], type, output: i, label: i }));
+    return { nLabel, train: terms, evaluate: terms };
+  }
+
+  /** parameterGroups() for the trained losses (trainedTasks()): perTask[i] is trained loss i's own. */
+  trainedParameterGroups(): ParameterGroups {
+    return this.parameterGroups(this.trainedTasks().map((t) => [t.output]));
+  }
+
+  /**
+   * A term the model adds to its tasks' losses in training, computed from forward()'s output (AITM's
+   * calibrator); null when there is none. The trainer adds its gradient after task balancing.
+   */
+  auxiliaryLoss(_output: Tensor): Tensor | null {
+    return null;
+  }
+
+  /**
+   * torch-rechub's class for this model (its `torch_rechub.models.multi_task` name), or null when
+   * torch-rechub has none.
+   */
+  get torchRechubClass(): string | null {
+    return null;
+  }
+
+  /**
+   * Every tensor of the model under torch-rechub's state-dict names, in its order (see
+   * nn/torch-layout.ts); importTorchRechub / exportTorchRechub read this.
+   */
+  torchRechubEntries(): TorchEntry[] {
+    throw new Error(`${this.constructor.name} has no torch-rechub counterpart, so its weights cannot be imported from or exported to torch-rechub`);
+  }
+
   /** forward() in eval mode without recording gradients; restores the previous mode. */
   predict(x: FeatureBatch): Tensor {
     const wasTraining = this.training;
@@ -133,26 +213,37 @@ export abstract class MultiTaskModel extends Module {
     }
   }
 
-  /** Shared parameters and each task's own, for per-task learning rates and task balancing. */
-  parameterGroups(): ParameterGroups {
-    const owner = new Map<Tensor, number>();
-    for (const [path, m] of this.namedModules()) {
-      const task = this.taskOwned.get(m);
-      if (task !== undefined) for (const [, p] of m.namedParameters(path)) owner.set(p, task);
-    }
-    const groups: ParameterGroups = { shared: [], perTask: this.taskTypes.map(() => []) };
-    for (const entry of this.namedParameters()) {
-      const task = owner.get(entry[1]);
-      (task === undefined ? groups.shared : groups.perTask[task]).push(entry);
-    }
+  /**
+   * Shared parameters and each task's own, for per-task learning rates and task balancing, derived
+   * from the wiring: a parameter belongs to task i when only task i's loss reaches it, and is shared
+   * when two or more tasks' losses reach it. `taskOutputs[i]` lists the output columns task i's loss
+   * reads; by default each output is one task (ESMM's trained losses read outputs [1] and [2]).
+   */
+  parameterGroups(taskOutputs: number[][] = this.taskTypes.map((_, k) => [k])): ParameterGroups {
+    const reach = this.outputReach();
+    const groups: ParameterGroups = { shared: [], perTask: taskOutputs.map(() => []) };
+    this.namedParameters().forEach((entry, j) => {
+      const tasks = taskOutputs.flatMap((outputs, i) => (outputs.some((k) => reach[k][j]) ? [i] : []));
+      (tasks.length === 1 ? groups.perTask[tasks[0]] : groups.shared).push(entry);
+    });
     return groups;
   }
 
-  /** Marks modules as used by one task only (everything unmarked is shared). */
-  protected ownedBy<M extends Module>(task: number, m: M): M {
-    this.taskOwned.set(m, task);
-    return m;
+  /**
+   * reach[k][j]: whether output column k depends on parameter j (namedParameters order). Found once
+   * by a probe: an eval-mode forward on the CPU over stand-in values (the model's own values are
+   * swapped out and back, untouched; no statistics, random stream or gradient changes) and one
+   * gradient per output. A parameter reaches an output when any of its gradient entries is non-zero.
+   */
+  outputReach(): boolean[][] {
+    if (!this.reach) {
+      // Two draws of stand-in values, so that a unit ReLU happens to silence in one draw cannot hide a path.
+      const [a, b] = [probeOutputReach(this, 0x5eed), probeOutputReach(this, 0xbeef)];
+      this.reach = a.map((row, k) => row.map((v, j) => v || b[k][j]));
+    }
+    return this.reach;
   }
+  private reach: boolean[][] | null = null;
 
   /** Tower outputs [batch, 1] per task → [batch, nTask], with a sigmoid on classification tasks. */
   protected taskOutputs(logits: Tensor[]): Tensor {
@@ -195,4 +286,60 @@ export function unstack(t: Tensor): Tensor[] {
   const [n, b, h] = t.shape;
   if (n === 1) return [ops.reshape(t, [b, h])];
   return ops.split(t, n, 0).map((part) => ops.reshape(part, [b, h]));
+}
+
+/** The routing probe behind outputReach(); see there. */
+function probeOutputReach(model: MultiTaskModel, seed: number): boolean[][] {
+  const cpu = new CpuBackend();
+  const rng = new Random(seed);
+  const state = Object.entries(model.stateDict());
+  const standIns = state.map(([name, t]) => {
+    const values = new Float32Array(t.size);
+    // Running variances must stay positive; everything else is drawn from [-1, 1).
+    const positive = /running_var$/.test(name);
+    for (let i = 0; i < values.length; i++) values[i] = positive ? 0.5 + rng.uniform() : 2 * rng.uniform() - 1;
+    return fromArray(t.dtype === 'f32' ? values : Int32Array.from(values, (v) => Math.abs(Math.round(v))), t.shape, { backend: cpu, dtype: t.dtype });
+  });
+  const params = model.parameters();
+  const modes = [...model.namedModules()].map(([, m]) => [m, m.training] as const);
+  const gateWeights = model.lastGateWeights;
+  const backend = getBackend();
+  state.forEach(([, t], i) => t.exchangeStorage(standIns[i]));
+  setBackend(cpu);
+  model.lastGateWeights = null;
+  try {
+    model.eval();
+    return tidy(() => {
+      const out = model.forward(probeBatch(model.features, cpu, rng));
+      const [batch, nOut] = out.shape;
+      return Array.from({ length: nOut }, (_, k) => {
+        const column = ops.sum(ops.slice(out, [0, k], [batch, 1]));
+        return grad(column, params).map((g) => (g.dataSync() as Float32Array).some((v) => v !== 0));
+      });
+    });
+  } finally {
+    const probed = model.lastGateWeights as Record<string, Tensor> | null;
+    if (probed) for (const w of Object.values(probed)) w.dispose();
+    model.lastGateWeights = gateWeights;
+    setBackend(backend);
+    state.forEach(([, t], i) => t.exchangeStorage(standIns[i]));
+    for (const t of standIns) t.dispose();
+    for (const [m, training] of modes) m.training = training;
+  }
+}
+
+/** A few rows of valid inputs for every feature: ids spread over each vocabulary, dense values in [-1, 1). */
+function probeBatch(features: Feature[], backend: CpuBackend, rng: Random): FeatureBatch {
+  const rows = 32;
+  const batch: FeatureBatch = {};
+  for (const f of features) {
+    if (f.kind === 'dense') {
+      batch[f.name] = fromArray(Float32Array.from({ length: rows }, () => 2 * rng.uniform() - 1), [rows], { backend });
+    } else {
+      const len = f.kind === 'sequence' ? (f.maxLen ?? 3) : 1;
+      const ids = Int32Array.from({ length: rows * len }, (_, i) => (i * 7 + 1) % f.vocabSize);
+      batch[f.name] = fromArray(ids, f.kind === 'sequence' ? [rows, len] : [rows], { backend });
+    }
+  }
+  return batch;
 }

@@ -9,7 +9,8 @@ import { EmbeddingLayer, type FeatureBatch } from '../nn/embedding-layer.js';
 import { MLP } from '../nn/layers.js';
 import * as ops from '../tensor/ops.js';
 import type { Tensor } from '../tensor/tensor.js';
-import { MultiTaskModel, missing, towerOptions, withEmbeddingDim, type MLPParams } from './base.js';
+import type { TorchEntry } from '../nn/torch-layout.js';
+import { MultiTaskModel, missing, towerOptions, withEmbeddingDim, type MLPParams, type TaskPlan, type TaskType } from './base.js';
 
 export interface ESMMOptions {
   userFeatures?: Feature[];
@@ -53,8 +54,47 @@ export class ESMM extends MultiTaskModel {
     const ctrParams = opts.ctrParams ?? tutorialDims ?? missing('ESMM', 'ctrParams: { dims: [...] } (or towerUnits)');
 
     this.embedding = this.child('embedding', new EmbeddingLayer(this.features));
-    this.cvrTower = this.ownedBy(0, this.child('cvrTower', new MLP(this.embedding.outputDim, towerOptions(cvrParams))));
-    this.ctrTower = this.ownedBy(1, this.child('ctrTower', new MLP(this.embedding.outputDim, towerOptions(ctrParams))));
+    this.cvrTower = this.child('cvrTower', new MLP(this.embedding.outputDim, towerOptions(cvrParams)));
+    this.ctrTower = this.child('ctrTower', new MLP(this.embedding.outputDim, towerOptions(ctrParams)));
+  }
+
+  /** pCTR against click and pCTCVR against click·purchase, over all impressions; pCVR has no loss of its own. */
+  override trainedTasks(): { name: string; type: TaskType; output: number }[] {
+    return [
+      { name: 'ctr', type: 'classification', output: 1 },
+      { name: 'ctcvr', type: 'classification', output: 2 },
+    ];
+  }
+
+  /** L = L_ctr + L_ctcvr (the paper's loss; torch-rechub's MTLTrainer sums them too). */
+  override defaultTaskWeights(): number[] {
+    return [1, 1];
+  }
+
+  /**
+   * Labels: two columns [click, purchase] (Ali-CCP order: CTR then CTCVR, since purchase ⇒ click), or
+   * three in torch-rechub's order [cvr, ctr, ctcvr]. CVR is evaluated on clicked rows, where
+   * conversion is defined.
+   */
+  override taskPlan(nLabel: number): TaskPlan {
+    if (nLabel !== 2 && nLabel !== 3) {
+      throw new Error(`ESMM needs labels [click, purchase] (2 columns) or [cvr, ctr, ctcvr] (3 columns); the data has ${nLabel}`);
+    }
+    const [ctr, ctcvr] = nLabel === 2 ? [0, 1] : [1, 2];
+    const c = 'classification' as const;
+    const train = [
+      { name: 'ctr', type: c, output: 1, label: ctr },
+      { name: 'ctcvr', type: c, output: 2, label: ctcvr },
+    ];
+    return { nLabel, train, evaluate: [...train, { name: 'cvr', type: c, output: 0, label: ctcvr, onlyWhere: ctr }] };
+  }
+
+  override get torchRechubClass(): string {
+    return 'ESMM';
+  }
+
+  override torchRechubEntries(): TorchEntry[] {
+    return [...this.embedding.torchEntries('embedding'), ...this.cvrTower.torchEntries('tower_cvr'), ...this.ctrTower.torchEntries('tower_ctr')];
   }
 
   /** [batch, 3]: pCVR, pCTR, pCTCVR. */

@@ -1,5 +1,5 @@
 export { MultiTaskModel, normalizeTaskType, withEmbeddingDim } from './base.js';
-export type { TaskType, TaskTypeInput, MLPParams, ParameterGroups, TaskOptions } from './base.js';
+export type { TaskType, TaskTypeInput, MLPParams, ParameterGroups, TaskOptions, TaskPlan, TaskTerm } from './base.js';
 export { SharedBottom } from './shared-bottom.js';
 export type { SharedBottomOptions } from './shared-bottom.js';
 export { MMoE } from './mmoe.js';
@@ -10,7 +10,7 @@ export { PLE, CGCLevel } from './ple.js';
 export type { PLEOptions } from './ple.js';
 export { ESMM } from './esmm.js';
 export type { ESMMOptions } from './esmm.js';
-export { AITM, TransferAttention } from './aitm.js';
+export { AITM, TransferAttention, AITM_CALIBRATOR_WEIGHT } from './aitm.js';
 export type { AITMOptions } from './aitm.js';
 export { createModel, sparseFeatures, MODEL_NAMES } from './presets.js';
 export type { ModelName, Schema } from './presets.js';

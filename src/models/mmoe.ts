@@ -10,6 +10,7 @@ import { Experts, Gate, type ExpertsOptions } from '../nn/experts.js';
 import { MLP } from '../nn/layers.js';
 import * as ops from '../tensor/ops.js';
 import type { Tensor } from '../tensor/tensor.js';
+import type { TorchEntry } from '../nn/torch-layout.js';
 import { MultiTaskModel, missing, resolveTaskTypes, resolveTowers, towerOptions, unstack, withEmbeddingDim, type MLPParams, type TaskOptions } from './base.js';
 
 export interface MoEOptions extends TaskOptions {
@@ -56,8 +57,21 @@ export class MMoE extends MultiTaskModel {
     this.embedding = this.child('embedding', new EmbeddingLayer(this.features));
     const inputDim = this.embedding.outputDim;
     this.experts = this.child('experts', new Experts(nExpert, inputDim, expertParams));
-    this.gates = this.taskTypes.map((_, i) => this.ownedBy(i, this.child(`gates.${i}`, new Gate(inputDim, nExpert))));
-    this.towers = towerParams.map((p, i) => this.ownedBy(i, this.child(`towers.${i}`, new MLP(this.experts.outputDim, towerOptions(p)))));
+    this.gates = this.taskTypes.map((_, i) => this.child(`gates.${i}`, new Gate(inputDim, nExpert)));
+    this.towers = towerParams.map((p, i) => this.child(`towers.${i}`, new MLP(this.experts.outputDim, towerOptions(p))));
+  }
+
+  override get torchRechubClass(): string {
+    return 'MMOE';
+  }
+
+  override torchRechubEntries(): TorchEntry[] {
+    return [
+      ...this.embedding.torchEntries('embedding'),
+      ...this.experts.torchEntries(Array.from({ length: this.experts.nExpert }, (_, e) => `experts.${e}`)),
+      ...this.gates.flatMap((gate, t) => gate.torchEntries(`gates.${t}`)),
+      ...this.towers.flatMap((tower, t) => tower.torchEntries(`towers.${t}`)),
+    ];
   }
 
   forward(x: FeatureBatch): Tensor {

@@ -32,7 +32,7 @@ export class OMoE extends MultiTaskModel {
     const inputDim = this.embedding.outputDim;
     this.experts = this.child('experts', new Experts(nExpert, inputDim, expertParams));
     this.gate = this.child('gate', new Gate(inputDim, nExpert));
-    this.towers = towerParams.map((p, i) => this.ownedBy(i, this.child(`towers.${i}`, new MLP(this.experts.outputDim, towerOptions(p)))));
+    this.towers = towerParams.map((p, i) => this.child(`towers.${i}`, new MLP(this.experts.outputDim, towerOptions(p))));
   }
 
   forward(x: FeatureBatch): Tensor {

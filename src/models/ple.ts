@@ -13,6 +13,7 @@ import { MLP } from '../nn/layers.js';
 import { Module } from '../nn/module.js';
 import * as ops from '../tensor/ops.js';
 import type { Tensor } from '../tensor/tensor.js';
+import type { TorchEntry } from '../nn/torch-layout.js';
 import { MultiTaskModel, missing, resolveTaskTypes, resolveTowers, towerOptions, withEmbeddingDim, type MLPParams, type TaskOptions } from './base.js';
 
 export interface PLEOptions extends TaskOptions {
@@ -54,6 +55,18 @@ export class CGCLevel extends Module {
 
   get outputDim(): number {
     return this.taskExperts[0].outputDim;
+  }
+
+  /** torch-rechub's CGC: experts_specific (task by task), experts_shared, gates_specific, gate_shared. */
+  torchEntries(prefix: string): TorchEntry[] {
+    const n = this.nExpertSpecific;
+    const names = (group: string, count: number, first = 0) => Array.from({ length: count }, (_, j) => `${prefix}.${group}.${first + j}`);
+    return [
+      ...this.taskExperts.flatMap((experts, t) => experts.torchEntries(names('experts_specific', n, t * n))),
+      ...(this.sharedExperts ? this.sharedExperts.torchEntries(names('experts_shared', this.nExpertShared)) : []),
+      ...this.taskGates.flatMap((gate, t) => gate.torchEntries(`${prefix}.gates_specific.${t}`)),
+      ...(this.sharedGate ? this.sharedGate.torchEntries(`${prefix}.gate_shared`) : []),
+    ];
   }
 
   /**
@@ -103,12 +116,22 @@ export class PLE extends MultiTaskModel {
     let inputDim = this.embedding.outputDim;
     for (let l = 0; l < nLevel; l++) {
       const level = this.child(`levels.${l}`, new CGCLevel(this.nTask, nSpecific, nShared, inputDim, expertParams, l < nLevel - 1));
-      level.taskExperts.forEach((experts, i) => this.ownedBy(i, experts));
-      level.taskGates.forEach((gate, i) => this.ownedBy(i, gate));
       this.levels.push(level);
       inputDim = level.outputDim;
     }
-    this.towers = towerParams.map((p, i) => this.ownedBy(i, this.child(`towers.${i}`, new MLP(inputDim, towerOptions(p)))));
+    this.towers = towerParams.map((p, i) => this.child(`towers.${i}`, new MLP(inputDim, towerOptions(p))));
+  }
+
+  override get torchRechubClass(): string {
+    return 'PLE';
+  }
+
+  override torchRechubEntries(): TorchEntry[] {
+    return [
+      ...this.embedding.torchEntries('embedding'),
+      ...this.levels.flatMap((level, l) => level.torchEntries(`cgc_layers.${l}`)),
+      ...this.towers.flatMap((tower, t) => tower.torchEntries(`towers.${t}`)),
+    ];
   }
 
   forward(x: FeatureBatch): Tensor {

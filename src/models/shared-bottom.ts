@@ -7,6 +7,7 @@ import type { Feature } from '../features.js';
 import { EmbeddingLayer, type FeatureBatch } from '../nn/embedding-layer.js';
 import { MLP } from '../nn/layers.js';
 import type { Tensor } from '../tensor/tensor.js';
+import type { TorchEntry } from '../nn/torch-layout.js';
 import { MultiTaskModel, missing, resolveTaskTypes, resolveTowers, towerOptions, withEmbeddingDim, type MLPParams, type TaskOptions } from './base.js';
 
 export interface SharedBottomOptions extends TaskOptions {
@@ -35,7 +36,19 @@ export class SharedBottom extends MultiTaskModel {
 
     this.embedding = this.child('embedding', new EmbeddingLayer(this.features));
     this.bottom = this.child('bottom', new MLP(this.embedding.outputDim, { ...bottomParams, outputLayer: false }));
-    this.towers = towerParams.map((p, i) => this.ownedBy(i, this.child(`towers.${i}`, new MLP(this.bottom.outputDim, towerOptions(p)))));
+    this.towers = towerParams.map((p, i) => this.child(`towers.${i}`, new MLP(this.bottom.outputDim, towerOptions(p))));
+  }
+
+  override get torchRechubClass(): string {
+    return 'SharedBottom';
+  }
+
+  override torchRechubEntries(): TorchEntry[] {
+    return [
+      ...this.embedding.torchEntries('embedding'),
+      ...this.bottom.torchEntries('bottom_mlp'),
+      ...this.towers.flatMap((tower, t) => tower.torchEntries(`towers.${t}`)),
+    ];
   }
 
   forward(x: FeatureBatch): Tensor {

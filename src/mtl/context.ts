@@ -53,17 +53,14 @@ export function makeBalanceContext(init: BalanceContextInit): MTLBalanceContext 
   };
 }
 
-/**
- * The context for a model whose task i is trained by losses[i] (not ESMM, whose two losses use three
- * outputs: there the caller maps towers to losses itself).
- */
+/** The context for a model's trained losses (losses[i] is model.trainedTasks()[i]'s loss). */
 export function modelBalanceContext(
   model: MultiTaskModel,
   losses: Tensor[],
   lossValues: number[],
   at: { step?: number; epoch?: number } = {},
 ): MTLBalanceContext {
-  const groups = model.parameterGroups();
+  const groups = model.trainedParameterGroups();
   return makeBalanceContext({
     losses,
     lossValues,

@@ -14,6 +14,7 @@ import { PLE } from '../models/ple.js';
 import { Experts, Gate } from '../nn/experts.js';
 import { keep, noGrad, tidyAsync } from '../tensor/engine.js';
 import * as ops from '../tensor/ops.js';
+import { globalRng } from '../tensor/random.js';
 import { Tensor, fromArray, grad } from '../tensor/tensor.js';
 import { taskPlan, type TaskTerm } from '../train/tasks.js';
 
@@ -77,7 +78,7 @@ interface PlannedGroup {
 /**
  * Per-task gradients of one batch on the model's shared parameters. The forward runs in the model's
  * current mode (train mode: batch statistics and dropout, as in training); BatchNorm running statistics
- * are restored afterwards and no .grad is touched. labels y: [batch, label columns] as the trainer takes them.
+ * and the global random generator (dropout seeds) are restored afterwards and no .grad is touched. labels y: [batch, label columns] as the trainer takes them.
  */
 /** A batch as tensors, or as a DataLoader yields it: typed-array columns and labels [rows, nLabel] row-major. */
 export type InspectBatch =
@@ -110,7 +111,7 @@ export async function inspectGradients(
   if (y.rank !== 2) throw new Error(`inspectGradients: labels y must be [batch, columns], got ${y.describe()}`);
   const plan = taskPlan(model, y.shape[1]);
   const terms = selectTasks(plan.train, opts.tasks);
-  const groups = model.parameterGroups();
+  const groups = model.parameterGroups(plan.train.map((t) => [t.output]));
   const sharedNames = groups.shared.map(([n]) => n);
   const shared = groups.shared.map(([, t]) => t);
   if (shared.length === 0) {
@@ -120,6 +121,11 @@ export async function inspectGradients(
   const expertModules = planned.experts;
 
   const saved = noGrad(() => model.namedBuffers().map(([, b]) => [b, keep(ops.add(b, 0))] as const));
+  // In train mode the forward's Dropout layers draw their mask seeds from the global random stream.
+  // The inspector draws them as training would and then rewinds the stream (rather than drawing from a
+  // private generator): it sees exactly the masks of the training step that follows on this batch, and
+  // the run draws the same seeds it would have drawn without the inspector, so inspecting changes no number.
+  const randomState = globalRng().getState();
   try {
     const values = await tidyAsync(async () => {
       const out = model.forward(x);
@@ -185,6 +191,7 @@ export async function inspectGradients(
       gates,
     };
   } finally {
+    globalRng().setState(randomState);
     noGrad(() => {
       for (const [buffer, copy] of saved) {
         ops.assign(buffer, copy);

@@ -5,6 +5,7 @@ import * as ops from '../tensor/ops.js';
 import { Tensor, fromArray } from '../tensor/tensor.js';
 import { Embedding } from './layers.js';
 import { Module } from './module.js';
+import type { TorchEntry } from './torch-layout.js';
 
 export type FeatureBatch = Record<string, Tensor>;
 
@@ -37,6 +38,16 @@ export class EmbeddingLayer extends Module {
       }
     }
     this.outputDim = features.reduce((n, f) => n + featureWidth(f), 0);
+  }
+
+  /** torch-rechub's EmbeddingLayer: one table per feature that owns one, `embed_dict.<feature>.weight` [vocab, dim]. */
+  torchEntries(prefix: string): TorchEntry[] {
+    return [...this.tables].map(([name, table]) => ({
+      kind: 'parameter' as const,
+      name: `${prefix}.embed_dict.${name}.weight`,
+      shape: [...table.weight.shape],
+      tensor: table.weight,
+    }));
   }
 
   private column(x: FeatureBatch, name: string): Tensor {

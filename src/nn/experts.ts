@@ -7,6 +7,7 @@ import * as ops from '../tensor/ops.js';
 import { full, ones, zeros, type Tensor } from '../tensor/tensor.js';
 import { BatchNorm1d, Linear, applyActivation, diceMix, type ActivationName, type StatelessActivation } from './layers.js';
 import { Module } from './module.js';
+import { batchNormEntries, linearEntries, type TorchEntry } from './torch-layout.js';
 
 export interface ExpertsOptions {
   /** Hidden sizes of every expert, e.g. [16] or [32, 16]. */
@@ -21,6 +22,8 @@ export class GroupedBatchNorm extends Module {
   readonly bias: Tensor | null;
   readonly runningMean: Tensor;
   readonly runningVar: Tensor;
+  /** Training-mode forwards so far, per group (torch's num_batches_tracked of each expert's BatchNorm). */
+  readonly numBatchesTracked: number[];
   constructor(readonly groups: number, readonly numFeatures: number, readonly opts: { eps?: number; momentum?: number; affine?: boolean } = {}) {
     super();
     const shape = [groups, 1, numFeatures];
@@ -29,10 +32,16 @@ export class GroupedBatchNorm extends Module {
     this.bias = affine ? this.param('bias', zeros(shape)) : null;
     this.runningMean = this.buffer('running_mean', zeros(shape));
     this.runningVar = this.buffer('running_var', ones(shape));
+    this.numBatchesTracked = Array<number>(groups).fill(0);
+  }
+  /** Group `g`'s entries, as one torch BatchNorm1d. */
+  torchEntries(prefix: string, g: number): TorchEntry[] {
+    return batchNormEntries(prefix, this, { get: () => this.numBatchesTracked[g], set: (v) => (this.numBatchesTracked[g] = v) }, g);
   }
   /** `relu`: apply ReLU to the result (one pass at inference on backends that fuse it). */
   forward(x: Tensor, opts: { relu?: boolean } = {}): Tensor {
     const shape = [this.groups, 1, this.numFeatures];
+    if (this.training) this.numBatchesTracked.forEach((n, g) => (this.numBatchesTracked[g] = n + 1));
     const gamma = this.weight ?? full(shape, 1, { backend: x.backend });
     const beta = this.bias ?? full(shape, 0, { backend: x.backend });
     return ops.batchNorm1d(x, gamma, beta, { runningMean: this.runningMean, runningVar: this.runningVar }, {
@@ -70,6 +79,12 @@ class ExpertActivation extends Module {
     if (this.kind === 'dice') return diceMix(x, ops.sigmoid(this.bn!.forward(x)), this.alpha!);
     return applyActivation(this.kind as StatelessActivation, x);
   }
+  /** Expert e's activation parameters in torch-rechub (PReLU: its slope [1]). */
+  torchEntries(prefix: string, e: number): TorchEntry[] {
+    if (this.slope) return [{ kind: 'parameter', name: `${prefix}.weight`, shape: [1], tensor: this.slope, slot: e }];
+    if (this.alpha) throw new Error(`${prefix}: Dice has no torch-rechub counterpart with the same parameters (torch-rechub's Dice has one α and no BatchNorm); use another activation to export`);
+    return [];
+  }
 }
 
 /** One hidden layer of all experts: batched Linear → grouped BatchNorm → activation → Dropout. */
@@ -93,6 +108,14 @@ class ExpertLayer extends Module {
     const h = this.act.kind === 'relu' ? this.bn.forward(z, { relu: true }) : this.act.forward(this.bn.forward(z));
     if (!this.training || this.dropout === 0) return h;
     return ops.dropout(h, this.dropout, { training: true, seed: globalRng().nextUint32() });
+  }
+  /** Expert e's block k of a torch-rechub MLP: Linear at mlp.4k, BatchNorm1d at 4k + 1, activation at 4k + 2. */
+  torchEntries(prefix: string, k: number, e: number): TorchEntry[] {
+    return [
+      ...linearEntries(`${prefix}.mlp.${4 * k}`, this.weight, this.bias, e),
+      ...this.bn.torchEntries(`${prefix}.mlp.${4 * k + 1}`, e),
+      ...this.act.torchEntries(`${prefix}.mlp.${4 * k + 2}`, e),
+    ];
   }
 }
 
@@ -130,6 +153,12 @@ export class Experts extends Module {
     for (const layer of this.layers) h = layer.forward(h);
     return h;
   }
+
+  /** torch-rechub keeps one MLP(output_layer=False) per expert; `names[e]` is expert e's module path. */
+  torchEntries(names: string[]): TorchEntry[] {
+    if (names.length !== this.nExpert) throw new Error(`Experts.torchEntries: ${names.length} names for ${this.nExpert} experts`);
+    return names.flatMap((name, e) => this.layers.flatMap((layer, k) => layer.torchEntries(name, k, e)));
+  }
 }
 
 /**
@@ -147,5 +176,9 @@ export class Gate extends Module {
   /** x [B, D] → logits [B, nExpert]. */
   forward(x: Tensor): Tensor {
     return this.bn.forward(this.linear.forward(x));
+  }
+  /** torch-rechub's gate: MLP(dims=[nExpert], activation softmax, output_layer=False): Linear at mlp.0, BatchNorm1d at mlp.1. */
+  torchEntries(prefix: string): TorchEntry[] {
+    return [...this.linear.torchEntries(`${prefix}.mlp.0`), ...this.bn.torchEntries(`${prefix}.mlp.1`)];
   }
 }

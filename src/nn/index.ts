@@ -5,3 +5,4 @@ export { EmbeddingLayer } from './embedding-layer.js';
 export type { FeatureBatch } from './embedding-layer.js';
 export { Experts, Gate, GroupedBatchNorm } from './experts.js';
 export type { ExpertsOptions } from './experts.js';
+export type { TorchEntry, TorchTensorEntry, TorchCounterEntry } from './torch-layout.js';

@@ -4,6 +4,7 @@ import { init } from '../tensor/random.js';
 import * as ops from '../tensor/ops.js';
 import { full, ones, zeros, type Tensor } from '../tensor/tensor.js';
 import { Module } from './module.js';
+import { batchNormEntries, linearEntries, type TorchEntry } from './torch-layout.js';
 
 /** y = x·W + b with W stored [in, out]; torch's default init U(−1/√in, 1/√in). */
 export class Linear extends Module {
@@ -21,6 +22,10 @@ export class Linear extends Module {
     }
     return ops.linear(x, this.weight, this.bias);
   }
+  /** torch's Linear: weight [out, in], bias [out]. */
+  torchEntries(prefix: string): TorchEntry[] {
+    return linearEntries(prefix, this.weight, this.bias);
+  }
 }
 
 export class BatchNorm1d extends Module {
@@ -28,6 +33,8 @@ export class BatchNorm1d extends Module {
   readonly bias: Tensor | null;
   readonly runningMean: Tensor;
   readonly runningVar: Tensor;
+  /** Training-mode forwards so far (torch's num_batches_tracked; informational, momentum is fixed). */
+  numBatchesTracked = 0;
   constructor(readonly numFeatures: number, readonly opts: { eps?: number; momentum?: number; affine?: boolean } = {}) {
     super();
     const affine = opts.affine ?? true;
@@ -40,7 +47,11 @@ export class BatchNorm1d extends Module {
   forward(x: Tensor, opts: { relu?: boolean } = {}): Tensor {
     const gamma = this.weight ?? full([this.numFeatures], 1);
     const beta = this.bias ?? full([this.numFeatures], 0);
+    if (this.training) this.numBatchesTracked++;
     return ops.batchNorm1d(x, gamma, beta, { runningMean: this.runningMean, runningVar: this.runningVar }, { training: this.training, ...this.opts, relu: opts.relu });
+  }
+  torchEntries(prefix: string): TorchEntry[] {
+    return batchNormEntries(prefix, this, { get: () => this.numBatchesTracked, set: (v) => (this.numBatchesTracked = v) });
   }
 }
 
@@ -81,6 +92,9 @@ export class PReLU extends Module {
   }
   forward(x: Tensor): Tensor {
     return ops.prelu(x, this.weight);
+  }
+  torchEntries(prefix: string): TorchEntry[] {
+    return [{ kind: 'parameter', name: `${prefix}.weight`, shape: [1], tensor: this.weight }];
   }
 }
 
@@ -139,6 +153,13 @@ export function activation(name: ActivationName | string, dim: number): Module &
   return new Activation(n);
 }
 
+/** An activation's torch-rechub entries: none, or PReLU's slope. Dice's parameters differ from torch-rechub's. */
+function activationEntries(act: Module, prefix: string): TorchEntry[] {
+  if (act instanceof PReLU) return act.torchEntries(prefix);
+  if (act instanceof Dice) throw new Error(`${prefix}: Dice has no torch-rechub counterpart with the same parameters (torch-rechub's Dice has one α and no BatchNorm); use another activation to export`);
+  return [];
+}
+
 export interface MLPOptions {
   /** Hidden sizes; each is a block Linear → BatchNorm1d → activation → Dropout. */
   dims: number[];
@@ -167,6 +188,20 @@ export class MLP extends Module {
     this.output = opts.outputLayer ?? true ? this.child('output', new Linear(d, 1)) : null;
     this.outputDim = this.output ? 1 : d;
   }
+  /**
+   * torch-rechub's MLP: an nn.Sequential named `mlp` with four modules per hidden size (Linear,
+   * BatchNorm1d, activation, Dropout at 4k … 4k + 3), then the output Linear at 4·len(dims).
+   */
+  torchEntries(prefix: string): TorchEntry[] {
+    const entries = this.blocks.flatMap((b, k) => [
+      ...b.linear.torchEntries(`${prefix}.mlp.${4 * k}`),
+      ...b.bn.torchEntries(`${prefix}.mlp.${4 * k + 1}`),
+      ...activationEntries(b.act, `${prefix}.mlp.${4 * k + 2}`),
+    ]);
+    if (this.output) entries.push(...this.output.torchEntries(`${prefix}.mlp.${4 * this.blocks.length}`));
+    return entries;
+  }
+
   forward(x: Tensor): Tensor {
     let h = x;
     for (const b of this.blocks) {

@@ -109,6 +109,19 @@ export class Tensor {
     this.storage = new Storage(buf, s.host);
   }
 
+  /**
+   * Exchanges the values (storage) of two tensors of one shape and dtype, in place and without a copy.
+   * Used to run a model on stand-in values and put its own back (MultiTaskModel's routing probe).
+   */
+  exchangeStorage(other: Tensor): void {
+    if (other.shape.join() !== this.shape.join() || other.dtype !== this.dtype) {
+      throw new Error(`exchangeStorage: ${this.describe()} and ${other.describe()} differ in shape or dtype`);
+    }
+    const mine = this.liveStorage();
+    this.storage = other.liveStorage();
+    other.storage = mine;
+  }
+
   dispose(): void {
     if (!this.storage) return;
     const s = this.storage;

@@ -8,7 +8,6 @@ import { validateFeatures } from '../data/validate.js';
 import { createBackend, type BackendName } from '../init.js';
 import { checkWritable, loadCheckpoint, saveCheckpoint } from '../io/checkpoint.js';
 import type { MultiTaskModel } from '../models/base.js';
-import { ESMM } from '../models/esmm.js';
 import { makeBalanceContext } from '../mtl/context.js';
 import { createStrategy, type StrategySpec } from '../mtl/index.js';
 import type { BalanceStrategy } from '../mtl/strategy.js';
@@ -21,7 +20,7 @@ import { SGD } from '../optim/sgd.js';
 import { setBackend, tidyAsync } from '../tensor/engine.js';
 import { globalRng, isRandomState, seed as seedGlobal, type RandomState } from '../tensor/random.js';
 import * as ops from '../tensor/ops.js';
-import { fromArray, type Tensor } from '../tensor/tensor.js';
+import { backward, fromArray, type Tensor } from '../tensor/tensor.js';
 import { toDevice } from './batch.js';
 import { collectPredictions, scorePredictions } from './evaluate.js';
 import type { TaskReport } from './metrics.js';
@@ -148,9 +147,9 @@ export class MTLTrainer {
       }
     }
     const strategyOwner = typeof opts.optimizer === 'object' ? opts.optimizer : null;
-    // ESMM trains two losses (ctr, ctcvr) from its three outputs.
-    const trainedTypes = model instanceof ESMM ? (['classification', 'classification'] as const) : model.taskTypes;
-    this.strategy = strategyOwner?.strategy ?? createStrategy(strategySpec(opts, trainedTypes.length), { taskTypes: [...trainedTypes] });
+    // The losses the model trains (ESMM: ctr and ctcvr from its three outputs).
+    const trainedTypes = model.trainedTasks().map((t) => t.type);
+    this.strategy = strategyOwner?.strategy ?? createStrategy(strategySpec(opts, model.defaultTaskWeights()), { taskTypes: trainedTypes });
     this.optimizer = this.buildOptimizer(typeof opts.optimizer === 'string' ? opts.optimizer : 'adam');
     this.scheduler = this.buildScheduler();
     this.recorder = opts.inspectEvery ? new GradientRecorder({ every: opts.inspectEvery }) : null;
@@ -159,23 +158,24 @@ export class MTLTrainer {
   private buildOptimizer(name: OptimizerName): Optimizer {
     const p = this.opts.optimizerParams ?? {};
     const lr = p.lr ?? 1e-3;
-    const groups = this.model.parameterGroups();
+    const groups = this.model.trainedParameterGroups();
+    const names = this.model.trainedTasks().map((t) => t.name);
     const taskLr = (i: number): number | undefined => {
       const spec = this.opts.taskSpecificLr;
       if (!spec) return undefined;
       if (Array.isArray(spec)) return spec[i];
-      return spec[this.model.taskNames[i]] ?? spec[String(i)];
+      return spec[names[i]] ?? spec[String(i)];
     };
     if (this.opts.taskSpecificLr && !Array.isArray(this.opts.taskSpecificLr)) {
       for (const key of Object.keys(this.opts.taskSpecificLr)) {
-        if (!this.model.taskNames.includes(key) && !/^\d+$/.test(key)) {
-          throw new Error(`MTLTrainer: taskSpecificLr names task '${key}', but the model's tasks are ${this.model.taskNames.join(', ')}`);
+        if (!names.includes(key) && !/^\d+$/.test(key)) {
+          throw new Error(`MTLTrainer: taskSpecificLr names task '${key}', but the model's trained tasks are ${names.join(', ')}`);
         }
       }
     }
     const paramGroups: ParamGroup[] = [{ params: groups.shared.map(([, t]) => t), name: 'shared' }];
     groups.perTask.forEach((g, i) => {
-      if (g.length) paramGroups.push({ params: g.map(([, t]) => t), lr: taskLr(i), name: this.model.taskNames[i] });
+      if (g.length) paramGroups.push({ params: g.map(([, t]) => t), lr: taskLr(i), name: names[i] });
     });
     if (this.strategy.parameters?.length) paramGroups.push({ params: this.strategy.parameters, name: `${this.strategy.name} weights`, weightDecay: 0 });
     const nonEmpty = paramGroups.filter((g) => g.params.length > 0);
@@ -347,18 +347,21 @@ export class MTLTrainer {
         if (!Number.isFinite(v)) throw new NonFiniteLossError(plan.train[i].name, this.globalStep, epoch, this.lastFinite[i] ?? null);
       });
       this.lastFinite = values;
-      const groups = this.model.parameterGroups();
+      const groups = this.model.parameterGroups(plan.train.map((t) => [t.output]));
       const ctx = makeBalanceContext({
         losses,
         lossValues: values,
         shared: groups.shared.map(([, t]) => t),
         sharedNames: groups.shared.map(([n]) => n),
-        perTask: trainedTaskParams(groups.perTask, plan.train, this.model),
+        perTask: groups.perTask.map((g) => g.map(([, t]) => t)),
         step: this.globalStep,
         epoch,
         modelName: this.model.constructor.name,
       });
       const report = this.strategy.backward(ctx);
+      // The model's own term (AITM's calibrator) is not a task: its gradient is added after balancing.
+      const auxiliary = this.model.auxiliaryLoss(out);
+      if (auxiliary) backward(auxiliary);
       return { losses: values, weights: report.weights };
     });
     this.optimizer.step();
@@ -479,9 +482,12 @@ function datasetOf(loader: BatchSource<HostBatch>): ColumnarDataset | undefined 
   return ds instanceof ColumnarDataset ? ds : undefined;
 }
 
-/** The balancing method from adaptiveParams, the tutorial's taskWeightsStrategy, or fixed taskWeights (default: the mean). */
-function strategySpec(opts: MTLTrainerOptions, nTrained: number): StrategySpec {
-  const mean = (): number[] => Array(nTrained).fill(1 / nTrained);
+/**
+ * The balancing method from adaptiveParams, the tutorial's taskWeightsStrategy, or fixed taskWeights
+ * (default: the model's default weights, the mean of the losses as torch-rechub's trainer; ESMM their sum).
+ */
+function strategySpec(opts: MTLTrainerOptions, defaultWeights: number[]): StrategySpec {
+  const mean = (): number[] => defaultWeights;
   if (opts.adaptiveParams) {
     const spec = opts.adaptiveParams;
     return spec.method === 'fixed' && !spec.weights ? { ...spec, weights: opts.taskWeights ?? mean() } : spec;
@@ -490,7 +496,6 @@ function strategySpec(opts: MTLTrainerOptions, nTrained: number): StrategySpec {
     const method = opts.taskWeightsStrategy.toLowerCase();
     return (method === 'gradnorm' && opts.gradnormAlpha !== undefined ? { method, alpha: opts.gradnormAlpha } : { method }) as StrategySpec;
   }
-  // Default: the mean of the task losses, as torch-rechub's trainer.
   return { method: 'fixed', weights: opts.taskWeights ?? mean() };
 }
 
@@ -500,14 +505,6 @@ function taskLoss(out: Tensor, y: Tensor, t: TaskTerm): Tensor {
   const pred = ops.reshape(ops.slice(out, [0, t.output], [rows, 1]), [rows]);
   const target = ops.reshape(ops.slice(y, [0, t.label], [rows, 1]), [rows]);
   return t.type === 'classification' ? ops.binaryCrossEntropy(pred, target) : ops.mseLoss(pred, target);
-}
-
-/** Task-specific parameters indexed like the trained tasks (ESMM trains ctr and ctcvr, whose towers are outputs 1 and 0). */
-function trainedTaskParams(perTask: [string, Tensor][][], terms: TaskTerm[], model: MultiTaskModel): Tensor[][] {
-  if (terms.length === model.nTask) return perTask.map((g) => g.map(([, t]) => t));
-  // ESMM: ctr owns the CTR tower and ctcvr the CVR tower (pCTCVR = pCTR·pCVR is the only loss that
-  // reaches the CVR tower; it reaches the CTR tower too, which strategies see through the losses).
-  return terms.map((t) => perTask[t.output === 2 ? 0 : t.output].map(([, p]) => p));
 }
 
 export function describeEpoch(r: EpochRecord, nEpoch: number): string {

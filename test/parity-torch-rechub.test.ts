@@ -1,0 +1,163 @@
+// Parity with torch-rechub on the fixtures in ../shared/parity (made with torch-rechub 0.8.0 on PyTorch
+// 1.13): each model is built from torch-rechub's constructor arguments (config.json), its state dict
+// imported, and every array of expected.safetensors reproduced on cpu, wasm and WebGPU — eval and
+// train-mode outputs, the training loss, every parameter's gradient, BatchNorm's running statistics
+// after one training forward, the eval output with those statistics, and every parameter after 1 and
+// after 3 Adam steps (lr 1e-3, L2 weight decay 1e-4). Tolerances and the `unstable.*` masks are the
+// fixture README's: |a − b| ≤ atol + rtol·|b| on unflagged elements; flagged Adam elements are bounded
+// by |a − b| ≤ 2·lr·t + atol (Adam's step there is lr·sign(rounding noise)).
+//
+// Where we differ from torch-rechub on purpose:
+// - AITM: the paper's behavioural-expectation calibrator is ours by default (α = 0.6); torch-rechub's
+//   AITM has none, so torchRechubModel builds it with calibratorWeight 0 and the loss here is
+//   torch-rechub's.
+// - num_batches_tracked: a plain counter in our BatchNorm (our momentum is always fixed, so nothing
+//   reads it); it is imported and exported with the state dict, not kept in checkpoints.
+import { existsSync, readFileSync } from 'node:fs';
+import { afterAll, describe, expect, it } from 'vitest';
+import type { Backend } from '../src/backend/backend.js';
+import { CpuBackend } from '../src/backend/cpu/cpu-backend.js';
+import { createWasmBackend } from '../src/backend/wasm/wasm-backend.js';
+import * as wm from '../src/index.js';
+import { getWebGPUOrSkip } from './helpers/webgpu.js';
+
+const ROOT = new URL('../../shared/parity/', import.meta.url).pathname;
+const MODELS = ['SharedBottom', 'MMOE', 'PLE', 'ESMM', 'AITM'];
+const LR = 1e-3;
+const WEIGHT_DECAY = 1e-4;
+const OUTPUTS = { rtol: 1e-5, atol: 1e-6 };
+const STEPS = { rtol: 1e-4, atol: 1e-6 };
+
+interface Fixture {
+  config: wm.TorchRechubModelSpec & { labels: string[] };
+  state: wm.TorchStateDict;
+  batch: wm.TorchStateDict;
+  expected: wm.TorchStateDict;
+}
+
+const read = (dir: string, file: string) => wm.decodeSafetensors(readFileSync(`${ROOT}${dir}/${file}`), file).tensors;
+const fixture = (dir: string): Fixture => ({
+  config: JSON.parse(readFileSync(`${ROOT}${dir}/config.json`, 'utf8')),
+  state: read(dir, 'state_dict.safetensors'),
+  batch: read(dir, 'batch.safetensors'),
+  expected: read(dir, 'expected.safetensors'),
+});
+
+/** Elements of `ours` outside the tolerance of `want`, skipping the fixture's unstable ones. */
+function mismatches(key: string, ours: ArrayLike<number>, f: Fixture, tol: { rtol: number; atol: number }, flaggedBound?: number): string[] {
+  const want = f.expected[key]?.data;
+  if (!want) return [`${key}: not in the fixture`];
+  if (ours.length !== want.length) return [`${key}: ${ours.length} values, the fixture has ${want.length}`];
+  const mask = f.expected[`unstable.${key}`]?.data;
+  const out: string[] = [];
+  for (let i = 0; i < want.length; i++) {
+    const d = Math.abs(ours[i] - want[i]);
+    const flagged = mask?.[i] === 1;
+    if (flagged ? flaggedBound !== undefined && !(d <= flaggedBound) : !(d <= tol.atol + tol.rtol * Math.abs(want[i]))) {
+      out.push(`${key}[${i}]: ${ours[i]} vs ${want[i]}${flagged ? ' (flagged)' : ''}`);
+    }
+  }
+  return out;
+}
+
+function features(model: wm.MultiTaskModel, f: Fixture, backend: Backend): wm.FeatureBatch {
+  return Object.fromEntries(model.features.map((feat) => [feat.name, wm.fromArray(f.batch[feat.name].data, f.batch[feat.name].shape, { backend })]));
+}
+
+/** The trainer's default loss for this model: Σ_i w_i · BCE(output of trained task i, its label). */
+function trainingLoss(model: wm.MultiTaskModel, out: wm.Tensor, labels: wm.Tensor): wm.Tensor {
+  const plan = model.taskPlan(labels.shape[1]);
+  const weights = model.defaultTaskWeights();
+  const rows = out.shape[0];
+  const column = (t: wm.Tensor, j: number) => wm.reshape(wm.slice(t, [0, j], [rows, 1]), [rows]);
+  const terms = plan.train.map((t, i) => wm.mul(wm.binaryCrossEntropy(column(out, t.output), column(labels, t.label)), weights[i]));
+  return terms.reduce((a, b) => wm.add(a, b));
+}
+
+const cpu = new CpuBackend();
+const backends: { name: string; backend: Backend | null }[] = [
+  { name: 'cpu', backend: cpu },
+  { name: 'wasm', backend: await createWasmBackend() },
+  { name: 'webgpu', backend: await getWebGPUOrSkip() },
+];
+afterAll(() => {
+  for (const b of backends) (b.backend as { destroy?: () => void } | null)?.destroy?.();
+});
+
+describe.skipIf(!existsSync(ROOT))('torch-rechub parity fixtures', () => {
+  for (const dir of MODELS) {
+    const f = existsSync(ROOT) ? fixture(dir) : (null as unknown as Fixture);
+
+    it(`${dir}: export after import gives back the state dict (names, order, shapes, values)`, async () => {
+      const model = wm.torchRechubModel(f.config);
+      expect(model.torchRechubClass).toBe(f.config.class);
+      expect(model.numParameters()).toBe((f.config as unknown as { n_parameters: number }).n_parameters);
+      wm.importTorchRechub(model, f.state);
+      const exported = await wm.exportTorchRechub(model);
+      expect(Object.keys(exported)).toEqual(Object.keys(f.state));
+      for (const [name, t] of Object.entries(f.state)) {
+        expect(exported[name].shape, name).toEqual(t.shape);
+        expect(exported[name].dtype, name).toBe(t.dtype);
+        expect(Array.from(exported[name].data), name).toEqual(Array.from(t.data));
+      }
+      // Through bytes too, as a user saving for Python would.
+      const again = wm.torchRechubModel(f.config);
+      wm.importTorchRechub(again, await wm.exportTorchRechubSafetensors(model));
+      expect(Array.from((await wm.exportTorchRechub(again))[Object.keys(f.state)[0]].data)).toEqual(Array.from(Object.values(f.state)[0].data));
+    });
+
+    for (const { name, backend } of backends) {
+      it.skipIf(!backend)(`${dir} on ${name}: outputs, loss, gradients, BatchNorm statistics and 1 and 3 Adam steps match torch-rechub`, async () => {
+        const b = backend!;
+        const previous = wm.getBackend();
+        wm.setBackend(b);
+        const model = wm.torchRechubModel(f.config);
+        try {
+          wm.importTorchRechub(model, f.state);
+          const x = features(model, f, b);
+          const labels = wm.fromArray(f.batch.labels.data, f.batch.labels.shape, { backend: b });
+          const problems: string[] = [];
+
+          problems.push(...mismatches('eval.output', await model.predict(x).data(), f, OUTPUTS));
+
+          model.train();
+          const out = model.forward(x);
+          const loss = trainingLoss(model, out, labels);
+          problems.push(...mismatches('train.output', await out.data(), f, OUTPUTS));
+          problems.push(...mismatches('train.loss', await loss.data(), f, OUTPUTS));
+          wm.backward(loss);
+          const grads = await wm.exportTorchRechub(model, { gradients: true });
+          for (const key of Object.keys(grads)) problems.push(...mismatches(`grad.${key}`, grads[key].data, f, STEPS));
+          const state = await wm.exportTorchRechub(model);
+          for (const key of Object.keys(f.expected).filter((k) => k.startsWith('bn.'))) {
+            problems.push(...mismatches(key, state[key.slice(3)].data, f, STEPS));
+          }
+          for (const key of Object.keys(state).filter((k) => k.endsWith('num_batches_tracked'))) expect(state[key].data[0], key).toBe(1);
+          problems.push(...mismatches('eval1.output', await model.predict(x).data(), f, OUTPUTS));
+
+          const adam = new wm.Adam(model.parameters(), { lr: LR, weightDecay: WEIGHT_DECAY });
+          adam.step();
+          const params = (t: number) => exportParams(model).then((p) => Object.entries(p).flatMap(([k, v]) => mismatches(`adam${t}.${k}`, v, f, STEPS, 2 * LR * t + STEPS.atol)));
+          problems.push(...(await params(1)));
+          for (let step = 2; step <= 3; step++) {
+            adam.zeroGrad();
+            wm.tidy(() => wm.backward(trainingLoss(model, model.forward(x), labels)));
+            adam.step();
+          }
+          problems.push(...(await params(3)));
+          expect(problems.slice(0, 20), `${problems.length} mismatches`).toEqual([]);
+        } finally {
+          model.dispose();
+          wm.setBackend(previous);
+        }
+      });
+    }
+  }
+});
+
+/** Parameters (not buffers) in torch-rechub's names and layouts. */
+async function exportParams(model: wm.MultiTaskModel): Promise<Record<string, Float32Array>> {
+  const grads = await wm.exportTorchRechub(model, { gradients: true }); // the names of the parameters
+  const all = await wm.exportTorchRechub(model);
+  return Object.fromEntries(Object.keys(grads).map((k) => [k, all[k].data as Float32Array]));
+}
