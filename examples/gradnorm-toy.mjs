@@ -68,5 +68,5 @@ console.log(`backend: ${backend}; σ = (${SIGMA.join(', ')}), ${STEPS} steps`);
 console.log('equal weights:');
 const equal = await train(new wm.FixedWeights({ weights: [1, 1] }));
 console.log('GradNorm (α = 0.12):');
-const gradnorm = await train(new wm.GradNorm({ alpha: 0.12, lr: 1e-4 }));
+const gradnorm = await train(new wm.GradNorm({ alpha: 0.12 }));
 console.log(`σ = 1 task, final L/L(0): equal weights ${equal[0].toFixed(3)}, GradNorm ${gradnorm[0].toFixed(3)}`);

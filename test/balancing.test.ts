@@ -143,30 +143,35 @@ describe('UWL (Kendall et al.)', () => {
 });
 
 describe('GradNorm (Chen et al.)', () => {
-  it('updates w by ∂Σ|G_i − Ḡ r_i^α|/∂w with per-task targets, renormalises Σw = T; the model gets Σ w_i L_i', () => {
-    // ∇_W L_0 = [3, 4] (‖·‖ = 5), ∇_W L_1 = [0, 1] (‖·‖ = 1).
+  it('steps w with Adam on ∂Σ|G_i − Ḡ r_i^α|/∂w with per-task targets, renormalises Σw = T; the model gets Σ w_i L_i', () => {
+    // ∇_W L_0 = [3, 4] (‖·‖ = 5), ∇_W L_1 = [0, 1] (‖·‖ = 1). While ∂L_grad/∂w keeps its sign, Adam's
+    // bias-corrected step is exactly lr per weight, whatever the gradient's size.
     const gn = new GradNorm({ alpha: 1, lr: 0.1 });
     let { shared, ctx } = linearProblem([[[3, 4]], [[0, 1]]], { lossValues: [2, 1] });
-    // Step 0: L̃ = [1, 1], r = [1, 1]; G = [5, 1], Ḡ = 3; ∂L_grad/∂w = [+5, −1]; w = [0.5, 1.1] → × 2/1.6.
+    // Step 0: L̃ = [1, 1], r = [1, 1]; G = [5, 1], Ḡ = 3; ∂L_grad/∂w = [+5, −1] → w = [0.9, 1.1] (Σ = 2 already).
     expect(gn.backward(ctx).weights).toEqual([1, 1]);
     expectClose(values(shared[0].grad), [3, 5]);
-    expectClose(values(gn.lossWeights), [0.625, 1.375]);
+    expectClose(values(gn.lossWeights), [0.9, 1.1]);
 
-    // Step 1: losses [1, 1] → L̃ = [0.5, 1], r = [2/3, 4/3]; G = [3.125, 1.375], Ḡ = 2.25, targets [1.5, 3].
+    // Step 1: losses [1, 1] → L̃ = [0.5, 1], r = [2/3, 4/3]; G = [4.5, 1.1], Ḡ = 2.8, targets [1.87, 3.73]:
+    // the same signs, so another step of 0.1.
     ({ shared, ctx } = linearProblem([[[3, 4]], [[0, 1]]], { lossValues: [1, 1] }));
-    expectClose(gn.backward(ctx).weights, [0.625, 1.375]);
-    expectClose(values(shared[0].grad), [0.625 * 3, 0.625 * 4 + 1.375]);
-    expectClose(values(gn.lossWeights), [0.125 / 0.8, 1.475 / 0.8]);
+    expectClose(gn.backward(ctx).weights, [0.9, 1.1]);
+    expectClose(values(shared[0].grad), [0.9 * 3, 0.9 * 4 + 1.1]);
+    expectClose(values(gn.lossWeights), [0.8, 1.2]);
   });
 
   it('per-task targets: the task whose loss fell less is pushed to a larger gradient', () => {
-    // Equal gradient norms, w = [1, 1]: G = [1, 1] = Ḡ. r = [0.5, 1.5] (α = 1): targets [0.5, 1.5],
-    // so w_0 goes down and w_1 up. A single target Ḡ for all tasks would leave both unchanged.
+    // Equal gradient norms, w = [1, 1]: G = [1, 1] = Ḡ, so step 0 has ∂L_grad/∂w = 0 (Adam counts the step).
+    // r = [0.5, 1.5] (α = 1): targets [0.5, 1.5], so w_0 goes down and w_1 up. A single target Ḡ for all
+    // tasks would leave both unchanged. Adam's second step on g = ±1 after a zero one:
+    // lr · (0.1 / (1 − 0.9²)) / √(0.001 / (1 − 0.999²)).
     const gn = new GradNorm({ alpha: 1, lr: 0.1 });
     gn.backward(linearProblem([[[1, 0]], [[0, 1]]], { lossValues: [1, 1] }).ctx);
     expectClose(values(gn.lossWeights), [1, 1]);
     gn.backward(linearProblem([[[1, 0]], [[0, 1]]], { lossValues: [0.25, 0.75] }).ctx);
-    expectClose(values(gn.lossWeights), [0.9 * 2 / 2, 1.1 * 2 / 2]);
+    const d = (0.1 * (0.1 / (1 - 0.9 ** 2))) / Math.sqrt(0.001 / (1 - 0.999 ** 2));
+    expectClose(values(gn.lossWeights), [1 - d, 1 + d]);
   });
 
   it('keeps weights positive (floor) and summing to T even with a huge step', () => {
@@ -177,12 +182,11 @@ describe('GradNorm (Chen et al.)', () => {
     expect(w.reduce((a, b) => a + b, 0)).toBeCloseTo(3, 4);
   });
 
-  it('watches the named layer; learning rate from setup()', () => {
+  it('watches the named layer', () => {
     const gn = new GradNorm({ layer: 'layer1' });
     gn.setup({ nTask: 2, lr: 0.01 });
     gn.backward(linearProblem([[[1], [2]], [[1], [3]]]).ctx);
     expect(gn.watchedLayer).toEqual(['layer1.weight']);
-    expect(() => new GradNorm({ layer: 'nope' }).backward(linearProblem([[[1]], [[1]]]).ctx)).toThrow(/no learning rate/);
     const bad = new GradNorm({ layer: 'nope', lr: 1 });
     expect(() => bad.backward(linearProblem([[[1]], [[1]]]).ctx)).toThrow(/layer 'nope' is not a shared parameter.*layer0\.weight/);
   });
@@ -393,8 +397,8 @@ describe('strategies on the models', () => {
       [mmoe, ['experts.layers.1.weight']],
       [() => new SharedBottom({ features: features(), taskTypes: ['classification', 'classification'], bottomParams: { dims: [8, 6] }, towerParamsList: [{ dims: [4] }, { dims: [4] }] }), ['bottom.1.linear.weight']],
       [() => new PLE({ features: features(), taskTypes: ['classification', 'classification'], nLevel: 2, nExpertSpecific: 1, nExpertShared: 2, expertParams: { dims: [6] }, towerParamsList: [{ dims: [4] }, { dims: [4] }] }), ['levels.1.sharedExperts.layers.0.weight']],
-      // ESMM shares only its embedding tables: all of them are watched.
-      [() => new ESMM({ features: features().filter((f) => f.kind !== 'dense'), cvrParams: { dims: [4] }, ctrParams: { dims: [4] } }), ['embedding.embed.user.weight', 'embedding.embed.item.weight'], [1, 2]],
+      // ESMM: both trained losses reach the CTR tower (pCTCVR = pCTR·pCVR), so its output layer is the last shared layer.
+      [() => new ESMM({ features: features().filter((f) => f.kind !== 'dense'), cvrParams: { dims: [4] }, ctrParams: { dims: [4] } }), ['ctrTower.output.weight'], [1, 2]],
     ];
     for (const [make, layer, outputs] of cases) {
       const gn = new GradNorm({ lr: 1e-3 });

@@ -4,15 +4,24 @@
 //   G_i = ‖∇_W w_i L_i‖₂,  Ḡ = mean_i G_i
 //   L̃_i = L_i(t) / L_i(0),  r_i = L̃_i / mean_j L̃_j          (relative inverse training rate)
 //   L_grad = Σ_i |G_i − sg(Ḡ · r_i^α)|                      (targets held constant)
-//   w ← w − lr · ∂L_grad/∂w, then w_i ← max(w_i, ε) and w ← T · w / Σ_j w_j
+//   w ← Adam(w, ∂L_grad/∂w; lr), then w_i ← max(w_i, ε) and w ← T · w / Σ_j w_j
 //
 // while the model is trained on Σ_i w_i L_i with this step's weights. Each task has its own target
 // Ḡ · r_i^α (a task that lags, r_i > 1, is pushed to a larger gradient). Everything runs on the device:
 // the norms ‖∇_W L_i‖ come from one grad() per task over the kept graph, L_i(t) from the host loss
 // values the trainer already has, so no extra readback is needed.
+//
+// The weights have their own Adam (torch's defaults: betas 0.9, 0.999, eps 1e-8; no weight decay), as
+// the reference implementations step them with an Adam (torch-rechub and LibMTL put them in the model's
+// optimizer). ∂L_grad/∂w_i = ±‖∇_W L_i‖ has the scale of the task's gradient, so a plain gradient step
+// at the trainer's rate (1e-3) moved the weights by about 1e-4 a step on MMoE with Ali-CCP's losses
+// (‖∇_W L_i‖ ≈ 0.1 and falling) and by up to 0.25 a step on the paper's σ = 100 toy; Adam's step is about
+// lr whatever that scale. The renormalisation follows the Adam step (Algorithm 1). The weights are not
+// strategy.parameters, so the trainer's optimizer never sees them.
 import { keep, noGrad } from '../tensor/engine.js';
 import * as ops from '../tensor/ops.js';
 import { backward, full, grad, tensor, type Tensor } from '../tensor/tensor.js';
+import { Adam } from '../optim/adam.js';
 import { numberList, type BalanceContext, type BalanceStrategy, type StepReport, type StrategyState } from './strategy.js';
 import { HostWeights, checkFinite, checkTaskCount, modelLabel, requireShared, sumSquares, weightedSum } from './util.js';
 
@@ -22,10 +31,17 @@ export interface GradNormOptions {
   /**
    * The shared layer W whose gradient norms are balanced: a shared parameter's name, or a module path
    * (every shared parameter under it, e.g. 'embedding'). Default: the last shared Linear/expert weight,
-   * or all embedding tables when the model shares nothing else (ESMM, AITM).
+   * or all embedding tables when the tasks share nothing else.
    */
   layer?: string;
-  /** Learning rate of the weights (plain gradient descent). Default: the trainer's learning rate. */
+  /**
+   * Learning rate of the weights' own Adam (betas 0.9, 0.999, eps 1e-8). Default 0.025
+   * (GRADNORM_DEFAULT_LR), independent of the trainer's rate. Adam moves each weight by about lr a
+   * step while its gradient keeps its sign, whatever the scale of the losses, so at 0.025 a weight
+   * crosses a unit (from 1 to 2, or to the floor, with Σw = 2) in about 40 steps — within the first
+   * epoch of a usual run — and at balance it dithers by a few hundredths. Lower it (1e-3 to 1e-2) for
+   * smoother, slower weights; raise it only for runs of a few hundred steps.
+   */
   lr?: number;
   /** Floor that keeps every weight positive before renormalising. Default 1e-4. */
   minWeight?: number;
@@ -63,25 +79,43 @@ export function gradNormLayer(ctx: BalanceContext, layer: string | undefined): {
   return pick(() => true);
 }
 
+/** The weights' Adam learning rate when none is given (see GradNormOptions.lr). */
+export const GRADNORM_DEFAULT_LR = 0.025;
+
+/** Adam's moments of the weights, as a state dict carries them (torch's exp_avg, exp_avg_sq, step). */
+interface WeightMoments {
+  step: number;
+  expAvg: number[];
+  expAvgSq: number[];
+}
+
 export class GradNorm implements BalanceStrategy {
   readonly name = 'gradnorm';
   readonly alpha: number;
   readonly layer: string | undefined;
   readonly minWeight: number;
-  private lr: number | undefined;
+  /** The learning rate of the weights' Adam. */
+  private lr: number;
+  /** lr as the options (or a loaded state) gave it; undefined: the default. */
+  private lrGiven: number | undefined;
   private nTask: number | undefined;
   private w: Tensor | null = null;
+  /** Adam over [w], created with w. */
+  private opt: Adam | null = null;
   /** Names of the watched parameters, chosen at the first step (looked up in each step's context). */
   private watched: string[] | null = null;
   private initialLosses: number[] | null = null;
   /** Weights restored from a checkpoint, put on the device at the next step. */
   private restored: number[] | null = null;
+  /** Adam's moments restored with them (null: Adam starts afresh). */
+  private restoredMoments: WeightMoments | null = null;
   private readonly host = new HostWeights();
 
   constructor(opts: GradNormOptions = {}) {
     this.alpha = checkFinite('GradNorm', 'alpha', opts.alpha ?? 1.5, (a) => a > 0, 'must be a number > 0 (the paper uses 0.12 to 3)');
-    if (opts.lr !== undefined) checkFinite('GradNorm', 'lr', opts.lr, (v) => v > 0, 'must be a number > 0');
-    this.lr = opts.lr;
+    if (opts.lr !== undefined) checkFinite('GradNorm', 'lr', opts.lr, (v) => v > 0, 'must be a number > 0 (the learning rate of the weights\' Adam; default 0.025)');
+    this.lrGiven = opts.lr;
+    this.lr = opts.lr ?? GRADNORM_DEFAULT_LR;
     this.minWeight = checkFinite('GradNorm', 'minWeight', opts.minWeight ?? 1e-4, (v) => v > 0, 'must be a number > 0');
     if (opts.layer !== undefined && (typeof opts.layer !== 'string' || opts.layer === '')) {
       throw new Error(`GradNorm: layer must be the name of a shared parameter or module, got ${String(opts.layer)}`);
@@ -89,9 +123,9 @@ export class GradNorm implements BalanceStrategy {
     this.layer = opts.layer;
   }
 
-  setup(info: { nTask: number; lr: number }): void {
+  /** Takes the task count. The trainer's learning rate is not used: the weights have their own (lr). */
+  setup(info: { nTask: number; lr?: number }): void {
     this.nTask = info.nTask;
-    this.lr ??= info.lr;
   }
 
   /** Names of the shared parameters whose gradient norms are balanced (known after the first step). */
@@ -108,8 +142,6 @@ export class GradNorm implements BalanceStrategy {
     const T = ctx.losses.length;
     checkTaskCount('GradNorm', this.nTask, T);
     requireShared(ctx, 'GradNorm');
-    const lr = this.lr;
-    if (lr === undefined) throw new Error('GradNorm: no learning rate for the task weights; pass { lr } or call setup({ nTask, lr }) (the trainer does)');
     this.watched ??= gradNormLayer(ctx, this.layer).names;
     const W = this.watched.map((name) => {
       const j = ctx.sharedNames.indexOf(name);
@@ -124,9 +156,22 @@ export class GradNorm implements BalanceStrategy {
     if (this.restored && this.restored.length !== T) {
       throw new Error(`GradNorm: the restored weights are for ${this.restored.length} tasks but ${T} are trained`);
     }
-    this.w ??= keep(this.restored ? tensor(this.restored, { backend, requiresGrad: true }) : full([T], 1, { backend, requiresGrad: true }));
+    if (!this.w) {
+      this.w = keep(this.restored ? tensor(this.restored, { backend, requiresGrad: true }) : full([T], 1, { backend, requiresGrad: true }));
+      this.opt = new Adam([this.w], { lr: this.lr, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 0 });
+      const m = this.restoredMoments;
+      if (m) {
+        this.opt.loadStateDict({
+          type: 'Adam',
+          groups: [{ lr: this.lr, weightDecay: 0, numParams: 1 }],
+          state: { 0: { step: m.step, buffers: { exp_avg: Float32Array.from(m.expAvg), exp_avg_sq: Float32Array.from(m.expAvgSq) } } },
+        });
+      }
+    }
     this.restored = null;
+    this.restoredMoments = null;
     const w = this.w;
+    const opt = this.opt!;
 
     // The model's gradient, from this step's weights.
     backward(weightedSum(ctx.losses, w.detach()));
@@ -141,9 +186,16 @@ export class GradNorm implements BalanceStrategy {
     const gradLoss = ops.sum(ops.abs(ops.sub(G, target)));
     const [dw] = grad(gradLoss, [w]);
 
+    // Adam on w (in place), then the floor and Σw = T. dw belongs to the caller's scope.
+    w.grad = dw;
+    try {
+      opt.step();
+    } finally {
+      w.grad = null;
+    }
     noGrad(() => {
-      const stepped = ops.clamp(ops.sub(w, ops.mul(dw, lr)), this.minWeight, 3e38);
-      ops.assign(w, ops.div(ops.mul(stepped, T), ops.sum(stepped)));
+      const floored = ops.clamp(w, this.minWeight, 3e38);
+      ops.assign(w, ops.div(ops.mul(floored, T), ops.sum(floored)));
     });
     return { weights: used };
   }
@@ -160,14 +212,29 @@ export class GradNorm implements BalanceStrategy {
     return this.w ? this.host.read(this.w) : (this.restored ?? []);
   }
 
-  /** w, L_i(0), the weights' learning rate and the watched parameters' names (for checkpoints). */
+  /**
+   * For checkpoints: w, L_i(0), the watched parameters' names, `lr` (the weights' learning rate when
+   * one was given, null for the default) and, once the weights have taken a step, `adam`: their Adam
+   * moments and step count, so that a resumed run steps the weights exactly as the unbroken one.
+   */
   async stateDict(): Promise<StrategyState> {
+    const moments = await this.moments();
     return {
-      lr: this.lr ?? null,
+      lr: this.lrGiven ?? null,
       weights: this.w ? Array.from(await this.w.data()) : this.restored,
       initialLosses: this.initialLosses,
       watched: this.watched,
+      ...(moments ? { adam: moments } : {}),
     };
+  }
+
+  /** The weights' Adam moments (null before their first step). */
+  private async moments(): Promise<WeightMoments | null> {
+    if (!this.w) return this.restoredMoments ? { ...this.restoredMoments, expAvg: [...this.restoredMoments.expAvg], expAvgSq: [...this.restoredMoments.expAvgSq] } : null;
+    const s = this.opt?.stateDict().state[0];
+    if (!s) return null;
+    const read = async (t: Tensor | Float32Array) => Array.from(t instanceof Float32Array ? t : await t.data());
+    return { step: s.step, expAvg: await read(s.buffers.exp_avg), expAvgSq: await read(s.buffers.exp_avg_sq) };
   }
 
   validateStateDict(state: StrategyState): void {
@@ -182,15 +249,37 @@ export class GradNorm implements BalanceStrategy {
     if (watched !== null && !(Array.isArray(watched) && watched.length > 0 && watched.every((n) => typeof n === 'string' && n !== ''))) {
       throw new Error(`GradNorm state: watched must be null or a list of parameter names, got ${JSON.stringify(watched)}`);
     }
+    const adam = state.adam as Partial<WeightMoments> | undefined;
+    if (adam !== undefined) {
+      if (w === null) throw new Error('GradNorm state: adam (the weights\' moments) is given without weights');
+      if (!adam || typeof adam !== 'object' || !(Number.isInteger(adam.step) && adam.step! >= 1)) {
+        throw new Error(`GradNorm state: adam must be { step ≥ 1, expAvg, expAvgSq }, got ${JSON.stringify(adam)}`);
+      }
+      numberList(adam.expAvg, w.length, 'GradNorm state: adam.expAvg');
+      const v = numberList(adam.expAvgSq, w.length, 'GradNorm state: adam.expAvgSq');
+      if (v.some((x) => x < 0)) throw new Error(`GradNorm state: adam.expAvgSq must be ≥ 0, got ${JSON.stringify(v)}`);
+    }
   }
 
+  /**
+   * Restores a stateDict(). A state with weights but no `adam` was saved before the weights had an
+   * Adam (plain gradient steps at the trainer's rate): its weights, L_i(0) and watched layer are
+   * taken, its lr (that trainer's rate) is not, and Adam starts afresh.
+   */
   loadStateDict(state: StrategyState): void {
     this.validateStateDict(state);
     this.w?.dispose();
     this.w = null;
-    // The rate the run started with (a resumed trainer would otherwise take the scheduler's current one).
-    if (state.lr !== null) this.lr = state.lr as number;
+    this.opt?.dispose();
+    this.opt = null;
+    const legacy = state.weights !== null && state.adam === undefined;
+    if (state.lr !== null && !legacy) {
+      this.lrGiven = state.lr as number;
+      this.lr = this.lrGiven;
+    }
     this.restored = state.weights === null ? null : [...(state.weights as number[])];
+    const adam = state.adam as WeightMoments | undefined;
+    this.restoredMoments = adam ? { step: adam.step, expAvg: [...adam.expAvg], expAvgSq: [...adam.expAvgSq] } : null;
     this.initialLosses = state.initialLosses === null ? null : [...(state.initialLosses as number[])];
     this.watched = state.watched === null ? null : [...(state.watched as string[])];
   }
