@@ -22,7 +22,7 @@ import { MTLTrainer } from '../src/train/trainer.js';
 import { keep } from '../src/tensor/engine.js';
 import { adapterLabel, backendList, machineInfo, numberFlag, openBackend, parseFlags, printTable, writeReport, type OpenedBackend } from './common.js';
 
-const STRATEGIES = ['fixed', 'uwl', 'gradnorm', 'metabalance', 'pcgrad', 'dwa'] as const;
+const STRATEGIES = ['fixed', 'uwl', 'gradnorm', 'metabalance', 'pcgrad', 'dwa', 'cagrad'] as const;
 
 function uploadBatches(loader: DataLoader, opened: OpenedBackend, model: MultiTaskModel, count: number): DeviceBatch[] {
   const out: DeviceBatch[] = [];

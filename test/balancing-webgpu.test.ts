@@ -151,7 +151,7 @@ const gpuForTrainer = await getWebGPUOrSkip();
 
 describe.skipIf(!gpuForTrainer)('a balanced training step on WebGPU reads back only its losses', () => {
   afterAll(() => gpuForTrainer?.destroy());
-  it.each(['uwl', 'gradnorm', 'metabalance', 'pcgrad'] as const)('%s: one readback per step, plus the epoch-end weights', async (method) => {
+  it.each(['uwl', 'gradnorm', 'metabalance', 'pcgrad', 'cagrad'] as const)('%s: one readback per step, plus the epoch-end weights', async (method) => {
     const gpu = gpuForTrainer!;
     wm.setBackend(gpu);
     wm.seed(3);

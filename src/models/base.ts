@@ -221,6 +221,11 @@ export abstract class MultiTaskModel extends Module {
    */
   parameterGroups(taskOutputs: number[][] = this.taskTypes.map((_, k) => [k])): ParameterGroups {
     const reach = this.outputReach();
+    for (const k of taskOutputs.flat()) {
+      if (!Number.isInteger(k) || k < 0 || k >= reach.length) {
+        throw new Error(`${this.constructor.name}.parameterGroups: output ${k} does not exist; the model has outputs 0..${reach.length - 1}`);
+      }
+    }
     const groups: ParameterGroups = { shared: [], perTask: taskOutputs.map(() => []) };
     this.namedParameters().forEach((entry, j) => {
       const tasks = taskOutputs.flatMap((outputs, i) => (outputs.some((k) => reach[k][j]) ? [i] : []));

@@ -19,7 +19,8 @@ export { gradNormLayer } from './gradnorm.js';
 export { isBalanceStrategy } from './metabalance.js';
 export { projectionOrder, projectConflicting } from './pcgrad.js';
 export { dwaWeights } from './dwa.js';
-export { cagradDirection } from './cagrad.js';
+export { cagradDirection, solveCAGradDual, cagradObjective, CAGRAD_MAX_TASKS } from './cagrad.js';
+export type { CAGradSolution } from './cagrad.js';
 export { inspectGradients, GradientRecorder } from './inspector.js';
 export type { GradientReport, GroupReport, ExpertReport, InspectOptions, InspectBatch, RecordedReport } from './inspector.js';
 
