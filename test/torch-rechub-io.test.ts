@@ -1,6 +1,6 @@
 // importTorchRechub is strict and all-or-nothing; torchRechubModel refuses what it does not know; int64
 // buffers (torch's num_batches_tracked) load; AITM's calibrator is the paper's term and the trainer adds it.
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { CpuBackend } from '../src/backend/cpu/cpu-backend.js';
 import { DataLoader } from '../src/data/loader.js';
@@ -9,11 +9,13 @@ import * as wm from '../src/index.js';
 
 wm.setBackend(new CpuBackend());
 const ROOT = new URL('../../shared/parity/', import.meta.url).pathname;
-const config = JSON.parse(readFileSync(`${ROOT}MMOE/config.json`, 'utf8')) as wm.TorchRechubModelSpec;
-const state = wm.decodeSafetensors(readFileSync(`${ROOT}MMOE/state_dict.safetensors`)).tensors;
+const HAVE_FIXTURES = existsSync(ROOT);
+if (!HAVE_FIXTURES && process.env.CI === 'true') throw new Error(`torch-rechub fixtures not found at ${ROOT}; CI must run them`);
+const config = (HAVE_FIXTURES ? JSON.parse(readFileSync(`${ROOT}MMOE/config.json`, 'utf8')) : null) as wm.TorchRechubModelSpec;
+const state = HAVE_FIXTURES ? wm.decodeSafetensors(readFileSync(`${ROOT}MMOE/state_dict.safetensors`)).tensors : {};
 const values = (m: wm.MultiTaskModel) => Object.values(m.stateDict()).map((t) => Array.from(t.dataSync()));
 
-describe('importTorchRechub', () => {
+describe.skipIf(!HAVE_FIXTURES)('importTorchRechub', () => {
   it('lists every missing, unexpected, mis-shaped, mistyped and non-finite tensor, and changes nothing', () => {
     const model = wm.torchRechubModel(config);
     const before = values(model);
@@ -97,7 +99,7 @@ describe('importTorchRechub', () => {
   });
 });
 
-describe('torchRechubModel', () => {
+describe.skipIf(!HAVE_FIXTURES)('torchRechubModel', () => {
   it('refuses unknown classes and arguments, and feature names it was not given', () => {
     expect(() => wm.torchRechubModel({ ...config, class: 'OMOE' })).toThrow(/unknown torch-rechub class 'OMOE'; known: SharedBottom, MMOE, PLE, ESMM, AITM/);
     expect(() => wm.torchRechubModel({ ...config, constructor_args: { ...config.constructor_args, n_experts: 4 } })).toThrow(/MMOE has no argument 'n_experts'/);
