@@ -6,6 +6,7 @@ import { globalRng, init } from '../tensor/random.js';
 import * as ops from '../tensor/ops.js';
 import { full, ones, zeros, type Tensor } from '../tensor/tensor.js';
 import { BatchNorm1d, Linear, applyActivation, diceMix, type ActivationName, type StatelessActivation } from './layers.js';
+import { stageWrite } from '../tensor/engine.js';
 import { Module } from './module.js';
 import { batchNormEntries, linearEntries, type TorchEntry } from './torch-layout.js';
 
@@ -41,7 +42,7 @@ export class GroupedBatchNorm extends Module {
   /** `relu`: apply ReLU to the result (one pass at inference on backends that fuse it). */
   forward(x: Tensor, opts: { relu?: boolean } = {}): Tensor {
     const shape = [this.groups, 1, this.numFeatures];
-    if (this.training) this.numBatchesTracked.forEach((n, g) => (this.numBatchesTracked[g] = n + 1));
+    if (this.training) stageWrite(() => this.numBatchesTracked.forEach((n, g) => (this.numBatchesTracked[g] = n + 1)));
     const gamma = this.weight ?? full(shape, 1, { backend: x.backend });
     const beta = this.bias ?? full(shape, 0, { backend: x.backend });
     return ops.batchNorm1d(x, gamma, beta, { runningMean: this.runningMean, runningVar: this.runningVar }, {

@@ -3,6 +3,7 @@ import { globalRng } from '../tensor/random.js';
 import { init } from '../tensor/random.js';
 import * as ops from '../tensor/ops.js';
 import { full, ones, zeros, type Tensor } from '../tensor/tensor.js';
+import { stageWrite } from '../tensor/engine.js';
 import { Module } from './module.js';
 import { batchNormEntries, linearEntries, type TorchEntry } from './torch-layout.js';
 
@@ -47,7 +48,7 @@ export class BatchNorm1d extends Module {
   forward(x: Tensor, opts: { relu?: boolean } = {}): Tensor {
     const gamma = this.weight ?? full([this.numFeatures], 1);
     const beta = this.bias ?? full([this.numFeatures], 0);
-    if (this.training) this.numBatchesTracked++;
+    if (this.training) stageWrite(() => this.numBatchesTracked++);
     return ops.batchNorm1d(x, gamma, beta, { runningMean: this.runningMean, runningVar: this.runningVar }, { training: this.training, ...this.opts, relu: opts.relu });
   }
   torchEntries(prefix: string): TorchEntry[] {

@@ -104,3 +104,57 @@ export async function tidyAsync<T>(fn: () => Promise<T>): Promise<T> {
   closeScope(scope, result);
   return result;
 }
+
+// ---- staged writes -------------------------------------------------------------------------------
+
+/**
+ * Writes that a training step makes outside the tape (BatchNorm's running statistics and batch count),
+ * held back while a stage is open so that the trainer can commit them once the step is known to be
+ * good, or discard them. Outside a stage they apply at once.
+ */
+export class StagedWrites {
+  private pending: { apply: () => void; discard: () => void; value?: Tensor; what?: string }[] = [];
+  /**
+   * Queues a write (`discard` frees what it holds when the step is refused). `value` is the tensor it
+   * would write, named `what`, for a check before commit.
+   */
+  add(apply: () => void, discard: () => void = () => {}, value?: Tensor, what?: string): void {
+    this.pending.push({ apply, discard, value, what });
+  }
+  /** The values the queued writes would store, with their names. */
+  values(): { value: Tensor; what: string }[] {
+    return this.pending.flatMap((w) => (w.value ? [{ value: w.value, what: w.what ?? 'a staged value' }] : []));
+  }
+  commit(): void {
+    const list = this.pending;
+    this.pending = [];
+    for (const w of list) w.apply();
+  }
+  discard(): void {
+    const list = this.pending;
+    this.pending = [];
+    for (const w of list) w.discard();
+  }
+}
+
+const stages: StagedWrites[] = [];
+
+/** Opens a stage (stages nest): until closeStage(), stageWrite() queues its writes there. */
+export function openStage(): StagedWrites {
+  const s = new StagedWrites();
+  stages.push(s);
+  return s;
+}
+
+/** Closes the innermost stage; its writes wait for commit() or discard(). */
+export function closeStage(s: StagedWrites): void {
+  if (stages[stages.length - 1] !== s) throw new Error('closeStage: stages must close innermost first');
+  stages.pop();
+}
+
+/** Applies `apply` now, or queues it on the innermost open stage (`value`, `what`: see StagedWrites.add). */
+export function stageWrite(apply: () => void, discard?: () => void, value?: Tensor, what?: string): void {
+  const s = stages[stages.length - 1];
+  if (s) s.add(apply, discard, value, what);
+  else apply();
+}

@@ -3,8 +3,8 @@
 // anything, so a failed op leaves its inputs untouched.
 import { MAX_RANK, contiguousStrides, type Backend, type BinaryOp, type DType, type UnaryOp } from '../backend/backend.js';
 import { BCE_GRAD_EPS } from '../backend/backend.js';
-import { isGradEnabled, noGrad } from './engine.js';
-import { Tensor, empty, fmtShape, full, sizeOf, zeros, type GradNode, type Shape } from './tensor.js';
+import { isGradEnabled, keep, noGrad, stageWrite } from './engine.js';
+import { Tensor, checkShape, describeValue, empty, fmtShape, full, sizeOf, zeros, type GradNode, type Shape } from './tensor.js';
 
 // ---- helpers -----------------------------------------------------------------------------------
 
@@ -54,7 +54,8 @@ export function broadcastShapes(op: string, a: Shape, b: Shape): number[] {
         `${op}: shapes ${fmtShape(a)} and ${fmtShape(b)} cannot be broadcast (axis ${i} from the left of the aligned shapes: ${da} vs ${db}); reshape one so each axis is equal or 1`,
       );
     }
-    out.push(Math.max(da, db));
+    // As PyTorch: 1 stretches to the other size, including 0 (an empty axis stays empty).
+    out.push(da === 1 ? db : da);
   }
   return out;
 }
@@ -76,6 +77,9 @@ export function sumTo(g: Tensor, shape: Shape): Tensor {
 }
 
 const normAxis = (op: string, axis: number, rank: number): number => {
+  if (typeof axis !== 'number' || !Number.isInteger(axis)) {
+    throw new Error(`${op}: axis ${typeof axis === 'number' ? axis : describeValue(axis)} must be an integer (0 is the first axis, -1 the last)`);
+  }
   const a = axis < 0 ? axis + rank : axis;
   if (a < 0 || a >= Math.max(rank, 1)) throw new Error(`${op}: axis ${axis} is out of range for rank ${rank}`);
   return a;
@@ -86,7 +90,7 @@ const normAxis = (op: string, axis: number, rank: number): number => {
 function unaryOp(op: string, x: Tensor, kind: UnaryOp, p0: number, p1: number, backward: (g: Tensor, y: Tensor) => Tensor): Tensor {
   needFloat(op, [x]);
   const out = empty(x.shape, 'f32', x.backend);
-  x.backend.unary(kind, x.buffer, out.buffer, x.size, p0, p1);
+  if (x.size > 0) x.backend.unary(kind, x.buffer, out.buffer, x.size, p0, p1);
   return record(out, op, [x], (g) => [backward(g, out)]);
 }
 
@@ -116,7 +120,7 @@ const powScalar = (x: Tensor, p: number): Tensor =>
 /** A unary kernel with no gradient (masks, signs). */
 function unaryRaw(x: Tensor, kind: UnaryOp, p0 = 0, p1 = 0): Tensor {
   const out = empty(x.shape, 'f32', x.backend);
-  x.backend.unary(kind, x.buffer, out.buffer, x.size, p0, p1);
+  if (x.size > 0) x.backend.unary(kind, x.buffer, out.buffer, x.size, p0, p1);
   return out;
 }
 
@@ -126,7 +130,7 @@ function binaryRaw(op: string, kind: BinaryOp, a: Tensor, b: Tensor): Tensor {
   const shape = broadcastShapes(op, a.shape, b.shape);
   checkRank(op, shape);
   const out = empty(shape, 'f32', backend);
-  backend.binary(kind, a.buffer, b.buffer, out.buffer, shape, broadcastStrides(a.shape, shape), broadcastStrides(b.shape, shape));
+  if (out.size > 0) backend.binary(kind, a.buffer, b.buffer, out.buffer, shape, broadcastStrides(a.shape, shape), broadcastStrides(b.shape, shape));
   return out;
 }
 
@@ -177,7 +181,7 @@ export function where(cond: Tensor, a: Tensor, b: Tensor): Tensor {
   const shape = broadcastShapes('where', broadcastShapes('where', cond.shape, a.shape), b.shape);
   checkRank('where', shape);
   const out = empty(shape, 'f32', backend);
-  backend.where(cond.buffer, a.buffer, b.buffer, out.buffer, shape, broadcastStrides(cond.shape, shape), broadcastStrides(a.shape, shape), broadcastStrides(b.shape, shape));
+  if (out.size > 0) backend.where(cond.buffer, a.buffer, b.buffer, out.buffer, shape, broadcastStrides(cond.shape, shape), broadcastStrides(a.shape, shape), broadcastStrides(b.shape, shape));
   return record(out, 'where', [a, b], (g) => {
     const zero = zeros([1], { backend });
     return [a.requiresGrad ? sumTo(where(cond, g, zero), a.shape) : null, b.requiresGrad ? sumTo(where(cond, zero, g), b.shape) : null];
@@ -202,7 +206,9 @@ function reduceAlong(kind: 'sum' | 'max', x: Tensor, axis: number): Tensor {
   const inner = sizeOf(x.shape.slice(axis + 1));
   const shape = x.shape.filter((_, i) => i !== axis);
   const out = empty(shape, 'f32', x.backend);
-  x.backend.reduce(kind, x.buffer, out.buffer, outer, x.shape[axis], inner);
+  // Over an empty axis: the sum of nothing is 0 (max over one is rejected before this).
+  if (out.size > 0 && x.shape[axis] === 0) x.backend.fill(out.buffer, kind === 'sum' ? 0 : -Infinity, out.size);
+  else if (out.size > 0) x.backend.reduce(kind, x.buffer, out.buffer, outer, x.shape[axis], inner);
   return out;
 }
 
@@ -230,8 +236,15 @@ export function sum(x: Tensor, axis?: number | number[], keepDims = false): Tens
 }
 
 export function mean(x: Tensor, axis?: number | number[], keepDims = false): Tensor {
+  needFloat('mean', [x]);
   const axes = normAxes('mean', x, axis);
   const count = axes.reduce((n, a) => n * x.shape[a], 1);
+  if (count === 0) {
+    // The mean of nothing is NaN (as torch); x is empty, so its gradient is too.
+    const shape = keepDims ? x.shape.map((d, i) => (axes.includes(i) ? 1 : d)) : x.shape.filter((_, i) => !axes.includes(i));
+    const out = full(shape, NaN, { backend: x.backend });
+    return record(out, 'mean', [x], () => [zeros(x.shape, { backend: x.backend })]);
+  }
   return mulScalar(sum(x, axes, keepDims), 1 / count);
 }
 
@@ -239,6 +252,12 @@ export function mean(x: Tensor, axis?: number | number[], keepDims = false): Ten
 export function max(x: Tensor, axis?: number | number[], keepDims = false): Tensor {
   needFloat('max', [x]);
   const axes = normAxes('max', x, axis);
+  const emptyAxis = axes.find((a) => x.shape[a] === 0);
+  if (emptyAxis !== undefined) {
+    throw new Error(
+      `max: axis ${emptyAxis} of ${x.describe()} has size 0, and the maximum over an empty axis is undefined (as in torch); reduce over non-empty axes or check for empty input first`,
+    );
+  }
   const kept = reduceRaw('max', x, axes);
   // The backward needs the kept-dims maxima, so the result is a view of them.
   const out = keepDims ? kept : kept.view(x.shape.filter((_, i) => !axes.includes(i)));
@@ -259,10 +278,27 @@ function dropAxes(t: Tensor, axes: number[]): Tensor {
 
 /** Same data, new shape (a view; -1 infers one axis). */
 export function reshape(x: Tensor, shape: number[]): Tensor {
-  const known = shape.filter((d) => d !== -1).reduce((a, b) => a * b, 1);
-  const resolved = shape.map((d) => (d === -1 ? x.size / known : d));
-  if (shape.filter((d) => d === -1).length > 1 || sizeOf(resolved) !== x.size || resolved.some((d) => !Number.isInteger(d) || d < 0)) {
-    throw new Error(`reshape: cannot view ${x.describe()} (${x.size} elements) as ${fmtShape(shape)}`);
+  if (!Array.isArray(shape)) throw new Error(`reshape: shape must be an array of dimensions (e.g. [2, -1]), got ${describeValue(shape)}`);
+  let infer = -1;
+  let known = 1;
+  shape.forEach((d: unknown, i) => {
+    if (d === -1) {
+      if (infer >= 0) throw new Error(`reshape: only one dimension can be -1, but axes ${infer} and ${i} of ${fmtShape(shape)} are; give the others explicitly`);
+      infer = i;
+    } else if (typeof d !== 'number' || !Number.isInteger(d) || d < 0) {
+      throw new Error(
+        `reshape: axis ${i} of shape ${fmtShape(shape)} is ${typeof d === 'number' ? d : describeValue(d)}; each dimension must be a non-negative integer, or -1 (once) to infer it`,
+      );
+    } else known *= d;
+  });
+  if (infer >= 0 && known === 0 && x.size === 0) {
+    throw new Error(
+      `reshape: the -1 in ${fmtShape(shape)} is ambiguous for ${x.describe()}: the other dimensions hold 0 elements, so any size fits; give every dimension explicitly`,
+    );
+  }
+  const resolved = infer >= 0 ? shape.map((d) => (d === -1 ? (known === 0 ? -1 : x.size / known) : d)) : shape;
+  if (resolved.some((d) => !Number.isInteger(d) || d < 0) || sizeOf(resolved) !== x.size) {
+    throw new Error(`reshape: cannot view ${x.describe()} (${x.size} elements) as ${fmtShape(shape)}; the element counts must match`);
   }
   const out = x.view(resolved);
   return record(out, 'reshape', [x], (g) => [reshape(g, [...x.shape])]);
@@ -291,6 +327,7 @@ export function transpose(x: Tensor, perm?: number[]): Tensor {
 
 /** Materialises x repeated to `shape` (numpy broadcasting rules). */
 export function broadcastTo(x: Tensor, shape: Shape): Tensor {
+  checkShape('broadcastTo', shape);
   const target = broadcastShapes('broadcastTo', x.shape, shape);
   if (target.join() !== shape.join()) throw new Error(`broadcastTo: ${x.describe()} cannot be broadcast to ${fmtShape(shape)}`);
   if (x.shape.join() === shape.join()) return x;
@@ -298,8 +335,16 @@ export function broadcastTo(x: Tensor, shape: Shape): Tensor {
   return record(out, 'broadcastTo', [x], (g) => [sumTo(g, x.shape)]);
 }
 
+/** An axis at which a new axis can be inserted: -rank-1 … rank. */
+function insertAxis(op: string, axis: number, rank: number): number {
+  if (typeof axis !== 'number' || !Number.isInteger(axis) || axis < -rank - 1 || axis > rank) {
+    throw new Error(`${op}: axis ${typeof axis === 'number' ? axis : describeValue(axis)} is not an integer in [${-rank - 1}, ${rank}] for inputs of rank ${rank}`);
+  }
+  return axis < 0 ? axis + rank + 1 : axis;
+}
+
 export function unsqueeze(x: Tensor, axis: number): Tensor {
-  const a = axis < 0 ? axis + x.rank + 1 : axis;
+  const a = insertAxis('unsqueeze', axis, x.rank);
   const shape = [...x.shape];
   shape.splice(a, 0, 1);
   return reshape(x, shape);
@@ -317,6 +362,16 @@ export function slice(x: Tensor, begin: number[], size?: number[]): Tensor {
   if (begin.length !== x.rank || (size && size.length !== x.rank)) {
     throw new Error(`slice: begin ${fmtShape(begin)}${size ? ` and size ${fmtShape(size)}` : ''} must have one entry per axis of ${x.describe()}`);
   }
+  begin.forEach((v, i) => {
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) {
+      throw new Error(`slice: begin ${fmtShape(begin)}: axis ${i} is ${typeof v === 'number' ? v : describeValue(v)}; begins must be integers >= 0`);
+    }
+  });
+  size?.forEach((v, i) => {
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < -1) {
+      throw new Error(`slice: size ${fmtShape(size)}: axis ${i} is ${typeof v === 'number' ? v : describeValue(v)}; sizes must be integers >= 0, or -1 for "to the end"`);
+    }
+  });
   const sz = x.shape.map((d, i) => (size && size[i] !== -1 ? size[i] : d - begin[i]));
   x.shape.forEach((d, i) => {
     if (begin[i] < 0 || sz[i] < 0 || begin[i] + sz[i] > d) {
@@ -331,6 +386,18 @@ export function slice(x: Tensor, begin: number[], size?: number[]): Tensor {
 
 /** Places x inside zeros of `shape` at `begin` (the backward of slice). */
 export function pad(x: Tensor, shape: Shape, begin: number[]): Tensor {
+  checkShape('pad', shape);
+  if (!Array.isArray(begin) || shape.length !== x.rank || begin.length !== x.rank) {
+    throw new Error(`pad: shape ${fmtShape(shape)} and begin ${Array.isArray(begin) ? fmtShape(begin) : describeValue(begin)} must have one entry per axis of ${x.describe()}`);
+  }
+  begin.forEach((v, i) => {
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) {
+      throw new Error(`pad: begin ${fmtShape(begin)}: axis ${i} is ${typeof v === 'number' ? v : describeValue(v)}; begins must be integers >= 0`);
+    }
+    if (v + x.shape[i] > shape[i]) {
+      throw new Error(`pad: axis ${i}: ${x.describe()} placed at ${v} needs ${v + x.shape[i]}, but shape ${fmtShape(shape)} has ${shape[i]}; enlarge the shape or move the begin`);
+    }
+  });
   const out = zeros(shape, { backend: x.backend, dtype: x.dtype });
   const strides = contiguousStrides(shape);
   stridedCopy('pad', x, x.shape, 0, contiguousStrides(x.shape), {
@@ -342,7 +409,10 @@ export function pad(x: Tensor, shape: Shape, begin: number[]): Tensor {
 }
 
 export function concat(xs: Tensor[], axis = 0): Tensor {
-  if (xs.length === 0) throw new Error('concat: needs at least one tensor');
+  if (!Array.isArray(xs) || xs.length === 0) throw new Error('concat: needs a non-empty array of tensors');
+  xs.forEach((t, i) => {
+    if (!(t instanceof Tensor)) throw new Error(`concat: input ${i} is not a Tensor (got ${describeValue(t)})`);
+  });
   const backend = sameBackend('concat', xs);
   const a = normAxis('concat', axis, xs[0].rank);
   for (const t of xs) {
@@ -367,9 +437,26 @@ export function concat(xs: Tensor[], axis = 0): Tensor {
 /** Splits along an axis into pieces of the given sizes (or n equal pieces). */
 export function split(x: Tensor, sizes: number[] | number, axis = 0): Tensor[] {
   const a = normAxis('split', axis, x.rank);
-  const parts = typeof sizes === 'number' ? Array(sizes).fill(x.shape[a] / sizes) : sizes;
-  if (parts.reduce((s, v) => s + v, 0) !== x.shape[a] || parts.some((v) => !Number.isInteger(v))) {
-    throw new Error(`split: sizes ${fmtShape(parts)} do not add up to ${x.shape[a]} (axis ${a} of ${x.describe()})`);
+  const dim = x.shape[a];
+  let parts: number[];
+  if (typeof sizes === 'number') {
+    if (!Number.isInteger(sizes) || sizes <= 0) {
+      throw new Error(`split: count ${sizes} must be a positive integer (the number of equal pieces), or pass an array of piece sizes`);
+    }
+    if (dim % sizes !== 0) {
+      throw new Error(`split: axis ${a} of ${x.describe()} has ${dim}, which does not split into ${sizes} equal pieces; pass an array of piece sizes`);
+    }
+    parts = Array(sizes).fill(dim / sizes);
+  } else {
+    if (!Array.isArray(sizes)) throw new Error(`split: sizes must be a number of pieces or an array of piece sizes, got ${describeValue(sizes)}`);
+    sizes.forEach((v: unknown, i) => {
+      if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) {
+        throw new Error(`split: size ${typeof v === 'number' ? v : describeValue(v)} at position ${i} of ${fmtShape(sizes)} must be a non-negative integer`);
+      }
+    });
+    const total = sizes.reduce((s, v) => s + v, 0);
+    if (total !== dim) throw new Error(`split: sizes ${fmtShape(sizes)} add up to ${total}, not ${dim} (axis ${a} of ${x.describe()})`);
+    parts = sizes;
   }
   let at = 0;
   return parts.map((n) => {
@@ -381,11 +468,14 @@ export function split(x: Tensor, sizes: number[] | number, axis = 0): Tensor[] {
 }
 
 export function stack(xs: Tensor[], axis = 0): Tensor {
-  if (xs.length === 0) throw new Error('stack: needs at least one tensor');
+  if (!Array.isArray(xs) || xs.length === 0) throw new Error('stack: needs a non-empty array of tensors');
+  xs.forEach((t, i) => {
+    if (!(t instanceof Tensor)) throw new Error(`stack: input ${i} is not a Tensor (got ${describeValue(t)})`);
+  });
   for (const t of xs) {
     if (t.shape.join() !== xs[0].shape.join()) throw new Error(`stack: ${t.describe()} differs from ${xs[0].describe()}`);
   }
-  const a = axis < 0 ? axis + xs[0].rank + 1 : axis;
+  const a = insertAxis('stack', axis, xs[0].rank);
   return concat(xs.map((t) => unsqueeze(t, a)), a);
 }
 
@@ -440,12 +530,17 @@ function product(op: string, a: Tensor, b: Tensor, bias: Tensor | null, opts: Ma
   if (a.rank === 3 && b.rank === 3 && aBatch !== bBatch) {
     throw new Error(`${op}: batch sizes differ: ${a.describe()} and ${b.describe()}`);
   }
-  const batch = Math.max(aBatch, bBatch);
+  // A 3-D operand sets the batch (which may be 0); a shared 2-D operand follows it.
+  const batch = a.rank === 3 ? aBatch : bBatch;
   const batched = a.rank === 3 || b.rank === 3;
   // The bias: one row of n for every product ([n]), or one per batch entry ([batch, 1, n]).
   const perEntry = bias !== null && bias.rank === 3;
   if (bias && (perEntry ? bias.shape.join() !== [batch, 1, n].join() : bias.shape.join() !== String(n))) {
     throw new Error(`${op}: bias ${bias.describe()} must be [${n}]${batched ? ` or [${batch}, 1, ${n}]` : ''} for the product ${a.describe()} · ${b.describe()}`);
+  }
+  if (bias && k === 0 && batch * m * n > 0) {
+    // Nothing to sum over: the product is zeros and the result is the bias, broadcast.
+    return add(product(op, a, b, null, opts), bias);
   }
   const out = empty(batched ? [batch, m, n] : [m, n], 'f32', backend);
   const shape = {
@@ -453,7 +548,10 @@ function product(op: string, a: Tensor, b: Tensor, bias: Tensor | null, opts: Ma
     aBatchStride: a.rank === 3 ? ar * ac : 0,
     bBatchStride: b.rank === 3 ? br * bc : 0,
   };
-  if (bias) backend.matmulBias!(a.buffer, b.buffer, bias.buffer, out.buffer, { ...shape, biasBatchStride: perEntry ? n : 0 });
+  if (out.size === 0) {
+    // An empty result: no kernel.
+  } else if (k === 0) backend.fill(out.buffer, 0, out.size); // a sum of no products
+  else if (bias) backend.matmulBias!(a.buffer, b.buffer, bias.buffer, out.buffer, { ...shape, biasBatchStride: perEntry ? n : 0 });
   else backend.matmul(a.buffer, b.buffer, out.buffer, shape);
   return record(out, op, bias ? [a, b, bias] : [a, b], (g) => {
     // C = op(A)·op(B):  d op(A) = G·op(B)ᵀ,  d op(B) = op(A)ᵀ·G; a shared 2-D operand sums over the batch.
@@ -486,7 +584,7 @@ function softmaxRaw(op: string, x: Tensor, log: boolean): Tensor {
   if (x.rank === 0) throw new Error(`${op}: needs at least one axis`);
   const cols = x.shape[x.rank - 1];
   const out = empty(x.shape, 'f32', x.backend);
-  x.backend.softmax(x.buffer, out.buffer, x.size / Math.max(cols, 1), cols, log);
+  if (out.size > 0) x.backend.softmax(x.buffer, out.buffer, x.size / Math.max(cols, 1), cols, log);
   return out;
 }
 
@@ -597,13 +695,18 @@ export function gatherConcat(parts: (RowLookup | Tensor)[]): Tensor {
 export function scatterAddRows(src: Tensor, ids: Tensor, vocab: number, rowShape: Shape): Tensor {
   const backend = sameBackend('scatterAddRows', [src, ids]);
   needFloat('scatterAddRows', [src]);
+  if (typeof vocab !== 'number' || !Number.isInteger(vocab) || vocab < 0) {
+    throw new Error(`scatterAddRows: vocab ${typeof vocab === 'number' ? vocab : describeValue(vocab)} must be a non-negative integer (the number of rows)`);
+  }
+  checkShape('scatterAddRows', rowShape);
   const host = checkIds('scatterAddRows', ids, vocab, `${vocab} rows`);
   const dim = sizeOf(rowShape);
   if (src.size !== host.length * dim) {
     throw new Error(`scatterAddRows: src ${src.describe()} does not hold ${host.length} rows of ${dim}`);
   }
   const out = empty([vocab, ...rowShape], 'f32', backend);
-  backend.scatterAddRows(src.buffer, ids.buffer, host, out.buffer, vocab, dim);
+  if (out.size > 0 && host.length === 0) backend.fill(out.buffer, 0, out.size);
+  else if (out.size > 0) backend.scatterAddRows(src.buffer, ids.buffer, host, out.buffer, vocab, dim);
   return record(out, 'scatterAddRows', [src, ids], (g) => [reshape(gatherRows(g, ids), [...src.shape]), null]);
 }
 
@@ -699,7 +802,7 @@ export function batchNorm1d(
     const backend = x.backend;
     const taped = isGradEnabled() && [x, gamma, beta].some((t) => t.requiresGrad);
     const operands = [x, gamma, beta, state.runningMean, state.runningVar];
-    if (backend.batchNormEval && !taped && operands.every((t) => t.dtype === 'f32') && sameBackend('batchNorm1d', operands) === backend) {
+    if (backend.batchNormEval && x.size > 0 && !taped && operands.every((t) => t.dtype === 'f32') && sameBackend('batchNorm1d', operands) === backend) {
       // Inference: one pass instead of five ops (same values).
       const y = empty(x.shape, 'f32', backend);
       const p = { groups: x.rank === 3 ? x.shape[0] : 1, rows: x.shape[axis], channels: x.shape[x.rank - 1], eps, relu: thenRelu };
@@ -713,7 +816,7 @@ export function batchNorm1d(
   const n = x.shape[axis];
   if (n < 2) throw new Error(`batchNorm1d: training needs more than one row per batch (got ${x.describe()}); use a larger batch or eval mode`);
   const backend = sameBackend('batchNorm1d', [x, gamma, beta, state.runningMean, state.runningVar]);
-  if (backend.batchNormForward && backend.batchNormBackward && x.dtype === 'f32' && gamma.dtype === 'f32' && beta.dtype === 'f32') {
+  if (backend.batchNormForward && backend.batchNormBackward && x.size > 0 && x.dtype === 'f32' && gamma.dtype === 'f32' && beta.dtype === 'f32') {
     const y = fusedBatchNorm(backend, x, gamma, beta, state, { n, eps, momentum, statShape });
     return thenRelu ? relu(y) : y;
   }
@@ -760,8 +863,18 @@ function fusedBatchNorm(
   return y;
 }
 
+/** running ← (1 − m)·running + m·correction·stat; held back while the trainer checks its step (stageWrite). */
 function updateRunning(running: Tensor, batchStat: Tensor, momentum: number, correction: number): void {
-  noGrad(() => assign(running, add(affine(running, 1 - momentum, 0), affine(batchStat, momentum * correction, 0))));
+  const next = keep(noGrad(() => add(affine(running, 1 - momentum, 0), affine(batchStat, momentum * correction, 0))));
+  stageWrite(
+    () => {
+      assign(running, next);
+      next.dispose();
+    },
+    () => next.dispose(),
+    next,
+    `BatchNorm ${running.name ?? 'running statistic'} ${fmtShape(running.shape)}`,
+  );
 }
 
 /** Copies src's values into dst in place (same shape), outside the tape. */
@@ -778,6 +891,7 @@ export function dropout(x: Tensor, p: number, opts: { training: boolean; seed: n
   if (!(p >= 0 && p < 1)) throw new Error(`dropout: p must be in [0, 1), got ${p}`);
   if (!opts.training || p === 0) return x;
   needFloat('dropout', [x]);
+  if (x.size === 0) return x;
   const mask = empty(x.shape, 'f32', x.backend);
   x.backend.dropoutMask(mask.buffer, x.size, p, opts.seed >>> 0);
   return mul(x, mask);
@@ -799,6 +913,14 @@ export function gateMix(logits: Tensor, experts: Tensor): { mix: Tensor; weights
   const [tasks, batch, nExpert] = logits.shape;
   const hidden = experts.shape[2];
   const shape = { tasks, batch, experts: nExpert, hidden };
+  if (tasks * batch * nExpert * hidden === 0) {
+    // An empty axis: the weights are a (possibly empty) softmax, the mixture of no experts is 0, and
+    // nothing flows back (logits and experts are empty, or mix does not depend on them).
+    const w = softmaxRaw('gateMix', logits, false);
+    const m = zeros([tasks, batch, hidden], { backend });
+    record(m, 'gateMix', [logits, experts], () => [zeros(logits.shape, { backend }), zeros(experts.shape, { backend })]);
+    return { mix: m, weights: w };
+  }
   const mix = empty([tasks, batch, hidden], 'f32', backend);
   const weights = empty([tasks, batch, nExpert], 'f32', backend);
   backend.gateMixForward(logits.buffer, experts.buffer, mix.buffer, weights.buffer, shape);

@@ -27,8 +27,66 @@ export interface GradNode {
 
 let nextId = 0;
 
-export const sizeOf = (shape: Shape): number => shape.reduce((a, b) => a * b, 1);
 export const fmtShape = (shape: Shape): string => `[${shape.join(', ')}]`;
+
+/** How a value that should have been a number reads in an error message: "a string ('a')", "undefined". */
+export function describeValue(v: unknown): string {
+  if (v === null) return 'null';
+  if (v === undefined) return 'undefined';
+  if (Array.isArray(v)) return `an array of ${v.length}`;
+  switch (typeof v) {
+    case 'string':
+      return `a string ('${v.length > 40 ? `${v.slice(0, 40)}…` : v}')`;
+    case 'boolean':
+      return `a boolean (${v})`;
+    case 'bigint':
+      return `a bigint (${v}n)`;
+    case 'number':
+      return `the number ${v}`;
+    case 'object':
+      return ArrayBuffer.isView(v) ? `a ${v.constructor.name}` : 'an object';
+    default:
+      return `a ${typeof v}`;
+  }
+}
+
+/**
+ * Throws unless `shape` is an array of non-negative integers (0 is an empty axis, as in PyTorch).
+ * Every creation point calls it before allocating, so a bad shape changes nothing.
+ */
+export function checkShape(op: string, shape: unknown): asserts shape is Shape {
+  if (!Array.isArray(shape)) {
+    throw new Error(`${op}: shape must be an array of dimensions (e.g. [2, 3]; [] for a scalar), got ${describeValue(shape)}`);
+  }
+  for (let i = 0; i < shape.length; i++) {
+    const d: unknown = shape[i];
+    if (typeof d !== 'number' || !Number.isInteger(d) || d < 0) {
+      throw new Error(
+        `${op}: axis ${i} of shape ${fmtShape(shape)} is ${typeof d === 'number' ? d : describeValue(d)}; each dimension must be a non-negative integer (0 for an empty axis${d === -1 ? '; -1 infers a dimension only in reshape' : ''})`,
+      );
+    }
+  }
+}
+
+/** Number of elements of a shape; throws (as checkShape) on a negative, fractional or non-finite dimension. */
+export function sizeOf(shape: Shape): number {
+  if (!Array.isArray(shape)) checkShape('shape', shape);
+  let n = 1;
+  for (let i = 0; i < shape.length; i++) {
+    const d = shape[i];
+    if (!Number.isInteger(d) || d < 0) checkShape('shape', shape);
+    n *= d;
+  }
+  return n;
+}
+
+const DTYPES: readonly string[] = ['f32', 'i32'];
+
+function checkDType(op: string, dtype: unknown): asserts dtype is DType {
+  if (!DTYPES.includes(dtype as string)) {
+    throw new Error(`${op}: dtype ${typeof dtype === 'string' ? `'${dtype}'` : describeValue(dtype)} is not supported; use 'f32' or 'i32'`);
+  }
+}
 
 export class Tensor {
   readonly id = nextId++;
@@ -87,11 +145,16 @@ export class Tensor {
     return `${this.name ? `'${this.name}' ` : ''}${fmtShape(this.shape)} ${this.dtype}`;
   }
 
-  /** A tensor sharing this one's storage under a new shape (no copy). */
+  /** A tensor sharing this one's storage under a new shape with the same number of elements (no copy). */
   view(shape: Shape): Tensor {
+    checkShape('view', shape);
+    const n = sizeOf(shape);
+    if (n !== this.size) {
+      throw new Error(`view: shape ${fmtShape(shape)} (${n} elements) does not match the ${this.size} elements of ${this.describe()}; use reshape (-1 infers one dimension)`);
+    }
     const s = this.liveStorage();
     s.refs++;
-    return new Tensor(s, shape, this.dtype);
+    return new Tensor(s, [...shape], this.dtype);
   }
 
   /**
@@ -102,7 +165,8 @@ export class Tensor {
     const s = this.liveStorage();
     if (s.buffer.backend === backend) return;
     const values = await s.buffer.backend.read(s.buffer);
-    const buf = backend.alloc(this.size, this.dtype);
+    // values.length is the buffer's size: at least 1, also for an empty tensor.
+    const buf = backend.alloc(values.length, this.dtype);
     backend.write(buf, values);
     this.zeroGrad();
     if (--s.refs === 0) s.buffer.backend.free(s.buffer);
@@ -132,13 +196,17 @@ export class Tensor {
 
   /** Values as a flat typed array (the only readback). */
   async data(): Promise<TypedArray> {
-    return this.backend.read(this.buffer);
+    const buf = this.buffer;
+    // An empty tensor's buffer holds one placeholder element; it has no values to read.
+    if (this.size === 0) return this.dtype === 'f32' ? new Float32Array(0) : new Int32Array(0);
+    return this.backend.read(buf);
   }
 
   /** Synchronous values, only on backends that can (CPU). */
   dataSync(): TypedArray {
     const b = this.backend;
     if (!b.readSync) throw new Error(`dataSync() is not available on the ${b.name} backend; use await t.data()`);
+    if (this.size === 0) return this.dtype === 'f32' ? new Float32Array(0) : new Int32Array(0);
     return b.readSync(this.buffer);
   }
 
@@ -213,57 +281,141 @@ export interface CreateOptions {
 
 /** A tensor of `shape` filled from a typed array (copied to the device). */
 export function fromArray(data: TypedArray, shape: Shape, opts: CreateOptions = {}): Tensor {
+  return fromArrayAs('fromArray', data, shape, opts);
+}
+
+/** Numeric typed arrays other than Float32Array/Int32Array are converted; these cannot be. */
+const isBigIntArray = (v: ArrayBufferView): boolean =>
+  (typeof BigInt64Array !== 'undefined' && v instanceof BigInt64Array) || (typeof BigUint64Array !== 'undefined' && v instanceof BigUint64Array);
+
+function fromArrayAs(op: string, data: TypedArray, shape: Shape, opts: CreateOptions): Tensor {
+  checkShape(op, shape);
+  if (opts.dtype !== undefined) checkDType(op, opts.dtype);
+  const raw: unknown = data;
+  if (ArrayBuffer.isView(raw)) {
+    if (raw instanceof DataView || isBigIntArray(raw)) {
+      throw new Error(`${op}: data must be a Float32Array, an Int32Array, another numeric typed array or an array of numbers, got a ${raw.constructor.name}`);
+    }
+  } else if (Array.isArray(raw)) {
+    const i = raw.findIndex((v) => typeof v !== 'number');
+    if (i >= 0) throw new Error(`${op}: data[${i}] is ${describeValue(raw[i])}; every value must be a number`);
+  } else {
+    throw new Error(`${op}: data must be a Float32Array, an Int32Array or an array of numbers, got ${describeValue(raw)}`);
+  }
   const dtype: DType = opts.dtype ?? (data instanceof Int32Array ? 'i32' : 'f32');
   const n = sizeOf(shape);
   if (data.length !== n) {
-    throw new Error(`fromArray: ${data.length} values do not fill shape ${fmtShape(shape)} (${n} elements)`);
+    throw new Error(`${op}: ${data.length} values do not fill shape ${fmtShape(shape)} (${n} elements); pass exactly ${n} values or change the shape`);
   }
   const backend = opts.backend ?? getBackend();
   const values = dtype === 'f32' ? (data instanceof Float32Array ? data : Float32Array.from(data)) : data instanceof Int32Array ? data : Int32Array.from(data);
-  const buf = backend.alloc(n, dtype);
-  backend.write(buf, values);
+  // An empty tensor gets a one-element placeholder buffer (as empty()), so no backend sees a zero-size buffer.
+  const buf = backend.alloc(Math.max(n, 1), dtype);
+  if (n > 0) backend.write(buf, values);
   const host = dtype === 'i32' ? (values as Int32Array).slice() : undefined;
-  return new Tensor(new Storage(buf, host), shape, dtype, opts.requiresGrad ?? false);
+  return new Tensor(new Storage(buf, host), [...shape], dtype, opts.requiresGrad ?? false);
 }
 
-function inferShape(v: NestedArray): number[] {
+/**
+ * Validates nested arrays of numbers and flattens them: the shape comes from the first element at each
+ * depth, and the first element that is not a number, or a row whose length or nesting differs, is an
+ * error naming its index (values[1][2]). Booleans, strings, null, undefined, objects, bigints and holes
+ * of sparse arrays are errors; NaN and ±Infinity are numbers.
+ */
+function flattenNested(op: string, values: unknown): { shape: number[]; flat: number[] } {
   const shape: number[] = [];
-  let cur: NestedArray = v;
+  let cur: unknown = values;
   while (Array.isArray(cur)) {
     shape.push(cur.length);
     cur = cur[0];
   }
-  return shape;
+  const flat: number[] = [];
+  // The index path of the element being visited; formatted (values[1][2]) only for an error.
+  const at: number[] = [];
+  const where = (): string => at.map((i) => `[${i}]`).join('');
+  const bad = (v: unknown): Error => {
+    const hint = typeof v === 'boolean' ? ' (convert booleans first, e.g. values.map(Number))' : typeof v === 'string' ? ' (parse strings first, e.g. Number(s))' : '';
+    return new Error(`${op}: values${where()} is ${describeValue(v)}; every element must be a number${hint}`);
+  };
+  const ragged = (what: string): Error =>
+    new Error(`${op}: ragged nested array: values${where()} ${what} (shape ${fmtShape(shape)} from the first elements); make every row the same length and depth`);
+  const walk = (v: unknown, depth: number): void => {
+    if (depth === shape.length) {
+      if (typeof v === 'number') flat.push(v);
+      else if (Array.isArray(v)) throw ragged('is an array where a number is expected');
+      else throw bad(v);
+      return;
+    }
+    if (!Array.isArray(v)) {
+      if (typeof v === 'number') throw ragged(`is a number where an array of ${shape[depth]} is expected`);
+      throw bad(v);
+    }
+    if (v.length !== shape[depth]) throw ragged(`has ${v.length} element${v.length === 1 ? '' : 's'} where ${shape[depth]} are expected`);
+    if (depth === shape.length - 1) {
+      // The innermost rows, where nearly all the elements are: no recursion.
+      for (let i = 0; i < v.length; i++) {
+        const e: unknown = v[i];
+        if (typeof e === 'number') {
+          flat.push(e);
+          continue;
+        }
+        at.push(i);
+        if (!(i in v)) throw new Error(`${op}: values${where()} is missing (a hole in a sparse array); every element must be a number`);
+        if (Array.isArray(e)) throw ragged('is an array where a number is expected');
+        throw bad(e);
+      }
+      return;
+    }
+    for (let i = 0; i < v.length; i++) {
+      at.push(i);
+      if (!(i in v)) throw new Error(`${op}: values${where()} is missing (a hole in a sparse array); every element must be a number`);
+      walk(v[i], depth + 1);
+      at.pop();
+    }
+  };
+  walk(values, 0);
+  return { shape, flat };
 }
 
-/** wm.tensor([[1, 2], [3, 4]]) — nested arrays, a typed array (with shape), or a number. */
+/**
+ * wm.tensor([[1, 2], [3, 4]]) — nested arrays of numbers, a typed array (with shape), or a number.
+ * Non-numeric elements (booleans included) and ragged arrays are errors naming the first bad element.
+ */
 export function tensor(values: NestedArray | TypedArray, opts: CreateOptions & { shape?: Shape } = {}): Tensor {
-  if (values instanceof Float32Array || values instanceof Int32Array) {
-    return fromArray(values, opts.shape ?? [values.length], opts);
+  if (opts.shape !== undefined) checkShape('tensor', opts.shape);
+  if (opts.dtype !== undefined) checkDType('tensor', opts.dtype);
+  if (ArrayBuffer.isView(values)) {
+    return fromArrayAs('tensor', values as TypedArray, opts.shape ?? [(values as TypedArray).length], opts);
   }
-  const shape = opts.shape ?? inferShape(values);
-  const flat = Array.isArray(values) ? (values as unknown[]).flat(Infinity as 1) as number[] : [values];
+  const { shape: inferred, flat } = flattenNested('tensor', values);
+  const shape = opts.shape ?? inferred;
   if (flat.length !== sizeOf(shape)) {
-    throw new Error(`tensor: ragged nested array; expected ${sizeOf(shape)} values for shape ${fmtShape(shape)}, got ${flat.length}`);
+    throw new Error(`tensor: ${flat.length} values do not fill shape ${fmtShape(shape)} (${sizeOf(shape)} elements); pass exactly that many values or change the shape`);
   }
   const typed = opts.dtype === 'i32' ? Int32Array.from(flat) : Float32Array.from(flat);
-  return fromArray(typed, shape, opts);
+  return fromArrayAs('tensor', typed, shape, opts);
 }
 
-/** An uninitialised tensor on a backend (kernels fill it). Internal. */
+/** An uninitialised tensor on a backend (kernels fill it). Internal. An empty tensor gets a one-element placeholder buffer. */
 export function empty(shape: Shape, dtype: DType = 'f32', backend: Backend = getBackend()): Tensor {
-  return new Tensor(new Storage(backend.alloc(Math.max(sizeOf(shape), 1), dtype)), shape, dtype);
+  checkShape('empty', shape);
+  checkDType('empty', dtype);
+  return new Tensor(new Storage(backend.alloc(Math.max(sizeOf(shape), 1), dtype)), [...shape], dtype);
 }
 
-export function full(shape: Shape, value: number, opts: CreateOptions = {}): Tensor {
+function fullAs(op: string, shape: Shape, value: number, opts: CreateOptions): Tensor {
+  checkShape(op, shape);
+  if (typeof value !== 'number') throw new Error(`${op}: the fill value must be a number, got ${describeValue(value)}`);
+  checkDType(op, opts.dtype ?? 'f32');
   const t = empty(shape, opts.dtype ?? 'f32', opts.backend ?? getBackend());
-  t.backend.fill(t.buffer, value, t.size);
+  if (t.size > 0) t.backend.fill(t.buffer, value, t.size);
   t.requiresGrad = opts.requiresGrad ?? false;
   return t;
 }
 
-export const zeros = (shape: Shape, opts: CreateOptions = {}): Tensor => full(shape, 0, opts);
-export const ones = (shape: Shape, opts: CreateOptions = {}): Tensor => full(shape, 1, opts);
+export const full = (shape: Shape, value: number, opts: CreateOptions = {}): Tensor => fullAs('full', shape, value, opts);
+export const zeros = (shape: Shape, opts: CreateOptions = {}): Tensor => fullAs('zeros', shape, 0, opts);
+export const ones = (shape: Shape, opts: CreateOptions = {}): Tensor => fullAs('ones', shape, 1, opts);
 
 // ---- autograd ----------------------------------------------------------------------------------
 
