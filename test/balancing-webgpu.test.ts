@@ -149,9 +149,9 @@ describe.skipIf(!gpu)('balancing on WebGPU matches the CPU', () => {
 
 const gpuForTrainer = await getWebGPUOrSkip();
 
-describe.skipIf(!gpuForTrainer)('a balanced training step on WebGPU reads back only its losses', () => {
+describe.skipIf(!gpuForTrainer)('a balanced training step on WebGPU reads back only its losses and its check', () => {
   afterAll(() => gpuForTrainer?.destroy());
-  it.each(['uwl', 'gradnorm', 'metabalance', 'pcgrad', 'cagrad'] as const)('%s: one readback per step, plus the epoch-end weights', async (method) => {
+  it.each(['uwl', 'gradnorm', 'metabalance', 'pcgrad', 'cagrad'] as const)('%s: two readbacks per step (the losses; the gradient norm and statistics check), plus the epoch-end weights', async (method) => {
     const gpu = gpuForTrainer!;
     wm.setBackend(gpu);
     wm.seed(3);
@@ -161,7 +161,12 @@ describe.skipIf(!gpuForTrainer)('a balanced training step on WebGPU reads back o
     const before = gpu.stats.readbacks;
     const history = await trainer.fit(new DataLoader(data.train, { batchSize: 32 }));
     const steps = 4;
-    expect(gpu.stats.readbacks - before).toBeLessThanOrEqual(steps + 1);
+    expect(gpu.stats.readbacks - before).toBeLessThanOrEqual(2 * steps + 1);
+    // With the check off, only the losses are read.
+    const unchecked = new MTLTrainer(model, { nEpoch: 1, device: gpu, progress: 'none', adaptiveParams: { method } as never, checkGradients: false });
+    const start = gpu.stats.readbacks;
+    await unchecked.fit(new DataLoader(data.train, { batchSize: 32 }));
+    expect(gpu.stats.readbacks - start).toBeLessThanOrEqual(steps + 1);
     expect(Object.values(history.epochs[0].taskWeights).every(Number.isFinite)).toBe(true);
   });
 });

@@ -22,7 +22,7 @@ import { keep, noGrad } from '../tensor/engine.js';
 import * as ops from '../tensor/ops.js';
 import { backward, full, grad, tensor, type Tensor } from '../tensor/tensor.js';
 import { Adam } from '../optim/adam.js';
-import { numberList, type BalanceContext, type BalanceStrategy, type StepReport, type StrategyState } from './strategy.js';
+import { numberList, type BalanceContext, type BalanceStrategy, type StepReport, type StrategySnapshot, type StrategyState } from './strategy.js';
 import { HostWeights, checkFinite, checkTaskCount, modelLabel, requireShared, sumSquares, weightedSum } from './util.js';
 
 export interface GradNormOptions {
@@ -198,6 +198,32 @@ export class GradNorm implements BalanceStrategy {
       ops.assign(w, ops.div(ops.mul(floored, T), ops.sum(floored)));
     });
     return { weights: used };
+  }
+
+  /** Everything backward() changes: w, its Adam state, L_i(0), the watched layer, the reported weights. */
+  snapshot(): StrategySnapshot {
+    const [w, opt] = [this.w, this.opt];
+    const [watched, initialLosses, restored, restoredMoments, reported] = [this.watched, this.initialLosses, this.restored, this.restoredMoments, this.host.last];
+    const copy = (t: Tensor) => keep(noGrad(() => ops.add(t, 0)));
+    const savedW = w ? copy(w) : null;
+    const savedAdam = opt ? opt.stateDict() : null;
+    const savedMoments = savedAdam ? Object.values(savedAdam.state).map((s) => ({ step: s.step, buffers: Object.fromEntries(Object.entries(s.buffers).map(([k, t]) => [k, copy(t as Tensor)])) })) : [];
+    const release = () => {
+      savedW?.dispose();
+      for (const s of savedMoments) for (const t of Object.values(s.buffers)) t.dispose();
+    };
+    return {
+      restore: () => {
+        if (this.w !== w) this.w?.dispose(); // created by the undone step
+        this.w = w;
+        this.opt = opt;
+        if (w && savedW) noGrad(() => ops.assign(w, savedW));
+        if (opt && savedAdam) opt.loadStateDict({ ...savedAdam, state: Object.fromEntries(savedMoments.map((s, i) => [i, s])) });
+        [this.watched, this.initialLosses, this.restored, this.restoredMoments, this.host.last] = [watched, initialLosses, restored, restoredMoments, reported];
+        release();
+      },
+      release,
+    };
   }
 
   /** r_i^α with r_i = L̃_i / mean_j L̃_j, L̃_i = L_i(t) / L_i(0): host numbers from the loss values. */

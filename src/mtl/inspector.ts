@@ -12,7 +12,7 @@ import { MMoE } from '../models/mmoe.js';
 import { OMoE } from '../models/omoe.js';
 import { PLE } from '../models/ple.js';
 import { Experts, Gate } from '../nn/experts.js';
-import { keep, noGrad, tidyAsync } from '../tensor/engine.js';
+import { closeStage, keep, noGrad, openStage, tidyAsync } from '../tensor/engine.js';
 import * as ops from '../tensor/ops.js';
 import { globalRng } from '../tensor/random.js';
 import { Tensor, fromArray, grad } from '../tensor/tensor.js';
@@ -120,7 +120,8 @@ export async function inspectGradients(
   const planned = planGroups(model, sharedNames, shared);
   const expertModules = planned.experts;
 
-  const saved = noGrad(() => model.namedBuffers().map(([, b]) => [b, keep(ops.add(b, 0))] as const));
+  // The forward's BatchNorm updates (running statistics, batch counts) go to a stage that is discarded.
+  const stage = openStage();
   // In train mode the forward's Dropout layers draw their mask seeds from the global random stream.
   // The inspector draws them as training would and then rewinds the stream (rather than drawing from a
   // private generator): it sees exactly the masks of the training step that follows on this batch, and
@@ -192,12 +193,8 @@ export async function inspectGradients(
     };
   } finally {
     globalRng().setState(randomState);
-    noGrad(() => {
-      for (const [buffer, copy] of saved) {
-        ops.assign(buffer, copy);
-        copy.dispose();
-      }
-    });
+    closeStage(stage);
+    stage.discard();
   }
 }
 

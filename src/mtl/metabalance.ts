@@ -16,7 +16,7 @@
 import { keep, noGrad } from '../tensor/engine.js';
 import * as ops from '../tensor/ops.js';
 import { Tensor, tensor, zeros } from '../tensor/tensor.js';
-import { numberList, type BalanceContext, type BalanceStrategy, type StepReport, type StrategyState } from './strategy.js';
+import { numberList, type BalanceContext, type BalanceStrategy, type StepReport, type StrategySnapshot, type StrategyState } from './strategy.js';
 import { HostWeights, TINY, accumulateGrad, backwardInto, checkFinite, checkTaskCount, requireShared, taskSpecificParams } from './util.js';
 
 export interface MetaBalanceOptions {
@@ -118,6 +118,33 @@ export class MetaBalance implements BalanceStrategy {
 
     backwardInto(ctx.losses.reduce((x, y) => ops.add(x, y)), taskSpecificParams(ctx));
     return { weights: this.host.snapshot(this.lastWeights!) };
+  }
+
+  /** Everything backward() changes: the moving averages, the reported scales. */
+  snapshot(): StrategySnapshot {
+    const [averages, restored, lastWeights, reported] = [this.averages, this.restored, this.lastWeights, this.host.last];
+    const saved = averages?.map((m) => keep(noGrad(() => ops.add(m, 0)))) ?? [];
+    const savedLast = lastWeights ? keep(noGrad(() => ops.add(lastWeights, 0))) : null;
+    const release = () => {
+      for (const t of saved) t.dispose();
+      savedLast?.dispose();
+    };
+    return {
+      restore: () => {
+        if (this.averages !== averages) for (const m of this.averages ?? []) m.dispose();
+        this.averages = averages;
+        averages?.forEach((m, j) => noGrad(() => ops.assign(m, saved[j])));
+        if (this.lastWeights !== lastWeights) {
+          // backward freed the old tensor and made a new one: put a copy of the old values back.
+          this.lastWeights?.dispose();
+          this.lastWeights = savedLast ? keep(noGrad(() => ops.add(savedLast, 0))) : null;
+        }
+        this.restored = restored;
+        this.host.last = reported;
+        release();
+      },
+      release,
+    };
   }
 
   /** The last step's effective scale of each task's shared gradient, read from the device. */

@@ -13,7 +13,7 @@ import { noGrad } from '../tensor/engine.js';
 import * as ops from '../tensor/ops.js';
 import { Random, isRandomState } from '../tensor/random.js';
 import type { Tensor } from '../tensor/tensor.js';
-import type { BalanceContext, BalanceStrategy, StepReport, StrategyState } from './strategy.js';
+import type { BalanceContext, BalanceStrategy, StepReport, StrategySnapshot, StrategyState } from './strategy.js';
 import { TINY, accumulateGrad, backwardInto, checkTaskCount, dot, requireShared, sumSquares, taskSpecificParams } from './util.js';
 
 export interface PCGradOptions {
@@ -68,6 +68,12 @@ export class PCGrad implements BalanceStrategy {
     ctx.shared.forEach((p, j) => accumulateGrad(p, combined[j]));
     backwardInto(ctx.losses.reduce((a, b) => ops.add(a, b)), taskSpecificParams(ctx));
     return { weights: Array<number>(T).fill(1) };
+  }
+
+  /** backward() draws a projection order: undoing a step rewinds the stream. */
+  snapshot(): StrategySnapshot {
+    const state = this.rng.getState();
+    return { restore: () => this.rng.setState(state), release: () => {} };
   }
 
   /** Where the random projection order has got to (for checkpoints). */

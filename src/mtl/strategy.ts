@@ -59,10 +59,23 @@ export interface BalanceStrategy {
    * Strategies with nothing to carry leave these out.
    */
   stateDict?(): Promise<StrategyState>;
+  /**
+   * Captures what backward() is about to change (strategies whose backward carries state: GradNorm's
+   * weights and their Adam moments, MetaBalance's moving averages, PCGrad's random stream), so that a
+   * step the trainer refuses after backward (a non-finite gradient) can be undone: restore() puts the
+   * state back exactly, release() frees the copy. Strategies whose backward changes nothing leave it out.
+   */
+  snapshot?(): StrategySnapshot;
   /** Throws, changing nothing, when `state` is not a stateDict() of this kind of strategy. */
   validateStateDict?(state: StrategyState): void;
   /** Restores a validated stateDict(). */
   loadStateDict?(state: StrategyState): void;
+}
+
+/** What BalanceStrategy.snapshot() returns. */
+export interface StrategySnapshot {
+  restore(): void;
+  release(): void;
 }
 
 /** A strategy's state as JSON-serialisable values. */

@@ -109,6 +109,11 @@ export class HostWeights {
   get last(): number[] {
     return [...this.values];
   }
+
+  /** Puts back values taken from `last` (a step that was undone). */
+  set last(values: number[]) {
+    this.values = [...values];
+  }
 }
 
 export function checkFinite(method: string, what: string, v: unknown, ok: (x: number) => boolean, hint: string): number {

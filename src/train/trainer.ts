@@ -10,14 +10,14 @@ import { checkWritable, loadCheckpoint, saveCheckpoint } from '../io/checkpoint.
 import type { MultiTaskModel } from '../models/base.js';
 import { makeBalanceContext } from '../mtl/context.js';
 import { createStrategy, type StrategySpec } from '../mtl/index.js';
-import type { BalanceStrategy } from '../mtl/strategy.js';
+import type { BalanceStrategy, StrategySnapshot } from '../mtl/strategy.js';
 import { GradientRecorder, inspectGradients, type RecordedReport } from '../mtl/inspector.js';
 import { Adagrad } from '../optim/adagrad.js';
 import { Adam, AdamW } from '../optim/adam.js';
 import type { Optimizer, ParamGroup } from '../optim/optimizer.js';
 import { CosineAnnealingLR, StepLR, type LRScheduler } from '../optim/scheduler.js';
 import { SGD } from '../optim/sgd.js';
-import { setBackend, tidyAsync } from '../tensor/engine.js';
+import { closeStage, noGrad, openStage, setBackend, tidyAsync, type StagedWrites } from '../tensor/engine.js';
 import { globalRng, isRandomState, seed as seedGlobal, type RandomState } from '../tensor/random.js';
 import * as ops from '../tensor/ops.js';
 import { backward, fromArray, type Tensor } from '../tensor/tensor.js';
@@ -75,6 +75,22 @@ export interface MTLTrainerOptions {
   inspectEvery?: number;
   onProgress?: (e: ProgressEvent) => void;
   onEpochEnd?: (e: EpochRecord) => void;
+  /**
+   * Scale the gradients down so that their global L2 norm (over every trained tensor) is at most this
+   * (torch.nn.utils.clip_grad_norm_). Default: no clipping.
+   */
+  clipGradNorm?: number;
+  /**
+   * A step whose loss or gradient is not finite: 'stop' (default) throws NonFiniteLossError or
+   * NonFiniteGradientError; 'skip' drops the step, as a gradient scaler does, and counts it in the
+   * epoch's skippedSteps. Either way nothing of that step is applied.
+   */
+  nonFinite?: 'stop' | 'skip';
+  /**
+   * Check each step's gradient before applying it (one extra scalar read per step). Default true;
+   * false reads only the losses, so a non-finite gradient with finite losses is not caught.
+   */
+  checkGradients?: boolean;
 }
 
 export interface EpochRecord {
@@ -90,6 +106,8 @@ export interface EpochRecord {
   lr: number;
   seconds: number;
   samplesPerSecond: number;
+  /** Steps dropped for a non-finite loss or gradient (nonFinite: 'skip'). */
+  skippedSteps: number;
 }
 
 export interface History {
@@ -101,7 +119,53 @@ export interface History {
   stoppedEarly: boolean;
 }
 
-/** Raised when a task's loss stops being finite; no parameter was updated with it. */
+/**
+ * Raised when a step's gradient is not finite although its losses are: nothing of the step was
+ * committed (parameters, optimizer state, BatchNorm statistics and the balancing strategy's state are
+ * as after the last good step).
+ */
+export class NonFiniteGradientError extends Error {
+  override readonly name = 'NonFiniteGradientError';
+  constructor(
+    readonly tensor: string,
+    readonly index: number,
+    readonly value: number,
+    readonly step: number,
+    readonly epoch: number,
+    readonly losses: number[],
+  ) {
+    super(
+      `Training stopped: the gradient of '${tensor}' is not finite${index >= 0 ? ` (${value} at flat index ${index})` : ' (its global norm overflows)'} at epoch ${epoch + 1}, step ${step}, ` +
+        `although the losses were finite (${losses.map((l) => l.toPrecision(4)).join(', ')}). Nothing of this step was applied: parameters, optimizer state, ` +
+        "BatchNorm statistics and the balancing strategy's state are as after the step before. Try a lower learning rate, clip gradients (clipGradNorm: 1), " +
+        "check the data for extreme values, or pass nonFinite: 'skip' to drop such steps.",
+    );
+  }
+}
+
+/**
+ * Raised when the BatchNorm running statistics a step would store are not finite (a dense value so
+ * large that the batch variance overflows float32), although its losses and gradients are: nothing of
+ * the step was applied.
+ */
+export class NonFiniteStatisticsError extends Error {
+  override readonly name = 'NonFiniteStatisticsError';
+  constructor(
+    readonly tensor: string,
+    readonly index: number,
+    readonly value: number,
+    readonly step: number,
+    readonly epoch: number,
+  ) {
+    super(
+      `Training stopped: ${tensor} would become ${value} at flat index ${index} at epoch ${epoch + 1}, step ${step}: a value in this batch is too large for ` +
+        "float32 statistics (its square overflows). Nothing of this step was applied. Scale or clip the dense features (StandardScaler, MinMaxScaler), " +
+        "or pass nonFinite: 'skip' to drop such steps.",
+    );
+  }
+}
+
+/** Raised when a task's loss stops being finite; nothing of that step was applied. */
 export class NonFiniteLossError extends Error {
   constructor(
     readonly task: string,
@@ -111,7 +175,8 @@ export class NonFiniteLossError extends Error {
   ) {
     super(
       `Training stopped: the loss of task '${task}' is not finite at epoch ${epoch + 1}, step ${step} (last finite loss: ${lastFiniteLoss ?? 'none'}). ` +
-        'Parameters were not updated with it. Lower the learning rate, check the inputs for extreme values, or clip the predictions.',
+        "Nothing of this step was applied: parameters, optimizer state, BatchNorm statistics and the balancing strategy's state are as after the step before. " +
+          "Lower the learning rate, clip gradients (clipGradNorm: 1), check the inputs for extreme values, or pass nonFinite: 'skip' to drop such steps.",
     );
   }
 }
@@ -130,6 +195,8 @@ export class MTLTrainer {
   /** The global random generator's state from the checkpoint resume() loaded, restored when fit() starts. */
   private resumedRandom: RandomState | null = null;
   private lastFinite: number[] = [];
+  /** Steps dropped so far for a non-finite loss or gradient (nonFinite: 'skip'). */
+  private skippedSteps = 0;
   private readonly recorder: GradientRecorder | null;
   /** Datasets checked whole by validateData: their batches need no per-batch label check. */
   private readonly validated = new WeakSet<ColumnarDataset>();
@@ -139,6 +206,12 @@ export class MTLTrainer {
     this.opts = opts;
     this.nEpoch = opts.nEpoch ?? 10;
     if (!Number.isInteger(this.nEpoch) || this.nEpoch < 1) throw new Error(`MTLTrainer: nEpoch must be a positive integer, got ${opts.nEpoch}`);
+    if (opts.clipGradNorm !== undefined && !(typeof opts.clipGradNorm === 'number' && opts.clipGradNorm > 0 && Number.isFinite(opts.clipGradNorm))) {
+      throw new Error(`MTLTrainer: clipGradNorm must be a finite number > 0 (the largest global gradient norm), got ${String(opts.clipGradNorm)}`);
+    }
+    if (opts.nonFinite !== undefined && opts.nonFinite !== 'stop' && opts.nonFinite !== 'skip') {
+      throw new Error(`MTLTrainer: nonFinite must be 'stop' or 'skip', got ${JSON.stringify(opts.nonFinite)}`);
+    }
     if (opts.taskTypes) {
       const given = opts.taskTypes.map((t) => (t === 'binary' ? 'classification' : t));
       const own = model.taskTypes;
@@ -291,6 +364,7 @@ export class MTLTrainer {
   private async trainEpoch(loader: BatchSource<HostBatch>, backend: Backend, epoch: number, printer: ProgressPrinter): Promise<EpochRecord> {
     const plan = this.plan!;
     const started = Date.now();
+    const skippedBefore = this.skippedSteps;
     const sums = plan.train.map(() => 0);
     let lastWeights: number[] = plan.train.map(() => 1);
     let steps = 0;
@@ -302,7 +376,9 @@ export class MTLTrainer {
     for (const batch of loader) {
       if (batch.size < 2) continue; // BatchNorm needs two rows; torch-rechub drops such a tail too.
       if (!checkedWhole) checkLabels(batch.y, plan, `batch ${batch.index} of epoch ${epoch + 1}`);
-      const { losses, weights } = await this.trainStep(batch, backend, epoch);
+      const done = await this.trainStep(batch, backend, epoch);
+      if (!done) continue; // dropped: its loss or gradient was not finite (nonFinite: 'skip')
+      const { losses, weights } = done;
       losses.forEach((l, i) => (sums[i] += l));
       lastWeights = weights;
       steps++;
@@ -319,7 +395,10 @@ export class MTLTrainer {
       printer.update(event);
       this.opts.onProgress?.(event);
     }
-    if (steps === 0) throw new Error('MTLTrainer.fit: no batch had two or more rows; use a larger batchSize');
+    if (steps === 0) {
+      if (this.skippedSteps > skippedBefore) throw new Error(`MTLTrainer.fit: every step of epoch ${epoch + 1} was dropped for a non-finite loss or gradient (nonFinite: 'skip'); lower the learning rate, clip gradients (clipGradNorm) or check the data`);
+      throw new Error('MTLTrainer.fit: no batch had two or more rows; use a larger batchSize');
+    }
     const seconds = (Date.now() - started) / 1000;
     const endWeights = (await this.strategy.readWeights?.()) ?? lastWeights;
     return {
@@ -327,48 +406,129 @@ export class MTLTrainer {
       trainLoss: Object.fromEntries(plan.train.map((t, i) => [t.name, sums[i] / steps])),
       taskWeights: Object.fromEntries(plan.train.map((t, i) => [t.name, endWeights[i]])),
       lr: this.optimizer.paramGroups[0].lr,
+      skippedSteps: this.skippedSteps - skippedBefore,
       seconds,
       samplesPerSecond: rows / Math.max(seconds, 1e-9),
     };
   }
 
   /** One step: forward once, per-task losses, read them (the step's only readback), balance, update. */
-  private async trainStep(batch: HostBatch, backend: Backend, epoch: number): Promise<{ losses: number[]; weights: number[] }> {
+  /**
+   * One step: forward once, per-task losses, read them, balance, check the gradient, update. Nothing is
+   * committed until the step is known to be good: BatchNorm's running statistics and batch counts wait
+   * on a stage, and the balancing strategy's state is snapshot before its backward. A non-finite loss
+   * or gradient leaves the parameters, the optimizer, the statistics and the strategy exactly as after
+   * the last good step, then stops training (NonFiniteLossError / NonFiniteGradientError) or, with
+   * `nonFinite: 'skip'`, drops the step (returns null).
+   */
+  private async trainStep(batch: HostBatch, backend: Backend, epoch: number): Promise<{ losses: number[]; weights: number[] } | null> {
     const plan = this.plan!;
-    const result = await tidyAsync(async () => {
-      const { x, y } = toDevice(batch, backend, this.model.features.map((f) => f.name));
-      if (this.recorder?.shouldRecord(this.globalStep)) {
-        this.recorder.record(this.globalStep, await inspectGradients(this.model, { x, y }));
+    const stage = openStage();
+    const undo: { strategy: StrategySnapshot | null } = { strategy: null };
+    const random = globalRng().getState(); // dropout masks drawn by a refused step are drawn again
+    let result: { losses: number[]; weights: number[] };
+    try {
+      result = await tidyAsync(async () => {
+        const { x, y } = toDevice(batch, backend, this.model.features.map((f) => f.name));
+        if (this.recorder?.shouldRecord(this.globalStep)) {
+          this.recorder.record(this.globalStep, await inspectGradients(this.model, { x, y }));
+        }
+        const out = this.model.forward(x);
+        const losses = plan.train.map((t) => taskLoss(out, y, t));
+        const values = Array.from(await ops.concat(losses.map((l) => ops.reshape(l, [1]))).data());
+        values.forEach((v, i) => {
+          if (!Number.isFinite(v)) throw new NonFiniteLossError(plan.train[i].name, this.globalStep, epoch, this.lastFinite[i] ?? null);
+        });
+        const groups = this.model.parameterGroups(plan.train.map((t) => [t.output]));
+        const ctx = makeBalanceContext({
+          losses,
+          lossValues: values,
+          shared: groups.shared.map(([, t]) => t),
+          sharedNames: groups.shared.map(([n]) => n),
+          perTask: groups.perTask.map((g) => g.map(([, t]) => t)),
+          step: this.globalStep,
+          epoch,
+          modelName: this.model.constructor.name,
+        });
+        undo.strategy = this.strategy.snapshot?.() ?? null;
+        const report = this.strategy.backward(ctx);
+        // The model's own term (AITM's calibrator) is not a task: its gradient is added after balancing.
+        const auxiliary = this.model.auxiliaryLoss(out);
+        if (auxiliary) backward(auxiliary);
+        if (this.opts.checkGradients ?? true) await this.checkStep(stage, epoch, values);
+        return { losses: values, weights: report.weights };
+      });
+    } catch (e) {
+      closeStage(stage);
+      stage.discard();
+      undo.strategy?.restore();
+      globalRng().setState(random);
+      this.dropGradients();
+      if ((e instanceof NonFiniteLossError || e instanceof NonFiniteGradientError || e instanceof NonFiniteStatisticsError) && this.opts.nonFinite === 'skip') {
+        this.skippedSteps++; // not a step: globalStep stays, as if the batch had not been there
+        return null;
       }
-      const out = this.model.forward(x);
-      const losses = plan.train.map((t) => taskLoss(out, y, t));
-      const values = Array.from(await ops.concat(losses.map((l) => ops.reshape(l, [1]))).data());
-      values.forEach((v, i) => {
-        if (!Number.isFinite(v)) throw new NonFiniteLossError(plan.train[i].name, this.globalStep, epoch, this.lastFinite[i] ?? null);
-      });
-      this.lastFinite = values;
-      const groups = this.model.parameterGroups(plan.train.map((t) => [t.output]));
-      const ctx = makeBalanceContext({
-        losses,
-        lossValues: values,
-        shared: groups.shared.map(([, t]) => t),
-        sharedNames: groups.shared.map(([n]) => n),
-        perTask: groups.perTask.map((g) => g.map(([, t]) => t)),
-        step: this.globalStep,
-        epoch,
-        modelName: this.model.constructor.name,
-      });
-      const report = this.strategy.backward(ctx);
-      // The model's own term (AITM's calibrator) is not a task: its gradient is added after balancing.
-      const auxiliary = this.model.auxiliaryLoss(out);
-      if (auxiliary) backward(auxiliary);
-      return { losses: values, weights: report.weights };
-    });
+      throw e;
+    }
+    closeStage(stage);
+    stage.commit();
+    undo.strategy?.release();
+    this.lastFinite = result.losses;
     this.optimizer.step();
-    this.optimizer.zeroGrad();
-    for (const p of this.strategy.parameters ?? []) p.zeroGrad();
+    this.dropGradients();
     this.globalStep++;
     return result;
+  }
+
+  private dropGradients(): void {
+    this.optimizer.zeroGrad();
+    for (const p of this.model.parameters()) p.zeroGrad();
+    for (const p of this.strategy.parameters ?? []) p.zeroGrad();
+  }
+
+  /**
+   * Reads two scalars: the global gradient norm, and whether the BatchNorm statistics the step would
+   * store are finite. A non-finite gradient stops the step, naming the first parameter whose gradient
+   * is not finite, and so do non-finite statistics (a dense value so large that the batch variance
+   * overflows); with clipGradNorm the gradients are scaled down to that norm (as
+   * torch.nn.utils.clip_grad_norm_: × maxNorm / (norm + 1e-6) when that is below 1).
+   */
+  private async checkStep(stage: StagedWrites, epoch: number, losses: number[]): Promise<void> {
+    const named: [string, Tensor][] = [...this.model.namedParameters(), ...(this.strategy.parameters ?? []).map((p, i) => [`${this.strategy.name}.${i}`, p] as [string, Tensor])];
+    const withGrad = named.filter(([, p]) => p.grad);
+    const staged = stage.values();
+    if (withGrad.length === 0 && staged.length === 0) return;
+    const [squareSum, statsCheck] = await noGrad(() => {
+      const zero = ops.zeros([1], { backend: this.backend! });
+      const squares = withGrad.map(([, p]) => ops.reshape(ops.sum(ops.square(p.grad!)), [1]));
+      // 0 when every staged value is finite, NaN otherwise (x·0 is NaN for ±Inf and NaN).
+      const checks = staged.map(({ value }) => ops.reshape(ops.sum(ops.mul(value, 0)), [1]));
+      return ops.concat([ops.sum(ops.concat([zero, ...squares])).view([1]), ops.sum(ops.concat([zero, ...checks])).view([1])]);
+    }).data();
+    if (!Number.isFinite(statsCheck)) {
+      for (const { value, what } of staged) {
+        const values = await value.data();
+        const at = values.findIndex((v) => !Number.isFinite(v));
+        if (at >= 0) throw new NonFiniteStatisticsError(what, at, values[at], this.globalStep, epoch);
+      }
+    }
+    const norm = Math.sqrt(squareSum);
+    if (!Number.isFinite(norm)) {
+      for (const [name, p] of withGrad) {
+        const values = await p.grad!.data();
+        const at = values.findIndex((v) => !Number.isFinite(v));
+        if (at >= 0) throw new NonFiniteGradientError(name, at, values[at], this.globalStep, epoch, losses);
+      }
+      // Every entry finite but the sum of squares overflowed: too large to be a useful step either.
+      throw new NonFiniteGradientError(withGrad[0][0], -1, norm, this.globalStep, epoch, losses);
+    }
+    const max = this.opts.clipGradNorm;
+    if (max !== undefined && norm > max) {
+      const scale = max / (norm + 1e-6);
+      noGrad(() => {
+        for (const [, p] of withGrad) ops.assign(p.grad!, ops.mul(p.grad!, scale));
+      });
+    }
   }
 
   /**
@@ -459,7 +619,10 @@ export class MTLTrainer {
   async evaluate(loader: BatchSource<HostBatch>): Promise<Record<string, TaskReport>> {
     await this.prepareDevice();
     const p = await collectPredictions(this.model, loader);
-    return scorePredictions(p, this.plan ?? taskPlan(this.model, p.nLabel, this.names(loader as never, p.nLabel)));
+    // The plan of this loader's labels (its column count and names), not the training loader's: an
+    // ESMM evaluated on [cvr, ctr, ctcvr] after training on [click, purchase] reads other columns.
+    const plan = this.plan?.nLabel === p.nLabel ? this.plan : taskPlan(this.model, p.nLabel, this.names(loader as never, p.nLabel));
+    return scorePredictions(p, plan);
   }
 
   /** The model's outputs for every row, one Float32Array per output (keyed by the model's task names). */
