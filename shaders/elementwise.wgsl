@@ -1,5 +1,6 @@
 // Unary elementwise op: out[i] = f(x[i], p0, p1) for i < n.
-// Template: {{X_TYPE}} / {{OUT_TYPE}} are f32 or i32 (values go through f32), {{EXPR}} is f in terms of x, p0, p1.
+// Template: {{X_TYPE}} / {{OUT_TYPE}} are f32 or i32 (values go through f32), {{EXPR}} is f in terms of x, p0, p1,
+// {{STORE}} converts the f32 result to OUT_TYPE (f32, or js_to_i32 for i32). Needs math.wgsl.
 struct Params {
   n: u32,
   p0: f32,
@@ -19,6 +20,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         @builtin(local_invocation_index) lid: u32) {
   let i = (wid.y * nwg.x + wid.x) * 256u + lid;
   if (i < params.n) {
-    out[i] = {{OUT_TYPE}}(unary_op(f32(x_in[i]), params.p0, params.p1));
+    out[i] = {{STORE}}(unary_op(f32(x_in[i]), params.p0, params.p1));
   }
 }

@@ -1,6 +1,8 @@
 // Fused softmax gating + expert mixture (MMoE / PLE), forward and backward.
 // Shapes: logits, weights [T, B, E]; experts [E, B, H]; mix, g_mix [T, B, H]. Rows are (t, b) pairs,
-// row = t * B + b. E is at most MAX_EXPERTS (checked on the host).
+// row = t * B + b. E is at most MAX_EXPERTS (checked on the host). Needs math.wgsl.
+// NaN / Inf as in the reference softmax: a row whose logit max is not finite (a NaN, a +Inf, all -Inf)
+// has NaN weights, so its mixture is NaN; the backward is plain arithmetic, which carries NaN on.
 const WG: u32 = 64u;
 const MAX_EXPERTS: u32 = 256u;
 
@@ -40,12 +42,12 @@ fn gate_mix_forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgrou
   workgroupBarrier();
   // E is small: every lane folds the row itself instead of a tree reduction.
   var row_max = gate[0];
-  for (var e = 1u; e < E; e++) { row_max = max(row_max, gate[e]); }
+  for (var e = 1u; e < E; e++) { row_max = max_nan(row_max, gate[e]); }
   var sum = 0.0;
-  for (var e = 0u; e < E; e++) { sum += exp(gate[e] - row_max); }
+  for (var e = 0u; e < E; e++) { sum += exp_f32(gate[e] - row_max); }
   workgroupBarrier(); // all lanes have read the logits before they are replaced by weights
   for (var e = lid; e < E; e += WG) {
-    let w = exp(gate[e] - row_max) / sum;
+    let w = select(nan_f32(), exp_f32(gate[e] - row_max) / sum, is_finite_f32(row_max));
     gate[e] = w;
     weights_out[row * E + e] = w;
   }

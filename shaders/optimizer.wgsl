@@ -1,5 +1,6 @@
 // One Adam / AdamW step in place (torch semantics). Bias corrections c1 = 1 - beta1^step and
-// c2 = 1 - beta2^step are computed on the host in f64.
+// c2 = 1 - beta2^step are computed on the host in f64. Needs math.wgsl: sqrt_f32 keeps a NaN second
+// moment NaN (WGSL's sqrt need not), so a NaN or Inf gradient reaches the parameter as in the reference.
 struct Params {
   n: u32,
   decoupled: u32,
@@ -37,5 +38,5 @@ fn adam(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let v_new = params.beta2 * v[i] + params.one_minus_beta2 * g * g;
   m[i] = m_new;
   v[i] = v_new;
-  param[i] = theta - (params.lr * (m_new / params.c1)) / (sqrt(v_new / params.c2) + params.eps);
+  param[i] = theta - (params.lr * (m_new / params.c1)) / (sqrt_f32(v_new / params.c2) + params.eps);
 }

@@ -1,5 +1,7 @@
 // Reduction of x viewed as [outer, reduce, inner] into out [outer, inner].
-// Template: {{X_TYPE}} / {{OUT_TYPE}} are f32 or i32; {{COMBINE}} folds v into acc (sum or max).
+// Template: {{X_TYPE}} / {{OUT_TYPE}} are f32 or i32; {{COMBINE}} folds v into acc (sum or max_nan,
+// so that a NaN anywhere in the reduced axis makes the maximum NaN); {{STORE}} converts the f32 result
+// to OUT_TYPE (f32, or js_to_i32 for i32). Needs math.wgsl.
 // Three strategies, picked by the host from the shape:
 //   reduce_simple     one thread per output, serial loop (many outputs, or a short reduce axis)
 //   reduce_rows_tree  one workgroup per row when inner == 1 (256 lanes stride the row, then a tree)
@@ -32,7 +34,7 @@ fn reduce_simple(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups)
     acc = combine(acc, f32(x[idx]));
     idx += params.inner;
   }
-  out[o] = {{OUT_TYPE}}(acc);
+  out[o] = {{STORE}}(acc);
 }
 
 var<workgroup> partial: array<f32, 256>;
@@ -56,7 +58,7 @@ fn reduce_rows_tree(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgrou
     workgroupBarrier();
   }
   if (lid == 0u) {
-    out[row] = {{OUT_TYPE}}(partial[0]);
+    out[row] = {{STORE}}(partial[0]);
   }
 }
 
@@ -85,6 +87,6 @@ fn reduce_cols_tree(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgrou
     workgroupBarrier();
   }
   if (lane == 0u && j < params.inner) {
-    out[i * params.inner + j] = {{OUT_TYPE}}(partial[lid3.x]);
+    out[i * params.inner + j] = {{STORE}}(partial[lid3.x]);
   }
 }

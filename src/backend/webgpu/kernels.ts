@@ -24,38 +24,41 @@ export function instantiate(template: string, values: Record<string, string>): s
   });
 }
 
-/** f(x, p0, p1) per unary op; helpers come from math.wgsl. */
+/**
+ * f(x, p0, p1) per unary op; helpers come from math.wgsl. NaN and ±Inf give what the reference gives:
+ * the helpers and the bit tests (is_nan_f32) decide them instead of WGSL's implementation-defined builtins.
+ */
 const UNARY_EXPR: Record<UnaryOp, string> = {
   neg: '-x',
-  exp: 'exp(x)',
-  log: 'log(x)',
-  sqrt: 'sqrt(x)',
+  exp: 'exp_f32(x)',
+  log: 'log_f32(x)',
+  sqrt: 'sqrt_f32(x)',
   abs: 'abs(x)',
   sign: 'sign_f32(x)',
-  relu: 'select(x, 0.0, x <= 0.0)', // NaN passes through, as in torch
+  relu: 'select(x, 0.0, x <= 0.0 && !is_nan_f32(x))', // NaN passes through, as in torch
   sigmoid: 'sigmoid_f32(x)',
   tanh: 'tanh_f32(x)',
   square: 'x * x',
   reciprocal: '1.0 / x',
   affine: 'x * p0 + p1',
   powScalar: 'js_pow(x, p0)',
-  clamp: 'min(max(x, p0), p1)',
-  leakyRelu: 'select(p0 * x, x, x > 0.0)',
-  gtScalar: 'select(0.0, 1.0, x > p0)',
-  inRange: 'select(0.0, 1.0, x >= p0 && x <= p1)',
+  clamp: 'clamp_nan(x, p0, p1)', // clamp(NaN) = NaN, as in torch
+  leakyRelu: 'select(p0 * x, x, x > 0.0 || is_nan_f32(x))',
+  gtScalar: 'select(0.0, 1.0, x > p0 && !is_nan_f32(x))',
+  inRange: 'select(0.0, 1.0, x >= p0 && x <= p1 && !is_nan_f32(x))',
 };
 
-/** op(a, b) per binary op; helpers come from math.wgsl and loss.wgsl. */
+/** op(a, b) per binary op; helpers come from math.wgsl and loss.wgsl (NaN handling as in UNARY_EXPR). */
 const BINARY_EXPR: Record<BinaryOp, string> = {
   add: 'a + b',
   sub: 'a - b',
   mul: 'a * b',
   div: 'a / b',
   pow: 'js_pow(a, b)',
-  max: 'max(a, b)',
-  min: 'min(a, b)',
-  gt: 'select(0.0, 1.0, a > b)',
-  eq: 'select(0.0, 1.0, a == b)',
+  max: 'max_nan(a, b)',
+  min: 'min_nan(a, b)',
+  gt: 'select(0.0, 1.0, a > b && !is_nan_f32(a) && !is_nan_f32(b))',
+  eq: 'select(0.0, 1.0, a == b && !is_nan_f32(a) && !is_nan_f32(b))',
   bce: 'bce(a, b)',
   bceLogits: 'bce_logits(a, b)',
   squaredError: 'squared_error(a, b)',
@@ -63,7 +66,9 @@ const BINARY_EXPR: Record<BinaryOp, string> = {
 
 const wgslType = (d: DType): string => (d === 'f32' ? 'f32' : 'i32');
 const loadWord = (d: DType): string => (d === 'f32' ? 'bitcast<f32>(w)' : 'f32(bitcast<i32>(w))');
-const storeWord = (d: DType): string => (d === 'f32' ? 'bitcast<u32>(v)' : 'bitcast<u32>(i32(v))');
+const storeWord = (d: DType): string => (d === 'f32' ? 'bitcast<u32>(v)' : 'bitcast<u32>(js_to_i32(v))');
+/** f32 → the output type as the reference's typed-array store converts it (math.wgsl's js_to_i32 for i32). */
+const storeConvert = (d: DType): string => (d === 'f32' ? 'f32' : 'js_to_i32');
 
 // Instantiated sources are memoised so the per-dispatch cost is a Map lookup, not a regex pass.
 const memo = new Map<string, string>();
@@ -76,14 +81,14 @@ function cached(key: string, build: () => string): string {
 export const fillSource = (): string => fillWgsl;
 export const copySource = (): string => copyWgsl;
 export const gatherSource = (): string => gatherWgsl;
-export const softmaxSource = (): string => softmaxWgsl;
+export const softmaxSource = (): string => cached('softmax', () => mathWgsl + '\n' + softmaxWgsl);
 export const dropoutSource = (): string => dropoutWgsl;
-export const gatingSource = (): string => gatingWgsl;
-export const optimizerSource = (): string => optimizerWgsl;
+export const gatingSource = (): string => cached('gating', () => mathWgsl + '\n' + gatingWgsl);
+export const optimizerSource = (): string => cached('optimizer', () => mathWgsl + '\n' + optimizerWgsl);
 
 export function unarySource(op: UnaryOp, x: DType, out: DType): string {
   return cached(`unary/${op}/${x}/${out}`, () =>
-    mathWgsl + '\n' + instantiate(elementwiseWgsl, { X_TYPE: wgslType(x), OUT_TYPE: wgslType(out), EXPR: UNARY_EXPR[op] }),
+    mathWgsl + '\n' + instantiate(elementwiseWgsl, { X_TYPE: wgslType(x), OUT_TYPE: wgslType(out), STORE: storeConvert(out), EXPR: UNARY_EXPR[op] }),
   );
 }
 
@@ -100,7 +105,8 @@ export function whereSource(): string {
 
 export function reduceSource(op: ReduceOp, x: DType, out: DType): string {
   return cached(`reduce/${op}/${x}/${out}`, () =>
-    instantiate(reduceWgsl, { X_TYPE: wgslType(x), OUT_TYPE: wgslType(out), COMBINE: op === 'sum' ? 'acc + v' : 'max(acc, v)' }),
+    // max_nan: a NaN anywhere makes the maximum NaN (torch.amax), which WGSL's max does not promise.
+    mathWgsl + '\n' + instantiate(reduceWgsl, { X_TYPE: wgslType(x), OUT_TYPE: wgslType(out), STORE: storeConvert(out), COMBINE: op === 'sum' ? 'acc + v' : 'max_nan(acc, v)' }),
   );
 }
 

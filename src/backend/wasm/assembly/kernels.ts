@@ -44,6 +44,12 @@ function toInt32(x: f64): i32 {
   else store<i32>(p, toInt32(v));
 }
 
+/** Math.pow with C's special cases, as torch.pow and the reference: 1^y = 1 and (-1)^±Inf = 1. */
+function pow64(x: f64, y: f64): f64 {
+  if (x == 1.0 || (x == -1.0 && (y == Infinity || y == -Infinity))) return 1.0;
+  return Math.pow(x, y);
+}
+
 function sigmoid64(x: f64): f64 {
   if (x >= 0) return 1.0 / (1.0 + Math.exp(-x));
   const e = Math.exp(x);
@@ -64,7 +70,7 @@ function unaryScalar(op: i32, x: f64, p0: f64, p1: f64): f64 {
     case U_SQUARE: return x * x;
     case U_RECIPROCAL: return 1.0 / x;
     case U_AFFINE: return x * p0 + p1;
-    case U_POW: return Math.pow(x, p0);
+    case U_POW: return pow64(x, p0);
     case U_CLAMP: return Math.min(Math.max(x, p0), p1);
     case U_LEAKY: return x > 0 ? x : p0 * x;
     case U_GT: return x > p0 ? 1.0 : 0.0;
@@ -79,7 +85,7 @@ function binaryScalar(op: i32, a: f64, b: f64): f64 {
     case B_SUB: return a - b;
     case B_MUL: return a * b;
     case B_DIV: return a / b;
-    case B_POW: return Math.pow(a, b);
+    case B_POW: return pow64(a, b);
     case B_MAX: return Math.max(a, b);
     case B_MIN: return Math.min(a, b);
     case B_GT: return a > b ? 1.0 : 0.0;
