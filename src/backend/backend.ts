@@ -281,3 +281,81 @@ export function dropoutUniform(seed: number, i: number): number {
   h ^= h >>> 16;
   return (h >>> 8) / 16777216;
 }
+
+/** What an OutOfMemoryError reports (sizes in bytes). */
+export interface OutOfMemoryInfo {
+  /** The backend that could not allocate: 'cpu', 'wasm' or 'webgpu'. */
+  backend: string;
+  /** Bytes asked for (what the failed buffer would have held). */
+  requestedBytes: number;
+  /** The limit that was hit, in bytes; null when the system or driver refused without saying one. */
+  limitBytes: number | null;
+  /** Which limit: 'memoryLimitBytes', 'maxBufferSize', 'maxStorageBufferBindingSize', 'wasm32 address space', 'host memory', 'device memory', … */
+  limitName: string;
+  /** Bytes the backend held when the request failed, where it keeps count. */
+  inUseBytes?: number;
+  /** The public op whose allocation failed, where it can be told (default: read off the call stack; null: unknown). */
+  op?: string | null;
+  /** Extra words for the message (what happened to the work around the failure). */
+  detail?: string;
+}
+
+const fmtBytes = (n: number): string => {
+  if (n < 1024) return `${n} B`;
+  const units = ['KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
+  let v = n / 1024;
+  let u = 0;
+  while (v >= 1024 && u < units.length - 1) {
+    v /= 1024;
+    u++;
+  }
+  return `${v.toFixed(v < 10 ? 2 : 1)} ${units[u]} (${n} bytes)`;
+};
+
+/**
+ * The op that asked for memory, read off the call stack: the outermost frame of the tensor layer
+ * (src/tensor/*.ts: the public op such as `zeros` or `matmul`) below user code. Only computed when
+ * an allocation has failed. Undefined where the stack does not say (minified bundles).
+ */
+export function allocatingOp(stack: string | undefined = new Error().stack): string | undefined {
+  if (!stack) return undefined;
+  let op: string | undefined;
+  for (const line of stack.split('\n')) {
+    const m = /^\s*at (?:new )?([\w$.<>]+) \(.*[\\/]tensor[\\/](?:ops|tensor)\.[jt]s:/.exec(line);
+    if (m) op = m[1].slice(m[1].lastIndexOf('.') + 1); // 'Module.zeros' → 'zeros'
+  }
+  return op;
+}
+
+/**
+ * A buffer could not be allocated: the request was over a limit (the backend's `memoryLimitBytes`,
+ * WebGPU's maxBufferSize or maxStorageBufferBindingSize, wasm32's 4 GiB) or the system / driver
+ * refused it. Thrown before anything is changed: the backend and every existing tensor stay usable.
+ */
+export class OutOfMemoryError extends Error {
+  readonly backend: string;
+  readonly requestedBytes: number;
+  readonly limitBytes: number | null;
+  readonly limitName: string;
+  readonly inUseBytes: number | undefined;
+  readonly op: string | undefined;
+
+  constructor(info: OutOfMemoryInfo, options?: { cause?: unknown }) {
+    const op = info.op === undefined ? allocatingOp() : info.op ?? undefined;
+    const limit = info.limitBytes === null ? info.limitName : `${info.limitName} = ${fmtBytes(info.limitBytes)}`;
+    const held = info.inUseBytes === undefined ? '' : `, ${fmtBytes(info.inUseBytes)} already held`;
+    super(
+      `${info.backend} backend: out of memory${op ? ` in ${op}` : ''}: cannot allocate ${fmtBytes(info.requestedBytes)} ` +
+        `(limit: ${limit}${held}). ${info.detail ?? 'Nothing was changed: the backend and existing tensors stay usable.'} ` +
+        'Free tensors (dispose(), tidy()) or use smaller batches or shapes.',
+      options,
+    );
+    this.name = 'OutOfMemoryError';
+    this.backend = info.backend;
+    this.requestedBytes = info.requestedBytes;
+    this.limitBytes = info.limitBytes;
+    this.limitName = info.limitName;
+    this.inUseBytes = info.inUseBytes;
+    this.op = op;
+  }
+}

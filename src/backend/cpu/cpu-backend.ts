@@ -3,6 +3,7 @@
 import {
   BCE_LOG_FLOOR,
   dropoutUniform,
+  OutOfMemoryError,
   type AdamHyper,
   type Backend,
   type BackendStats,
@@ -17,6 +18,8 @@ import {
 } from '../backend.js';
 
 class CpuBuffer implements Buffer {
+  /** Counted against memoryLimitBytes and not yet freed (only tracked when a limit is set). */
+  counted = false;
   constructor(
     readonly backend: CpuBackend,
     readonly data: TypedArray,
@@ -30,6 +33,12 @@ class CpuBuffer implements Buffer {
 const data = (b: Buffer): TypedArray => (b as CpuBuffer).data;
 
 const sigmoid = (x: number): number => (x >= 0 ? 1 / (1 + Math.exp(-x)) : Math.exp(x) / (1 + Math.exp(x)));
+
+/**
+ * Math.pow with C's special cases, as torch.pow: 1^y = 1 and (-1)^±Inf = 1 (JavaScript gives NaN).
+ * Every other case, NaN and infinities included, is Math.pow's (= C's).
+ */
+const pow = (x: number, y: number): number => (x === 1 || (x === -1 && (y === Infinity || y === -Infinity)) ? 1 : Math.pow(x, y));
 
 function unaryFn(op: UnaryOp, p0: number, p1: number): (x: number) => number {
   switch (op) {
@@ -45,7 +54,7 @@ function unaryFn(op: UnaryOp, p0: number, p1: number): (x: number) => number {
     case 'square': return (x) => x * x;
     case 'reciprocal': return (x) => 1 / x;
     case 'affine': return (x) => x * p0 + p1;
-    case 'powScalar': return (x) => Math.pow(x, p0);
+    case 'powScalar': return (x) => pow(x, p0);
     case 'clamp': return (x) => Math.min(Math.max(x, p0), p1);
     case 'leakyRelu': return (x) => (x > 0 ? x : p0 * x);
     case 'gtScalar': return (x) => (x > p0 ? 1 : 0);
@@ -62,7 +71,7 @@ function binaryFn(op: BinaryOp): (a: number, b: number) => number {
     case 'sub': return (a, b) => a - b;
     case 'mul': return (a, b) => a * b;
     case 'div': return (a, b) => a / b;
-    case 'pow': return Math.pow;
+    case 'pow': return pow;
     case 'max': return Math.max;
     case 'min': return Math.min;
     case 'gt': return (a, b) => (a > b ? 1 : 0);
@@ -103,12 +112,53 @@ function forEachRow(shape: number[], strides: number[][], fn: (outStart: number,
 
 const lastStride = (strides: number[]): number => strides[strides.length - 1] ?? 0;
 
+export interface CpuBackendOptions {
+  /**
+   * Most bytes of tensor memory held at once (buffers allocated and not yet freed); a request beyond
+   * it throws OutOfMemoryError. Default: no limit but the JavaScript engine's.
+   */
+  memoryLimitBytes?: number;
+}
+
 export class CpuBackend implements Backend {
   readonly name = 'cpu';
   readonly stats: BackendStats = { readbacks: 0, dispatches: 0, submits: 0 };
+  /** The byte budget (Infinity: none). */
+  readonly memoryLimitBytes: number;
+  /** Bytes of live buffers, counted only when memoryLimitBytes is set. */
+  private heldBytes = 0;
+
+  constructor(opts: CpuBackendOptions = {}) {
+    const limit = opts.memoryLimitBytes ?? Infinity;
+    if (!(limit >= 0)) throw new Error(`CpuBackend: memoryLimitBytes must be a number of bytes ≥ 0, got ${String(opts.memoryLimitBytes)}`);
+    this.memoryLimitBytes = limit;
+  }
 
   alloc(size: number, dtype: DType): Buffer {
-    return new CpuBuffer(this, dtype === 'f32' ? new Float32Array(size) : new Int32Array(size), dtype);
+    const limited = this.memoryLimitBytes !== Infinity;
+    if (limited && this.heldBytes + size * 4 > this.memoryLimitBytes) {
+      throw new OutOfMemoryError({ backend: 'cpu', requestedBytes: size * 4, limitBytes: this.memoryLimitBytes, limitName: 'memoryLimitBytes', inUseBytes: this.heldBytes });
+    }
+    let buf: CpuBuffer;
+    try {
+      buf = new CpuBuffer(this, dtype === 'f32' ? new Float32Array(size) : new Int32Array(size), dtype);
+    } catch (err) {
+      // "Array buffer allocation failed" (the host is out of memory) or "Invalid typed array length" (beyond the engine's maximum).
+      if (!(err instanceof RangeError) || !(Number.isInteger(size) && size >= 0)) throw err;
+      throw new OutOfMemoryError(
+        { backend: 'cpu', requestedBytes: size * 4, limitBytes: null, limitName: `host memory (the JavaScript engine refused: ${err.message})`, inUseBytes: limited ? this.heldBytes : undefined },
+        { cause: err },
+      );
+    }
+    if (limited) {
+      buf.counted = true;
+      this.heldBytes += size * 4;
+    }
+    return buf;
+  }
+  /** Bytes of tensor memory held now (counted only when memoryLimitBytes is set; else 0). */
+  get memoryInUse(): number {
+    return this.heldBytes;
   }
   write(buf: Buffer, src: TypedArray): void {
     data(buf).set(src);
@@ -120,8 +170,13 @@ export class CpuBackend implements Backend {
     this.stats.readbacks++;
     return data(buf).slice();
   }
-  free(_buf: Buffer): void {
-    // Garbage-collected.
+  free(buf: Buffer): void {
+    // Garbage-collected; only the budget's count changes.
+    const b = buf as CpuBuffer;
+    if (b.counted && b.backend === this) {
+      b.counted = false;
+      this.heldBytes -= b.data.length * 4;
+    }
   }
   async sync(): Promise<void> {}
 

@@ -15,6 +15,7 @@
 //   from an atomic counter (see worker.ts).
 // - Everything runs synchronously: kernels finish before the call returns, so `readSync` works.
 import {
+  OutOfMemoryError,
   type AdamHyper,
   type Backend,
   type BatchNormShape,
@@ -73,6 +74,8 @@ class WasmBuffer implements Buffer {
   ) {}
 }
 
+const fmtMiB = (bytes: number): string => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
+
 /** Rounds a request up to its size class: 64-byte steps up to 64 KiB, then eighths of a power of two. */
 function sizeClass(bytes: number): number {
   const b = Math.max(64, Math.ceil(bytes / 64) * 64);
@@ -93,6 +96,13 @@ export interface WasmBackendOptions {
    * polling much longer takes the core from V8's background compiler while the JIT warms up.
    */
   helperSpinMs?: number;
+  /**
+   * Most bytes the tensor heap may span (the high-water mark of the linear memory's heap: the memory
+   * never shrinks, so this bounds what the backend takes from the host). A request that would need
+   * more throws OutOfMemoryError; blocks recycled from the free lists are always served. Default: the
+   * wasm32 maximum (4 GiB of linear memory).
+   */
+  memoryLimitBytes?: number;
 }
 
 export class WasmBackend implements Backend {
@@ -107,12 +117,18 @@ export class WasmBackend implements Backend {
   private f32View = new Float32Array(0);
   private i32View = new Int32Array(0);
   private destroyed = false;
+  /** The heap budget in bytes (memoryLimitBytes; Infinity: only wasm32's 4 GiB). */
+  readonly memoryLimitBytes: number;
 
   constructor(
     private readonly k: KernelExports,
     readonly memory: WebAssembly.Memory,
     private worker: KernelWorker | null,
+    opts: { memoryLimitBytes?: number } = {},
   ) {
+    const limit = opts.memoryLimitBytes ?? Infinity;
+    if (!(limit >= 0)) throw new Error(`wasm backend: memoryLimitBytes must be a number of bytes ≥ 0, got ${String(opts.memoryLimitBytes)}`);
+    this.memoryLimitBytes = limit;
     // The helper thread holds the memory; stop it when this backend is garbage-collected undestroyed.
     if (worker) workerReaper?.register(this, worker, this);
   }
@@ -151,18 +167,64 @@ export class WasmBackend implements Backend {
   private reserve(cap: number): { ptr: number; fresh: boolean } {
     const list = this.freeLists.get(cap);
     if (list && list.length > 0) return { ptr: list.pop()!, fresh: false };
+    if (this.top + cap - HEAP_START > this.memoryLimitBytes) {
+      this.reclaimTop();
+      if (this.top + cap - HEAP_START > this.memoryLimitBytes) throw this.outOfMemory(cap, this.memoryLimitBytes, 'memoryLimitBytes (the wasm heap)');
+    }
     const ptr = this.top;
     const end = ptr + cap;
     const have = this.memory.buffer.byteLength;
     if (end > have) {
       const pages = have / PAGE;
       const need = Math.ceil((end - have) / PAGE);
+      if (need > MAX_PAGES - pages) throw this.outOfMemory(cap, MAX_PAGES * PAGE - HEAP_START, 'wasm32 address space (4 GiB of linear memory)');
+      // Grow by a quarter at least (fewer, larger steps); when the host refuses that, try exactly what is needed.
       const grow = Math.min(Math.max(need, Math.ceil(pages / 4)), MAX_PAGES - pages);
-      if (grow < need) throw new Error(`wasm backend: out of memory (${(end / 2 ** 30).toFixed(2)} GiB needed, the limit is 4 GiB)`);
-      this.memory.grow(grow);
+      try {
+        this.memory.grow(grow);
+      } catch (err) {
+        if (!(err instanceof RangeError)) throw err;
+        try {
+          if (grow === need) throw err;
+          this.memory.grow(need);
+        } catch (err2) {
+          if (!(err2 instanceof RangeError)) throw err2;
+          // memory.grow failed as a whole: the memory and every live block are as they were. Free
+          // blocks at the top of the heap may still make room without growing.
+          const top = this.top;
+          this.reclaimTop();
+          if (this.top !== top) return this.reserve(cap);
+          throw this.outOfMemory(cap, null, `host memory (WebAssembly.Memory.grow to ${fmtMiB(end)} refused: ${err2.message})`, err2);
+        }
+      }
     }
     this.top = end;
     return { ptr, fresh: true };
+  }
+
+  /**
+   * Lowers the heap top past free blocks that end at it (the free lists never merge blocks, so a
+   * block of another size class could not be reused otherwise). Only on the way to an out-of-memory
+   * error; the reclaimed bytes are zeroed, as memory above the top must be.
+   */
+  private reclaimTop(): void {
+    const byEnd = new Map<number, { cap: number; list: number[]; index: number }>();
+    for (const [cap, list] of this.freeLists) list.forEach((ptr, index) => byEnd.set(ptr + cap, { cap, list, index }));
+    const oldTop = this.top;
+    const taken: Array<{ list: number[]; index: number }> = [];
+    for (let block = byEnd.get(this.top); block; block = byEnd.get(this.top)) {
+      taken.push(block);
+      this.top -= block.cap;
+    }
+    if (this.top === oldTop) return;
+    // Remove the reclaimed blocks from their lists (highest index first, so the others stay valid).
+    taken.sort((a, b) => b.index - a.index);
+    for (const { list, index } of taken) list.splice(index, 1);
+    this.k.zero(this.top, oldTop - this.top);
+  }
+
+  private outOfMemory(bytes: number, limit: number | null, limitName: string, cause?: unknown): OutOfMemoryError {
+    return new OutOfMemoryError({ backend: 'wasm', requestedBytes: bytes, limitBytes: limit, limitName, inUseBytes: this.top - HEAP_START }, cause === undefined ? undefined : { cause });
   }
 
   private release(ptr: number, capacity: number): void {
@@ -618,6 +680,8 @@ async function coreCount(): Promise<number> {
  * threads are available and wanted, starts the helper thread.
  */
 export async function createWasmBackend(opts: WasmBackendOptions = {}): Promise<WasmBackend> {
+  const limit = opts.memoryLimitBytes;
+  if (limit !== undefined && !(limit >= 0)) throw new Error(`createWasmBackend: memoryLimitBytes must be a number of bytes ≥ 0, got ${String(limit)}`);
   const cores = await coreCount();
   const shared = sharedMemoryAvailable();
   const threads = Math.min(1, Math.max(0, Math.floor(opts.threads ?? (cores > 1 ? 1 : 0))));
@@ -628,5 +692,5 @@ export async function createWasmBackend(opts: WasmBackendOptions = {}): Promise<
   const spinMs = opts.helperSpinMs ?? 0.1;
   if (!(Number.isFinite(spinMs) && spinMs >= 0)) throw new Error(`createWasmBackend: helperSpinMs must be a number of milliseconds ≥ 0, got ${String(opts.helperSpinMs)}`);
   const worker = useShared ? await KernelWorker.start(module, memory, WORKER_CTRL, spinMs) : null;
-  return new WasmBackend(exports, memory, worker);
+  return new WasmBackend(exports, memory, worker, { memoryLimitBytes: opts.memoryLimitBytes });
 }

@@ -8,6 +8,7 @@
 // encoder. Freed buffers go to a size-bucketed pool; a reused one is cleared before it is read
 // (alloc returns zeros on every backend).
 import {
+  OutOfMemoryError,
   type AdamHyper,
   type Backend,
   type BackendStats,
@@ -20,7 +21,7 @@ import {
   type TypedArray,
   type UnaryOp,
 } from '../backend.js';
-import { BufferPool } from './buffer-pool.js';
+import { BufferPool, bucketBytes } from './buffer-pool.js';
 import { acquireDevice, webgpuUnavailableReason } from './device.js';
 import {
   binarySource,
@@ -50,6 +51,12 @@ export interface WebGPUBackendOptions {
   maxWorkgroupsPerDimension?: number;
   /** Testing knob: params slots per submit (a full arena forces a flush). Default 4096. */
   paramSlots?: number;
+  /**
+   * Most bytes of GPU storage the backend may hold: live tensors plus the idle buffers its pool keeps
+   * for reuse (the pool is emptied first when that makes room). A request beyond it throws
+   * OutOfMemoryError before the device is touched. Default: no budget, only the device's limits.
+   */
+  memoryLimitBytes?: number;
 }
 
 /** Resolves to null when no WebGPU adapter is available; `webgpuUnavailableReason()` then says why. */
@@ -65,6 +72,8 @@ export async function createWebGPUBackend(opts: WebGPUBackendOptions = {}): Prom
 
 class WebGPUBuffer implements Buffer {
   freed = false;
+  /** The device could not create this buffer (found after the fact): its tensor has no storage. */
+  failed: string | null = null;
 
   constructor(
     readonly backend: WebGPUBackend,
@@ -181,6 +190,30 @@ export class WebGPUBackend implements Backend {
   private afterSubmit: GPUBuffer[] = [];
   private deviceError: string | null = null;
   private destroyed = false;
+  private readonly maxBufferBytes: number;
+  /** The byte budget (memoryLimitBytes; Infinity: none). */
+  readonly memoryLimitBytes: number;
+  /** Capacity of the pool's buffers that are in use (tensors and kernel scratch). */
+  private liveBytes = 0;
+  /** Capacity of the idle buffers the pool keeps. */
+  private pooledBytes = 0;
+  /**
+   * Driver-side allocation failures are only reported asynchronously (error scopes). While a newly
+   * created buffer is unconfirmed (`unconfirmed` > 0) or known to have failed, the calls that could
+   * raise errors because of it run inside validation error scopes, so an invalid buffer never turns
+   * into a sticky uncaptured device error; `settle` (at read and sync) collects the outcome.
+   */
+  private unconfirmed = 0;
+  private checks: Promise<void>[] = [];
+  private readonly unconfirmedGpu = new Set<GPUBuffer>();
+  /** The tensor buffer that holds each unconfirmed GPUBuffer now. */
+  private readonly holders = new Map<GPUBuffer, WebGPUBuffer>();
+  private failedAllocs: WebGPUBuffer[] = [];
+  private scopedErrors: string[] = [];
+  /** Bumped when a failed allocation is reported: scoped errors from before it were caused by it. */
+  private epoch = 0;
+  /** Guarded submits that the device rejected as a whole in this epoch. */
+  private failedSubmits = 0;
 
   constructor(
     readonly device: GPUDevice,
@@ -189,7 +222,13 @@ export class WebGPUBackend implements Backend {
     const limits = device.limits;
     this.maxGroupsPerDim = Math.min(limits.maxComputeWorkgroupsPerDimension, opts.maxWorkgroupsPerDimension ?? Infinity);
     this.maxBindingBytes = limits.maxStorageBufferBindingSize;
-    this.pool = new BufferPool(device, limits.maxBufferSize);
+    this.maxBufferBytes = limits.maxBufferSize;
+    const budget = opts.memoryLimitBytes ?? Infinity;
+    if (!(budget >= 0)) throw new Error(`WebGPUBackend: memoryLimitBytes must be a number of bytes ≥ 0, got ${String(opts.memoryLimitBytes)}`);
+    this.memoryLimitBytes = budget;
+    // The pool only creates buffers; route that through the error-scoped creation.
+    const creator = { createBuffer: (desc: GPUBufferDescriptor) => this.createPoolBuffer(desc) } as unknown as GPUDevice;
+    this.pool = new BufferPool(creator, limits.maxBufferSize);
     this.arena = new ParamArena(device, opts.paramSlots ?? 4096);
     device.addEventListener('uncapturederror', (ev) => {
       const message = (ev as GPUUncapturedErrorEvent).error.message;
@@ -205,12 +244,191 @@ export class WebGPUBackend implements Backend {
 
   alloc(size: number, dtype: DType): Buffer {
     this.checkAlive();
+    if (this.failedAllocs.length !== 0) this.reportFailedAllocs();
     if (!Number.isInteger(size) || size < 0) throw new Error(`WebGPUBackend.alloc: bad size ${size}`);
-    if (size * 4 > this.maxBindingBytes) {
-      throw new Error(`WebGPUBackend.alloc: ${size} elements exceed maxStorageBufferBindingSize (${this.maxBindingBytes} bytes)`);
+    const bytes = size * 4;
+    if (bytes > this.maxBindingBytes) throw this.outOfMemory(bytes, this.maxBindingBytes, "the device's maxStorageBufferBindingSize");
+    if (Math.max(16, bytes) > this.maxBufferBytes) throw this.outOfMemory(bytes, this.maxBufferBytes, "the device's maxBufferSize");
+    const { buffer, capacity, reused } = this.acquire(bytes);
+    const b = new WebGPUBuffer(this, size, dtype, buffer, capacity, reused);
+    if (this.unconfirmed !== 0 && this.unconfirmedGpu.has(buffer)) this.holders.set(buffer, b);
+    return b;
+  }
+
+  /** Bytes of GPU storage held: live buffers plus the pool's idle ones (see memoryLimitBytes). */
+  get memoryInUse(): number {
+    return this.liveBytes + this.pooledBytes;
+  }
+
+  /**
+   * A pool buffer, within the budget; the pool's idle buffers are dropped first if that makes room
+   * (`trim`: not from inside a dispatch, whose params slot a flush would recycle).
+   */
+  private acquire(bytes: number, trim = true): { buffer: GPUBuffer; capacity: number; reused: boolean } {
+    if (this.memoryLimitBytes !== Infinity) {
+      let cap = bucketBytes(bytes);
+      if (cap > this.maxBufferBytes) cap = Math.max(16, Math.ceil(bytes / 4) * 4);
+      if (this.liveBytes + cap > this.memoryLimitBytes) throw this.outOfMemory(bytes, this.memoryLimitBytes, 'memoryLimitBytes');
+      if (trim && this.liveBytes + this.pooledBytes + cap > this.memoryLimitBytes) {
+        // Idle buffers may still be used by recorded work: submit it before destroying them (Dawn frees them once done).
+        this.flush();
+        this.pool.destroyAll();
+        this.pooledBytes = 0;
+      }
     }
-    const { buffer, capacity, reused } = this.pool.acquire(size * 4);
-    return new WebGPUBuffer(this, size, dtype, buffer, capacity, reused);
+    const got = this.pool.acquire(bytes);
+    if (got.reused) this.pooledBytes -= got.capacity;
+    this.liveBytes += got.capacity;
+    return got;
+  }
+
+  /**
+   * The pool's createBuffer: inside out-of-memory and validation error scopes, so a driver that
+   * cannot back the buffer reports it here (asynchronously) instead of as an uncaptured device error.
+   * Only new buffers pay for this; pooled ones are reused as they are.
+   */
+  private createPoolBuffer(desc: GPUBufferDescriptor): GPUBuffer {
+    const device = this.device;
+    device.pushErrorScope('out-of-memory');
+    device.pushErrorScope('validation');
+    let buffer: GPUBuffer | undefined;
+    let thrown: unknown;
+    try {
+      buffer = device.createBuffer(desc);
+    } catch (err) {
+      thrown = err;
+    }
+    const validation = device.popErrorScope();
+    const oom = device.popErrorScope();
+    if (buffer === undefined) {
+      void validation.catch(() => {});
+      void oom.catch(() => {});
+      if (thrown instanceof RangeError) throw this.outOfMemory(Number(desc.size), null, `device memory (createBuffer threw: ${thrown.message})`);
+      throw thrown;
+    }
+    this.unconfirmed++;
+    this.unconfirmedGpu.add(buffer);
+    this.addCheck(
+      Promise.all([oom, validation]).then(
+        ([o, v]) => this.confirmed(buffer, Number(desc.size), o ?? v),
+        (err: unknown) => this.confirmed(buffer, Number(desc.size), { message: String(err) } as GPUError),
+      ),
+    );
+    return buffer;
+  }
+
+  /** Keeps the list of pending checks short when nothing awaits them for a while. */
+  private addCheck(p: Promise<void>): void {
+    this.checks.push(p);
+    if (this.checks.length > 256) this.checks = [Promise.all(this.checks).then(() => {})];
+  }
+
+  /** Opens a validation error scope while some new buffer is unconfirmed or known to have failed. */
+  private guard(): boolean {
+    if (this.unconfirmed === 0 && this.failedAllocs.length === 0) return false;
+    this.device.pushErrorScope('validation');
+    return true;
+  }
+
+  private endGuard(submit = false): void {
+    const epoch = this.epoch;
+    this.addCheck(
+      this.device.popErrorScope().then(
+        (e) => {
+          if (e && epoch === this.epoch) {
+            this.scopedErrors.push(e.message);
+            if (submit) this.failedSubmits++;
+          }
+        },
+        () => {},
+      ),
+    );
+  }
+
+  /**
+   * Waits for the outcome of every buffer creation and guarded call since the last settle (only
+   * when there are any), then reports a failed allocation, or a genuine validation error as before.
+   */
+  private async settle(): Promise<void> {
+    while (this.checks.length !== 0) {
+      const checks = this.checks;
+      this.checks = [];
+      await Promise.all(checks);
+    }
+    if (this.failedAllocs.length !== 0) this.reportFailedAllocs();
+    if (this.scopedErrors.length !== 0) {
+      const message = this.scopedErrors[0];
+      this.scopedErrors = [];
+      this.failedSubmits = 0;
+      this.deviceError ??= message;
+      console.error(`WebGPUBackend: device error: ${message}`);
+    }
+  }
+
+  /**
+   * The driver refused buffers that ops have already been handed: drop the unsubmitted work that
+   * used them (submitting it would fail as a whole), drop the pool's idle buffers (a failed one may
+   * be among them), mark the failed tensors, and throw. Every other tensor keeps its storage.
+   */
+  private reportFailedAllocs(): never {
+    const failed = this.failedAllocs;
+    const failedSubmits = this.failedSubmits;
+    this.failedAllocs = [];
+    this.scopedErrors = [];
+    this.failedSubmits = 0;
+    this.epoch++;
+    const discarded = this.encoder !== null;
+    this.pass = null;
+    this.encoder = null;
+    this.arena.upload(this.device.queue); // resets the arena; the params written are never read
+    for (const b of this.afterSubmit) b.destroy();
+    this.afterSubmit = [];
+    this.pool.destroyAll();
+    this.pooledBytes = 0;
+    const first = failed[0];
+    const total = failed.reduce((n, b) => n + b.capacity, 0);
+    throw this.outOfMemory(
+      first.bytes,
+      null,
+      `device memory (the driver refused to create ${failed.length === 1 ? 'the buffer' : `${failed.length} buffers, ${total} bytes in all`}: ${first.failed})`,
+      'The allocation was made by an op since the last read or sync (WebGPU reports it late)' +
+        (discarded ? '; the work recorded since the last submit was discarded' : '') +
+        (failedSubmits > 0 ? `; ${failedSubmits} earlier submit(s) that used the failed buffer were rejected by the device as a whole` : '') +
+        (discarded || failedSubmits > 0 ? ': tensors that work would have written keep their earlier values, tensors it created hold unspecified values' : '') +
+        '. A tensor without storage throws this error when used and can only be disposed; every other tensor and the backend stay usable.',
+      null,
+    );
+  }
+
+  /** The error for using a tensor whose buffer the driver refused. */
+  private failedError(b: WebGPUBuffer): OutOfMemoryError {
+    return this.outOfMemory(b.bytes, null, `device memory (the driver refused to create this tensor's buffer: ${b.failed})`, 'This tensor has no storage and can only be disposed; other tensors are unaffected.', null);
+  }
+
+  private confirmed(buffer: GPUBuffer, bytes: number, error: GPUError | null): void {
+    this.unconfirmed--;
+    this.unconfirmedGpu.delete(buffer);
+    const holder = this.holders.get(buffer);
+    this.holders.delete(buffer);
+    if (!error) return;
+    const w = holder && !holder.freed ? holder : new WebGPUBuffer(this, bytes / 4, 'f32', buffer, bytes, false);
+    w.failed = error.message;
+    this.failedAllocs.push(w);
+  }
+
+  private outOfMemory(bytes: number, limit: number | null, limitName: string, detail?: string, op?: null): OutOfMemoryError {
+    return new OutOfMemoryError({ backend: 'webgpu', requestedBytes: bytes, limitBytes: limit, limitName, inUseBytes: this.liveBytes + this.pooledBytes, detail, op });
+  }
+
+  /** A pool buffer goes back (idle) or, when the pool is full, is destroyed once recorded work is submitted. */
+  private releaseBuffer(buffer: GPUBuffer, capacity: number): void {
+    this.liveBytes -= capacity;
+    if (this.pool.release(buffer, capacity)) {
+      this.pooledBytes += capacity;
+      return;
+    }
+    if (this.encoder) this.afterSubmit.push(buffer);
+    else buffer.destroy();
   }
 
   write(buf: Buffer, data: TypedArray): void {
@@ -222,11 +440,20 @@ export class WebGPUBackend implements Backend {
     if (b.bytes === 0) return;
     if (!this.encoder) {
       // Nothing recorded yet, so the write cannot overtake a kernel that uses this buffer.
+      const guarded = this.guard();
       this.device.queue.writeBuffer(b.gpu, 0, typed.buffer, typed.byteOffset, typed.byteLength);
+      if (guarded) this.endGuard();
       return;
     }
     // queue.writeBuffer would run before the unsubmitted encoder; copy from staging in encoder order instead.
-    const staging = this.device.createBuffer({ size: b.bytes, usage: GPUBufferUsage.COPY_SRC, mappedAtCreation: true });
+    let staging: GPUBuffer;
+    try {
+      staging = this.device.createBuffer({ size: b.bytes, usage: GPUBufferUsage.COPY_SRC, mappedAtCreation: true });
+    } catch (err) {
+      // The mapping could not be allocated on the host: nothing was recorded, the tensor is unchanged.
+      if (err instanceof RangeError) throw this.outOfMemory(b.bytes, null, `host memory for the upload's staging buffer (${err.message})`);
+      throw err;
+    }
     new Uint8Array(staging.getMappedRange()).set(new Uint8Array(typed.buffer, typed.byteOffset, typed.byteLength));
     staging.unmap();
     this.encodeCopy(staging, b.gpu, b.bytes);
@@ -235,11 +462,24 @@ export class WebGPUBackend implements Backend {
 
   async read(buf: Buffer): Promise<TypedArray> {
     const b = this.own(buf);
+    if (this.failedAllocs.length !== 0) this.reportFailedAllocs();
     this.stats.readbacks++;
     if (b.bytes === 0) return b.dtype === 'f32' ? new Float32Array(0) : new Int32Array(0);
+    // The copy is recorded before anything is awaited: the caller may free the tensor right after
+    // asking for its values (later users of the pooled buffer are recorded after this copy).
     this.clearIfNeeded(b);
     const staging = this.device.createBuffer({ size: b.bytes, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
     this.encodeCopy(b.gpu, staging, b.bytes);
+    if (this.checks.length !== 0) {
+      // Allocation failures are reported late: collect them before the copy is submitted.
+      try {
+        await this.settle();
+        if (b.failed !== null) throw this.failedError(b);
+      } catch (err) {
+        staging.destroy();
+        throw err;
+      }
+    }
     this.flush();
     try {
       await staging.mapAsync(GPUMapMode.READ);
@@ -253,15 +493,21 @@ export class WebGPUBackend implements Backend {
   }
 
   free(buf: Buffer): void {
+    if (buf instanceof WebGPUBuffer && buf.backend === this && buf.failed !== null && !buf.freed) {
+      // Its storage never existed on the device: nothing goes back to the pool.
+      buf.freed = true;
+      this.liveBytes -= buf.capacity;
+      buf.gpu.destroy();
+      return;
+    }
     const b = this.own(buf);
     b.freed = true;
-    if (this.pool.release(b.gpu, b.capacity)) return;
-    if (this.encoder) this.afterSubmit.push(b.gpu);
-    else b.gpu.destroy();
+    this.releaseBuffer(b.gpu, b.capacity);
   }
 
   async sync(): Promise<void> {
     this.checkAlive();
+    if (this.checks.length !== 0 || this.failedAllocs.length !== 0) await this.settle();
     this.flush();
     await this.device.queue.onSubmittedWorkDone();
     this.raiseDeviceError();
@@ -740,7 +986,7 @@ export class WebGPUBackend implements Backend {
         }
         // WebGPU forbids a writable binding that overlaps another binding of the same dispatch, so
         // the kernel writes a scratch copy that is copied back afterwards.
-        const scratch = this.pool.acquire(out.capacity);
+        const scratch = this.acquire(out.capacity, false);
         if (!op.covers) this.encodeCopy(out.gpu, scratch.buffer, out.bytes);
         target = scratch.buffer;
         writeBacks.push({ scratch: scratch.buffer, capacity: scratch.capacity, to: out });
@@ -748,7 +994,9 @@ export class WebGPUBackend implements Backend {
       entries.push({ binding, resource: { buffer: target, size: Math.max(4, out.bytes) } });
     }
 
+    const guarded = this.guard();
     const bindGroup = this.device.createBindGroup({ layout: kernel.layout, entries });
+    if (guarded) this.endGuard();
     const pass = this.computePass();
     pass.setPipeline(kernel.pipeline);
     pass.setBindGroup(0, bindGroup);
@@ -757,7 +1005,7 @@ export class WebGPUBackend implements Backend {
     for (const wb of writeBacks) {
       this.encodeCopy(wb.scratch, wb.to.gpu, wb.to.bytes);
       // Later users of the pooled scratch are recorded after this copy, so it can go back now.
-      if (!this.pool.release(wb.scratch, wb.capacity)) this.afterSubmit.push(wb.scratch);
+      this.releaseBuffer(wb.scratch, wb.capacity);
     }
   }
 
@@ -873,7 +1121,9 @@ export class WebGPUBackend implements Backend {
     if (!this.encoder) return;
     this.endPass();
     this.arena.upload(this.device.queue);
+    const guarded = this.guard();
     this.device.queue.submit([this.encoder.finish()]);
+    if (guarded) this.endGuard(true);
     this.encoder = null;
     this.stats.submits++;
     for (const b of this.afterSubmit) b.destroy(); // Dawn defers the free until the GPU is done with it
@@ -904,6 +1154,7 @@ export class WebGPUBackend implements Backend {
       throw new Error(`WebGPUBackend: got a buffer from another backend ('${owner}'); move it with read/write first`);
     }
     if (buf.freed) throw new Error('WebGPUBackend: buffer used after free');
+    if (buf.failed !== null) throw this.failedError(buf);
     this.checkAlive();
     return buf;
   }
