@@ -3,7 +3,7 @@
 import type { Backend } from '../backend/backend.js';
 import { keep } from '../tensor/engine.js';
 import { assign } from '../tensor/ops.js';
-import { fmtShape, type Tensor } from '../tensor/tensor.js';
+import { Tensor, fmtShape } from '../tensor/tensor.js';
 
 export abstract class Module {
   training = true;
@@ -80,25 +80,47 @@ export abstract class Module {
   }
 
   /**
-   * Copies values into this module's parameters and buffers. Checks every name and shape first and
-   * changes nothing when any differ (strict: missing and unexpected names are errors too).
+   * Every reason `state` cannot be loaded (empty when it can). Pure: changes nothing. Entries are
+   * read as own properties only, so a name such as `__proto__`, `constructor` or `toString` is a
+   * plain name (unexpected, unless the model has it), never Object.prototype's.
    */
-  loadStateDict(state: Record<string, Tensor>, opts: { strict?: boolean } = {}): void {
-    const own = this.stateDict();
+  stateDictProblems(state: Record<string, Tensor>, opts: { strict?: boolean } = {}): string[] {
+    if (!state || typeof state !== 'object' || Array.isArray(state)) return [`expected an object of tensors by name, got ${state === null ? 'null' : Array.isArray(state) ? 'an array' : typeof state}`];
+    const strict = opts.strict ?? true;
+    const own = new Map([...this.namedParameters(), ...this.namedBuffers()]);
     const problems: string[] = [];
-    for (const [name, t] of Object.entries(own)) {
-      const src = state[name];
-      if (!src) {
-        if (opts.strict ?? true) problems.push(`missing '${name}' ${fmtShape(t.shape)}`);
-      } else if (src.shape.join() !== t.shape.join()) {
-        problems.push(`'${name}': expected ${fmtShape(t.shape)}, got ${fmtShape(src.shape)}`);
-      } else if (src.dtype !== t.dtype) {
-        problems.push(`'${name}': expected ${t.dtype}, got ${src.dtype}`);
+    for (const [name, t] of own) {
+      if (!Object.hasOwn(state, name)) {
+        if (strict) problems.push(`missing '${name}' ${fmtShape(t.shape)}`);
+        continue;
+      }
+      const src: unknown = state[name];
+      if (!(src instanceof Tensor)) problems.push(`'${name}': not a Tensor (${src === null ? 'null' : Array.isArray(src) ? 'an array' : typeof src}); build it with fromArray(values, ${fmtShape(t.shape)})`);
+      else if (src.disposed) problems.push(`'${name}': the tensor was disposed`);
+      else if (src.shape.join() !== t.shape.join()) problems.push(`'${name}': expected ${fmtShape(t.shape)}, got ${fmtShape(src.shape)}`);
+      else if (src.dtype !== t.dtype) problems.push(`'${name}': expected ${t.dtype}, got ${src.dtype}`);
+    }
+    if (strict) {
+      for (const name of Object.keys(state)) {
+        if (!own.has(name)) problems.push(`unexpected '${name}' (the model has no parameter or buffer of that name; pass { strict: false } to ignore extra entries)`);
       }
     }
-    if (opts.strict ?? true) for (const name of Object.keys(state)) if (!(name in own)) problems.push(`unexpected '${name}'`);
-    if (problems.length) throw new Error(`loadStateDict: state does not match the model:\n  ${problems.join('\n  ')}`);
-    for (const [name, t] of Object.entries(own)) if (state[name]) assign(t, state[name]);
+    return problems;
+  }
+
+  /** Throws, naming every problem, when `state` cannot be loaded. Changes nothing. */
+  validateStateDict(state: Record<string, Tensor>, opts: { strict?: boolean } = {}): void {
+    const problems = this.stateDictProblems(state, opts);
+    if (problems.length) throw new Error(`loadStateDict: state does not match the model (nothing was changed):\n  ${problems.join('\n  ')}`);
+  }
+
+  /**
+   * Copies values into this module's parameters and buffers. Checks every name, shape and dtype
+   * first and changes nothing when any differ (strict: missing and unexpected names are errors too).
+   */
+  loadStateDict(state: Record<string, Tensor>, opts: { strict?: boolean } = {}): void {
+    this.validateStateDict(state, opts);
+    for (const [name, t] of [...this.namedParameters(), ...this.namedBuffers()]) if (Object.hasOwn(state, name)) assign(t, state[name]);
   }
 
   /** Moves every parameter and buffer to `backend` (values copied through the host once). */

@@ -3,7 +3,7 @@
 // Updates happen in place on the parameters' backend; nothing is read back to the host.
 import { keep, noGrad, tidy } from '../tensor/engine.js';
 import { assign } from '../tensor/ops.js';
-import { Tensor, fromArray, full } from '../tensor/tensor.js';
+import { Tensor, fmtShape, fromArray, full } from '../tensor/tensor.js';
 
 /** A set of parameters sharing hyperparameters; unset fields take the optimizer's defaults. */
 export interface ParamGroup {
@@ -109,7 +109,8 @@ export abstract class Optimizer {
     for (const group of this.paramGroups) for (const p of group.params) p.zeroGrad();
   }
 
-  private allParams(): Tensor[] {
+  /** Every parameter, in the order state dicts number them (the groups' lists concatenated). */
+  allParams(): Tensor[] {
     return this.paramGroups.flatMap((g) => g.params);
   }
 
@@ -126,60 +127,126 @@ export abstract class Optimizer {
     };
   }
 
-  /** Throws, naming every mismatch, when `sd` does not fit this optimizer. Changes nothing. */
-  validateStateDict(sd: OptimizerStateDict): void {
+  /**
+   * The state tensors every parameter with state must have (torch's names). Defaults to all the
+   * optimizer's state keys; an optimizer whose state depends on its options (SGD without momentum
+   * keeps none) narrows it.
+   */
+  protected requiredStateKeys(): readonly string[] {
+    return this.stateKeys;
+  }
+
+  /** What a state entry of this optimizer holds, for error messages. */
+  protected describeStateKeys(): string {
+    const keys = this.requiredStateKeys();
+    return keys.length ? `${this.type} keeps ${keys.join(', ')}` : `${this.type} with these options keeps no state tensors`;
+  }
+
+  /**
+   * Every reason `sd` does not fit this optimizer (empty when it fits). Pure: changes nothing.
+   * Checks the type, each group's size, lr and weight decay, and for every parameter with state:
+   * that its index exists, its step count is a non-negative integer, and it has exactly the state
+   * tensors this optimizer keeps (none missing, none extra), each the parameter's shape, float32.
+   * Names are read as own properties only, so `__proto__` or `constructor` are plain (bad) names.
+   * `paramName` may name a parameter in messages (e.g. its dotted name in the model).
+   */
+  stateDictProblems(sd: OptimizerStateDict, paramName?: (p: Tensor) => string | undefined): string[] {
     const problems: string[] = [];
-    if (!sd || typeof sd !== 'object') throw new Error(`${this.type}.loadStateDict: expected a state dict object, got ${String(sd)}`);
-    if (sd.type !== this.type) problems.push(`it was saved by ${sd.type}, this is ${this.type}`);
+    if (!isRecord(sd)) return [`expected a state dict object { type, groups, state }, got ${describeValue(sd)}`];
+    if (sd.type !== this.type) problems.push(`it was saved by ${String(sd.type)}, this is ${this.type}; load it into the same kind of optimizer`);
     if (!Array.isArray(sd.groups) || sd.groups.length !== this.paramGroups.length) {
-      problems.push(`it has ${sd.groups?.length} parameter groups, this optimizer has ${this.paramGroups.length}`);
+      problems.push(`it has ${Array.isArray(sd.groups) ? sd.groups.length : 'no list of'} parameter groups, this optimizer has ${this.paramGroups.length}; build the optimizer with the same groups`);
     } else {
       sd.groups.forEach((g, i) => {
         const own = this.paramGroups[i];
-        if (g.numParams !== own.params.length) problems.push(`${groupLabel(own, i)}: ${g.numParams} parameters saved, ${own.params.length} here`);
-        if (!(g.lr >= 0 && Number.isFinite(g.lr))) problems.push(`${groupLabel(own, i)}: lr ${g.lr} is not a finite number ≥ 0`);
-        if (!(g.weightDecay >= 0 && Number.isFinite(g.weightDecay))) problems.push(`${groupLabel(own, i)}: weightDecay ${g.weightDecay} is not a finite number ≥ 0`);
+        if (!isRecord(g)) {
+          problems.push(`${groupLabel(own, i)}: expected { lr, weightDecay, numParams }, got ${describeValue(g)}`);
+          return;
+        }
+        if (g.numParams !== own.params.length) problems.push(`${groupLabel(own, i)}: ${String(g.numParams)} parameters saved, ${own.params.length} here; build the optimizer with the same groups`);
+        if (!(typeof g.lr === 'number' && g.lr >= 0 && Number.isFinite(g.lr))) problems.push(`${groupLabel(own, i)}: lr ${String(g.lr)} is not a finite number ≥ 0`);
+        if (!(typeof g.weightDecay === 'number' && g.weightDecay >= 0 && Number.isFinite(g.weightDecay))) problems.push(`${groupLabel(own, i)}: weightDecay ${String(g.weightDecay)} is not a finite number ≥ 0`);
       });
     }
     const params = this.allParams();
-    for (const [key, s] of Object.entries(sd.state ?? {})) {
-      const i = Number(key);
-      const p = params[i];
-      if (!Number.isInteger(i) || !p) {
-        problems.push(`state for parameter #${key}, but there are ${params.length} parameters`);
+    const state: unknown = sd.state ?? {};
+    if (!isRecord(state)) {
+      problems.push(`its state is ${describeValue(state)}, expected an object keyed by parameter index`);
+      return problems;
+    }
+    const required = this.requiredStateKeys();
+    for (const key of Object.keys(state)) {
+      const i = /^(0|[1-9][0-9]*)$/.test(key) ? Number(key) : NaN;
+      if (!(i < params.length)) {
+        problems.push(`state for '${key}', which is not a parameter index (there are ${params.length} parameters, #0 to #${params.length - 1})`);
         continue;
       }
-      if (!(Number.isInteger(s?.step) && s.step >= 0)) problems.push(`parameter #${i}: step ${s?.step} is not a non-negative integer`);
-      for (const [name, value] of Object.entries(s?.buffers ?? {})) {
-        if (!this.stateKeys.includes(name)) problems.push(`parameter #${i}: unknown state '${name}' (${this.type} keeps ${this.stateKeys.join(', ')})`);
-        else if (value instanceof Float32Array) {
+      const p = params[i];
+      const label = paramName?.(p);
+      const where = `parameter #${i} (${label !== undefined ? `'${label}' ${fmtShape(p.shape)}` : p.describe()})`;
+      const s = (state as Record<string, unknown>)[key];
+      if (!isRecord(s)) {
+        problems.push(`${where}: expected { step, buffers }, got ${describeValue(s)}`);
+        continue;
+      }
+      if (!(typeof s.step === 'number' && Number.isSafeInteger(s.step) && s.step >= 0)) problems.push(`${where}: step ${describeStep(s.step)} is not a non-negative integer`);
+      const buffers: unknown = s.buffers ?? {};
+      if (!isRecord(buffers)) {
+        problems.push(`${where}: buffers is ${describeValue(buffers)}, expected an object of state tensors`);
+        continue;
+      }
+      for (const name of required) {
+        if (!Object.hasOwn(buffers, name)) problems.push(`${where}: missing '${name}' (${this.describeStateKeys()} for every parameter it has updated; the next step would start it from zeros). Save and load with the same optimizer and options`);
+      }
+      for (const name of Object.keys(buffers)) {
+        const value = (buffers as Record<string, unknown>)[name];
+        if (!required.includes(name)) {
+          problems.push(`${where}: unexpected state '${name}' (${this.describeStateKeys()}); build the optimizer with the options it was saved with`);
+        } else if (value instanceof Float32Array) {
           if (value.length !== p.size) problems.push(`parameter #${i} '${name}': ${value.length} values, parameter ${p.describe()} has ${p.size}`);
         } else if (value instanceof Tensor) {
-          if (value.shape.join() !== p.shape.join() || value.dtype !== 'f32') problems.push(`parameter #${i} '${name}': ${value.describe()} does not match parameter ${p.describe()}`);
+          if (value.disposed) problems.push(`parameter #${i} '${name}': the tensor was disposed`);
+          else if (value.shape.join() !== p.shape.join() || value.dtype !== 'f32') problems.push(`parameter #${i} '${name}': ${value.describe()} does not match parameter ${p.describe()}`);
           else if (value.backend !== p.backend) problems.push(`parameter #${i} '${name}': lives on ${value.backend.name}, the parameter on ${p.backend.name}; pass its values as a Float32Array`);
-        } else problems.push(`parameter #${i} '${name}': expected a Tensor or Float32Array`);
+        } else problems.push(`parameter #${i} '${name}': expected a Tensor or Float32Array, got ${describeValue(value)}`);
       }
     }
-    if (problems.length) throw new Error(`${this.type}.loadStateDict: the state does not fit this optimizer:\n  ${problems.join('\n  ')}`);
+    return problems;
   }
 
-  /** Replaces the state (copies values) and each group's lr and weight decay. All-or-nothing. */
+  /** Throws, naming every mismatch, when `sd` does not fit this optimizer. Changes nothing. */
+  validateStateDict(sd: OptimizerStateDict): void {
+    const problems = this.stateDictProblems(sd);
+    if (problems.length) throw new Error(`${this.type}.loadStateDict: the state does not fit this optimizer (nothing was changed):\n  ${problems.join('\n  ')}`);
+  }
+
+  /**
+   * Replaces the state (copies values) and each group's lr and weight decay. All-or-nothing: the
+   * state is validated, then every copy is made, and only then is anything replaced.
+   */
   loadStateDict(sd: OptimizerStateDict): void {
     this.validateStateDict(sd);
     const params = this.allParams();
     const next = new Map<Tensor, ParamState>();
-    for (const [key, s] of Object.entries(sd.state ?? {})) {
-      const p = params[Number(key)];
-      const buffers: Record<string, Tensor> = {};
-      for (const [name, value] of Object.entries(s.buffers)) {
-        if (value instanceof Float32Array) buffers[name] = keep(fromArray(value, p.shape, { backend: p.backend }));
-        else {
-          const copy = keep(full(p.shape, 0, { backend: p.backend }));
-          assign(copy, value);
-          buffers[name] = copy;
+    try {
+      for (const key of Object.keys(sd.state ?? {})) {
+        const s = sd.state[Number(key)];
+        const p = params[Number(key)];
+        const buffers: Record<string, Tensor> = {};
+        next.set(p, { step: s.step, buffers });
+        for (const name of Object.keys(s.buffers ?? {})) {
+          const value = s.buffers[name];
+          if (value instanceof Float32Array) buffers[name] = keep(fromArray(value, p.shape, { backend: p.backend }));
+          else {
+            const copy = keep(full(p.shape, 0, { backend: p.backend }));
+            buffers[name] = copy;
+            assign(copy, value);
+          }
         }
       }
-      next.set(p, { step: s.step, buffers });
+    } catch (e) {
+      for (const s of next.values()) for (const t of Object.values(s.buffers)) t.dispose();
+      throw e;
     }
     this.disposeState();
     for (const [p, s] of next) this.state.set(p, s);
@@ -264,7 +331,16 @@ function resolveGroups(type: string, params: Tensor[] | ParamGroup[], defaults: 
   });
 }
 
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return !!v && typeof v === 'object' && !Array.isArray(v) && !ArrayBuffer.isView(v) && !(v instanceof Tensor);
+}
+
+function describeStep(v: unknown): string {
+  return typeof v === 'number' ? String(v) : JSON.stringify(v) ?? String(v);
+}
+
 function describeValue(v: unknown): string {
+  if (Array.isArray(v)) return `an array of ${v.length}`;
   if (v === null || v === undefined) return String(v);
   if (typeof v === 'object') return `an object of class ${(v as object).constructor?.name ?? 'Object'}`;
   return `a ${typeof v}`;

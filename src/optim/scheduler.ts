@@ -3,15 +3,22 @@
 import { checkRange, type Optimizer } from './optimizer.js';
 
 export interface SchedulerStateDict {
+  /** The scheduler's class ('StepLR', 'CosineAnnealingLR'); absent in states saved before it was recorded. */
+  type?: string;
   lastEpoch: number;
   baseLrs: number[];
 }
+
+const SCHEDULER_FIELDS = new Set(['type', 'lastEpoch', 'baseLrs']);
 
 export abstract class LRScheduler {
   /** Number of step() calls so far; 0 right after construction. */
   lastEpoch = 0;
   /** Each group's lr when the scheduler was created. */
   readonly baseLrs: number[];
+
+  /** The class name, saved in the state dict and checked on load. */
+  abstract readonly type: string;
 
   protected constructor(readonly optimizer: Optimizer) {
     this.baseLrs = optimizer.paramGroups.map((g) => g.lr);
@@ -37,14 +44,35 @@ export abstract class LRScheduler {
   }
 
   stateDict(): SchedulerStateDict {
-    return { lastEpoch: this.lastEpoch, baseLrs: [...this.baseLrs] };
+    return { type: this.type, lastEpoch: this.lastEpoch, baseLrs: [...this.baseLrs] };
   }
 
-  loadStateDict(sd: SchedulerStateDict): void {
-    if (!Number.isInteger(sd.lastEpoch) || sd.lastEpoch < 0) throw new Error(`LRScheduler.loadStateDict: lastEpoch must be an integer ≥ 0, got ${sd.lastEpoch}`);
-    if (!Array.isArray(sd.baseLrs) || sd.baseLrs.length !== this.baseLrs.length || !sd.baseLrs.every((x) => x > 0 && Number.isFinite(x))) {
-      throw new Error(`LRScheduler.loadStateDict: expected ${this.baseLrs.length} positive base lrs (one per param group), got ${JSON.stringify(sd.baseLrs)}`);
+  /** Every reason `sd` does not fit this scheduler (empty when it fits). Pure: changes nothing. */
+  stateDictProblems(sd: SchedulerStateDict): string[] {
+    if (!sd || typeof sd !== 'object' || Array.isArray(sd)) return [`expected a scheduler state { type, lastEpoch, baseLrs }, got ${JSON.stringify(sd) ?? String(sd)}`];
+    const problems: string[] = [];
+    const has = (k: string) => Object.hasOwn(sd, k);
+    if (has('type') && sd.type !== this.type) problems.push(`it was saved by ${JSON.stringify(sd.type)?.replace(/^"|"$/g, '')}, this is ${this.type}; resume with the same kind of scheduler`);
+    if (!(typeof sd.lastEpoch === 'number' && Number.isSafeInteger(sd.lastEpoch) && sd.lastEpoch >= 0)) {
+      problems.push(`lastEpoch must be an integer ≥ 0 (the number of step() calls), got ${JSON.stringify(sd.lastEpoch) ?? String(sd.lastEpoch)}`);
     }
+    if (!Array.isArray(sd.baseLrs) || sd.baseLrs.length !== this.baseLrs.length || !sd.baseLrs.every((x) => typeof x === 'number' && x > 0 && Number.isFinite(x))) {
+      problems.push(`expected ${this.baseLrs.length} positive finite base lrs (one per param group), got ${Array.isArray(sd.baseLrs) ? `[${sd.baseLrs.map(String).join(', ')}]` : JSON.stringify(sd.baseLrs) ?? String(sd.baseLrs)}`);
+    }
+    const extra = Object.keys(sd).filter((k) => !SCHEDULER_FIELDS.has(k));
+    if (extra.length) problems.push(`unknown fields ${extra.map((k) => `'${k}'`).join(', ')} (a scheduler state has type, lastEpoch and baseLrs)`);
+    return problems;
+  }
+
+  /** Throws, naming every problem, when `sd` does not fit this scheduler. Changes nothing. */
+  validateStateDict(sd: SchedulerStateDict): void {
+    const problems = this.stateDictProblems(sd);
+    if (problems.length) throw new Error(`${this.type}.loadStateDict: the state does not fit this scheduler (nothing was changed):\n  ${problems.join('\n  ')}`);
+  }
+
+  /** Restores the epoch count and base lrs and writes the lrs they give into the optimizer. All-or-nothing. */
+  loadStateDict(sd: SchedulerStateDict): void {
+    this.validateStateDict(sd);
     this.lastEpoch = sd.lastEpoch;
     sd.baseLrs.forEach((x, i) => (this.baseLrs[i] = x));
     this.apply();
@@ -58,6 +86,7 @@ export abstract class LRScheduler {
 
 /** lr = base · gamma^⌊epoch / stepSize⌋. */
 export class StepLR extends LRScheduler {
+  readonly type = 'StepLR';
   readonly stepSize: number;
   readonly gamma: number;
 
@@ -81,6 +110,7 @@ export class StepLR extends LRScheduler {
  * etaMin at epoch tMax, then (as torch) back up along the same cosine.
  */
 export class CosineAnnealingLR extends LRScheduler {
+  readonly type = 'CosineAnnealingLR';
   readonly tMax: number;
   readonly etaMin: number;
 

@@ -30,6 +30,15 @@ export class SGD extends Optimizer {
     if (this.nesterov && momentum === 0) throw new Error('SGD: nesterov needs momentum > 0; set e.g. { momentum: 0.9, nesterov: true }');
   }
 
+  /** With momentum each updated parameter has a momentum buffer; plain SGD keeps none. */
+  protected override requiredStateKeys(): readonly string[] {
+    return this.momentum !== 0 ? this.stateKeys : [];
+  }
+
+  protected override describeStateKeys(): string {
+    return this.momentum !== 0 ? `SGD with momentum ${this.momentum} keeps momentum_buffer` : 'SGD with momentum 0 keeps no state tensors';
+  }
+
   protected override updateParam(p: Tensor, g: Tensor, group: OptimizerParamGroup, state: ParamState): void {
     let d = group.weightDecay !== 0 ? add(g, mul(p, group.weightDecay)) : g;
     if (this.momentum !== 0) {

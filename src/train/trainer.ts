@@ -93,6 +93,23 @@ export interface MTLTrainerOptions {
   checkGradients?: boolean;
 }
 
+/** Every option MTLTrainer takes; anything else is an error, never ignored. */
+const TRAINER_OPTIONS: readonly (keyof MTLTrainerOptions)[] = [
+  'taskNames', 'taskTypes', 'optimizer', 'optimizerParams', 'scheduler', 'taskWeights', 'taskSpecificLr', 'adaptiveParams', 'taskWeightsStrategy',
+  'gradnormAlpha', 'nEpoch', 'earlystopPatience', 'earlystopTask', 'device', 'modelPath', 'seed', 'progress', 'inspectEvery', 'onProgress', 'onEpochEnd',
+  'clipGradNorm', 'nonFinite', 'checkGradients',
+];
+const OPTIMIZER_PARAMS: readonly (keyof OptimizerParams)[] = ['lr', 'weightDecay', 'betas', 'eps', 'momentum', 'nesterov'];
+
+/** Throws for keys of `given` that are not in `known`, suggesting one that differs only in case or a letter or two. */
+function checkKnown(where: string, given: object, known: readonly string[]): void {
+  const unknown = Object.keys(given).filter((k) => !known.includes(k));
+  if (unknown.length === 0) return;
+  const near = (k: string) => known.find((o) => o.toLowerCase() === k.toLowerCase() || (Math.abs(o.length - k.length) <= 2 && [...o.toLowerCase()].filter((c, i) => c !== k.toLowerCase()[i]).length <= 2));
+  const named = unknown.map((k) => `'${k}'${near(k) ? ` (did you mean '${near(k)}'?)` : ''}`);
+  throw new Error(`${where}: unknown option${unknown.length > 1 ? 's' : ''} ${named.join(', ')}; the options are ${known.join(', ')}`);
+}
+
 export interface EpochRecord {
   epoch: number;
   /** Mean training loss per trained task. */
@@ -204,6 +221,8 @@ export class MTLTrainer {
   constructor(model: MultiTaskModel, opts: MTLTrainerOptions = {}) {
     this.model = model;
     this.opts = opts;
+    checkKnown('MTLTrainer', opts, TRAINER_OPTIONS);
+    if (opts.optimizerParams) checkKnown('MTLTrainer optimizerParams', opts.optimizerParams, OPTIMIZER_PARAMS);
     this.nEpoch = opts.nEpoch ?? 10;
     if (!Number.isInteger(this.nEpoch) || this.nEpoch < 1) throw new Error(`MTLTrainer: nEpoch must be a positive integer, got ${opts.nEpoch}`);
     if (opts.clipGradNorm !== undefined && !(typeof opts.clipGradNorm === 'number' && opts.clipGradNorm > 0 && Number.isFinite(opts.clipGradNorm))) {
@@ -594,11 +613,10 @@ export class MTLTrainer {
   async resume(path: string): Promise<void> {
     await this.prepareDevice();
     let random: RandomState | null = null;
+    // Checked by loadCheckpoint with everything else, before anything changes: epoch and step (countFields),
+    // the random generator's state (here), the model, optimizer, scheduler and strategy state.
     const checkMetadata = (m: Record<string, string>) => {
-      for (const key of ['epoch', 'step'] as const) {
-        if (m[key] !== undefined && !(Number.isInteger(Number(m[key])) && Number(m[key]) >= 0)) throw new Error(`its ${key} '${m[key]}' is not a count`);
-      }
-      if (m.random === undefined) return;
+      if (!Object.hasOwn(m, 'random')) return;
       try {
         random = JSON.parse(m.random);
       } catch {
@@ -606,7 +624,13 @@ export class MTLTrainer {
       }
       if (!isRandomState(random)) throw new Error(`its random generator state is malformed: ${m.random}`);
     };
-    const loaded = await loadCheckpoint(path, this.model, { optimizer: this.optimizer, scheduler: this.scheduler ?? undefined, strategy: this.strategy, checkMetadata });
+    const loaded = await loadCheckpoint(path, this.model, {
+      optimizer: this.optimizer,
+      scheduler: this.scheduler ?? undefined,
+      strategy: this.strategy,
+      countFields: ['epoch', 'step'],
+      checkMetadata,
+    });
     if (!loaded.hasStrategyState && this.strategy.loadStateDict) {
       console.warn(`MTLTrainer.resume: '${path}' has no ${this.strategy.name} state (an older checkpoint); the balancing starts afresh`);
     }
