@@ -1,0 +1,18 @@
+// MTLTrainer refuses options it does not know, and says which it knows (a near miss gets a suggestion).
+import { describe, expect, it } from 'vitest';
+import { SparseFeature } from '../src/features.js';
+import * as wm from '../src/index.js';
+
+const model = () => new wm.MMoE({ features: [new SparseFeature({ name: 'a', vocabSize: 3, embedDim: 2 })], numTasks: 2, nExpert: 2, expertParams: { dims: [3] }, towerParamsList: [{ dims: [2] }, { dims: [2] }] });
+
+describe('MTLTrainer options', () => {
+  it('an unknown option is an error that names it and the known ones', () => {
+    expect(() => new wm.MTLTrainer(model(), { nEpochs: 2 } as never)).toThrow(/MTLTrainer: unknown option 'nEpochs' \(did you mean 'nEpoch'\?\); the options are taskNames, .*nEpoch/);
+    expect(() => new wm.MTLTrainer(model(), { learningRate: 0.1, foo: 1 } as never)).toThrow(/unknown options 'learningRate', 'foo'/);
+    expect(() => new wm.MTLTrainer(model(), { optimizerParams: { lr: 1e-3, weight_decay: 1e-4 } } as never)).toThrow(/optimizerParams: unknown option 'weight_decay'.*weightDecay/);
+  });
+
+  it('every documented option is accepted', () => {
+    expect(() => new wm.MTLTrainer(model(), { nEpoch: 1, seed: 1, progress: 'none', device: 'cpu', clipGradNorm: 1, nonFinite: 'skip', checkGradients: true, optimizerParams: { lr: 1e-3, weightDecay: 0, betas: [0.9, 0.999], eps: 1e-8 } })).not.toThrow();
+  });
+});
