@@ -37,9 +37,9 @@ export interface ReadCsvOptions {
   encoders?: Record<string, LabelEncoder>;
   /** Per sequence column: the separator between ids (default '|') and how to pad (padSequences' options). */
   sequences?: Record<string, PadSequencesOptions & { separator?: string }>;
+  /** Field separator (default ','); a non-empty string without line breaks, double quotes or a byte-order mark. */
   delimiter?: string;
-  /** Field separator (default ','). */
-  /** Bytes per papaparse chunk (default 1 MiB). */
+  /** Characters per chunk of text (file: bytes per read; default 1 MiB); a positive integer. Chunks are cut at row ends. */
   chunkSize?: number;
 }
 
@@ -61,8 +61,19 @@ const INT32_MAX = 2147483647;
 function toNumber(cell: string): number {
   if (cell.length === 0) return NaN;
   const v = +cell;
+  // JavaScript's unary + also reads hex/octal/binary ("0x10" → 16); a CSV number is decimal.
+  if (cell.length > 2 && Number.isInteger(v) && isRadixLiteral(cell)) return NaN;
   if (v === 0 && cell.trim() === '') return NaN;
   return v;
+}
+
+/** "0x1F", "0o17", "0b101" (after blanks): what Number() reads but a CSV reader must not. */
+function isRadixLiteral(cell: string): boolean {
+  let i = 0;
+  while (i < cell.length && cell.charCodeAt(i) <= 32) i++;
+  if (cell.charCodeAt(i) !== 48) return false;
+  const c = cell.charCodeAt(i + 1) | 32; // lower case
+  return c === 120 || c === 111 || c === 98; // x o b
 }
 
 /** Empty, or a usual spelling of "missing" (NaN, NA, null, None). */
@@ -82,6 +93,11 @@ class ColumnBuilder {
   private floats = new Float32Array(0);
   private strings: string[] = [];
   private lists: number[][] = [];
+  /**
+   * An 'auto' column turned to strings after numbers were read: those cells are re-read as text in a
+   * second pass (parseCsv/readCsvFile), so "1.10" stays "1.10" and "007" stays "007".
+   */
+  promotedLate = false;
   private n = 0;
 
   constructor(
@@ -136,7 +152,10 @@ class ColumnBuilder {
 
   private denseValue(cell: string, row: number): number {
     const v = toNumber(cell);
-    if (Number.isFinite(v)) return v;
+    if (Number.isFinite(v)) {
+      if (!Number.isFinite(Math.fround(v))) throw this.float32Overflow(cell, row);
+      return v;
+    }
     const missing = isMissingCell(cell);
     if (missing && this.fill !== undefined) return this.fill;
     const shown = cell === '' ? 'an empty cell' : `"${cell}"`;
@@ -144,6 +163,14 @@ class ColumnBuilder {
       `Dense column "${this.name}" has ${shown} at ${place(row)} of ${this.source}, which is not a number. ` +
         `Fix: fill missing values (readCsv option fillNa: { "${this.name}": 0 }, or fill them in the file) or drop those rows` +
         (missing ? '.' : `; if the column holds categories, declare it 'categorical' and label-encode it.`),
+      { column: this.name, row, value: cell },
+    );
+  }
+
+  private float32Overflow(cell: string, row: number): DataError {
+    return new DataError(
+      `Column "${this.name}" has "${cell}" at ${place(row)} of ${this.source}, which is beyond the float32 range (±3.4e38) and would be read as infinity. ` +
+        `Fix: rescale the column, or declare it 'categorical' if it is an identifier.`,
       { column: this.name, row, value: cell },
     );
   }
@@ -183,6 +210,7 @@ class ColumnBuilder {
     } else if (this.storage === 'int' && Number.isInteger(v) && v >= INT32_MIN && v <= INT32_MAX) {
       this.pushInt(v);
     } else {
+      if (Number.isFinite(v) && !Number.isFinite(Math.fround(v))) throw this.float32Overflow(cell, row);
       if (this.storage === 'int') this.promoteToFloats();
       this.pushFloat(v);
     }
@@ -214,7 +242,9 @@ class ColumnBuilder {
 
   private promoteToStrings(): void {
     const numbers = this.storage === 'int' ? this.ints : this.floats;
-    this.strings = Array.from(numbers.subarray(0, this.n), (v) => String(v));
+    // Stand-ins until the second pass puts back the cells as written.
+    this.strings = Array.from(numbers.subarray(0, this.n), (v) => (this.storage === 'int' ? String(v) : formatFloat32(v)));
+    if (this.n > 0) this.promotedLate = true;
     this.ints = new Int32Array(0);
     this.floats = new Float32Array(0);
     this.storage = 'string';
@@ -225,6 +255,75 @@ class ColumnBuilder {
     if (this.storage === 'string') return this.strings;
     const arr = this.storage === 'int' ? this.ints : this.floats;
     return arr.length === this.n ? arr : arr.slice(0, this.n);
+  }
+}
+
+const COLUMN_KINDS: readonly ColumnKind[] = ['dense', 'sparse', 'categorical', 'auto', 'sequence'];
+const OPTION_NAMES: readonly string[] = ['columns', 'others', 'fillNa', 'encoders', 'sequences', 'delimiter', 'chunkSize'];
+/** What papaparse cannot split on (it silently guesses another delimiter instead). */
+const BAD_DELIMITERS = ['\r', '\n', '"', '\uFEFF'];
+
+/** record[name] when it is the record's own property (never something inherited from Object.prototype). */
+const own = <T>(record: Record<string, T> | undefined, name: string): T | undefined => (record !== undefined && Object.hasOwn(record, name) ? record[name] : undefined);
+
+const isPlainObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const shown = (v: unknown): string => {
+  try {
+    return typeof v === 'string' ? JSON.stringify(v) : typeof v === 'number' || typeof v === 'boolean' ? String(v) : (JSON.stringify(v) ?? typeof v);
+  } catch {
+    return typeof v;
+  }
+};
+
+/** Refuses option objects that would otherwise be silently ignored or misread (a typo, a wrong type, a bad delimiter). */
+function checkOptions(options: ReadCsvOptions): void {
+  if (!isPlainObject(options)) throw new DataError(`readCsv: options must be an object, got ${shown(options)}.`);
+  const unknown = Object.keys(options).filter((k) => !OPTION_NAMES.includes(k));
+  if (unknown.length) {
+    throw new DataError(`readCsv: unknown option${unknown.length > 1 ? 's' : ''} ${listNames(unknown)}; the options are ${listNames(OPTION_NAMES)}.`);
+  }
+  const { columns, others, fillNa, encoders, sequences, delimiter, chunkSize } = options as Record<string, unknown>;
+  if (columns !== undefined) {
+    if (!isPlainObject(columns)) {
+      throw new DataError(
+        `readCsv: columns must map each column name to its kind, e.g. { click: 'dense', user_id: 'sparse', city: 'categorical' }; got ${Array.isArray(columns) ? 'an array ' : ''}(${shown(columns)}). Fix: pass an object.`,
+      );
+    }
+    for (const [name, kind] of Object.entries(columns)) {
+      if (!COLUMN_KINDS.includes(kind as ColumnKind)) {
+        throw new DataError(`readCsv: column "${name}" has kind ${shown(kind)}; the kinds are ${listNames(COLUMN_KINDS)}.`, { column: name, value: kind });
+      }
+    }
+  }
+  if (others !== undefined && others !== 'drop' && others !== 'auto') throw new DataError(`readCsv: others must be 'drop' or 'auto', got ${shown(others)}.`);
+  if (fillNa !== undefined && typeof fillNa !== 'number') {
+    if (!isPlainObject(fillNa)) throw new DataError(`readCsv: fillNa must be a number or { column: number }, got ${shown(fillNa)}.`);
+    for (const [name, v] of Object.entries(fillNa)) {
+      if (typeof v !== 'number') throw new DataError(`readCsv: fillNa for column "${name}" must be a number, got ${shown(v)}.`, { column: name, value: v });
+    }
+  }
+  for (const [option, value] of [['encoders', encoders], ['sequences', sequences]] as const) {
+    if (value === undefined) continue;
+    if (!isPlainObject(value)) throw new DataError(`readCsv: ${option} must be an object keyed by column name, got ${shown(value)}.`);
+    for (const [name, v] of Object.entries(value)) {
+      if (!isPlainObject(v) && !(option === 'encoders' && v instanceof LabelEncoder)) {
+        throw new DataError(`readCsv: ${option} for column "${name}" must be ${option === 'encoders' ? 'a fitted LabelEncoder' : 'an object'}, got ${shown(v)}.`, { column: name });
+      }
+    }
+  }
+  if (isPlainObject(sequences)) {
+    for (const [name, v] of Object.entries(sequences)) {
+      const separator = (v as { separator?: unknown }).separator;
+      if (separator !== undefined && (typeof separator !== 'string' || separator.length === 0)) {
+        throw new DataError(`readCsv: the separator of sequence column "${name}" must be a non-empty string, got ${shown(separator)}.`, { column: name });
+      }
+    }
+  }
+  if (delimiter !== undefined && (typeof delimiter !== 'string' || delimiter.length === 0 || BAD_DELIMITERS.some((b) => delimiter.includes(b)))) {
+    throw new DataError(`readCsv: delimiter must be a non-empty string without line breaks, double quotes or a byte-order mark, got ${shown(delimiter)}. Fix: e.g. ',', ';' or '\t'.`);
+  }
+  if (chunkSize !== undefined && !(typeof chunkSize === 'number' && Number.isSafeInteger(chunkSize) && chunkSize > 0)) {
+    throw new DataError(`readCsv: chunkSize must be a positive integer number of bytes, got ${shown(chunkSize)}.`);
   }
 }
 
@@ -239,11 +338,7 @@ class TableBuilder {
     private readonly options: ReadCsvOptions,
     private readonly source: string,
   ) {
-    if (Array.isArray(options.columns)) {
-      throw new DataError(
-        `readCsv: columns must map each column name to its kind, e.g. { click: 'dense', user_id: 'sparse', city: 'categorical' }; got an array (${JSON.stringify(options.columns)}). Fix: pass an object.`,
-      );
-    }
+    checkOptions(options);
   }
 
   addRows(rows: string[][], errors: Papa.ParseError[]): void {
@@ -251,9 +346,9 @@ class TableBuilder {
       const e = errors[0];
       const row = this.rows + (e.row ?? 0) - (this.header === null ? 1 : 0); // papaparse counts from the chunk start
       throw new DataError(
-        `CSV syntax error in ${this.source} near data row ${row + 1}: ${e.message} (${e.code}). ` +
+        `CSV syntax error in ${this.source} near ${row < 0 ? 'the header (line 1)' : `data row ${row + 1}`}: ${e.message} (${e.code}). ` +
           `Fix: check the quoting in that row (a field with a comma or line break must be in double quotes).`,
-        { row },
+        row < 0 ? {} : { row },
       );
     }
     let start = 0;
@@ -292,7 +387,8 @@ class TableBuilder {
       }
     }
     for (const name of header) {
-      const kind = spec?.[name] ?? (others === 'auto' ? 'auto' : undefined);
+      // Own keys only: a column named "constructor" or "toString" is not in { a: 'dense' }.
+      const kind = own(spec, name) ?? (others === 'auto' ? 'auto' : undefined);
       if (kind) wanted.push([name, kind]);
     }
     const duplicates = header.filter((name, i) => header.indexOf(name) !== i);
@@ -303,10 +399,15 @@ class TableBuilder {
     }
     const fill = this.options.fillNa;
     for (const [name, kind] of wanted) {
-      const fillValue = typeof fill === 'number' ? fill : fill?.[name];
-      this.builders.push(new ColumnBuilder(name, kind, this.source, fillValue, this.options.encoders?.[name], this.options.sequences?.[name]));
+      const fillValue = typeof fill === 'number' ? fill : own(fill, name);
+      this.builders.push(new ColumnBuilder(name, kind, this.source, fillValue, own(this.options.encoders, name), own(this.options.sequences, name)));
       this.fieldIndex.push(header.indexOf(name));
     }
+  }
+
+  /** 'auto' columns that became text after numbers had been read (their early cells need a second pass). */
+  promotedLate(): string[] {
+    return this.builders.filter((b) => b.promotedLate).map((b) => b.name);
   }
 
   finish(): CsvTable {
@@ -315,71 +416,163 @@ class TableBuilder {
     const categorical: Record<string, string[]> = {};
     for (const b of this.builders) {
       const values = b.finish();
-      if (Array.isArray(values)) categorical[b.name] = values;
-      else columns[b.name] = values;
+      // defineProperty, not assignment: a column named "__proto__" must be an own property.
+      const slot = { value: values, enumerable: true, writable: true, configurable: true };
+      if (Array.isArray(values)) Object.defineProperty(categorical, b.name, slot);
+      else Object.defineProperty(columns, b.name, slot);
     }
     return { header: this.header, columns, categorical, numRows: this.rows };
   }
 }
 
-function papaConfig(builder: TableBuilder, options: ReadCsvOptions, onDone: (error?: unknown) => void) {
-  let failed = false;
-  return {
-    header: false,
-    skipEmptyLines: true,
-    delimiter: options.delimiter ?? ',',
-    chunkSize: options.chunkSize ?? 1 << 20,
-    chunk(results: Papa.ParseResult<string[]>, parser: Papa.Parser) {
-      if (failed) return;
-      try {
-        builder.addRows(results.data, results.errors);
-      } catch (error) {
-        failed = true;
-        onDone(error);
-        parser.abort();
+type Newline = '\r\n' | '\n' | '\r';
+
+/**
+ * Cuts a stream of text into pieces that end at a line break outside double quotes, so that papaparse
+ * parses whole rows: papaparse's own chunking mis-reports valid files (InvalidQuotes when a chunk ends
+ * between a closing quote and "\r\n") and guesses the line break from its first chunk only. The line
+ * break is the first one found outside quotes; a leading byte-order mark is dropped.
+ */
+class LineChunker {
+  private buf = '';
+  private pos = 0;
+  private quoted = false;
+  private cut = 0;
+  private started = false;
+  newline: Newline | undefined;
+
+  constructor(private readonly delimiter: string) {}
+
+  /** Adds text; returns the whole rows now complete ('' when none). */
+  push(text: string): string {
+    if (!this.started && text.length > 0) {
+      this.started = true;
+      if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+    }
+    this.buf += text;
+    this.scan(this.buf.length - Math.max(2, this.delimiter.length));
+    return this.take();
+  }
+
+  /** The rest of the text. */
+  end(): string {
+    this.scan(this.buf.length);
+    const rest = this.buf;
+    this.buf = '';
+    this.pos = this.cut = 0;
+    return rest;
+  }
+
+  private take(): string {
+    if (this.cut === 0) return '';
+    const piece = this.buf.slice(0, this.cut);
+    this.buf = this.buf.slice(this.cut);
+    this.pos -= this.cut;
+    this.cut = 0;
+    return piece;
+  }
+
+  /** Advances the quote state up to `limit` (exclusive), leaving room to look ahead; jumps from quote to line break. */
+  private scan(limit: number): void {
+    const b = this.buf;
+    const d = this.delimiter;
+    let i = this.pos;
+    while (i < limit) {
+      if (this.quoted) {
+        const q = b.indexOf('"', i);
+        if (q < 0 || q >= limit) {
+          i = limit;
+          break;
+        }
+        if (b[q + 1] === '"') i = q + 2; // an escaped quote
+        else {
+          this.quoted = false;
+          i = q + 1;
+        }
+        continue;
       }
-    },
-    complete() {
-      if (!failed) onDone();
-    },
-    error(error: Error) {
-      if (!failed) {
-        failed = true;
-        onDone(error);
+      SPECIAL.lastIndex = i;
+      const m = SPECIAL.exec(b);
+      if (m === null || m.index >= limit) {
+        i = limit;
+        break;
       }
-    },
-  };
+      const j = m.index;
+      const c = b[j];
+      if (c === '"') {
+        // Only a quote that opens a field starts a quoted field (papaparse keeps others as text).
+        const prev = b[j - 1];
+        if (j === 0 || prev === '\n' || prev === '\r' || (j >= d.length && b.startsWith(d, j - d.length))) this.quoted = true;
+        i = j + 1;
+        continue;
+      }
+      if (this.newline === undefined) this.newline = c === '\n' ? '\n' : b[j + 1] === '\n' ? '\r\n' : '\r';
+      if (this.newline === '\r\n' ? c === '\r' && b[j + 1] === '\n' : c === this.newline) {
+        i = j + this.newline.length;
+        this.cut = i;
+      } else i = j + 1;
+    }
+    this.pos = Math.max(i, this.pos);
+  }
+}
+
+const SPECIAL = /["\r\n]/g;
+
+/** Parses whole rows with papaparse (synchronously) into the builder. */
+function parsePiece(builder: TableBuilder, options: ReadCsvOptions, piece: string, newline: Newline | undefined): void {
+  if (piece.length === 0) return;
+  const results = Papa.parse<string[]>(piece, { header: false, skipEmptyLines: true, delimiter: options.delimiter ?? ',', newline: newline ?? '\n' });
+  builder.addRows(results.data, results.errors);
 }
 
 /** Parses CSV text synchronously (works everywhere, browsers included). */
 export function parseCsv(text: string, options: ReadCsvOptions = {}): CsvTable {
   const builder = new TableBuilder(options, 'the CSV text');
-  let failure: unknown;
-  let failedFlag = false;
-  Papa.parse<string[]>(text, papaConfig(builder, options, (error) => {
-    if (error !== undefined) {
-      failure = error;
-      failedFlag = true;
-    }
-  }));
-  if (failedFlag) throw failure;
-  return builder.finish();
+  if (typeof text !== 'string') throw new DataError(`readCsv: the CSV text must be a string, got ${shown(text)}.`);
+  const chunker = new LineChunker(options.delimiter ?? ',');
+  const size = options.chunkSize ?? 1 << 20;
+  for (let start = 0; start < text.length; start += size) {
+    parsePiece(builder, options, chunker.push(text.slice(start, start + size)), chunker.newline);
+  }
+  parsePiece(builder, options, chunker.end(), chunker.newline);
+  const table = builder.finish();
+  const late = builder.promotedLate();
+  if (late.length) putBackText(table, late, parseCsv(text, textPassOptions(options, late)));
+  return table;
+}
+
+/** Options of the second pass that re-reads, as text, the 'auto' columns that turned to strings late. */
+function textPassOptions(options: ReadCsvOptions, names: string[]): ReadCsvOptions {
+  const columns: ColumnSpec = {};
+  for (const name of names) Object.defineProperty(columns, name, { value: 'categorical', enumerable: true, writable: true, configurable: true });
+  const pass: ReadCsvOptions = { columns, others: 'drop' };
+  if (options.delimiter !== undefined) pass.delimiter = options.delimiter;
+  if (options.chunkSize !== undefined) pass.chunkSize = options.chunkSize;
+  return pass;
+}
+
+function putBackText(table: CsvTable, names: string[], text: CsvTable): void {
+  if (text.numRows !== table.numRows) throw new DataError(`readCsv: the second read of ${listNames(names)} found ${text.numRows} rows, not ${table.numRows} (did the file change while it was read?).`);
+  for (const name of names) Object.defineProperty(table.categorical, name, { value: text.categorical[name], enumerable: true, writable: true, configurable: true });
 }
 
 /** Streams a CSV file from disk (Node only). */
 export async function readCsvFile(path: string, options: ReadCsvOptions = {}): Promise<CsvTable> {
   const fs = await import('node:fs');
-  if (!fs.existsSync(path)) throw new DataError(`CSV file not found: ${path}. Fix: check the path (relative paths start at ${process.cwd()}).`);
+  if (typeof path !== 'string' || !fs.existsSync(path)) throw new DataError(`CSV file not found: ${path}. Fix: check the path (relative paths start at ${process.cwd()}).`);
   const builder = new TableBuilder(options, path);
+  const chunker = new LineChunker(options.delimiter ?? ',');
   const stream = fs.createReadStream(path, { encoding: 'utf8', highWaterMark: options.chunkSize ?? 1 << 20 });
-  await new Promise<void>((resolve, reject) => {
-    Papa.parse(stream, papaConfig(builder, options, (error) => {
-      if (error === undefined) return resolve();
-      stream.destroy();
-      reject(error);
-    }) as Papa.ParseLocalConfig<string[], NodeJS.ReadableStream>);
-  });
-  return builder.finish();
+  try {
+    for await (const chunk of stream) parsePiece(builder, options, chunker.push(chunk as string), chunker.newline);
+  } finally {
+    stream.destroy();
+  }
+  parsePiece(builder, options, chunker.end(), chunker.newline);
+  const table = builder.finish();
+  const late = builder.promotedLate();
+  if (late.length) putBackText(table, late, await readCsvFile(path, textPassOptions(options, late)));
+  return table;
 }
 
 /** The header fields of CSV text (reads only the first line). */
@@ -414,7 +607,9 @@ export async function readCsv(source: CsvSource, options: ReadCsvOptions = {}): 
   if (typeof source === 'string') {
     return /[\r\n]/.test(source) ? parseCsv(source, options) : readCsvFile(source, options);
   }
-  return 'text' in source ? parseCsv(source.text, options) : readCsvFile(source.path, options);
+  if (typeof source === 'object' && source !== null && typeof (source as { text?: unknown }).text === 'string') return parseCsv((source as { text: string }).text, options);
+  if (typeof source === 'object' && source !== null && typeof (source as { path?: unknown }).path === 'string') return readCsvFile((source as { path: string }).path, options);
+  throw new DataError(`readCsv: the source must be a path, CSV text, { path } or { text } (a string), got ${shown(source)}.`);
 }
 
 /**

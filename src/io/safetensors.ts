@@ -31,19 +31,35 @@ const littleEndianHost = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 
 const elementCount = (shape: readonly number[]): number => shape.reduce((a, b) => a * b, 1);
 
+/** Sets an own property, even one named "__proto__" (plain assignment would replace the prototype). */
+function setOwn<T>(record: Record<string, T>, key: string, value: T): void {
+  Object.defineProperty(record, key, { value, enumerable: true, writable: true, configurable: true });
+}
+
+const isPlainObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v) && (Object.getPrototypeOf(v) === Object.prototype || Object.getPrototypeOf(v) === null);
+
 /** Serialises tensors (in the order given) and optional string metadata into safetensors bytes. */
 export function encodeSafetensors(tensors: Record<string, SafetensorsTensor>, metadata?: Record<string, string>): Uint8Array {
   const header: Record<string, unknown> = {};
+  if (!isPlainObject(tensors)) throw new Error(`encodeSafetensors: tensors must be an object { name: { dtype, shape, data } }, got ${tensors === null ? 'null' : typeof tensors}`);
+  if (metadata !== undefined && !isPlainObject(metadata)) {
+    throw new Error(`encodeSafetensors: metadata must be a plain object of strings, got ${metadata === null ? 'null' : Array.isArray(metadata) ? 'an array' : typeof metadata === 'object' ? `a ${(metadata as object).constructor?.name ?? 'object'}` : typeof metadata}`);
+  }
   if (metadata && Object.keys(metadata).length) {
     for (const [k, v] of Object.entries(metadata)) {
       if (typeof v !== 'string') throw new Error(`encodeSafetensors: metadata '${k}' must be a string, got ${typeof v}; JSON.stringify structured values`);
     }
-    header[METADATA_KEY] = metadata;
+    const copy: Record<string, string> = {};
+    for (const [k, v] of Object.entries(metadata)) setOwn(copy, k, v);
+    header[METADATA_KEY] = copy;
   }
   let offset = 0;
   const entries = Object.entries(tensors);
   for (const [name, t] of entries) {
     if (name === METADATA_KEY || name === '') throw new Error(`encodeSafetensors: '${name}' cannot be used as a tensor name`);
+    if (typeof t !== 'object' || t === null) throw new Error(`encodeSafetensors: tensor '${name}' must be { dtype, shape, data }, got ${t === null ? 'null' : typeof t}`);
+    if (!Array.isArray(t.shape)) throw new Error(`encodeSafetensors: tensor '${name}' has no shape array (got ${t.shape === null ? 'null' : typeof t.shape})`);
     if (!Object.hasOwn(BYTES_PER_ELEMENT, t.dtype)) throw new Error(`encodeSafetensors: tensor '${name}' has dtype '${String(t.dtype)}'; supported are F32 and I32`);
     const expectedArray = t.dtype === 'F32' ? Float32Array : Int32Array;
     if (!(t.data instanceof expectedArray)) throw new Error(`encodeSafetensors: tensor '${name}' is ${t.dtype} but its data is a ${t.data?.constructor?.name}`);
@@ -52,7 +68,7 @@ export function encodeSafetensors(tensors: Record<string, SafetensorsTensor>, me
       throw new Error(`encodeSafetensors: tensor '${name}' has shape [${t.shape.join(', ')}] (${elementCount(t.shape)} elements) but ${t.data.length} values`);
     }
     const size = t.data.length * BYTES_PER_ELEMENT[t.dtype];
-    header[name] = { dtype: t.dtype, shape: [...t.shape], data_offsets: [offset, offset + size] };
+    setOwn(header, name, { dtype: t.dtype, shape: [...t.shape], data_offsets: [offset, offset + size] });
     offset += size;
   }
 
@@ -142,7 +158,7 @@ export function decodeSafetensors(bytes: Uint8Array, source = '(in memory)'): De
       if (!entry || typeof entry !== 'object' || Array.isArray(entry)) throw corrupt('__metadata__ is not an object');
       for (const [k, v] of Object.entries(entry)) {
         if (typeof v !== 'string') throw corrupt(`__metadata__ '${k}' is not a string`);
-        metadata[k] = v;
+        setOwn(metadata, k, v);
       }
       continue;
     }
@@ -179,10 +195,10 @@ export function decodeSafetensors(bytes: Uint8Array, source = '(in memory)'): De
   const tensors: Record<string, SafetensorsTensor> = {};
   for (const s of spans) {
     if (s.dtype === 'I64') {
-      tensors[s.name] = { dtype: 'I32', shape: s.shape, data: readInt64AsInt32(bytes, dataStart + s.begin, dataStart + s.end, (i, v) => corrupt(`tensor '${s.name}' is I64 and its element ${i} (${v}) does not fit in int32`)) };
+      setOwn(tensors, s.name, { dtype: 'I32', shape: s.shape, data: readInt64AsInt32(bytes, dataStart + s.begin, dataStart + s.end, (i, v) => corrupt(`tensor '${s.name}' is I64 and its element ${i} (${v}) does not fit in int32`)) });
       continue;
     }
-    tensors[s.name] = { dtype: s.dtype, shape: s.shape, data: readLittleEndian(s.dtype, bytes, dataStart + s.begin, dataStart + s.end) };
+    setOwn(tensors, s.name, { dtype: s.dtype, shape: s.shape, data: readLittleEndian(s.dtype, bytes, dataStart + s.begin, dataStart + s.end) });
   }
   return { tensors, metadata };
 }
