@@ -12,6 +12,15 @@ describe('MTLTrainer options', () => {
     expect(() => new wm.MTLTrainer(model(), { optimizerParams: { lr: 1e-3, weight_decay: 1e-4 } } as never)).toThrow(/optimizerParams: unknown option 'weight_decay'.*weightDecay/);
   });
 
+  it('an earlystopTask name that is not a trained task is refused by fit() before any step', async () => {
+    const m = model();
+    const before = m.parameters().map((p) => Array.from(p.dataSync()));
+    const trainer = new wm.MTLTrainer(m, { nEpoch: 1, device: 'cpu', progress: 'none', earlystopTask: 'clik' });
+    const ds = new wm.ColumnarDataset({ a: Int32Array.of(0, 1, 2, 0) }, Float32Array.of(1, 0, 0, 1, 1, 1, 0, 0), ['click', 'buy']);
+    await expect(trainer.fit(new wm.DataLoader(ds, { batchSize: 4 }))).rejects.toThrow(/earlystopTask 'clik' is not a trained task; the tasks are click, buy/);
+    expect(m.parameters().map((p) => Array.from(p.dataSync()))).toEqual(before);
+  });
+
   it('every documented option is accepted', () => {
     expect(() => new wm.MTLTrainer(model(), { nEpoch: 1, seed: 1, progress: 'none', device: 'cpu', clipGradNorm: 1, nonFinite: 'skip', checkGradients: true, optimizerParams: { lr: 1e-3, weightDecay: 0, betas: [0.9, 0.999], eps: 1e-8 } })).not.toThrow();
   });

@@ -40,7 +40,10 @@ function span(e: TorchTensorEntry): { start: number; size: number } {
 /** The problems of one entry against the state dict (empty when it fits). */
 function checkEntry(e: TorchEntry, src: SafetensorsTensor | undefined): string[] {
   if (!src) return [`missing '${e.name}' ${e.kind === 'counter' ? '[] (int)' : fmtShape(e.shape)}`];
-  if (!src.shape || !src.data) return [`'${e.name}' is not a tensor ({ dtype, shape, data })`];
+  if (typeof src !== 'object' || !Array.isArray(src.shape) || !(src.data instanceof Float32Array || src.data instanceof Int32Array)) {
+    return [`'${e.name}' is not a tensor ({ dtype, shape: number[], data: Float32Array | Int32Array })`];
+  }
+  if (src.data.length !== src.shape.reduce((a, b) => a * b, 1)) return [`'${e.name}' has shape ${fmtShape(src.shape)} but ${src.data.length} values`];
   if (e.kind === 'counter') {
     if (src.data.length !== 1 || !Number.isInteger(src.data[0]) || src.data[0] < 0) return [`'${e.name}' must be one non-negative integer (num_batches_tracked), got ${fmtShape(src.shape)} ${src.dtype}`];
     return [];
@@ -98,11 +101,21 @@ function entriesOf(model: MultiTaskModel): TorchEntry[] {
  * and the model is left unchanged.
  */
 export function importTorchRechub(model: MultiTaskModel, state: TorchStateDict | Uint8Array): void {
-  const dict = state instanceof Uint8Array ? decodeSafetensors(state, '(torch-rechub state dict)').tensors : state;
+  let dict: TorchStateDict;
+  try {
+    dict = state instanceof Uint8Array ? decodeSafetensors(state, '(torch-rechub state dict)').tensors : state;
+  } catch (e) {
+    throw new TorchRechubError(`importTorchRechub: the bytes are not a readable safetensors file (${(e as Error).message}); nothing was loaded`);
+  }
+  if (!dict || typeof dict !== 'object') throw new TorchRechubError('importTorchRechub: expected safetensors bytes or a { name: { dtype, shape, data } } state dict; nothing was loaded');
   const entries = entriesOf(model);
   const problems = entries.flatMap((e) => checkEntry(e, Object.hasOwn(dict, e.name) ? dict[e.name] : undefined));
   const known = new Set(entries.map((e) => e.name));
-  for (const name of Object.keys(dict)) if (!known.has(name)) problems.push(`unexpected '${name}' ${fmtShape(dict[name].shape ?? [])}`);
+  for (const name of Object.keys(dict)) {
+    if (known.has(name)) continue;
+    const shape = (dict[name] as { shape?: unknown } | null)?.shape;
+    problems.push(`unexpected '${name}'${Array.isArray(shape) ? ` ${fmtShape(shape)}` : ''}`);
+  }
   if (problems.length) {
     throw new TorchRechubError(`importTorchRechub: the state dict does not fit this ${model.constructor.name} (torch-rechub ${model.torchRechubClass}); nothing was loaded`, problems);
   }

@@ -393,6 +393,7 @@ export class CAGrad implements BalanceStrategy {
 
   constructor(opts: CAGradOptions = {}) {
     this.c = checkFinite('CAGrad', 'c', opts.c ?? 0.4, (v) => v >= 0, 'must be a number ≥ 0 (the paper uses 0.2 to 0.9)');
+    if (opts.rescale !== undefined && typeof opts.rescale !== 'boolean') throw new Error(`CAGrad: rescale must be true or false, got ${JSON.stringify(opts.rescale)}`);
     this.rescale = opts.rescale ?? false;
     const it = opts.iterations ?? 100;
     if (!Number.isInteger(it) || it < 1) throw new Error(`CAGrad: iterations must be a positive integer, got ${String(it)}`);

@@ -62,7 +62,7 @@ export function createStrategy(spec: StrategySpec | StrategyMethod, defaults: St
     throw new Error(`createStrategy: expected { method: '${STRATEGY_METHODS.join("' | '")}', ...options }, got ${JSON.stringify(spec)}`);
   }
   const method = given.method.toLowerCase() as StrategyMethod;
-  if (!(method in OPTIONS)) {
+  if (!Object.hasOwn(OPTIONS, method)) {
     throw new Error(`createStrategy: unknown method '${given.method}'; known methods: ${STRATEGY_METHODS.join(', ')}`);
   }
   const { method: _m, ...options } = given as { method: string } & Record<string, unknown>;

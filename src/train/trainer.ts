@@ -110,6 +110,36 @@ function checkKnown(where: string, given: object, known: readonly string[]): voi
   throw new Error(`${where}: unknown option${unknown.length > 1 ? 's' : ''} ${named.join(', ')}; the options are ${known.join(', ')}`);
 }
 
+/** Checks the type and range of each given option (undefined means "the default"). */
+function checkOptionValues(opts: MTLTrainerOptions, nTrained: number): void {
+  const bad = (name: string, value: unknown, want: string): never => {
+    throw new Error(`MTLTrainer: ${name} must be ${want}, got ${typeof value === 'string' ? `'${value}'` : JSON.stringify(value) ?? String(value)}`);
+  };
+  const isCount = (v: unknown, min: number) => typeof v === 'number' && Number.isInteger(v) && v >= min;
+  const o = opts as Record<string, unknown>;
+  if (o.earlystopPatience !== undefined && !isCount(o.earlystopPatience, 0)) bad('earlystopPatience', o.earlystopPatience, 'a whole number of epochs ≥ 0');
+  if (typeof o.earlystopTask === 'number' && !(isCount(o.earlystopTask, 0) && (o.earlystopTask as number) < nTrained)) bad('earlystopTask', o.earlystopTask, `a trained task's index (0..${nTrained - 1}), its name, or 'mean'`);
+  if (o.earlystopTask !== undefined && typeof o.earlystopTask !== 'number' && typeof o.earlystopTask !== 'string') bad('earlystopTask', o.earlystopTask, "a task's index or name, or 'mean'");
+  if (o.seed !== undefined && !(isCount(o.seed, 0) && (o.seed as number) <= 0xffffffff)) bad('seed', o.seed, 'a whole number in [0, 2^32)');
+  if (o.taskWeights !== undefined && !(Array.isArray(o.taskWeights) && o.taskWeights.length === nTrained && o.taskWeights.every((w) => typeof w === 'number' && Number.isFinite(w) && w >= 0))) {
+    bad('taskWeights', o.taskWeights, `${nTrained} finite numbers ≥ 0, one per trained task`);
+  }
+  if (o.optimizer !== undefined && !(['adam', 'adamw', 'sgd', 'adagrad'].includes(o.optimizer as string) || (typeof o.optimizer === 'object' && o.optimizer !== null && 'strategy' in o.optimizer))) {
+    bad('optimizer', o.optimizer, "'adam', 'adamw', 'sgd', 'adagrad', or a MetaBalance");
+  }
+  if (o.progress !== undefined && !['auto', 'bar', 'lines', 'none'].includes(o.progress as string)) bad('progress', o.progress, "'auto', 'bar', 'lines' or 'none'");
+  if (o.gradnormAlpha !== undefined && !(typeof o.gradnormAlpha === 'number' && o.gradnormAlpha > 0 && Number.isFinite(o.gradnormAlpha))) bad('gradnormAlpha', o.gradnormAlpha, 'a number > 0');
+  if (o.modelPath !== undefined && typeof o.modelPath !== 'string') bad('modelPath', o.modelPath, 'a directory path (string)');
+  if (o.device !== undefined && !(['auto', 'cpu', 'wasm', 'webgpu'].includes(o.device as string) || (typeof o.device === 'object' && o.device !== null && 'alloc' in o.device))) {
+    bad('device', o.device, "'auto', 'cpu', 'wasm', 'webgpu' or a Backend");
+  }
+  if (o.taskNames !== undefined && !(Array.isArray(o.taskNames) && o.taskNames.length === nTrained && o.taskNames.every((n) => typeof n === 'string' && n !== ''))) {
+    bad('taskNames', o.taskNames, `${nTrained} non-empty names, one per trained task`);
+  }
+  if (o.checkGradients !== undefined && typeof o.checkGradients !== 'boolean') bad('checkGradients', o.checkGradients, 'true or false');
+  if (o.inspectEvery !== undefined && !isCount(o.inspectEvery, 1)) bad('inspectEvery', o.inspectEvery, 'a whole number of steps ≥ 1');
+}
+
 export interface EpochRecord {
   epoch: number;
   /** Mean training loss per trained task. */
@@ -223,6 +253,7 @@ export class MTLTrainer {
     this.opts = opts;
     checkKnown('MTLTrainer', opts, TRAINER_OPTIONS);
     if (opts.optimizerParams) checkKnown('MTLTrainer optimizerParams', opts.optimizerParams, OPTIMIZER_PARAMS);
+    checkOptionValues(opts, model.trainedTasks().length);
     this.nEpoch = opts.nEpoch ?? 10;
     if (!Number.isInteger(this.nEpoch) || this.nEpoch < 1) throw new Error(`MTLTrainer: nEpoch must be a positive integer, got ${opts.nEpoch}`);
     if (opts.clipGradNorm !== undefined && !(typeof opts.clipGradNorm === 'number' && opts.clipGradNorm > 0 && Number.isFinite(opts.clipGradNorm))) {
@@ -321,6 +352,10 @@ export class MTLTrainer {
     };
     const nLabel = loader.nTask ?? peek();
     const plan = taskPlan(this.model, nLabel, this.names(loader, nLabel));
+    const pick = this.opts.earlystopTask;
+    if (typeof pick === 'string' && pick !== 'mean' && !plan.train.some((t) => t.name === pick)) {
+      throw new Error(`MTLTrainer: earlystopTask '${pick}' is not a trained task; the tasks are ${plan.train.map((t) => t.name).join(', ')} (or 'mean')`);
+    }
     const w = this.opts.taskWeights;
     if (w && w.length !== plan.train.length) {
       throw new Error(`MTLTrainer: ${w.length} taskWeights for ${plan.train.length} trained tasks (${plan.train.map((t) => t.name).join(', ')})`);
