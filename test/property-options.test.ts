@@ -1,7 +1,7 @@
 // Property-based tests of option objects: model constructors, MTLTrainer and createStrategy get random
 // extra keys, wrong types and negative counts. Each must construct or throw an Error with a message.
-// Where an unknown or wrongly-typed option is silently accepted (a bug), the property is written with
-// it.fails so that the suite passes while documenting the gap; fixing the gap turns it.fails red.
+// Every gap this suite found (unknown or wrongly-typed options accepted silently, null read as the
+// default) is fixed; the properties that found them say what happened before.
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { CpuBackend } from '../src/backend/cpu/cpu-backend.js';
@@ -69,8 +69,8 @@ describe('model option properties', () => {
     TIMEOUT,
   );
 
-  it.fails(
-    'KNOWN GAP: an unknown top-level option is refused (MMoE, PLE, SharedBottom, ESMM and AITM all accept e.g. { foo: 1 } silently)',
+  it(
+    'an unknown top-level option is refused (MMoE, PLE, SharedBottom, ESMM and AITM accepted e.g. { foo: 1 } silently before)',
     () => {
       fc.assert(
         fc.property(modelName, unknownKey, fc.anything(), (name, key, value) => {
@@ -84,8 +84,8 @@ describe('model option properties', () => {
     TIMEOUT,
   );
 
-  it.fails(
-    'KNOWN GAP: an unknown key inside expertParams/bottomParams/cvrParams/ctrParams/towerParamsList[i] is refused',
+  it(
+    'an unknown key inside expertParams/bottomParams/cvrParams/ctrParams/towerParamsList[i] is refused',
     () => {
       fc.assert(
         fc.property(modelName, unknownKey, (name, key) => {
@@ -101,8 +101,8 @@ describe('model option properties', () => {
     TIMEOUT,
   );
 
-  it.fails(
-    'KNOWN GAP: a wrongly-typed option gives a validated message, not a TypeError from inside (e.g. features: 1 → "features is not iterable")',
+  it(
+    'a wrongly-typed option gives a validated message, not a TypeError from inside (before: features: 1 → "features is not iterable")',
     () => {
       fc.assert(
         fc.property(modelName, badValue, (name, value) => {
@@ -119,8 +119,8 @@ describe('model option properties', () => {
     TIMEOUT,
   );
 
-  it.fails(
-    'KNOWN GAP: null for a required option is refused, not read as "use the default" (taskTypes/nLevel/nTask/userFeatures/itemFeatures/calibratorWeight: null construct)',
+  it(
+    'null for an option is refused, not read as "use the default" (before: taskTypes/nLevel/nTask/userFeatures/itemFeatures/calibratorWeight: null constructed)',
     () => {
       fc.assert(
         fc.property(modelName, (name) => {

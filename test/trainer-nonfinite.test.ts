@@ -4,15 +4,28 @@
 // statistics and batch counts, the optimizer's state, the balancing strategy's state and the random
 // stream byte for byte as after the last good step; nonFinite: 'skip' drops the step and the run ends
 // exactly as one without that batch; clipGradNorm scales the gradient as torch's clip_grad_norm_.
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Backend } from '../src/backend/backend.js';
 import { CpuBackend } from '../src/backend/cpu/cpu-backend.js';
+import { createWasmBackend } from '../src/backend/wasm/wasm-backend.js';
 import { DataLoader } from '../src/data/loader.js';
 import { DenseFeature, SparseFeature } from '../src/features.js';
 import * as wm from '../src/index.js';
 import type { BalanceContext, BalanceStrategy, StepReport } from '../src/mtl/strategy.js';
 import { NonFiniteGradientError, NonFiniteLossError, NonFiniteStatisticsError } from '../src/train/trainer.js';
+import { getWebGPUOrSkip } from './helpers/webgpu.js';
 
-wm.setBackend(new CpuBackend());
+const cpu = new CpuBackend();
+wm.setBackend(cpu);
+// Every method on the CPU; on wasm and WebGPU (SwiftShader is slow) the methods whose state lives on the device.
+const backends: { name: string; backend: Backend | null; methods: readonly Method[] }[] = [
+  { name: 'cpu', backend: cpu, methods: ['fixed', 'gradnorm', 'metabalance', 'pcgrad', 'uwl'] },
+  { name: 'wasm', backend: await createWasmBackend(), methods: ['fixed', 'gradnorm', 'metabalance'] },
+  { name: 'webgpu', backend: await getWebGPUOrSkip(), methods: ['gradnorm', 'metabalance'] },
+];
+afterAll(() => {
+  for (const b of backends) if (b.backend !== cpu) (b.backend as { destroy?: () => void } | null)?.destroy?.();
+});
 const BATCH = 16;
 const features = () => [new SparseFeature({ name: 'user', vocabSize: 9, embedDim: 3 }), new SparseFeature({ name: 'item', vocabSize: 6, embedDim: 2 }), new DenseFeature('price')];
 const makeModel = () => {
@@ -81,7 +94,7 @@ class PoisonAt implements BalanceStrategy {
       this.fired = true;
       const p = ctx.shared[0];
       p.grad?.dispose();
-      p.grad = wm.keep(wm.full(p.shape, Number.NaN));
+      p.grad = wm.keep(wm.full(p.shape, Number.NaN, { backend: p.backend }));
     }
     return report;
   }
@@ -93,15 +106,25 @@ class PoisonAt implements BalanceStrategy {
   }
 }
 
-const methods = ['fixed', 'gradnorm', 'metabalance', 'pcgrad', 'uwl'] as const;
-const trainerFor = (method: (typeof methods)[number], opts: Partial<wm.MTLTrainerOptions> = {}, poisonAt = -1) => {
+type Method = 'fixed' | 'gradnorm' | 'metabalance' | 'pcgrad' | 'uwl';
+let device: Backend = cpu;
+const trainerFor = (method: Method, opts: Partial<wm.MTLTrainerOptions> = {}, poisonAt = -1) => {
   const model = makeModel();
   const strategy = new PoisonAt(wm.createStrategy({ method } as wm.StrategySpec, { taskTypes: ['classification', 'regression'] }), poisonAt);
-  return new wm.MTLTrainer(model, { nEpoch: 1, device: 'cpu', progress: 'none', seed: 7, optimizer: { strategy }, optimizerParams: { lr: 0.01 }, ...opts });
+  return new wm.MTLTrainer(model, { nEpoch: 1, device, progress: 'none', seed: 7, optimizer: { strategy }, optimizerParams: { lr: 0.01 }, ...opts });
 };
 const fit = (trainer: wm.MTLTrainer, ds: wm.ColumnarDataset) => trainer.fit(new DataLoader(ds, { batchSize: BATCH }));
 
-describe('a refused step changes nothing', () => {
+for (const { name, backend, methods } of backends) {
+describe.skipIf(!backend)(`a refused step changes nothing (${name})`, () => {
+  beforeAll(() => {
+    device = backend!;
+    wm.setBackend(backend!);
+  });
+  afterAll(() => {
+    device = cpu;
+    wm.setBackend(cpu);
+  });
   for (const method of methods) {
     it(`${method}: a non-finite loss at step 3 stops training with everything as after step 2`, async () => {
       const failed = trainerFor(method);
@@ -147,6 +170,10 @@ describe('a refused step changes nothing', () => {
     });
   }
 
+});
+}
+
+describe('the messages', () => {
   it('the error for a non-finite loss says which task, which step, and what to try', async () => {
     const error = await fit(trainerFor('fixed'), data([0, 1, 2], 1, 'label')).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(NonFiniteLossError);

@@ -14,7 +14,7 @@ import { Module } from '../nn/module.js';
 import * as ops from '../tensor/ops.js';
 import type { Tensor } from '../tensor/tensor.js';
 import type { TorchEntry } from '../nn/torch-layout.js';
-import { MultiTaskModel, missing, resolveTaskTypes, resolveTowers, towerOptions, withEmbeddingDim, type MLPParams, type TaskOptions } from './base.js';
+import { checkModelOptions, MultiTaskModel, missing, resolveTaskTypes, resolveTowers, towerOptions, withEmbeddingDim, type MLPParams, type TaskOptions } from './base.js';
 
 export interface AITMOptions extends Omit<TaskOptions, 'numTasks'> {
   /** Number of tasks, in funnel order (default: the length of taskTypes or towerParamsList). */
@@ -84,6 +84,7 @@ export class AITM extends MultiTaskModel {
       throw new Error(`AITM: nTask (${opts.nTask}) and numTasks (${opts.numTasks}) differ`);
     }
     super(resolveTaskTypes('AITM', { taskTypes: opts.taskTypes, numTasks: nTask }, resolveTowers('AITM', opts)?.length), opts.taskNames);
+    checkModelOptions('AITM', opts, ['features', 'taskTypes', 'taskNames', 'embeddingDim', 'nTask', 'numTasks', 'bottomParams', 'towerParamsList', 'hiddenUnits', 'towerUnits', 'taskHiddenUnits', 'calibratorWeight'], ['bottomParams', 'towerParamsList']);
     this.features = withEmbeddingDim(opts.features, opts.embeddingDim);
     const bottomParams = opts.bottomParams ?? (opts.hiddenUnits ? { dims: opts.hiddenUnits } : missing('AITM', 'bottomParams: { dims: [...] } (or hiddenUnits)'));
     if (!bottomParams.dims.length) throw new Error('AITM: bottomParams.dims needs at least one hidden size (the width the tasks exchange)');

@@ -117,6 +117,43 @@ export function resolveTowers(model: string, opts: { towerParamsList?: MLPParams
   return nTask === undefined ? undefined : Array.from({ length: nTask }, () => ({ dims }));
 }
 
+/** The option names every model that reads one feature list takes (TaskOptions). */
+export const TASK_OPTION_NAMES = ['features', 'taskTypes', 'numTasks', 'taskNames', 'embeddingDim'] as const;
+const MLP_PARAM_NAMES = ['dims', 'dropout', 'activation'];
+const FEATURE_LISTS = ['features', 'userFeatures', 'itemFeatures'];
+
+/**
+ * Refuses what a model would otherwise ignore or trip over: unknown option names (with the known
+ * ones listed), null values (leave an option out for its default), feature lists that are not arrays,
+ * and MLP parameter objects (`mlpOptions`: single objects or, for towerParamsList, arrays of them)
+ * that are not { dims: number[], dropout?, activation? }.
+ */
+export function checkModelOptions(model: string, opts: unknown, known: readonly string[], mlpOptions: readonly string[]): void {
+  if (!opts || typeof opts !== 'object' || Array.isArray(opts)) throw new Error(`${model}: options must be an object, got ${JSON.stringify(opts) ?? String(opts)}`);
+  const o = opts as Record<string, unknown>;
+  const unknown = Object.keys(o).filter((k) => !known.includes(k));
+  if (unknown.length) throw new Error(`${model}: unknown option${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => `'${k}'`).join(', ')}; its options are ${known.join(', ')}`);
+  for (const [k, v] of Object.entries(o)) {
+    if (v === null) throw new Error(`${model}: ${k} is null; pass a value, or leave it out for the default`);
+    if (FEATURE_LISTS.includes(k) && v !== undefined && !Array.isArray(v)) throw new Error(`${model}: ${k} must be a list of features (SparseFeature, DenseFeature, SequenceFeature), got ${typeof v}`);
+  }
+  const checkMlp = (what: string, p: unknown) => {
+    if (!p || typeof p !== 'object' || Array.isArray(p)) throw new Error(`${model}: ${what} must be { dims: [...], dropout?, activation? }, got ${JSON.stringify(p) ?? String(p)}`);
+    const extra = Object.keys(p).filter((k) => !MLP_PARAM_NAMES.includes(k));
+    if (extra.length) throw new Error(`${model}: ${what} has unknown key${extra.length > 1 ? 's' : ''} ${extra.map((k) => `'${k}'`).join(', ')}; an MLP takes dims, dropout, activation`);
+    const dims = (p as { dims?: unknown }).dims;
+    if (!Array.isArray(dims) || !dims.every((d) => Number.isInteger(d) && d > 0)) throw new Error(`${model}: ${what}.dims must be a list of positive whole numbers (hidden sizes), got ${JSON.stringify(dims)}`);
+  };
+  for (const k of mlpOptions) {
+    const v = o[k];
+    if (v === undefined) continue;
+    if (k === 'towerParamsList') {
+      if (!Array.isArray(v)) throw new Error(`${model}: towerParamsList must be a list of { dims: [...] }, one per task, got ${JSON.stringify(v) ?? String(v)}`);
+      v.forEach((p, i) => checkMlp(`towerParamsList[${i}]`, p));
+    } else checkMlp(k, v);
+  }
+}
+
 export function missing(model: string, what: string): never {
   throw new Error(`${model}: pass ${what}`);
 }

@@ -10,7 +10,7 @@ import { MLP } from '../nn/layers.js';
 import * as ops from '../tensor/ops.js';
 import type { Tensor } from '../tensor/tensor.js';
 import type { TorchEntry } from '../nn/torch-layout.js';
-import { MultiTaskModel, missing, towerOptions, withEmbeddingDim, type MLPParams, type TaskPlan, type TaskType } from './base.js';
+import { checkModelOptions, MultiTaskModel, missing, towerOptions, withEmbeddingDim, type MLPParams, type TaskPlan, type TaskType } from './base.js';
 
 export interface ESMMOptions {
   userFeatures?: Feature[];
@@ -39,6 +39,7 @@ export class ESMM extends MultiTaskModel {
   constructor(opts: ESMMOptions) {
     // Outputs in torch-rechub's order; the trainer fits 'ctr' and 'ctcvr', 'cvr' is learned through them.
     super(['classification', 'classification', 'classification'], ['cvr', 'ctr', 'ctcvr']);
+    checkModelOptions('ESMM', opts, ['userFeatures', 'itemFeatures', 'features', 'cvrParams', 'ctrParams', 'hiddenUnits', 'towerUnits', 'embeddingDim'], ['cvrParams', 'ctrParams']);
     if (opts.features && (opts.userFeatures || opts.itemFeatures)) {
       throw new Error('ESMM: pass either userFeatures and itemFeatures, or features, not both');
     }

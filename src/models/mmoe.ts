@@ -11,7 +11,7 @@ import { MLP } from '../nn/layers.js';
 import * as ops from '../tensor/ops.js';
 import type { Tensor } from '../tensor/tensor.js';
 import type { TorchEntry } from '../nn/torch-layout.js';
-import { MultiTaskModel, missing, resolveTaskTypes, resolveTowers, towerOptions, unstack, withEmbeddingDim, type MLPParams, type TaskOptions } from './base.js';
+import { checkModelOptions, TASK_OPTION_NAMES, MultiTaskModel, missing, resolveTaskTypes, resolveTowers, towerOptions, unstack, withEmbeddingDim, type MLPParams, type TaskOptions } from './base.js';
 
 export interface MoEOptions extends TaskOptions {
   nExpert?: number;
@@ -30,6 +30,9 @@ export interface MoEOptions extends TaskOptions {
 }
 
 export type MMoEOptions = MoEOptions;
+
+/** The option names of MMoE and OMoE. */
+export const MOE_OPTION_NAMES = [...TASK_OPTION_NAMES, 'nExpert', 'expertParams', 'towerParamsList', 'numExperts', 'expertUnits', 'expertActivation', 'towerUnits', 'taskHiddenUnits', 'gateActivation'];
 
 /** nExpert and expertParams from the torch-rechub names or the tutorial's. */
 export function resolveExperts(model: string, opts: MoEOptions): { nExpert: number; expertParams: ExpertsOptions } {
@@ -50,6 +53,7 @@ export class MMoE extends MultiTaskModel {
 
   constructor(opts: MMoEOptions) {
     super(resolveTaskTypes('MMoE', opts, resolveTowers('MMoE', opts)?.length), opts.taskNames);
+    checkModelOptions('MMoE', opts, MOE_OPTION_NAMES, ['expertParams', 'towerParamsList']);
     this.features = withEmbeddingDim(opts.features, opts.embeddingDim);
     const { nExpert, expertParams } = resolveExperts('MMoE', opts);
     const towerParams = resolveTowers('MMoE', opts, this.nTask)!;

@@ -10,8 +10,8 @@ import { Experts, Gate } from '../nn/experts.js';
 import { MLP } from '../nn/layers.js';
 import * as ops from '../tensor/ops.js';
 import type { Tensor } from '../tensor/tensor.js';
-import { MultiTaskModel, resolveTaskTypes, resolveTowers, towerOptions, unstack, withEmbeddingDim } from './base.js';
-import { resolveExperts, type MoEOptions } from './mmoe.js';
+import { checkModelOptions, MultiTaskModel, resolveTaskTypes, resolveTowers, towerOptions, unstack, withEmbeddingDim } from './base.js';
+import { MOE_OPTION_NAMES, resolveExperts, type MoEOptions } from './mmoe.js';
 
 export type OMoEOptions = MoEOptions;
 
@@ -24,6 +24,7 @@ export class OMoE extends MultiTaskModel {
 
   constructor(opts: OMoEOptions) {
     super(resolveTaskTypes('OMoE', opts, resolveTowers('OMoE', opts)?.length), opts.taskNames);
+    checkModelOptions('OMoE', opts, MOE_OPTION_NAMES, ['expertParams', 'towerParamsList']);
     this.features = withEmbeddingDim(opts.features, opts.embeddingDim);
     const { nExpert, expertParams } = resolveExperts('OMoE', opts);
     const towerParams = resolveTowers('OMoE', opts, this.nTask)!;

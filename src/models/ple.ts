@@ -14,7 +14,7 @@ import { Module } from '../nn/module.js';
 import * as ops from '../tensor/ops.js';
 import type { Tensor } from '../tensor/tensor.js';
 import type { TorchEntry } from '../nn/torch-layout.js';
-import { MultiTaskModel, missing, resolveTaskTypes, resolveTowers, towerOptions, withEmbeddingDim, type MLPParams, type TaskOptions } from './base.js';
+import { checkModelOptions, TASK_OPTION_NAMES, MultiTaskModel, missing, resolveTaskTypes, resolveTowers, towerOptions, withEmbeddingDim, type MLPParams, type TaskOptions } from './base.js';
 
 export interface PLEOptions extends TaskOptions {
   /** Number of CGC levels (1 = CGC). */
@@ -100,6 +100,7 @@ export class PLE extends MultiTaskModel {
 
   constructor(opts: PLEOptions) {
     super(resolveTaskTypes('PLE', opts, resolveTowers('PLE', opts)?.length), opts.taskNames);
+    checkModelOptions('PLE', opts, [...TASK_OPTION_NAMES, 'nLevel', 'nExpertSpecific', 'nExpertShared', 'expertParams', 'towerParamsList', 'numLayers', 'numExperts', 'numSharedExperts', 'expertUnits', 'expertActivation', 'towerUnits', 'taskHiddenUnits'], ['expertParams', 'towerParamsList']);
     this.features = withEmbeddingDim(opts.features, opts.embeddingDim);
     const nLevel = opts.nLevel ?? opts.numLayers ?? 1;
     const nSpecific = opts.nExpertSpecific ?? opts.numExperts ?? missing('PLE', 'nExpertSpecific (experts per task; or numExperts)');

@@ -8,7 +8,7 @@ import { EmbeddingLayer, type FeatureBatch } from '../nn/embedding-layer.js';
 import { MLP } from '../nn/layers.js';
 import type { Tensor } from '../tensor/tensor.js';
 import type { TorchEntry } from '../nn/torch-layout.js';
-import { MultiTaskModel, missing, resolveTaskTypes, resolveTowers, towerOptions, withEmbeddingDim, type MLPParams, type TaskOptions } from './base.js';
+import { checkModelOptions, TASK_OPTION_NAMES, MultiTaskModel, missing, resolveTaskTypes, resolveTowers, towerOptions, withEmbeddingDim, type MLPParams, type TaskOptions } from './base.js';
 
 export interface SharedBottomOptions extends TaskOptions {
   /** The shared bottom MLP (no output layer). */
@@ -30,6 +30,7 @@ export class SharedBottom extends MultiTaskModel {
 
   constructor(opts: SharedBottomOptions) {
     super(resolveTaskTypes('SharedBottom', opts, resolveTowers('SharedBottom', opts)?.length), opts.taskNames);
+    checkModelOptions('SharedBottom', opts, [...TASK_OPTION_NAMES, 'bottomParams', 'towerParamsList', 'hiddenUnits', 'taskHiddenUnits', 'towerUnits'], ['bottomParams', 'towerParamsList']);
     this.features = withEmbeddingDim(opts.features, opts.embeddingDim);
     const bottomParams = opts.bottomParams ?? (opts.hiddenUnits ? { dims: opts.hiddenUnits } : missing('SharedBottom', 'bottomParams: { dims: [...] } (or hiddenUnits)'));
     const towerParams = resolveTowers('SharedBottom', opts, this.nTask)!;

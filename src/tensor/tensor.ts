@@ -284,6 +284,22 @@ export function fromArray(data: TypedArray, shape: Shape, opts: CreateOptions = 
   return fromArrayAs('fromArray', data, shape, opts);
 }
 
+/**
+ * Values as int32, refusing what would change: a fraction, NaN, ±Infinity or a value outside int32
+ * (ids and counts are whole numbers; torch also refuses an overflow).
+ */
+function toInt32(op: string, data: ArrayLike<number>): Int32Array {
+  const out = new Int32Array(data.length);
+  for (let i = 0; i < data.length; i++) {
+    const v = data[i];
+    if (!Number.isInteger(v) || v < -2147483648 || v > 2147483647) {
+      throw new Error(`${op}: element ${i} is ${v}, which is not a whole number in the int32 range; round it first or use dtype 'f32'`);
+    }
+    out[i] = v;
+  }
+  return out;
+}
+
 /** Numeric typed arrays other than Float32Array/Int32Array are converted; these cannot be. */
 const isBigIntArray = (v: ArrayBufferView): boolean =>
   (typeof BigInt64Array !== 'undefined' && v instanceof BigInt64Array) || (typeof BigUint64Array !== 'undefined' && v instanceof BigUint64Array);
@@ -308,7 +324,7 @@ function fromArrayAs(op: string, data: TypedArray, shape: Shape, opts: CreateOpt
     throw new Error(`${op}: ${data.length} values do not fill shape ${fmtShape(shape)} (${n} elements); pass exactly ${n} values or change the shape`);
   }
   const backend = opts.backend ?? getBackend();
-  const values = dtype === 'f32' ? (data instanceof Float32Array ? data : Float32Array.from(data)) : data instanceof Int32Array ? data : Int32Array.from(data);
+  const values = dtype === 'f32' ? (data instanceof Float32Array ? data : Float32Array.from(data)) : data instanceof Int32Array ? data : toInt32(op, data);
   // An empty tensor gets a one-element placeholder buffer (as empty()), so no backend sees a zero-size buffer.
   const buf = backend.alloc(Math.max(n, 1), dtype);
   if (n > 0) backend.write(buf, values);
@@ -392,7 +408,7 @@ export function tensor(values: NestedArray | TypedArray, opts: CreateOptions & {
   if (flat.length !== sizeOf(shape)) {
     throw new Error(`tensor: ${flat.length} values do not fill shape ${fmtShape(shape)} (${sizeOf(shape)} elements); pass exactly that many values or change the shape`);
   }
-  const typed = opts.dtype === 'i32' ? Int32Array.from(flat) : Float32Array.from(flat);
+  const typed = opts.dtype === 'i32' ? toInt32('tensor', flat) : Float32Array.from(flat);
   return fromArrayAs('tensor', typed, shape, opts);
 }
 
