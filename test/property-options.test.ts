@@ -4,6 +4,7 @@
 // default) is fixed; the properties that found them say what happened before.
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { attempt, expectErrorWithMessage } from './helpers/attempt.js';
 import { CpuBackend } from '../src/backend/cpu/cpu-backend.js';
 import * as wm from '../src/index.js';
 
@@ -38,18 +39,6 @@ const badValue = fc.constantFrom<unknown>(-1, 0, 1.5, Number.NaN, Number.POSITIV
 // Keys no model, trainer or strategy knows (typos of real ones included).
 const unknownKey = fc.oneof(fc.constantFrom('foo', 'nExperts', 'numExpert', 'towerParams', 'expertParam', 'lr', 'dropout', 'taskType'), fc.stringMatching(/^zz[a-z]{1,6}$/));
 
-function attempt(f: () => unknown): { value?: unknown; error?: unknown } {
-  try {
-    return { value: f() };
-  } catch (error) {
-    return { error };
-  }
-}
-
-function expectErrorWithMessage(error: unknown): void {
-  expect(error).toBeInstanceOf(Error);
-  expect((error as Error).message.length).toBeGreaterThan(0);
-}
 
 describe('model option properties', () => {
   it(

@@ -3,6 +3,7 @@
 // with a message; add/mul follow PyTorch's broadcasting rule (implemented here) or throw.
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { attempt, expectErrorWithMessage } from './helpers/attempt.js';
 import { CpuBackend } from '../src/backend/cpu/cpu-backend.js';
 import * as wm from '../src/index.js';
 
@@ -19,17 +20,8 @@ const shapeArb = fc.oneof({ weight: 9, arbitrary: fc.array(dimArb, { maxLength: 
 const isValidShape = (s: unknown): s is number[] => Array.isArray(s) && s.every((d) => typeof d === 'number' && Number.isInteger(d) && d >= 0);
 const product = (s: readonly number[]): number => s.reduce((a, b) => a * b, 1);
 
-function attempt<T>(f: () => T): { value?: T; error?: unknown } {
-  try {
-    return { value: f() };
-  } catch (error) {
-    return { error };
-  }
-}
-
 function expectGoodError(error: unknown): void {
-  expect(error).toBeInstanceOf(Error);
-  expect((error as Error).message.length).toBeGreaterThan(0);
+  expectErrorWithMessage(error);
   expect(error).not.toBeInstanceOf(TypeError); // a TypeError comes from inside (x.length of undefined ...)
 }
 
