@@ -102,6 +102,7 @@ describe.skipIf(!HAVE_FIXTURES)('importTorchRechub', () => {
 describe.skipIf(!HAVE_FIXTURES)('torchRechubModel', () => {
   it('refuses unknown classes and arguments, and feature names it was not given', () => {
     expect(() => wm.torchRechubModel({ ...config, class: 'OMOE' })).toThrow(/unknown torch-rechub class 'OMOE'; known: SharedBottom, MMOE, PLE, ESMM, AITM/);
+    expect(() => wm.torchRechubModel({ ...config, class: 'toString' })).toThrow(wm.TorchRechubError);
     expect(() => wm.torchRechubModel({ ...config, constructor_args: { ...config.constructor_args, n_experts: 4 } })).toThrow(/MMOE has no argument 'n_experts'/);
     expect(() => wm.torchRechubModel({ ...config, features: config.features.slice(1) })).toThrow(/names feature '101', which 'features' does not declare/);
   });

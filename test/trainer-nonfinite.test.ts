@@ -173,6 +173,40 @@ describe.skipIf(!backend)(`a refused step changes nothing (${name})`, () => {
 });
 }
 
+describe('more of the step check', () => {
+  it('with checkGradients: false the BatchNorm statistics are still checked (with the losses, in one read)', async () => {
+    const failed = trainerFor('fixed', { checkGradients: false });
+    await expect(fit(failed, data([0, 1, 2, 3], 2))).rejects.toThrow(NonFiniteStatisticsError);
+    const after = await snapshot(failed);
+    const good = trainerFor('fixed');
+    await fit(good, data([0, 1]));
+    expect(after).toEqual(await snapshot(good));
+  });
+
+  it('an optimizer update that fails (say, out of memory) commits nothing else of the step', async () => {
+    const failing = trainerFor('gradnorm');
+    const step = failing.optimizer.step.bind(failing.optimizer);
+    let calls = 0;
+    failing.optimizer.step = () => {
+      if (++calls === 3) throw new Error('simulated failure in the update');
+      step();
+    };
+    await expect(fit(failing, data([0, 1, 2, 3]))).rejects.toThrow(/simulated failure/);
+    const after = await snapshot(failing);
+    for (const p of failing.model.parameters()) expect(p.grad).toBeNull();
+    const good = trainerFor('gradnorm');
+    await fit(good, data([0, 1]));
+    expect(after).toEqual(await snapshot(good));
+  });
+
+  it("a dropped step leaves no inspector report: the history holds one report per applied step", async () => {
+    const trainer = trainerFor('fixed', { nonFinite: 'skip', inspectEvery: 1 });
+    const history = await fit(trainer, data([0, 1, 2, 3], 1, 'label'));
+    expect(history.epochs[0].skippedSteps).toBe(1);
+    expect(history.gradients.map((r) => r.step)).toEqual([0, 1, 2]);
+  });
+});
+
 describe('the messages', () => {
   it('the error for a non-finite loss says which task, which step, and what to try', async () => {
     const error = await fit(trainerFor('fixed'), data([0, 1, 2], 1, 'label')).catch((e: unknown) => e);

@@ -21,6 +21,17 @@ describe('MTLTrainer options', () => {
     expect(m.parameters().map((p) => Array.from(p.dataSync()))).toEqual(before);
   });
 
+  it('clipGradNorm needs the gradient check that reads the norm', () => {
+    expect(() => new wm.MTLTrainer(model(), { clipGradNorm: 1, checkGradients: false })).toThrow(/clipGradNorm reads the gradient norm, which checkGradients: false turns off/);
+  });
+
+  it('a per-task learning rate for a task that owns no parameter is an error, not ignored', () => {
+    const esmm = new wm.ESMM({ userFeatures: [new SparseFeature({ name: 'u', vocabSize: 3, embedDim: 2 })], itemFeatures: [new SparseFeature({ name: 'i', vocabSize: 3, embedDim: 2 })], cvrParams: { dims: [2] }, ctrParams: { dims: [2] } });
+    // pCTCVR = pCTR·pCVR: both losses reach the CTR tower, so the ctr loss owns nothing.
+    expect(() => new wm.MTLTrainer(esmm, { taskSpecificLr: { ctr: 1e-4 } })).toThrow(/taskSpecificLr gives task 'ctr' a learning rate, but no parameter is its own/);
+    expect(() => new wm.MTLTrainer(esmm, { taskSpecificLr: { ctcvr: 1e-4 } })).not.toThrow();
+  });
+
   it('every documented option is accepted', () => {
     expect(() => new wm.MTLTrainer(model(), { nEpoch: 1, seed: 1, progress: 'none', device: 'cpu', clipGradNorm: 1, nonFinite: 'skip', checkGradients: true, optimizerParams: { lr: 1e-3, weightDecay: 0, betas: [0.9, 0.999], eps: 1e-8 } })).not.toThrow();
   });

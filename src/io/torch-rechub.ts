@@ -232,7 +232,7 @@ const CLASSES: Record<string, { args: string[]; build: (a: Args, features: (key:
  * calibrator, as torch-rechub's AITM has none. Unknown classes or arguments are errors.
  */
 export function torchRechubModel(spec: TorchRechubModelSpec): MultiTaskModel {
-  const cls = CLASSES[spec.class];
+  const cls = Object.hasOwn(CLASSES, spec.class) ? CLASSES[spec.class] : undefined;
   if (!cls) throw new TorchRechubError(`torchRechubModel: unknown torch-rechub class '${spec.class}'; known: ${Object.keys(CLASSES).join(', ')} (OMoE has no torch-rechub class)`);
   const args = spec.constructor_args ?? {};
   const unknown = Object.keys(args).filter((k) => !cls.args.includes(k));

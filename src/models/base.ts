@@ -346,25 +346,26 @@ function probeOutputReach(model: MultiTaskModel, seed: number): boolean[][] {
   const modes = [...model.namedModules()].map(([, m]) => [m, m.training] as const);
   const gateWeights = model.lastGateWeights;
   const backend = getBackend();
-  state.forEach(([, t], i) => t.exchangeStorage(standIns[i]));
+  let swapped = 0;
   setBackend(cpu);
   model.lastGateWeights = null;
   try {
+    for (; swapped < state.length; swapped++) state[swapped][1].exchangeStorage(standIns[swapped]);
     model.eval();
     return tidy(() => {
       const out = model.forward(probeBatch(model.features, cpu, rng));
       const [batch, nOut] = out.shape;
-      return Array.from({ length: nOut }, (_, k) => {
-        const column = ops.sum(ops.slice(out, [0, k], [batch, 1]));
-        return grad(column, params).map((g) => (g.dataSync() as Float32Array).some((v) => v !== 0));
-      });
+      // One output at a time, each gradient reduced to a flag and freed before the next.
+      return Array.from({ length: nOut }, (_, k) =>
+        tidy(() => grad(ops.sum(ops.slice(out, [0, k], [batch, 1])), params).map((g) => (g.dataSync() as Float32Array).some((v) => v !== 0))),
+      );
     });
   } finally {
     const probed = model.lastGateWeights as Record<string, Tensor> | null;
     if (probed) for (const w of Object.values(probed)) w.dispose();
     model.lastGateWeights = gateWeights;
     setBackend(backend);
-    state.forEach(([, t], i) => t.exchangeStorage(standIns[i]));
+    for (let i = 0; i < swapped; i++) state[i][1].exchangeStorage(standIns[i]);
     for (const t of standIns) t.dispose();
     for (const [m, training] of modes) m.training = training;
   }

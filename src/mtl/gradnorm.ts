@@ -215,6 +215,7 @@ export class GradNorm implements BalanceStrategy {
     return {
       restore: () => {
         if (this.w !== w) this.w?.dispose(); // created by the undone step
+        if (this.opt !== opt) this.opt?.dispose();
         this.w = w;
         this.opt = opt;
         if (w && savedW) noGrad(() => ops.assign(w, savedW));

@@ -125,10 +125,19 @@ export class StagedWrites {
   values(): { value: Tensor; what: string }[] {
     return this.pending.flatMap((w) => (w.value ? [{ value: w.value, what: w.what ?? 'a staged value' }] : []));
   }
+  /** Applies the writes in order; if one throws, the rest are discarded (their tensors freed). */
   commit(): void {
     const list = this.pending;
     this.pending = [];
-    for (const w of list) w.apply();
+    let done = 0;
+    try {
+      for (const w of list) {
+        done++;
+        w.apply();
+      }
+    } finally {
+      for (const w of list.slice(done)) w.discard();
+    }
   }
   discard(): void {
     const list = this.pending;

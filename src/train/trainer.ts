@@ -195,6 +195,22 @@ export class NonFiniteGradientError extends Error {
  * large that the batch variance overflows float32), although its losses and gradients are: nothing of
  * the step was applied.
  */
+/** [1] on the device: 0 when every value the stage would write is finite, NaN otherwise (x·0 is NaN for ±Inf and NaN). */
+function stagedCheck(stage: StagedWrites, backend: Backend): Tensor {
+  const checks = stage.values().map(({ value }) => ops.reshape(ops.sum(ops.mul(value, 0)), [1]));
+  return ops.sum(ops.concat([ops.zeros([1], { backend }), ...checks])).view([1]);
+}
+
+/** Finds the first staged statistic that is not finite and throws NonFiniteStatisticsError for it. */
+async function throwNonFiniteStatistic(stage: StagedWrites, step: number, epoch: number): Promise<never> {
+  for (const { value, what } of stage.values()) {
+    const values = await value.data();
+    const at = values.findIndex((v) => !Number.isFinite(v));
+    if (at >= 0) throw new NonFiniteStatisticsError(what, at, values[at], step, epoch);
+  }
+  throw new NonFiniteStatisticsError('a BatchNorm statistic', -1, Number.NaN, step, epoch);
+}
+
 export class NonFiniteStatisticsError extends Error {
   override readonly name = 'NonFiniteStatisticsError';
   constructor(
@@ -259,6 +275,9 @@ export class MTLTrainer {
     if (opts.clipGradNorm !== undefined && !(typeof opts.clipGradNorm === 'number' && opts.clipGradNorm > 0 && Number.isFinite(opts.clipGradNorm))) {
       throw new Error(`MTLTrainer: clipGradNorm must be a finite number > 0 (the largest global gradient norm), got ${String(opts.clipGradNorm)}`);
     }
+    if (opts.clipGradNorm !== undefined && opts.checkGradients === false) {
+      throw new Error('MTLTrainer: clipGradNorm reads the gradient norm, which checkGradients: false turns off; keep checkGradients on to clip');
+    }
     if (opts.nonFinite !== undefined && opts.nonFinite !== 'stop' && opts.nonFinite !== 'skip') {
       throw new Error(`MTLTrainer: nonFinite must be 'stop' or 'skip', got ${JSON.stringify(opts.nonFinite)}`);
     }
@@ -298,6 +317,9 @@ export class MTLTrainer {
     }
     const paramGroups: ParamGroup[] = [{ params: groups.shared.map(([, t]) => t), name: 'shared' }];
     groups.perTask.forEach((g, i) => {
+      if (g.length === 0 && taskLr(i) !== undefined) {
+        throw new Error(`MTLTrainer: taskSpecificLr gives task '${names[i]}' a learning rate, but no parameter is its own (every tensor its loss reaches is shared with another task); drop it, or give the shared parameters optimizerParams.lr`);
+      }
       if (g.length) paramGroups.push({ params: g.map(([, t]) => t), lr: taskLr(i), name: names[i] });
     });
     if (this.strategy.parameters?.length) paramGroups.push({ params: this.strategy.parameters, name: `${this.strategy.name} weights`, weightDecay: 0 });
@@ -470,29 +492,32 @@ export class MTLTrainer {
   /**
    * One step: forward once, per-task losses, read them, balance, check the gradient, update. Nothing is
    * committed until the step is known to be good: BatchNorm's running statistics and batch counts wait
-   * on a stage, and the balancing strategy's state is snapshot before its backward. A non-finite loss
-   * or gradient leaves the parameters, the optimizer, the statistics and the strategy exactly as after
-   * the last good step, then stops training (NonFiniteLossError / NonFiniteGradientError) or, with
-   * `nonFinite: 'skip'`, drops the step (returns null).
+   * on a stage, and the balancing strategy's state is snapshot before its backward. A non-finite loss,
+   * BatchNorm statistic or gradient leaves the parameters, the optimizer, the statistics and the
+   * strategy exactly as after the last good step, then stops training (NonFiniteLossError,
+   * NonFiniteStatisticsError, NonFiniteGradientError) or, with `nonFinite: 'skip'`, drops the step
+   * (returns null). The optimizer's update is applied before the staged writes are committed, so a
+   * failure there (out of memory) commits nothing else either.
    */
   private async trainStep(batch: HostBatch, backend: Backend, epoch: number): Promise<{ losses: number[]; weights: number[] } | null> {
     const plan = this.plan!;
     const stage = openStage();
     const undo: { strategy: StrategySnapshot | null } = { strategy: null };
     const random = globalRng().getState(); // dropout masks drawn by a refused step are drawn again
-    let result: { losses: number[]; weights: number[] };
+    let result: { losses: number[]; weights: number[]; report: RecordedReport['report'] | null };
     try {
       result = await tidyAsync(async () => {
         const { x, y } = toDevice(batch, backend, this.model.features.map((f) => f.name));
-        if (this.recorder?.shouldRecord(this.globalStep)) {
-          this.recorder.record(this.globalStep, await inspectGradients(this.model, { x, y }));
-        }
+        const inspected = this.recorder?.shouldRecord(this.globalStep) ? await inspectGradients(this.model, { x, y }) : null;
         const out = this.model.forward(x);
         const losses = plan.train.map((t) => taskLoss(out, y, t));
-        const values = Array.from(await ops.concat(losses.map((l) => ops.reshape(l, [1]))).data());
+        // One read: the losses, then 0 when every BatchNorm statistic the step would store is finite.
+        const read = Array.from(await noGrad(() => ops.concat([...losses.map((l) => ops.reshape(l, [1])), stagedCheck(stage, backend)])).data());
+        const values = read.slice(0, losses.length);
         values.forEach((v, i) => {
           if (!Number.isFinite(v)) throw new NonFiniteLossError(plan.train[i].name, this.globalStep, epoch, this.lastFinite[i] ?? null);
         });
+        if (!Number.isFinite(read[losses.length])) await throwNonFiniteStatistic(stage, this.globalStep, epoch);
         const groups = this.model.parameterGroups(plan.train.map((t) => [t.output]));
         const ctx = makeBalanceContext({
           losses,
@@ -509,9 +534,10 @@ export class MTLTrainer {
         // The model's own term (AITM's calibrator) is not a task: its gradient is added after balancing.
         const auxiliary = this.model.auxiliaryLoss(out);
         if (auxiliary) backward(auxiliary);
-        if (this.opts.checkGradients ?? true) await this.checkStep(stage, epoch, values);
-        return { losses: values, weights: report.weights };
+        if (this.opts.checkGradients ?? true) await this.checkGradients(epoch, values);
+        return { losses: values, weights: report.weights, report: inspected };
       });
+      this.optimizer.step();
     } catch (e) {
       closeStage(stage);
       stage.discard();
@@ -527,11 +553,11 @@ export class MTLTrainer {
     closeStage(stage);
     stage.commit();
     undo.strategy?.release();
-    this.lastFinite = result.losses;
-    this.optimizer.step();
     this.dropGradients();
+    if (result.report) this.recorder!.record(this.globalStep, result.report);
+    this.lastFinite = result.losses;
     this.globalStep++;
-    return result;
+    return { losses: result.losses, weights: result.weights };
   }
 
   private dropGradients(): void {
@@ -541,31 +567,15 @@ export class MTLTrainer {
   }
 
   /**
-   * Reads two scalars: the global gradient norm, and whether the BatchNorm statistics the step would
-   * store are finite. A non-finite gradient stops the step, naming the first parameter whose gradient
-   * is not finite, and so do non-finite statistics (a dense value so large that the batch variance
-   * overflows); with clipGradNorm the gradients are scaled down to that norm (as
-   * torch.nn.utils.clip_grad_norm_: × maxNorm / (norm + 1e-6) when that is below 1).
+   * Reads the global gradient norm (one scalar): a non-finite one stops the step, naming the first
+   * parameter whose gradient is not finite; with clipGradNorm the gradients are scaled down to that
+   * norm (as torch.nn.utils.clip_grad_norm_: × maxNorm / (norm + 1e-6) when that is below 1).
    */
-  private async checkStep(stage: StagedWrites, epoch: number, losses: number[]): Promise<void> {
+  private async checkGradients(epoch: number, losses: number[]): Promise<void> {
     const named: [string, Tensor][] = [...this.model.namedParameters(), ...(this.strategy.parameters ?? []).map((p, i) => [`${this.strategy.name}.${i}`, p] as [string, Tensor])];
     const withGrad = named.filter(([, p]) => p.grad);
-    const staged = stage.values();
-    if (withGrad.length === 0 && staged.length === 0) return;
-    const [squareSum, statsCheck] = await noGrad(() => {
-      const zero = ops.zeros([1], { backend: this.backend! });
-      const squares = withGrad.map(([, p]) => ops.reshape(ops.sum(ops.square(p.grad!)), [1]));
-      // 0 when every staged value is finite, NaN otherwise (x·0 is NaN for ±Inf and NaN).
-      const checks = staged.map(({ value }) => ops.reshape(ops.sum(ops.mul(value, 0)), [1]));
-      return ops.concat([ops.sum(ops.concat([zero, ...squares])).view([1]), ops.sum(ops.concat([zero, ...checks])).view([1])]);
-    }).data();
-    if (!Number.isFinite(statsCheck)) {
-      for (const { value, what } of staged) {
-        const values = await value.data();
-        const at = values.findIndex((v) => !Number.isFinite(v));
-        if (at >= 0) throw new NonFiniteStatisticsError(what, at, values[at], this.globalStep, epoch);
-      }
-    }
+    if (withGrad.length === 0) return;
+    const [squareSum] = await noGrad(() => ops.sum(ops.concat(withGrad.map(([, p]) => ops.reshape(ops.sum(ops.square(p.grad!)), [1]))))).data();
     const norm = Math.sqrt(squareSum);
     if (!Number.isFinite(norm)) {
       for (const [name, p] of withGrad) {

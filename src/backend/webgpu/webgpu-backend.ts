@@ -441,8 +441,11 @@ export class WebGPUBackend implements Backend {
     if (!this.encoder) {
       // Nothing recorded yet, so the write cannot overtake a kernel that uses this buffer.
       const guarded = this.guard();
-      this.device.queue.writeBuffer(b.gpu, 0, typed.buffer, typed.byteOffset, typed.byteLength);
-      if (guarded) this.endGuard();
+      try {
+        this.device.queue.writeBuffer(b.gpu, 0, typed.buffer, typed.byteOffset, typed.byteLength);
+      } finally {
+        if (guarded) this.endGuard();
+      }
       return;
     }
     // queue.writeBuffer would run before the unsubmitted encoder; copy from staging in encoder order instead.
@@ -995,8 +998,12 @@ export class WebGPUBackend implements Backend {
     }
 
     const guarded = this.guard();
-    const bindGroup = this.device.createBindGroup({ layout: kernel.layout, entries });
-    if (guarded) this.endGuard();
+    let bindGroup: GPUBindGroup;
+    try {
+      bindGroup = this.device.createBindGroup({ layout: kernel.layout, entries });
+    } finally {
+      if (guarded) this.endGuard();
+    }
     const pass = this.computePass();
     pass.setPipeline(kernel.pipeline);
     pass.setBindGroup(0, bindGroup);
@@ -1122,8 +1129,11 @@ export class WebGPUBackend implements Backend {
     this.endPass();
     this.arena.upload(this.device.queue);
     const guarded = this.guard();
-    this.device.queue.submit([this.encoder.finish()]);
-    if (guarded) this.endGuard(true);
+    try {
+      this.device.queue.submit([this.encoder.finish()]);
+    } finally {
+      if (guarded) this.endGuard(true);
+    }
     this.encoder = null;
     this.stats.submits++;
     for (const b of this.afterSubmit) b.destroy(); // Dawn defers the free until the GPU is done with it
