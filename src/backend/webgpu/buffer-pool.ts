@@ -42,6 +42,11 @@ export class BufferPool {
     return { buffer, capacity, reused: false };
   }
 
+  /** Whether an idle buffer of this capacity is waiting (acquiring it then adds no memory). */
+  hasIdle(capacity: number): boolean {
+    return (this.idle.get(capacity)?.length ?? 0) > 0;
+  }
+
   /** Keeps the buffer for reuse; returns false when the pool is full and the caller should destroy it. */
   release(buffer: GPUBuffer, capacity: number): boolean {
     if (this.idleBytes + capacity > this.maxIdleBytes) return false;

@@ -269,7 +269,8 @@ export class WebGPUBackend implements Backend {
       let cap = bucketBytes(bytes);
       if (cap > this.maxBufferBytes) cap = Math.max(16, Math.ceil(bytes / 4) * 4);
       if (this.liveBytes + cap > this.memoryLimitBytes) throw this.outOfMemory(bytes, this.memoryLimitBytes, 'memoryLimitBytes');
-      if (trim && this.liveBytes + this.pooledBytes + cap > this.memoryLimitBytes) {
+      // A reused idle buffer is already counted in pooledBytes: only a new one can overrun the budget.
+      if (trim && !this.pool.hasIdle(cap) && this.liveBytes + this.pooledBytes + cap > this.memoryLimitBytes) {
         // Idle buffers may still be used by recorded work: submit it before destroying them (Dawn frees them once done).
         this.flush();
         this.pool.destroyAll();
