@@ -411,7 +411,7 @@ describe('strategies on the models', () => {
 describe('errors', () => {
   it('names the known methods and options', () => {
     expect(() => createStrategy({ method: 'nash' } as never)).toThrow(/unknown method 'nash'; known methods: fixed, uwl, gradnorm, metabalance, pcgrad, dwa, cagrad/);
-    expect(() => createStrategy({ method: 'gradnorm', alpah: 1 } as never)).toThrow(/gradnorm has no option 'alpah'; its options are alpha, layer, lr, minWeight/);
+    expect(() => createStrategy({ method: 'gradnorm', alpah: 1 } as never)).toThrow(/gradnorm has no option 'alpah' \(did you mean 'alpha'\?\); its options are alpha, layer, lr, minWeight/);
     expect(createStrategy('GradNorm' as never).name).toBe('gradnorm');
   });
 

@@ -21,6 +21,13 @@ describe('MTLTrainer options', () => {
     expect(m.parameters().map((p) => Array.from(p.dataSync()))).toEqual(before);
   });
 
+  it('one option check everywhere: models, their MLP parameters and readCsv name a near miss too', async () => {
+    const features = [new SparseFeature({ name: 'a', vocabSize: 3, embedDim: 2 })];
+    expect(() => new wm.MMoE({ features, numTasks: 2, nExperts: 2, nExpert: 2, expertParams: { dims: [3] }, towerParamsList: [{ dims: [2] }, { dims: [2] }] } as never)).toThrow(/MMoE: unknown option 'nExperts' \(did you mean 'nExpert'\?\)/);
+    expect(() => new wm.MMoE({ features, numTasks: 2, nExpert: 2, expertParams: { dims: [3], dropuot: 0.1 }, towerParamsList: [{ dims: [2] }, { dims: [2] }] } as never)).toThrow(/MMoE expertParams: unknown option 'dropuot' \(did you mean 'dropout'\?\)/);
+    await expect(wm.readCsv({ text: 'a\n1\n' }, { delimeter: ',' } as never)).rejects.toThrow(/readCsv: unknown option 'delimeter' \(did you mean 'delimiter'\?\)/);
+  });
+
   it('clipGradNorm needs the gradient check that reads the norm', () => {
     expect(() => new wm.MTLTrainer(model(), { clipGradNorm: 1, checkGradients: false })).toThrow(/clipGradNorm reads the gradient norm, which checkGradients: false turns off/);
   });

@@ -5,6 +5,7 @@
 
 import Papa from 'papaparse';
 import { SequenceColumn, padSequences, type Column, type Columns, type PadSequencesOptions } from './columns.js';
+import { describeUnknown, unknownKeys } from '../options.js';
 import { DataError, listNames, missingColumnError } from './errors.js';
 import { LabelEncoder } from './preprocess.js';
 
@@ -278,9 +279,9 @@ const shown = (v: unknown): string => {
 /** Refuses option objects that would otherwise be silently ignored or misread (a typo, a wrong type, a bad delimiter). */
 function checkOptions(options: ReadCsvOptions): void {
   if (!isPlainObject(options)) throw new DataError(`readCsv: options must be an object, got ${shown(options)}.`);
-  const unknown = Object.keys(options).filter((k) => !OPTION_NAMES.includes(k));
+  const unknown = unknownKeys(options, OPTION_NAMES);
   if (unknown.length) {
-    throw new DataError(`readCsv: unknown option${unknown.length > 1 ? 's' : ''} ${listNames(unknown)}; the options are ${listNames(OPTION_NAMES)}.`);
+    throw new DataError(`readCsv: unknown option${unknown.length > 1 ? 's' : ''} ${describeUnknown(unknown, OPTION_NAMES)}; the options are ${listNames(OPTION_NAMES)}.`);
   }
   const { columns, others, fillNa, encoders, sequences, delimiter, chunkSize } = options as Record<string, unknown>;
   if (columns !== undefined) {

@@ -9,6 +9,7 @@ import { ESMM } from '../models/esmm.js';
 import { MMoE } from '../models/mmoe.js';
 import { PLE } from '../models/ple.js';
 import { SharedBottom } from '../models/shared-bottom.js';
+import { describeUnknown, unknownKeys } from '../options.js';
 import type { TorchEntry, TorchTensorEntry } from '../nn/torch-layout.js';
 import { noGrad, tidy } from '../tensor/engine.js';
 import { assign } from '../tensor/ops.js';
@@ -235,8 +236,8 @@ export function torchRechubModel(spec: TorchRechubModelSpec): MultiTaskModel {
   const cls = Object.hasOwn(CLASSES, spec.class) ? CLASSES[spec.class] : undefined;
   if (!cls) throw new TorchRechubError(`torchRechubModel: unknown torch-rechub class '${spec.class}'; known: ${Object.keys(CLASSES).join(', ')} (OMoE has no torch-rechub class)`);
   const args = spec.constructor_args ?? {};
-  const unknown = Object.keys(args).filter((k) => !cls.args.includes(k));
-  if (unknown.length) throw new TorchRechubError(`torchRechubModel: ${spec.class} has no argument ${unknown.map((k) => `'${k}'`).join(', ')}; its arguments are ${cls.args.join(', ')}`);
+  const unknown = unknownKeys(args, cls.args);
+  if (unknown.length) throw new TorchRechubError(`torchRechubModel: ${spec.class} has no argument ${describeUnknown(unknown, cls.args)}; its arguments are ${cls.args.join(', ')}`);
   const byName = new Map(spec.features.map((f) => [f.name, buildFeature(f)]));
   const features = (key: string): Feature[] => {
     const names = args[key];

@@ -11,6 +11,7 @@ import { SequenceFeature, SparseFeature, type Feature } from '../features.js';
 import type { FeatureBatch } from '../nn/embedding-layer.js';
 import type { ActivationName, MLPOptions } from '../nn/layers.js';
 import { Module } from '../nn/module.js';
+import { checkOptionNames } from '../options.js';
 import type { TorchEntry } from '../nn/torch-layout.js';
 
 export type TaskType = 'classification' | 'regression';
@@ -131,16 +132,14 @@ const FEATURE_LISTS = ['features', 'userFeatures', 'itemFeatures'];
 export function checkModelOptions(model: string, opts: unknown, known: readonly string[], mlpOptions: readonly string[]): void {
   if (!opts || typeof opts !== 'object' || Array.isArray(opts)) throw new Error(`${model}: options must be an object, got ${JSON.stringify(opts) ?? String(opts)}`);
   const o = opts as Record<string, unknown>;
-  const unknown = Object.keys(o).filter((k) => !known.includes(k));
-  if (unknown.length) throw new Error(`${model}: unknown option${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => `'${k}'`).join(', ')}; its options are ${known.join(', ')}`);
+  checkOptionNames(model, o, known);
   for (const [k, v] of Object.entries(o)) {
     if (v === null) throw new Error(`${model}: ${k} is null; pass a value, or leave it out for the default`);
     if (FEATURE_LISTS.includes(k) && v !== undefined && !Array.isArray(v)) throw new Error(`${model}: ${k} must be a list of features (SparseFeature, DenseFeature, SequenceFeature), got ${typeof v}`);
   }
   const checkMlp = (what: string, p: unknown) => {
     if (!p || typeof p !== 'object' || Array.isArray(p)) throw new Error(`${model}: ${what} must be { dims: [...], dropout?, activation? }, got ${JSON.stringify(p) ?? String(p)}`);
-    const extra = Object.keys(p).filter((k) => !MLP_PARAM_NAMES.includes(k));
-    if (extra.length) throw new Error(`${model}: ${what} has unknown key${extra.length > 1 ? 's' : ''} ${extra.map((k) => `'${k}'`).join(', ')}; an MLP takes dims, dropout, activation`);
+    checkOptionNames(`${model} ${what}`, p, MLP_PARAM_NAMES);
     const dims = (p as { dims?: unknown }).dims;
     if (!Array.isArray(dims) || !dims.every((d) => Number.isInteger(d) && d > 0)) throw new Error(`${model}: ${what}.dims must be a list of positive whole numbers (hidden sizes), got ${JSON.stringify(dims)}`);
   };

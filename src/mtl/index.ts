@@ -1,6 +1,7 @@
 // Task balancing: strategies behind the BalanceStrategy interface, createStrategy() from a spec such as
 // torch-rechub's adaptive_params ({ method: 'gradnorm', alpha: 1.5 }), and the gradient inspector.
 import type { TaskTypeInput } from '../models/base.js';
+import { describeUnknown, unknownKeys } from '../options.js';
 import { CAGrad, type CAGradOptions } from './cagrad.js';
 import { DWA, type DWAOptions } from './dwa.js';
 import { FixedWeights, type FixedWeightsOptions } from './fixed.js';
@@ -66,9 +67,9 @@ export function createStrategy(spec: StrategySpec | StrategyMethod, defaults: St
     throw new Error(`createStrategy: unknown method '${given.method}'; known methods: ${STRATEGY_METHODS.join(', ')}`);
   }
   const { method: _m, ...options } = given as { method: string } & Record<string, unknown>;
-  const unknown = Object.keys(options).filter((k) => !OPTIONS[method].includes(k));
+  const unknown = unknownKeys(options, OPTIONS[method]);
   if (unknown.length) {
-    throw new Error(`createStrategy: ${method} has no option${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => `'${k}'`).join(', ')}; its options are ${OPTIONS[method].join(', ') || '(none)'}`);
+    throw new Error(`createStrategy: ${method} has no option${unknown.length > 1 ? 's' : ''} ${describeUnknown(unknown, OPTIONS[method])}; its options are ${OPTIONS[method].join(', ') || '(none)'}`);
   }
   switch (method) {
     case 'fixed': return new FixedWeights(options as FixedWeightsOptions);
