@@ -18,7 +18,7 @@ export * from './train/metrics.js';
 export * from './io/safetensors.js';
 export * from './io/checkpoint.js';
 export * from './io/torch-rechub.js';
-export { MTLTrainer, NonFiniteLossError, NonFiniteGradientError, NonFiniteStatisticsError, describeEpoch } from './train/trainer.js';
+export { MTLTrainer, NonFiniteStepError, NonFiniteLossError, NonFiniteGradientError, NonFiniteStatisticsError, describeEpoch } from './train/trainer.js';
 export type { MTLTrainerOptions, EpochRecord, History, OptimizerName, OptimizerParams, SchedulerSpec } from './train/trainer.js';
 export { evaluateMultiTask, collectPredictions, scorePredictions } from './train/evaluate.js';
 export type { Predictions } from './train/evaluate.js';

@@ -16,7 +16,7 @@ import { closeStage, keep, noGrad, openStage, tidyAsync } from '../tensor/engine
 import * as ops from '../tensor/ops.js';
 import { globalRng } from '../tensor/random.js';
 import { Tensor, fromArray, grad } from '../tensor/tensor.js';
-import { taskPlan, type TaskTerm } from '../train/tasks.js';
+import type { TaskTerm } from '../models/base.js';
 
 export interface InspectOptions {
   /** The tasks to inspect, by name or by position among the trained tasks. Default: all (ESMM: ctr, ctcvr). */
@@ -109,7 +109,7 @@ export async function inspectGradients(
 ): Promise<GradientReport> {
   const { x, y } = onDevice(model, batch);
   if (y.rank !== 2) throw new Error(`inspectGradients: labels y must be [batch, columns], got ${y.describe()}`);
-  const plan = taskPlan(model, y.shape[1]);
+  const plan = model.taskPlan(y.shape[1]);
   const terms = selectTasks(plan.train, opts.tasks);
   const groups = model.parameterGroups(plan.train.map((t) => [t.output]));
   const sharedNames = groups.shared.map(([n]) => n);

@@ -5,7 +5,7 @@ import type { MultiTaskModel } from '../models/base.js';
 import { tidyAsync } from '../tensor/engine.js';
 import { toDevice } from './batch.js';
 import { evaluateTask, type TaskReport } from './metrics.js';
-import { taskPlan, type TaskPlan } from './tasks.js';
+import type { TaskPlan } from './tasks.js';
 
 export interface Predictions {
   /** Model outputs [rows, nOut] row-major. */
@@ -88,5 +88,5 @@ export async function evaluateMultiTask(
   opts: { taskNames?: string[] } = {},
 ): Promise<Record<string, TaskReport>> {
   const p = await collectPredictions(model, loader);
-  return scorePredictions(p, taskPlan(model, p.nLabel, opts.taskNames));
+  return scorePredictions(p, model.taskPlan(p.nLabel, opts.taskNames));
 }

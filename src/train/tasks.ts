@@ -1,14 +1,9 @@
-// Which model output is trained and evaluated against which label column. The models own the plan
+// Labels against the plan of the losses a model trains. The models own the plan
 // (MultiTaskModel.taskPlan: usually output i against label i; ESMM trains pCTR and pCTCVR over all
-// impressions); this file keeps the trainer's entry points and the label check.
-import type { MultiTaskModel, TaskPlan } from '../models/base.js';
+// impressions); this file checks label values against it.
+import type { TaskPlan } from '../models/base.js';
 
 export type { TaskPlan, TaskTerm } from '../models/base.js';
-
-/** The plan for a model and data with `nLabel` label columns named `labelNames`. */
-export function taskPlan(model: MultiTaskModel, nLabel: number, names?: string[]): TaskPlan {
-  return model.taskPlan(nLabel, names);
-}
 
 /** Checks a host label block [rows, nLabel] against the plan: 0/1 for classification, finite always. */
 export function checkLabels(y: Float32Array, plan: TaskPlan, where: string): void {

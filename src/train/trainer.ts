@@ -2,6 +2,7 @@
 // balancing strategy, per-task learning rates, early stopping on validation with the best weights
 // restored and saved, progress, and checkpoints a run can resume from.
 import type { Backend } from '../backend/backend.js';
+import { checkOptionNames } from '../options.js';
 import { ColumnarDataset } from '../data/columns.js';
 import type { BatchSource, HostBatch } from '../data/loader.js';
 import { validateFeatures } from '../data/validate.js';
@@ -25,7 +26,7 @@ import { toDevice } from './batch.js';
 import { collectPredictions, scorePredictions } from './evaluate.js';
 import type { TaskReport } from './metrics.js';
 import { ProgressPrinter, type ProgressEvent, type ProgressMode } from './progress.js';
-import { checkLabels, taskPlan, type TaskPlan, type TaskTerm } from './tasks.js';
+import { checkLabels, type TaskPlan, type TaskTerm } from './tasks.js';
 
 export type OptimizerName = 'adam' | 'adamw' | 'sgd' | 'adagrad';
 
@@ -101,14 +102,6 @@ const TRAINER_OPTIONS: readonly (keyof MTLTrainerOptions)[] = [
 ];
 const OPTIMIZER_PARAMS: readonly (keyof OptimizerParams)[] = ['lr', 'weightDecay', 'betas', 'eps', 'momentum', 'nesterov'];
 
-/** Throws for keys of `given` that are not in `known`, suggesting one that differs only in case or a letter or two. */
-function checkKnown(where: string, given: object, known: readonly string[]): void {
-  const unknown = Object.keys(given).filter((k) => !known.includes(k));
-  if (unknown.length === 0) return;
-  const near = (k: string) => known.find((o) => o.toLowerCase() === k.toLowerCase() || (Math.abs(o.length - k.length) <= 2 && [...o.toLowerCase()].filter((c, i) => c !== k.toLowerCase()[i]).length <= 2));
-  const named = unknown.map((k) => `'${k}'${near(k) ? ` (did you mean '${near(k)}'?)` : ''}`);
-  throw new Error(`${where}: unknown option${unknown.length > 1 ? 's' : ''} ${named.join(', ')}; the options are ${known.join(', ')}`);
-}
 
 /** Checks the type and range of each given option (undefined means "the default"). */
 function checkOptionValues(opts: MTLTrainerOptions, nTrained: number): void {
@@ -166,82 +159,99 @@ export interface History {
   stoppedEarly: boolean;
 }
 
+const NOTHING_APPLIED =
+  "Nothing of this step was applied: parameters, optimizer state, BatchNorm statistics and the balancing strategy's state are as after the step before.";
+const WHAT_TO_TRY = "pass nonFinite: 'skip' to drop such steps.";
+
 /**
- * Raised when a step's gradient is not finite although its losses are: nothing of the step was
- * committed (parameters, optimizer state, BatchNorm statistics and the balancing strategy's state are
- * as after the last good step).
+ * A training step that was refused because something it computed is not finite: nothing of it was
+ * applied. `nonFinite: 'skip'` drops such steps instead of throwing.
  */
-export class NonFiniteGradientError extends Error {
-  override readonly name = 'NonFiniteGradientError';
+export abstract class NonFiniteStepError extends Error {
   constructor(
-    readonly tensor: string,
-    readonly index: number,
-    readonly value: number,
     readonly step: number,
     readonly epoch: number,
-    readonly losses: number[],
+    message: string,
+  ) {
+    super(`Training stopped: ${message}`);
+  }
+}
+
+/** Raised when a task's loss stops being finite. */
+export class NonFiniteLossError extends NonFiniteStepError {
+  override readonly name = 'NonFiniteLossError';
+  constructor(
+    readonly task: string,
+    step: number,
+    epoch: number,
+    readonly lastFiniteLoss: number | null,
   ) {
     super(
-      `Training stopped: the gradient of '${tensor}' is not finite${index >= 0 ? ` (${value} at flat index ${index})` : ' (its global norm overflows)'} at epoch ${epoch + 1}, step ${step}, ` +
-        `although the losses were finite (${losses.map((l) => l.toPrecision(4)).join(', ')}). Nothing of this step was applied: parameters, optimizer state, ` +
-        "BatchNorm statistics and the balancing strategy's state are as after the step before. Try a lower learning rate, clip gradients (clipGradNorm: 1), " +
-        "check the data for extreme values, or pass nonFinite: 'skip' to drop such steps.",
+      step,
+      epoch,
+      `the loss of task '${task}' is not finite at epoch ${epoch + 1}, step ${step} (last finite loss: ${lastFiniteLoss ?? 'none'}). ${NOTHING_APPLIED} ` +
+        `Lower the learning rate, clip gradients (clipGradNorm: 1), check the inputs for extreme values, or ${WHAT_TO_TRY}`,
     );
   }
 }
 
 /**
  * Raised when the BatchNorm running statistics a step would store are not finite (a dense value so
- * large that the batch variance overflows float32), although its losses and gradients are: nothing of
- * the step was applied.
+ * large that the batch variance overflows float32), although its losses are.
  */
+export class NonFiniteStatisticsError extends NonFiniteStepError {
+  override readonly name = 'NonFiniteStatisticsError';
+  constructor(
+    readonly tensor: string,
+    readonly index: number,
+    readonly value: number,
+    step: number,
+    epoch: number,
+  ) {
+    super(
+      step,
+      epoch,
+      `${tensor} would become ${value} at flat index ${index} at epoch ${epoch + 1}, step ${step}: a value in this batch is too large for float32 statistics ` +
+        `(its square overflows). ${NOTHING_APPLIED} Scale or clip the dense features (StandardScaler, MinMaxScaler), or ${WHAT_TO_TRY}`,
+    );
+  }
+}
+
+/** Raised when a step's gradient is not finite although its losses are. */
+export class NonFiniteGradientError extends NonFiniteStepError {
+  override readonly name = 'NonFiniteGradientError';
+  constructor(
+    readonly tensor: string,
+    readonly index: number,
+    readonly value: number,
+    step: number,
+    epoch: number,
+    readonly losses: number[],
+  ) {
+    super(
+      step,
+      epoch,
+      `the gradient of '${tensor}' is not finite${index >= 0 ? ` (${value} at flat index ${index})` : ' (its global norm overflows)'} at epoch ${epoch + 1}, step ${step}, ` +
+        `although the losses were finite (${losses.map((l) => l.toPrecision(4)).join(', ')}). ${NOTHING_APPLIED} Try a lower learning rate, clip gradients ` +
+        `(clipGradNorm: 1), check the data for extreme values, or ${WHAT_TO_TRY}`,
+    );
+  }
+}
+
 /** [1] on the device: 0 when every value the stage would write is finite, NaN otherwise (x·0 is NaN for ±Inf and NaN). */
 function stagedCheck(stage: StagedWrites, backend: Backend): Tensor {
   const checks = stage.values().map(({ value }) => ops.reshape(ops.sum(ops.mul(value, 0)), [1]));
   return ops.sum(ops.concat([ops.zeros([1], { backend }), ...checks])).view([1]);
 }
 
-/** Finds the first staged statistic that is not finite and throws NonFiniteStatisticsError for it. */
-async function throwNonFiniteStatistic(stage: StagedWrites, step: number, epoch: number): Promise<never> {
-  for (const { value, what } of stage.values()) {
-    const values = await value.data();
-    const at = values.findIndex((v) => !Number.isFinite(v));
-    if (at >= 0) throw new NonFiniteStatisticsError(what, at, values[at], step, epoch);
+/** The first of `tensors` (in order) holding a value that is not finite: its name, index and value (a readback each; failure paths only). */
+async function firstNonFinite(tensors: { name: string; tensor: Tensor }[]): Promise<{ name: string; index: number; value: number } | null> {
+  for (const { name, tensor } of tensors) {
+    const values = await tensor.data();
+    const index = values.findIndex((v) => !Number.isFinite(v));
+    if (index >= 0) return { name, index, value: values[index] };
   }
-  throw new NonFiniteStatisticsError('a BatchNorm statistic', -1, Number.NaN, step, epoch);
-}
-
-export class NonFiniteStatisticsError extends Error {
-  override readonly name = 'NonFiniteStatisticsError';
-  constructor(
-    readonly tensor: string,
-    readonly index: number,
-    readonly value: number,
-    readonly step: number,
-    readonly epoch: number,
-  ) {
-    super(
-      `Training stopped: ${tensor} would become ${value} at flat index ${index} at epoch ${epoch + 1}, step ${step}: a value in this batch is too large for ` +
-        "float32 statistics (its square overflows). Nothing of this step was applied. Scale or clip the dense features (StandardScaler, MinMaxScaler), " +
-        "or pass nonFinite: 'skip' to drop such steps.",
-    );
-  }
-}
-
-/** Raised when a task's loss stops being finite; nothing of that step was applied. */
-export class NonFiniteLossError extends Error {
-  constructor(
-    readonly task: string,
-    readonly step: number,
-    readonly epoch: number,
-    readonly lastFiniteLoss: number | null,
-  ) {
-    super(
-      `Training stopped: the loss of task '${task}' is not finite at epoch ${epoch + 1}, step ${step} (last finite loss: ${lastFiniteLoss ?? 'none'}). ` +
-        "Nothing of this step was applied: parameters, optimizer state, BatchNorm statistics and the balancing strategy's state are as after the step before. " +
-          "Lower the learning rate, clip gradients (clipGradNorm: 1), check the inputs for extreme values, or pass nonFinite: 'skip' to drop such steps.",
-    );
-  }
+  return null;
 }
 
 export class MTLTrainer {
@@ -267,8 +277,8 @@ export class MTLTrainer {
   constructor(model: MultiTaskModel, opts: MTLTrainerOptions = {}) {
     this.model = model;
     this.opts = opts;
-    checkKnown('MTLTrainer', opts, TRAINER_OPTIONS);
-    if (opts.optimizerParams) checkKnown('MTLTrainer optimizerParams', opts.optimizerParams, OPTIMIZER_PARAMS);
+    checkOptionNames('MTLTrainer', opts, TRAINER_OPTIONS);
+    if (opts.optimizerParams) checkOptionNames('MTLTrainer optimizerParams', opts.optimizerParams, OPTIMIZER_PARAMS);
     checkOptionValues(opts, model.trainedTasks().length);
     this.nEpoch = opts.nEpoch ?? 10;
     if (!Number.isInteger(this.nEpoch) || this.nEpoch < 1) throw new Error(`MTLTrainer: nEpoch must be a positive integer, got ${opts.nEpoch}`);
@@ -373,7 +383,7 @@ export class MTLTrainer {
       return first.done ? 0 : first.value.y.length / Math.max(first.value.size, 1);
     };
     const nLabel = loader.nTask ?? peek();
-    const plan = taskPlan(this.model, nLabel, this.names(loader, nLabel));
+    const plan = this.model.taskPlan(nLabel, this.names(loader, nLabel));
     const pick = this.opts.earlystopTask;
     if (typeof pick === 'string' && pick !== 'mean' && !plan.train.some((t) => t.name === pick)) {
       throw new Error(`MTLTrainer: earlystopTask '${pick}' is not a trained task; the tasks are ${plan.train.map((t) => t.name).join(', ')} (or 'mean')`);
@@ -517,7 +527,10 @@ export class MTLTrainer {
         values.forEach((v, i) => {
           if (!Number.isFinite(v)) throw new NonFiniteLossError(plan.train[i].name, this.globalStep, epoch, this.lastFinite[i] ?? null);
         });
-        if (!Number.isFinite(read[losses.length])) await throwNonFiniteStatistic(stage, this.globalStep, epoch);
+        if (!Number.isFinite(read[losses.length])) {
+          const bad = await firstNonFinite(stage.values().map(({ value, what }) => ({ name: what, tensor: value })));
+          throw new NonFiniteStatisticsError(bad?.name ?? 'a BatchNorm statistic', bad?.index ?? -1, bad?.value ?? Number.NaN, this.globalStep, epoch);
+        }
         const groups = this.model.parameterGroups(plan.train.map((t) => [t.output]));
         const ctx = makeBalanceContext({
           losses,
@@ -544,7 +557,7 @@ export class MTLTrainer {
       undo.strategy?.restore();
       globalRng().setState(random);
       this.dropGradients();
-      if ((e instanceof NonFiniteLossError || e instanceof NonFiniteGradientError || e instanceof NonFiniteStatisticsError) && this.opts.nonFinite === 'skip') {
+      if (e instanceof NonFiniteStepError && this.opts.nonFinite === 'skip') {
         this.skippedSteps++; // not a step: globalStep stays, as if the batch had not been there
         return null;
       }
@@ -560,9 +573,9 @@ export class MTLTrainer {
     return { losses: result.losses, weights: result.weights };
   }
 
+  /** Every trained parameter is in the optimizer's groups (the model's and the strategy's). */
   private dropGradients(): void {
     this.optimizer.zeroGrad();
-    for (const p of this.model.parameters()) p.zeroGrad();
     for (const p of this.strategy.parameters ?? []) p.zeroGrad();
   }
 
@@ -578,13 +591,9 @@ export class MTLTrainer {
     const [squareSum] = await noGrad(() => ops.sum(ops.concat(withGrad.map(([, p]) => ops.reshape(ops.sum(ops.square(p.grad!)), [1]))))).data();
     const norm = Math.sqrt(squareSum);
     if (!Number.isFinite(norm)) {
-      for (const [name, p] of withGrad) {
-        const values = await p.grad!.data();
-        const at = values.findIndex((v) => !Number.isFinite(v));
-        if (at >= 0) throw new NonFiniteGradientError(name, at, values[at], this.globalStep, epoch, losses);
-      }
-      // Every entry finite but the sum of squares overflowed: too large to be a useful step either.
-      throw new NonFiniteGradientError(withGrad[0][0], -1, norm, this.globalStep, epoch, losses);
+      // No entry found: every one is finite but the sum of squares overflowed, too large a step either.
+      const bad = await firstNonFinite(withGrad.map(([name, p]) => ({ name, tensor: p.grad! })));
+      throw new NonFiniteGradientError(bad?.name ?? withGrad[0][0], bad?.index ?? -1, bad?.value ?? norm, this.globalStep, epoch, losses);
     }
     const max = this.opts.clipGradNorm;
     if (max !== undefined && norm > max) {
@@ -690,7 +699,7 @@ export class MTLTrainer {
     const p = await collectPredictions(this.model, loader);
     // The plan of this loader's labels (its column count and names), not the training loader's: an
     // ESMM evaluated on [cvr, ctr, ctcvr] after training on [click, purchase] reads other columns.
-    const plan = this.plan?.nLabel === p.nLabel ? this.plan : taskPlan(this.model, p.nLabel, this.names(loader as never, p.nLabel));
+    const plan = this.plan?.nLabel === p.nLabel ? this.plan : this.model.taskPlan(p.nLabel, this.names(loader as never, p.nLabel));
     return scorePredictions(p, plan);
   }
 
