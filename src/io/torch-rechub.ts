@@ -9,7 +9,7 @@ import { ESMM } from '../models/esmm.js';
 import { MMoE } from '../models/mmoe.js';
 import { PLE } from '../models/ple.js';
 import { SharedBottom } from '../models/shared-bottom.js';
-import { describeUnknown, unknownKeys } from '../options.js';
+import { checkOptionNames, describeUnknown, unknownKeys } from '../options.js';
 import type { TorchEntry, TorchTensorEntry } from '../nn/torch-layout.js';
 import { noGrad, tidy } from '../tensor/engine.js';
 import { assign } from '../tensor/ops.js';
@@ -143,6 +143,7 @@ export function importTorchRechub(model: MultiTaskModel, state: TorchStateDict |
  * compare a training step with torch-rechub's.
  */
 export async function exportTorchRechub(model: MultiTaskModel, opts: { gradients?: boolean } = {}): Promise<TorchStateDict> {
+  checkOptionNames('exportTorchRechub', opts, ['gradients'], (m) => new TorchRechubError(m));
   const entries = entriesOf(model).filter((e) => !opts.gradients || e.kind === 'parameter');
   const hosts = new Map<Tensor, Float32Array>();
   for (const e of entries) {
