@@ -2,11 +2,10 @@
 
 const BCE_LOG_FLOOR: f32 = -100.0;
 
-// log(x) floored at -100 as torch's BCELoss does. log(0) is -inf, but WGSL leaves it to the
-// implementation (SwiftShader returns -88), so x == 0 is floored explicitly. select, not max: WGSL's
-// max may drop a NaN, and a NaN prediction must give a NaN loss (a comparison with NaN is false).
-fn floored_log(l: f32, x_is_zero: bool) -> f32 {
-  return select(select(l, BCE_LOG_FLOOR, l < BCE_LOG_FLOOR), BCE_LOG_FLOOR, x_is_zero);
+// A log floored at -100 as torch's BCELoss does (log_f32 and log1p_f32 give -Inf at 0 on every
+// implementation; SwiftShader's own log(0) is -88).
+fn floored_log(l: f32) -> f32 {
+  return select(l, BCE_LOG_FLOOR, l < BCE_LOG_FLOOR);
 }
 
 // BCE on a probability p with target y: -(y·max(log p, -100) + (1 - y)·max(log1p(-p), -100)).
@@ -15,7 +14,7 @@ fn floored_log(l: f32, x_is_zero: bool) -> f32 {
 fn bce(p: f32, y: f32) -> f32 {
   if (is_nan_f32(p)) { return p; }
   if (p < 0.0 || p > 1.0) { return nan_f32(); }
-  return -(y * floored_log(log(p), p == 0.0) + (1.0 - y) * floored_log(log1p_f32(-p), p == 1.0));
+  return -(y * floored_log(log_f32(p)) + (1.0 - y) * floored_log(log1p_f32(-p)));
 }
 
 // Stable BCE on a logit x: max(x, 0) - x*y + log(1 + exp(-|x|)). A NaN x gives NaN (WGSL's max and

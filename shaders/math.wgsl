@@ -78,10 +78,11 @@ fn sqrt_f32(x: f32) -> f32 {
   return select(sqrt(x), nan_f32(), x < 0.0 || is_nan_f32(x));
 }
 
-// log(1 + z) without losing the low bits of z when z is tiny (Goldberg's trick).
+// log(1 + z) without losing the low bits of z when z is tiny (Goldberg's trick); log1p(-1) = -Inf.
 fn log1p_f32(z: f32) -> f32 {
   let u = 1.0 + z;
   if (u == 1.0) { return z; }
+  if (u == 0.0) { return -inf_f32(); }
   return log(u) * z / (u - 1.0);
 }
 
