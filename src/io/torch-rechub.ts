@@ -184,7 +184,10 @@ export interface TorchRechubModelSpec {
   features: TorchRechubFeatureSpec[];
 }
 
+const FEATURE_SPEC_KEYS = ['name', 'kind', 'vocab_size', 'embed_dim', 'shared_with', 'padding_idx', 'pooling'];
+
 function buildFeature(f: TorchRechubFeatureSpec): Feature {
+  checkOptionNames(`torchRechubModel: feature '${String(f?.name)}'`, f ?? {}, FEATURE_SPEC_KEYS, (m) => new TorchRechubError(m));
   const common = { name: f.name, vocabSize: f.vocab_size!, embedDim: f.embed_dim!, sharedWith: f.shared_with ?? undefined, paddingIdx: f.padding_idx ?? undefined };
   switch (f.kind) {
     case 'sparse': return new SparseFeature(common);
