@@ -1,6 +1,6 @@
-// The data layer's randomness: the engine's seeded generator (src/tensor/random.ts) under the name
-// the data code uses, and a Zipf-like id sampler for skewed popularity.
-import { Random, deriveSeed, mix32 } from '../tensor/random.js';
+// The data layer's randomness: the seeded generator of src/rng.ts under the name the data code uses,
+// and a Zipf-like id sampler for skewed popularity.
+import { Random, deriveSeed, mix32 } from '../rng.js';
 
 export { Random as Rng, deriveSeed, mix32 };
 type Rng = Random;

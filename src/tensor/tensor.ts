@@ -1,7 +1,7 @@
 // Tensor: a shape, a dtype and reference-counted storage on one backend, plus the autograd node
-// that produced it. Ops live in ops.ts; the methods here are thin forwards to them.
+// that produced it. Ops live in ops/ (ops.ts re-exports them); the methods here are thin forwards to them.
 import type { Backend, Buffer, DType, TypedArray } from '../backend/backend.js';
-import { getBackend, isGradEnabled, keep, noGrad, registerTensorCheck, track } from './engine.js';
+import { getBackend, keep, noGrad, registerTensorCheck, track } from './engine.js';
 import * as ops from './ops.js';
 
 export type Shape = readonly number[];
