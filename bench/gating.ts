@@ -250,7 +250,7 @@ function variantRunner(k: Backend, name: string, c: GateCase, b: CaseBuffers, in
         mixBcast(b.weightsU, b.mixU);
       };
     case 'fwd.fused':
-      return () => k.gateMixForward(b.logits, b.experts, b.mix, b.weights, shape);
+      return () => k.gateMixForward!(b.logits, b.experts, b.mix, b.weights, shape);
     case 'gate.softmax.bwd':
       return softmaxBwd;
     case 'mix.bwd':
@@ -261,7 +261,7 @@ function variantRunner(k: Backend, name: string, c: GateCase, b: CaseBuffers, in
         softmaxBwd();
       };
     case 'bwd.fused':
-      return () => k.gateMixBackward(b.weights, b.experts, b.gMix, b.gLogits, b.gExperts, shape);
+      return () => k.gateMixBackward!(b.weights, b.experts, b.gMix, b.gLogits, b.gExperts, shape);
     case 'experts.mm':
       return () =>
         k.matmul(b.x, b.w, b.expertOut, { batch: E, m: B, n: H, k: inputDim, transA: false, transB: false, aBatchStride: 0, bBatchStride: inputDim * H });

@@ -97,8 +97,8 @@ const CASES: Case[] = [
       const ge = b.alloc(8 * 1024 * 16, 'f32');
       return {
         run: () => {
-          b.gateMixForward(logits, experts, mix, w, s);
-          b.gateMixBackward(w, experts, gMix, gl, ge, s);
+          b.gateMixForward!(logits, experts, mix, w, s);
+          b.gateMixBackward!(w, experts, gMix, gl, ge, s);
         },
         buffers: [logits, experts, gMix, mix, w, gl, ge],
       };
@@ -115,7 +115,7 @@ const CASES: Case[] = [
       const v = b.alloc(n, 'f32');
       let step = 0;
       const h = { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, decoupled: false, step: 1 };
-      return { run: () => b.adam(p, g, m, v, n, { ...h, step: ++step }), buffers: [p, g, m, v] };
+      return { run: () => b.adam!(p, g, m, v, n, { ...h, step: ++step }), buffers: [p, g, m, v] };
     },
   },
 ];

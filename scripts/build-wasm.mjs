@@ -1,18 +1,22 @@
 #!/usr/bin/env node
 // Compiles the wasm backend's AssemblyScript kernels (src/backend/wasm/assembly/*.ts) and writes the
-// binary, base64-encoded, into src/backend/wasm/kernels-wasm.ts. That generated module is committed,
-// so `npm test` (vitest runs from src/), the Node build and the browser bundle all get the same bytes
-// without a compile step; it records a hash of the sources and the compiler version, and
-// test/wasm-kernels.test.ts fails when the sources change without a rebuild.
+// binary, base64-encoded, into src/backend/wasm/kernels-wasm.ts, after regenerating
+// assembly/ops.generated.ts (op codes, scalar op switch) from src/backend/kernel-table.ts (kernel-ops.mjs).
+// Both generated files are committed, so `npm test` (vitest runs from src/), the Node build and the
+// browser bundle all get the same bytes without a compile step. kernels-wasm.ts records a hash of the
+// sources and the compiler version; test/wasm-kernels.test.ts fails when the table or the sources
+// change without a rebuild.
 //
 //   node scripts/build-wasm.mjs            rebuild (only when the sources changed; --force: always)
 //   node scripts/build-wasm.mjs --check    exit 1 unless the generated file matches a fresh compile
-//   node scripts/build-wasm.mjs --check-hash   exit 1 unless the recorded source hash is current (fast)
+//   node scripts/build-wasm.mjs --check-hash   exit 1 unless ops.generated.ts matches the kernel table and
+//                                              the recorded source hash is current (fast)
 import { createHash } from 'node:crypto';
 import { readFileSync, readdirSync, writeFileSync, existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { GENERATED_OPS, loadKernelTable, renderAssemblyOps } from './kernel-ops.mjs';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const SRC_DIR = join(root, 'src', 'backend', 'wasm', 'assembly');
@@ -123,7 +127,23 @@ function render(binary, hash) {
   ].join('\n');
 }
 
+/** Whether ops.generated.ts matches the kernel table; `write`: regenerate it when it does not. */
+async function generatedOpsFresh(write) {
+  const text = renderAssemblyOps(await loadKernelTable());
+  if (existsSync(GENERATED_OPS) && readFileSync(GENERATED_OPS, 'utf8') === text) return true;
+  if (!write) return false;
+  writeFileSync(GENERATED_OPS, text);
+  console.log('wrote src/backend/wasm/assembly/ops.generated.ts from src/backend/kernel-table.ts');
+  return true;
+}
+
 async function main(args) {
+  const check = args.includes('--check-hash') || args.includes('--check');
+  if (!(await generatedOpsFresh(!check))) {
+    console.log('assembly/ops.generated.ts is stale (src/backend/kernel-table.ts changed): run node scripts/build-wasm.mjs');
+    process.exitCode = 1;
+    return;
+  }
   const hash = sourceHash();
   if (args.includes('--check-hash')) {
     const ok = recordedHash() === hash;

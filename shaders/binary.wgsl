@@ -3,22 +3,8 @@
 // last `rank` entries of shape/strides are live. Buffers are bound as raw u32 words:
 // {{LOAD_A}} / {{LOAD_B}} turn a word into f32, {{STORE}} turns the f32 result back, {{EXPR}} is op(a, b).
 // Needs math.wgsl and loss.wgsl.
-struct Params {
-  n: u32,
-  rank: u32,
-  cond_is_f32: u32,
-  _pad: u32,
-  shape: array<vec4<u32>, 2>,
-  a_strides: array<vec4<i32>, 2>,
-  b_strides: array<vec4<i32>, 2>,
-  c_strides: array<vec4<i32>, 2>,
-}
-
-@group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> a_in: array<u32>;
-@group(0) @binding(2) var<storage, read> b_in: array<u32>;
-@group(0) @binding(3) var<storage, read_write> out: array<u32>;
-@group(0) @binding(4) var<storage, read> cond_in: array<u32>;
+// The params struct and bindings are declared by name in src/backend/webgpu/kernels.ts (BINARY).
+{{LAYOUT}}
 
 fn load_a(w: u32) -> f32 { return {{LOAD_A}}; }
 fn load_b(w: u32) -> f32 { return {{LOAD_B}}; }

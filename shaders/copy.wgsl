@@ -1,19 +1,8 @@
 // Strided copy over up to 6 dims (padded at the front; the last `rank` entries are live):
 // dst[dst_offset + Σ idx_d * dst_strides_d] = src[src_offset + Σ idx_d * src_strides_d].
 // Words are moved as u32, so f32 (NaN payloads included) and i32 copy bit-exactly.
-struct Params {
-  n: u32,
-  rank: u32,
-  src_offset: i32,
-  dst_offset: i32,
-  shape: array<vec4<u32>, 2>,
-  src_strides: array<vec4<i32>, 2>,
-  dst_strides: array<vec4<i32>, 2>,
-}
-
-@group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> src: array<u32>;
-@group(0) @binding(2) var<storage, read_write> dst: array<u32>;
+// The params struct and bindings are declared by name in src/backend/webgpu/kernels.ts (COPY).
+{{LAYOUT}}
 
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,

@@ -1,15 +1,8 @@
 // Dropout scale mask: out[i] = u(seed, i) >= p ? scale : 0, where u is backend.ts's dropoutUniform.
 // u = (h >> 8) / 2^24, so u >= p exactly when (h >> 8) >= ceil(p * 2^24): the host passes that
 // integer threshold and the comparison stays in u32 (no f32 rounding of p).
-struct Params {
-  n: u32,
-  seed: u32,
-  threshold: u32,
-  scale: f32,
-}
-
-@group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read_write> out: array<f32>;
+// The params struct and bindings are declared by name in src/backend/webgpu/kernels.ts (DROPOUT).
+{{LAYOUT}}
 
 // u32 multiplication wraps like Math.imul.
 fn dropout_hash(seed: u32, i: u32) -> u32 {

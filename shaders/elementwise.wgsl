@@ -1,15 +1,8 @@
 // Unary elementwise op: out[i] = f(x[i], p0, p1) for i < n.
 // Template: {{X_TYPE}} / {{OUT_TYPE}} are f32 or i32 (values go through f32), {{EXPR}} is f in terms of x, p0, p1,
 // {{STORE}} converts the f32 result to OUT_TYPE (f32, or js_to_i32 for i32). Needs math.wgsl.
-struct Params {
-  n: u32,
-  p0: f32,
-  p1: f32,
-}
-
-@group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> x_in: array<{{X_TYPE}}>;
-@group(0) @binding(2) var<storage, read_write> out: array<{{OUT_TYPE}}>;
+// The params struct and bindings are declared by name in src/backend/webgpu/kernels.ts (UNARY).
+{{LAYOUT}}
 
 fn unary_op(x: f32, p0: f32, p1: f32) -> f32 {
   return {{EXPR}};

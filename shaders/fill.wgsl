@@ -1,11 +1,6 @@
 // out[i] = value for i < n. The value arrives as raw bits so f32 and i32 share one kernel.
-struct Params {
-  n: u32,
-  bits: u32,
-}
-
-@group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read_write> out: array<u32>;
+// The params struct and bindings are declared by name in src/backend/webgpu/kernels.ts (FILL).
+{{LAYOUT}}
 
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,

@@ -1,17 +1,7 @@
 // Row gather and its backward, scatter-add of rows.
 
-struct GatherParams {
-  count: u32, // number of ids
-  dim: u32,
-  vocab: u32, // rows in the table
-  out_offset: u32, // row i of the result starts at gathered[out_offset + i * out_stride]
-  out_stride: u32,
-}
-
-@group(0) @binding(0) var<uniform> gather_params: GatherParams;
-@group(0) @binding(1) var<storage, read> table: array<u32>;
-@group(0) @binding(2) var<storage, read> ids: array<i32>;
-@group(0) @binding(3) var<storage, read_write> gathered: array<u32>;
+// Params and bindings of both kernels: src/backend/webgpu/kernels.ts (GATHER, SCATTER).
+{{GATHER_LAYOUT}}
 
 // gathered[out_offset + i * out_stride + d] = table[ids[i], d], one thread per (i, d); words move
 // as u32 (bit-exact).
@@ -37,16 +27,7 @@ fn gather_rows(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) n
 //   csr[2*unique + 1 ..)             row positions, grouped by id, in ascending order
 // and one thread per (distinct id, d) sums its rows in that order (the CPU's order, so the
 // f32 rounding matches). The output was zero-filled by a preceding fill dispatch.
-struct ScatterParams {
-  unique: u32,
-  dim: u32,
-  vocab: u32,
-}
-
-@group(0) @binding(4) var<uniform> scatter_params: ScatterParams;
-@group(0) @binding(5) var<storage, read> src: array<f32>;
-@group(0) @binding(6) var<storage, read> csr: array<u32>;
-@group(0) @binding(7) var<storage, read_write> summed: array<f32>;
+{{SCATTER_LAYOUT}}
 
 @compute @workgroup_size(256)
 fn scatter_add_rows(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,

@@ -6,22 +6,8 @@
 const WG: u32 = 64u;
 const MAX_EXPERTS: u32 = 256u;
 
-struct Params {
-  tasks: u32,
-  batch: u32,
-  experts: u32,
-  hidden: u32,
-}
-
-@group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> logits: array<f32>;
-@group(0) @binding(2) var<storage, read> experts: array<f32>;
-@group(0) @binding(3) var<storage, read_write> mix: array<f32>;
-@group(0) @binding(4) var<storage, read_write> weights_out: array<f32>;
-@group(0) @binding(5) var<storage, read> weights: array<f32>;
-@group(0) @binding(6) var<storage, read> g_mix: array<f32>;
-@group(0) @binding(7) var<storage, read_write> g_logits: array<f32>;
-@group(0) @binding(8) var<storage, read_write> g_experts: array<f32>;
+// The params struct and bindings are declared by name in src/backend/webgpu/kernels.ts (GATING).
+{{LAYOUT}}
 
 var<workgroup> gate: array<f32, MAX_EXPERTS>;
 var<workgroup> gw_part: array<f32, MAX_EXPERTS>;

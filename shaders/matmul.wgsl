@@ -11,25 +11,8 @@ const BK: u32 = 16u;
 const TRANS_A: bool = {{TRANS_A}};
 const TRANS_B: bool = {{TRANS_B}};
 
-struct Params {
-  m: u32,
-  n: u32,
-  k: u32,
-  batch_base: u32,
-  a_row: u32,
-  a_col: u32,
-  b_row: u32,
-  b_col: u32,
-  a_batch_stride: u32,
-  b_batch_stride: u32,
-  row_tile_base: u32,
-  col_tile_base: u32,
-}
-
-@group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> a: array<f32>;
-@group(0) @binding(2) var<storage, read> b: array<f32>;
-@group(0) @binding(3) var<storage, read_write> out: array<f32>;
+// The params struct and bindings are declared by name in src/backend/webgpu/kernels.ts (MATMUL).
+{{LAYOUT}}
 
 // Tiles stored k-major: a_tile[kk * BM + i], b_tile[kk * BN + j].
 var<workgroup> a_tile: array<f32, BK * BM>;

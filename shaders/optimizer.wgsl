@@ -1,26 +1,8 @@
 // One Adam / AdamW step in place (torch semantics). Bias corrections c1 = 1 - beta1^step and
 // c2 = 1 - beta2^step are computed on the host in f64. Needs math.wgsl: sqrt_f32 keeps a NaN second
 // moment NaN (WGSL's sqrt need not), so a NaN or Inf gradient reaches the parameter as in the reference.
-struct Params {
-  n: u32,
-  decoupled: u32,
-  lr: f32,
-  beta1: f32,
-  beta2: f32,
-  one_minus_beta1: f32,
-  one_minus_beta2: f32,
-  eps: f32,
-  weight_decay: f32,
-  decay_factor: f32, // 1 - lr * weight_decay
-  c1: f32,
-  c2: f32,
-}
-
-@group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read_write> param: array<f32>;
-@group(0) @binding(2) var<storage, read> grad: array<f32>;
-@group(0) @binding(3) var<storage, read_write> m: array<f32>;
-@group(0) @binding(4) var<storage, read_write> v: array<f32>;
+// The params struct and bindings are declared by name in src/backend/webgpu/kernels.ts (ADAM).
+{{LAYOUT}}
 
 @compute @workgroup_size(256)
 fn adam(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,

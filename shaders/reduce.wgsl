@@ -6,16 +6,8 @@
 //   reduce_simple     one thread per output, serial loop (many outputs, or a short reduce axis)
 //   reduce_rows_tree  one workgroup per row when inner == 1 (256 lanes stride the row, then a tree)
 //   reduce_cols_tree  16 columns x 16 lanes per workgroup when inner > 1 and outputs are few
-struct Params {
-  outer: u32,
-  reduce: u32,
-  inner: u32,
-  init: f32,
-}
-
-@group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> x: array<{{X_TYPE}}>;
-@group(0) @binding(2) var<storage, read_write> out: array<{{OUT_TYPE}}>;
+// The params struct and bindings are declared by name in src/backend/webgpu/kernels.ts (REDUCE).
+{{LAYOUT}}
 
 fn combine(acc: f32, v: f32) -> f32 {
   return {{COMBINE}};

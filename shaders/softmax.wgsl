@@ -5,15 +5,8 @@
 // row gets weight 0 (exp_f32(-Inf) = 0; log: -Inf).
 //   softmax_rows     one thread per row (short rows)
 //   softmax_rows_wg  one 256-lane workgroup per row with tree reductions (long rows)
-struct Params {
-  rows: u32,
-  cols: u32,
-  log_out: u32,
-}
-
-@group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(2) var<storage, read_write> out: array<f32>;
+// The params struct and bindings are declared by name in src/backend/webgpu/kernels.ts (SOFTMAX).
+{{LAYOUT}}
 
 fn finish(v: f32, row_max: f32, sum: f32) -> f32 {
   if (!is_finite_f32(row_max)) { return nan_f32(); }

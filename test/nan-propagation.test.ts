@@ -288,14 +288,14 @@ for (const [name, backend] of rawBackends) {
       const experts = uniform(E * B * H, -1, 1, H);
       experts[(1 * B + 3) * H + 1] = NaN; // expert 1, b 3
       experts[(0 * B + 4) * H + 2] = Infinity; // expert 0, b 4
-      const fwd = await onBoth(backend, [logits, experts], [{ size: T * B * H }, { size: T * B * E }], (b, [l, x], [mix, wt]) => b.gateMixForward(l, x, mix, wt, shape));
+      const fwd = await onBoth(backend, [logits, experts], [{ size: T * B * H }, { size: T * B * E }], (b, [l, x], [mix, wt]) => b.gateMixForward!(l, x, mix, wt, shape));
       expect(isNaNAll(fwd.want[1].subarray(0, E)), 'reference: a NaN logit gives NaN weights').toBe(true);
       expectSame(fwd.got[1], fwd.want[1], 1e-5, 1e-7, 'weights');
       expectSame(fwd.got[0], fwd.want[0], 1e-4, 1e-5, 'mix');
       const gMix = uniform(T * B * H, -1, 1, 99);
       gMix[3 * H + 4] = NaN;
       const bwd = await onBoth(backend, [fwd.want[1], experts, gMix], [{ size: T * B * E }, { size: E * B * H }], (b, [wt, x, gm], [gl, gx]) =>
-        b.gateMixBackward(wt, x, gm, gl, gx, shape),
+        b.gateMixBackward!(wt, x, gm, gl, gx, shape),
       );
       expectSame(bwd.got[0], bwd.want[0], 1e-4, 1e-5, 'gLogits');
       expectSame(bwd.got[1], bwd.want[1], 1e-4, 1e-5, 'gExperts');
@@ -361,7 +361,7 @@ for (const [name, backend] of rawBackends) {
       v[502] = NaN;
       for (const decoupled of [false, true]) {
         const h = { lr: 1e-2, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01, decoupled, step: 3 };
-        const { want, got } = await onBoth(backend, [grad], [{ size: n, init: param }, { size: n, init: m }, { size: n, init: v }], (b, [g], [p, mb, vb]) => b.adam(p, g, mb, vb, n, h));
+        const { want, got } = await onBoth(backend, [grad], [{ size: n, init: param }, { size: n, init: m }, { size: n, init: v }], (b, [g], [p, mb, vb]) => b.adam!(p, g, mb, vb, n, h));
         for (let q = 0; q < 3; q++) expectSame(got[q], want[q], 1e-4, 1e-6, `adam (decoupled ${decoupled}) output ${q}`);
       }
     });

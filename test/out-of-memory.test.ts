@@ -116,6 +116,9 @@ for (const { name, backend, destroy } of backends) {
       expect(e2.op).toBe('matmul');
       expect(e2.requestedBytes).toBeGreaterThanOrEqual(2048 * 2048 * 4);
       expect(e2.limitBytes).toBe(LIMIT);
+      // Inside tidy and noGrad (where training runs) the op is still the one that allocated.
+      expect(oom(() => wm.tidy(() => wm.zeros([n]))).op).toBe('zeros');
+      expect(oom(() => wm.noGrad(() => wm.matmul(col, row))).op).toBe('matmul');
 
       // Everything from before reads back unchanged; the model's parameters can be saved.
       expect(await snapshot({ ...model.stateDict(), a, ids, out })).toEqual(before);

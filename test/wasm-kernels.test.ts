@@ -404,7 +404,7 @@ for (const [label, w] of [
           const grads = [uniform(n, -1, 1, 2), uniform(n, -1, 1, 3), uniform(n, -1, 1, 4)];
           const { want, got } = await onBoth(g, grads, [{ size: n, init: param }, { size: n }, { size: n }], (b, gs, [p, m, v]) => {
             gs.forEach((gr, step) =>
-              b.adam(p, gr, m, v, n, { lr: 1e-2, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: decoupled ? 0.1 : 0.01, decoupled, step: step + 1 }),
+              b.adam!(p, gr, m, v, n, { lr: 1e-2, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: decoupled ? 0.1 : 0.01, decoupled, step: step + 1 }),
             );
           });
           ['param', 'm', 'v'].forEach((name, k) => expectClose(got[k], want[k], 1e-5, 1e-6, `adam n=${n} decoupled=${decoupled} ${name}`));

@@ -269,7 +269,7 @@ describe.skipIf(!gpu)('WebGPU kernels match the CPU reference', () => {
         [{ size: n, init: param }, { size: n }, { size: n }],
         (b, gs, [p, m, v]) => {
           gs.forEach((gr, step) =>
-            b.adam(p, gr, m, v, n, { lr: 1e-2, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: decoupled ? 0.1 : 0.01, decoupled, step: step + 1 }),
+            b.adam!(p, gr, m, v, n, { lr: 1e-2, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: decoupled ? 0.1 : 0.01, decoupled, step: step + 1 }),
           );
         },
       );
@@ -393,7 +393,7 @@ describe.skipIf(!tiny)('WebGPU kernels with tiny dispatch limits (2D grids, chun
 
     const [T, B, E, H] = [2, 7, 4, 9];
     const gate = await onBoth(t, [x.subarray(0, T * B * E), x.subarray(0, E * B * H)], [{ size: T * B * H }, { size: T * B * E }], (b, [l, e], [m, w]) =>
-      b.gateMixForward(l, e, m, w, { tasks: T, batch: B, experts: E, hidden: H }),
+      b.gateMixForward!(l, e, m, w, { tasks: T, batch: B, experts: E, hidden: H }),
     );
     expectClose(gate.got[0], gate.want[0], 1e-4, 1e-5, 'gate mix');
 

@@ -1,6 +1,6 @@
-// The Backend interface: buffers plus a short list of primitive kernels.
+// The Backend interface: buffers plus a short list of primitive kernels, and optional fused kernels.
 // Everything above this layer (autograd, layers, models) is written against these primitives only,
-// so a new backend implements this file's list and nothing else.
+// so a new backend implements the required primitives below and nothing else.
 //
 // Conventions shared by every kernel:
 // - Tensors are contiguous, row-major. Sizes and strides are counted in elements, not bytes.
@@ -12,6 +12,10 @@
 // - Kernels are enqueued, not awaited: only `read` returns values (and may wait for the device).
 // - Broadcasting is expressed with strides: a stride of 0 repeats an operand along that axis.
 // - Rank of any strided kernel is at most MAX_RANK.
+import type { BinaryOp, ReduceOp, UnaryOp } from './kernel-table.js';
+
+// The elementwise ops (names, scalar parameters, code per backend) are declared in kernel-table.ts.
+export type { BinaryOp, ReduceOp, UnaryOp } from './kernel-table.js';
 
 export type DType = 'f32' | 'i32';
 export type TypedArray = Float32Array | Int32Array;
@@ -37,56 +41,6 @@ export interface Buffer {
   readonly dtype: DType;
 }
 
-export type UnaryOp =
-  | 'neg'
-  | 'exp'
-  | 'log'
-  | 'sqrt'
-  | 'abs'
-  | 'sign'
-  | 'relu'
-  | 'sigmoid'
-  | 'tanh'
-  | 'square'
-  | 'reciprocal'
-  /** x * p0 + p1 */
-  | 'affine'
-  /** x ** p0 */
-  | 'powScalar'
-  /** min(max(x, p0), p1) */
-  | 'clamp'
-  /** x > 0 ? x : p0 * x */
-  | 'leakyRelu'
-  /** x > p0 ? 1 : 0 */
-  | 'gtScalar'
-  /** p0 <= x <= p1 ? 1 : 0  (the pass-through mask of clamp) */
-  | 'inRange';
-
-export type BinaryOp =
-  | 'add'
-  | 'sub'
-  | 'mul'
-  | 'div'
-  /** a ** b */
-  | 'pow'
-  | 'max'
-  | 'min'
-  /** 1 if a > b else 0 */
-  | 'gt'
-  /** 1 if a == b else 0 */
-  | 'eq'
-  /**
-   * elementwise BCE on probabilities a with targets b, as torch's BCELoss: each log is floored at
-   * BCE_LOG_FLOOR, -(b·max(log a, -100) + (1 - b)·max(log1p(-a), -100)); NaN stays NaN
-   */
-  | 'bce'
-  /** stable BCE on logits a with targets b: max(a,0) - a*b + log(1 + exp(-|a|)) */
-  | 'bceLogits'
-  /** (a - b)^2 */
-  | 'squaredError';
-
-export type ReduceOp = 'sum' | 'max';
-
 /** torch's BCELoss floors each log at -100 (so a confidently wrong row costs at most 100). */
 export const BCE_LOG_FLOOR = -100;
 /** torch's BCELoss backward divides by max(p·(1 − p), BCE_GRAD_EPS). */
@@ -101,9 +55,17 @@ export interface BackendStats {
   submits: number;
 }
 
+/**
+ * A backend is a required core and optional fused kernels. The required primitives (memory, fill,
+ * unary, binary, where, reduce, matmul, copy, gatherRows, scatterAddRows, softmax, dropoutMask) are
+ * all the layers above need. The fused kernels each compute what a composition of primitives computes,
+ * in one pass; where a backend leaves one out, the tensor layer runs that composition instead.
+ */
 export interface Backend {
   readonly name: string;
   readonly stats: BackendStats;
+
+  // ---------------------------------------------------------------- required primitives
 
   alloc(size: number, dtype: DType): Buffer;
   /** Host → device. `data.length` must equal `buf.size`. */
@@ -142,13 +104,6 @@ export interface Backend {
   matmul(a: Buffer, b: Buffer, out: Buffer, p: MatmulShape): void;
 
   /**
-   * Optional matmul with a bias epilogue (a Linear layer in one pass): out[b] = op(A[b]) · op(B[b]) as
-   * `matmul`, then bias row b (n values at bias + b·biasBatchStride; stride 0: one row for all)
-   * added to every row, each sum rounded as matmul followed by a broadcast add rounds it.
-   */
-  matmulBias?(a: Buffer, b: Buffer, bias: Buffer, out: Buffer, p: MatmulShape & { biasBatchStride: number }): void;
-
-  /**
    * Strided copy over `shape`: dst[dstOffset + Σ idx_d * dstStrides_d] = src[srcOffset + Σ idx_d * srcStrides_d].
    * Bit-exact for both dtypes. Covers transpose, slice, concat, stack, broadcast materialisation.
    */
@@ -177,31 +132,41 @@ export interface Backend {
    */
   dropoutMask(out: Buffer, n: number, p: number, seed: number): void;
 
+  // ---------------------------------------------------------------- optional fused kernels
+
   /**
-   * Fused softmax gating + expert mixture (the heart of MMoE/PLE), forward.
+   * Matmul with a bias epilogue (a Linear layer in one pass): out[b] = op(A[b]) · op(B[b]) as
+   * `matmul`, then bias row b (n values at bias + b·biasBatchStride; stride 0: one row for all)
+   * added to every row, each sum rounded as matmul followed by a broadcast add rounds it.
+   */
+  matmulBias?(a: Buffer, b: Buffer, bias: Buffer, out: Buffer, p: MatmulShape & { biasBatchStride: number }): void;
+
+  /**
+   * Fused softmax gating + expert mixture (the heart of MMoE/PLE), forward: softmax, then a batched
+   * weighted sum.
    * logits [T, B, E] (one gate per task), experts [E, B, H] (the batched expert outputs).
    * weights[t,b,:] = softmax(logits[t,b,:]);  mix[t,b,h] = Σ_e weights[t,b,e] · experts[e,b,h].
    */
-  gateMixForward(logits: Buffer, experts: Buffer, mix: Buffer, weights: Buffer, p: GateMixShape): void;
+  gateMixForward?(logits: Buffer, experts: Buffer, mix: Buffer, weights: Buffer, p: GateMixShape): void;
 
   /**
    * Backward of gateMixForward given gMix [T, B, H] and the saved weights:
    * gExperts[e,b,h] = Σ_t weights[t,b,e] · gMix[t,b,h];
    * gW[t,b,e] = Σ_h gMix[t,b,h] · experts[e,b,h];  gLogits = weights ⊙ (gW − Σ_e weights ⊙ gW).
    */
-  gateMixBackward(weights: Buffer, experts: Buffer, gMix: Buffer, gLogits: Buffer, gExperts: Buffer, p: GateMixShape): void;
+  gateMixBackward?(weights: Buffer, experts: Buffer, gMix: Buffer, gLogits: Buffer, gExperts: Buffer, p: GateMixShape): void;
 
   /**
-   * One Adam/AdamW update in place over n elements (torch semantics):
+   * One fused Adam/AdamW update in place over n elements (torch semantics; elementwise ops otherwise):
    * g' = g + wd·θ (Adam, L2) | θ ← θ(1 − lr·wd) (AdamW, decoupled);
    * m ← β1 m + (1−β1) g';  v ← β2 v + (1−β2) g'²;
    * θ ← θ − lr · (m / (1−β1^step)) / (sqrt(v / (1−β2^step)) + eps).
    */
-  adam(param: Buffer, grad: Buffer, m: Buffer, v: Buffer, n: number, h: AdamHyper): void;
+  adam?(param: Buffer, grad: Buffer, m: Buffer, v: Buffer, n: number, h: AdamHyper): void;
 
   /**
-   * Optional fused BatchNorm over the batch axis in training mode; a backend without it gets the
-   * same result from elementwise kernels (ops.batchNorm1d). x is [groups, rows, channels]; gamma and
+   * Fused BatchNorm over the batch axis in training mode; a backend without it gets the same result
+   * from elementwise kernels (ops.batchNorm1d). x is [groups, rows, channels]; gamma and
    * beta hold groups·channels values. Per group and channel, with every quantity rounded to f32 as
    * the elementwise form rounds it:
    * mean = (Σ_r x) / rows;  variance = (Σ_r (x − mean)²) / rows;  std = sqrt(variance + eps);
@@ -216,7 +181,7 @@ export interface Backend {
   batchNormBackward?(x: Buffer, gamma: Buffer, mean: Buffer, std: Buffer, gy: Buffer, gx: Buffer, gGamma: Buffer, gBeta: Buffer, p: BatchNormShape): void;
 
   /**
-   * Optional fused BatchNorm in eval mode (inference, no gradient), per group and channel:
+   * Fused BatchNorm in eval mode (inference, no gradient), per group and channel:
    * y = (x − mean) · (gamma / sqrt(variance + eps)) + beta, then max(y, 0) when `relu` is set, each
    * step rounded to f32 as the elementwise form rounds it (mean, variance, gamma and beta hold
    * groups·channels values).
@@ -313,15 +278,16 @@ const fmtBytes = (n: number): string => {
 };
 
 /**
- * The op that asked for memory, read off the call stack: the outermost frame of the tensor layer
- * (src/tensor/*.ts: the public op such as `zeros` or `matmul`) below user code. Only computed when
- * an allocation has failed. Undefined where the stack does not say (minified bundles).
+ * The op that asked for memory, read off the call stack: the outermost frame in an op file of the
+ * tensor layer (tensor/ops.ts, tensor/ops/*.ts, tensor/tensor.ts: the public op such as `zeros` or
+ * `matmul`) below user code; tensor/engine.ts's `tidy` and `noGrad` wrap ops and are not ops. Only
+ * computed when an allocation has failed. Undefined where the stack does not say (minified bundles).
  */
 export function allocatingOp(stack: string | undefined = new Error().stack): string | undefined {
   if (!stack) return undefined;
   let op: string | undefined;
   for (const line of stack.split('\n')) {
-    const m = /^\s*at (?:new )?([\w$.<>]+) \(.*[\\/]tensor[\\/](?:ops|tensor)\.[jt]s:/.exec(line);
+    const m = /^\s*at (?:new )?([\w$.<>]+) \(.*[\\/]tensor[\\/](?:ops[\\/][\w-]+|ops|tensor)\.[jt]s:/.exec(line);
     if (m) op = m[1].slice(m[1].lastIndexOf('.') + 1); // 'Module.zeros' → 'zeros'
   }
   return op;

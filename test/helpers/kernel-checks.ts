@@ -236,12 +236,12 @@ export async function checkGateMix(backend: Backend, T: number, B: number, E: nu
   const shape = { tasks: T, batch: B, experts: E, hidden: H };
   const logits = uniform(T * B * E, -3, 3, T + B + E);
   const experts = uniform(E * B * H, -1, 1, H);
-  const fwd = await onBoth(backend, [logits, experts], [{ size: T * B * H }, { size: T * B * E }], (b, [l, x], [mix, wt]) => b.gateMixForward(l, x, mix, wt, shape));
+  const fwd = await onBoth(backend, [logits, experts], [{ size: T * B * H }, { size: T * B * E }], (b, [l, x], [mix, wt]) => b.gateMixForward!(l, x, mix, wt, shape));
   expectClose(fwd.got[0], fwd.want[0], 1e-4, 1e-5, 'mix');
   expectClose(fwd.got[1], fwd.want[1], 1e-5, 1e-7, 'weights');
   const gMix = uniform(T * B * H, -1, 1, 99);
   const bwd = await onBoth(backend, [fwd.want[1], experts, gMix], [{ size: T * B * E }, { size: E * B * H }], (b, [wt, x, gm], [gl, gx]) =>
-    b.gateMixBackward(wt, x, gm, gl, gx, shape),
+    b.gateMixBackward!(wt, x, gm, gl, gx, shape),
   );
   expectClose(bwd.got[0], bwd.want[0], 1e-4, 1e-5, 'gLogits');
   expectClose(bwd.got[1], bwd.want[1], 1e-4, 1e-5, 'gExperts');

@@ -1,7 +1,6 @@
 // The reference backend: plain TypeScript over typed arrays. Every WebGPU kernel is tested against
 // this file, so it favours obviously-correct loops over speed.
 import {
-  BCE_LOG_FLOOR,
   dropoutUniform,
   OutOfMemoryError,
   type AdamHyper,
@@ -16,6 +15,7 @@ import {
   type TypedArray,
   type UnaryOp,
 } from '../backend.js';
+import { BINARY_KERNELS, UNARY_KERNELS } from '../kernel-table.js';
 
 class CpuBuffer implements Buffer {
   /** Counted against memoryLimitBytes and not yet freed (only tracked when a limit is set). */
@@ -31,57 +31,6 @@ class CpuBuffer implements Buffer {
 }
 
 const data = (b: Buffer): TypedArray => (b as CpuBuffer).data;
-
-const sigmoid = (x: number): number => (x >= 0 ? 1 / (1 + Math.exp(-x)) : Math.exp(x) / (1 + Math.exp(x)));
-
-/**
- * Math.pow with C's special cases, as torch.pow: 1^y = 1 and (-1)^±Inf = 1 (JavaScript gives NaN).
- * Every other case, NaN and infinities included, is Math.pow's (= C's).
- */
-const pow = (x: number, y: number): number => (x === 1 || (x === -1 && (y === Infinity || y === -Infinity)) ? 1 : Math.pow(x, y));
-
-function unaryFn(op: UnaryOp, p0: number, p1: number): (x: number) => number {
-  switch (op) {
-    case 'neg': return (x) => -x;
-    case 'exp': return Math.exp;
-    case 'log': return Math.log;
-    case 'sqrt': return Math.sqrt;
-    case 'abs': return Math.abs;
-    case 'sign': return (x) => (x > 0 ? 1 : x < 0 ? -1 : 0);
-    case 'relu': return (x) => (x <= 0 ? 0 : x); // NaN passes through, as in torch
-    case 'sigmoid': return sigmoid;
-    case 'tanh': return Math.tanh;
-    case 'square': return (x) => x * x;
-    case 'reciprocal': return (x) => 1 / x;
-    case 'affine': return (x) => x * p0 + p1;
-    case 'powScalar': return (x) => pow(x, p0);
-    case 'clamp': return (x) => Math.min(Math.max(x, p0), p1);
-    case 'leakyRelu': return (x) => (x > 0 ? x : p0 * x);
-    case 'gtScalar': return (x) => (x > p0 ? 1 : 0);
-    case 'inRange': return (x) => (x >= p0 && x <= p1 ? 1 : 0);
-  }
-}
-
-/** A log floored at BCE_LOG_FLOOR; NaN stays NaN (Math.max would keep it too, but say so). */
-const floorLog = (l: number): number => (l < BCE_LOG_FLOOR ? BCE_LOG_FLOOR : l);
-
-function binaryFn(op: BinaryOp): (a: number, b: number) => number {
-  switch (op) {
-    case 'add': return (a, b) => a + b;
-    case 'sub': return (a, b) => a - b;
-    case 'mul': return (a, b) => a * b;
-    case 'div': return (a, b) => a / b;
-    case 'pow': return pow;
-    case 'max': return Math.max;
-    case 'min': return Math.min;
-    case 'gt': return (a, b) => (a > b ? 1 : 0);
-    case 'eq': return (a, b) => (a === b ? 1 : 0);
-    case 'bce':
-      return (p, y) => -(y * floorLog(Math.log(p)) + (1 - y) * floorLog(Math.log1p(-p)));
-    case 'bceLogits': return (x, y) => Math.max(x, 0) - x * y + Math.log1p(Math.exp(-Math.abs(x)));
-    case 'squaredError': return (a, b) => (a - b) * (a - b);
-  }
-}
 
 /**
  * Walks `shape` one row (last axis) at a time: fn(outStart, starts, n) with each operand's offset of
@@ -191,7 +140,7 @@ export class CpuBackend implements Backend {
 
   unary(op: UnaryOp, x: Buffer, out: Buffer, n: number, p0 = 0, p1 = 0): void {
     this.launch();
-    const f = unaryFn(op, p0, p1);
+    const f = UNARY_KERNELS[op].cpu(p0, p1);
     const xs = data(x);
     const o = data(out);
     for (let i = 0; i < n; i++) o[i] = f(xs[i]);
@@ -199,7 +148,7 @@ export class CpuBackend implements Backend {
 
   binary(op: BinaryOp, a: Buffer, b: Buffer, out: Buffer, shape: number[], aStrides: number[], bStrides: number[]): void {
     this.launch();
-    const f = binaryFn(op);
+    const f = BINARY_KERNELS[op].cpu;
     const as = data(a);
     const bs = data(b);
     const o = data(out);
@@ -225,12 +174,13 @@ export class CpuBackend implements Backend {
     this.launch();
     const xs = data(x);
     const o = data(out);
+    const sum = op === 'sum';
     for (let i = 0; i < outer; i++) {
       for (let j = 0; j < inner; j++) {
-        let acc = op === 'sum' ? 0 : -Infinity;
+        let acc = sum ? 0 : -Infinity;
         for (let r = 0; r < reduce; r++) {
           const v = xs[(i * reduce + r) * inner + j];
-          acc = op === 'sum' ? acc + v : Math.max(acc, v);
+          acc = sum ? acc + v : Math.max(acc, v);
         }
         o[i * inner + j] = acc;
       }

@@ -30,18 +30,12 @@ import {
   type TypedArray,
   type UnaryOp,
 } from '../backend.js';
+import { BINARY_CODES, UNARY_CODES } from '../kernel-table.js';
 import { WASM_STATIC_LIMIT } from './kernels-wasm.js';
 import { MAX_PAGES, createMemory, instantiate, kernelModule, sharedMemoryAvailable, type KernelExports } from './module.js';
 import { coalesce, contiguous } from './strided.js';
 import { KernelWorker } from './worker.js';
 
-const UNARY: Record<UnaryOp, number> = {
-  neg: 0, exp: 1, log: 2, sqrt: 3, abs: 4, sign: 5, relu: 6, sigmoid: 7, tanh: 8,
-  square: 9, reciprocal: 10, affine: 11, powScalar: 12, clamp: 13, leakyRelu: 14, gtScalar: 15, inRange: 16,
-};
-const BINARY: Record<BinaryOp, number> = {
-  add: 0, sub: 1, mul: 2, div: 3, pow: 4, max: 5, min: 6, gt: 7, eq: 8, bce: 9, bceLogits: 10, squaredError: 11,
-};
 const DTYPE: Record<DType, number> = { f32: 0, i32: 1 };
 
 // Memory map (bytes): [0, WASM_STATIC_LIMIT) the module's constants; then the main thread's
@@ -371,7 +365,7 @@ export class WasmBackend implements Backend {
     const xb = this.input(x);
     const ob = this.output(out, n >= out.size);
     if (n <= 0) return;
-    const code = UNARY[op];
+    const code = UNARY_CODES[op];
     if (code === undefined) throw new Error(`wasm backend: unknown unary op '${op}'`);
     const simd = xb.dtype === 'f32' && ob.dtype === 'f32';
     this.split('unary', n, WasmBackend.chunkOf(n, 64), simd && n >= SPLIT_ELEMENTS, [code, xb.ptr, DTYPE[xb.dtype], ob.ptr, DTYPE[ob.dtype], p0, p1, 0, 0]);
@@ -384,7 +378,7 @@ export class WasmBackend implements Backend {
     const c = coalesce(shape, [aStrides, bStrides, contiguous(shape)]);
     const ob = this.output(out, c.size >= out.size);
     if (c.size === 0) return;
-    const code = BINARY[op];
+    const code = BINARY_CODES[op];
     if (code === undefined) throw new Error(`wasm backend: unknown binary op '${op}'`);
     this.meta([...c.shape, ...c.strides[0], ...c.strides[1]]);
     const rank = c.shape.length;

@@ -6,48 +6,11 @@
 /** Slot size: the largest minUniformBufferOffsetAlignment WebGPU allows. */
 export const PARAM_SLOT_BYTES = 256;
 
-/** Writes one params struct: 4-byte scalars in declaration order, vec4 arrays 16-byte aligned. */
-export class ParamWriter {
-  private pos = 0;
-
-  constructor(
-    private readonly view: DataView,
-    private readonly base: number,
-  ) {}
-
-  u32(v: number): this {
-    return this.put(() => this.view.setUint32(this.base + this.pos, v >>> 0, true));
-  }
-  i32(v: number): this {
-    return this.put(() => this.view.setInt32(this.base + this.pos, v | 0, true));
-  }
-  f32(v: number): this {
-    return this.put(() => this.view.setFloat32(this.base + this.pos, v, true));
-  }
-
-  /** An `array<vec4<u32|i32>, N>` member: aligns to 16 bytes and writes `slots` values (zero-padded). */
-  vec4Array(values: readonly number[], slots: number, signed: boolean): this {
-    while (this.pos % 16 !== 0) this.u32(0);
-    for (let s = 0; s < slots; s++) {
-      const v = s < values.length ? values[s] : 0;
-      if (signed) this.i32(v);
-      else this.u32(v);
-    }
-    return this;
-  }
-
-  private put(write: () => void): this {
-    if (this.pos + 4 > PARAM_SLOT_BYTES) throw new Error('WebGPUBackend: params struct larger than a slot');
-    write();
-    this.pos += 4;
-    return this;
-  }
-}
-
 export class ParamArena {
   readonly buffer: GPUBuffer;
   private readonly host: ArrayBuffer;
-  private readonly view: DataView;
+  /** The host copy of the slots; a kernel's layout writes its params here (see layout.ts). */
+  readonly view: DataView;
   private used = 0;
 
   constructor(
@@ -67,11 +30,10 @@ export class ParamArena {
     return this.used === this.slots;
   }
 
-  /** Claims the next slot; the caller must have flushed if `full`. */
-  next(): { offset: number; writer: ParamWriter } {
+  /** Claims the next slot and returns its byte offset; the caller must have flushed if `full`. */
+  next(): number {
     if (this.full) throw new Error('WebGPUBackend: params arena full');
-    const offset = this.used++ * PARAM_SLOT_BYTES;
-    return { offset, writer: new ParamWriter(this.view, offset) };
+    return this.used++ * PARAM_SLOT_BYTES;
   }
 
   /** Queues the used slots for upload (ahead of the submit that reads them) and starts over. */

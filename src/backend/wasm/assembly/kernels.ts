@@ -9,20 +9,12 @@
 //
 // dtype codes: 0 = f32, 1 = i32.
 
-// ---------------------------------------------------------------- op codes (mirrored in wasm-backend.ts)
-
-const U_NEG = 0, U_EXP = 1, U_LOG = 2, U_SQRT = 3, U_ABS = 4, U_SIGN = 5, U_RELU = 6, U_SIGMOID = 7, U_TANH = 8;
-const U_SQUARE = 9, U_RECIPROCAL = 10, U_AFFINE = 11, U_POW = 12, U_CLAMP = 13, U_LEAKY = 14, U_GT = 15, U_INRANGE = 16;
-
-const B_ADD = 0, B_SUB = 1, B_MUL = 2, B_DIV = 3, B_POW = 4, B_MAX = 5, B_MIN = 6, B_GT = 7, B_EQ = 8, B_BCE = 9;
-const B_BCELOGITS = 10, B_SQERR = 11;
-
-const BCE_LOG_FLOOR: f64 = -100.0; // torch's BCELoss floors each log at -100
-
-// A log floored at BCE_LOG_FLOOR; NaN compares false and stays NaN.
-@inline function floorLog(l: f64): f64 {
-  return l < BCE_LOG_FLOOR ? BCE_LOG_FLOOR : l;
-}
+// Op codes (U_*, B_*) and the scalar form of every elementwise op (unaryScalar, binaryScalar) are
+// generated from src/backend/kernel-table.ts; the SIMD fast paths below are written by hand.
+import {
+  B_ADD, B_DIV, B_EQ, B_GT, B_MAX, B_MIN, B_MUL, B_SUB, binaryScalar,
+  U_ABS, U_AFFINE, U_CLAMP, U_GT_SCALAR, U_IN_RANGE, U_LEAKY_RELU, U_NEG, U_RECIPROCAL, U_RELU, U_SQRT, U_SQUARE, unaryScalar,
+} from './ops.generated';
 
 // ---------------------------------------------------------------- scalar helpers
 
@@ -42,61 +34,6 @@ function toInt32(x: f64): i32 {
 @inline function storeNum(p: usize, dtype: i32, v: f64): void {
   if (dtype == 0) store<f32>(p, <f32>v);
   else store<i32>(p, toInt32(v));
-}
-
-/** Math.pow with C's special cases, as torch.pow and the reference: 1^y = 1 and (-1)^±Inf = 1. */
-function pow64(x: f64, y: f64): f64 {
-  if (x == 1.0 || (x == -1.0 && (y == Infinity || y == -Infinity))) return 1.0;
-  return Math.pow(x, y);
-}
-
-function sigmoid64(x: f64): f64 {
-  if (x >= 0) return 1.0 / (1.0 + Math.exp(-x));
-  const e = Math.exp(x);
-  return e / (1.0 + e);
-}
-
-function unaryScalar(op: i32, x: f64, p0: f64, p1: f64): f64 {
-  switch (op) {
-    case U_NEG: return -x;
-    case U_EXP: return Math.exp(x);
-    case U_LOG: return Math.log(x);
-    case U_SQRT: return Math.sqrt(x);
-    case U_ABS: return Math.abs(x);
-    case U_SIGN: return x > 0 ? 1.0 : x < 0 ? -1.0 : 0.0;
-    case U_RELU: return x <= 0 ? 0.0 : x;
-    case U_SIGMOID: return sigmoid64(x);
-    case U_TANH: return Math.tanh(x);
-    case U_SQUARE: return x * x;
-    case U_RECIPROCAL: return 1.0 / x;
-    case U_AFFINE: return x * p0 + p1;
-    case U_POW: return pow64(x, p0);
-    case U_CLAMP: return Math.min(Math.max(x, p0), p1);
-    case U_LEAKY: return x > 0 ? x : p0 * x;
-    case U_GT: return x > p0 ? 1.0 : 0.0;
-    case U_INRANGE: return x >= p0 && x <= p1 ? 1.0 : 0.0;
-  }
-  return NaN;
-}
-
-function binaryScalar(op: i32, a: f64, b: f64): f64 {
-  switch (op) {
-    case B_ADD: return a + b;
-    case B_SUB: return a - b;
-    case B_MUL: return a * b;
-    case B_DIV: return a / b;
-    case B_POW: return pow64(a, b);
-    case B_MAX: return Math.max(a, b);
-    case B_MIN: return Math.min(a, b);
-    case B_GT: return a > b ? 1.0 : 0.0;
-    case B_EQ: return a == b ? 1.0 : 0.0;
-    case B_BCE: {
-      return -(b * floorLog(Math.log(a)) + (1.0 - b) * floorLog(Math.log1p(-a)));
-    }
-    case B_BCELOGITS: return Math.max(a, 0.0) - a * b + Math.log1p(Math.exp(-Math.abs(a)));
-    case B_SQERR: return (a - b) * (a - b);
-  }
-  return NaN;
 }
 
 // f32x4 <-> two f64x2
@@ -173,7 +110,7 @@ function unaryF32(op: i32, x: usize, out: usize, n: i32, p0: f64, p1: f64): i32 
       }
       break;
     }
-    case U_GT: {
+    case U_GT_SCALAR: {
       const t = f64x2.splat(p0), one = f32x4.splat(1);
       for (; i < n4; i += 4) {
         const o = <usize>i << 2;
@@ -182,7 +119,7 @@ function unaryF32(op: i32, x: usize, out: usize, n: i32, p0: f64, p1: f64): i32 
       }
       break;
     }
-    case U_INRANGE: {
+    case U_IN_RANGE: {
       const a = f64x2.splat(p0), b = f64x2.splat(p1), one = f32x4.splat(1);
       for (; i < n4; i += 4) {
         const o = <usize>i << 2;
@@ -203,7 +140,7 @@ function unaryF32(op: i32, x: usize, out: usize, n: i32, p0: f64, p1: f64): i32 
       }
       break;
     }
-    case U_LEAKY: {
+    case U_LEAKY_RELU: {
       const s = f64x2.splat(p0), z = f64x2.splat(0);
       for (; i < n4; i += 4) {
         const o = <usize>i << 2;
@@ -290,7 +227,7 @@ export function binary(op: i32, a: usize, aType: i32, b: usize, bType: i32, out:
     const d1 = load<i32>(shp + last - 4);
     const a1 = load<i32>(as + last - 4), b1 = load<i32>(bs + last - 4);
     const a0 = rank == 3 ? load<i32>(as) : 0, b0 = rank == 3 ? load<i32>(bs) : 0;
-    if (allF32 && sa == 1 && sb == 1 && (n & 3) == 0 && op <= B_EQ && op != B_POW) {
+    if (allF32 && sa == 1 && sb == 1 && (n & 3) == 0 && simdBinary(op)) {
       binaryRowsF32(op, a, a0, a1, b, b0, b1, out, d1, n, r0, r1);
       return;
     }
@@ -334,6 +271,11 @@ export function binary(op: i32, a: usize, aType: i32, b: usize, bType: i32, out:
   }
 }
 
+/** The binary ops with an f32x4 form (binV) that rounds as the reference does. */
+@inline function simdBinary(op: i32): bool {
+  return op == B_ADD || op == B_SUB || op == B_MUL || op == B_DIV || op == B_MAX || op == B_MIN || op == B_GT || op == B_EQ;
+}
+
 @inline function binV(op: i32, x: v128, y: v128): v128 {
   switch (op) {
     case B_ADD: return f32x4.add(x, y);
@@ -350,7 +292,7 @@ export function binary(op: i32, a: usize, aType: i32, b: usize, bType: i32, out:
 
 /** SIMD part of one row of an f32 binary op (inner strides 1/1, 1/0 or 0/1); returns elements done. */
 function binaryRowF32(op: i32, a: usize, sa: i32, b: usize, sb: i32, out: usize, n: i32): i32 {
-  if (op > B_EQ || op == B_POW) return 0;
+  if (!simdBinary(op)) return 0;
   const n4 = n & ~3;
   let i = 0;
   if (sa == 1 && sb == 1) {
