@@ -10,8 +10,9 @@
 import { DataLoader, type HostBatch } from '../src/data/loader.js';
 import { aliCcpSchema } from '../src/data/datasets.js';
 import { generateAliCcpSplits } from '../src/data/synthetic-ali-ccp.js';
-import { createModel } from '../src/models/presets.js';
-import type { MultiTaskModel } from '../src/models/base.js';
+import type { MultiTaskModel, TaskTerm } from '../src/models/base.js';
+import { createModel } from '../src/models/registry.js';
+import { STRATEGY_METHODS } from '../src/mtl/registry.js';
 import { Adam } from '../src/optim/adam.js';
 import { setBackend, tidy } from '../src/tensor/engine.js';
 import { seed } from '../src/tensor/random.js';
@@ -21,8 +22,6 @@ import type { ClassificationReport } from '../src/train/metrics.js';
 import { MTLTrainer } from '../src/train/trainer.js';
 import { keep } from '../src/tensor/engine.js';
 import { adapterLabel, backendList, machineInfo, numberFlag, openBackend, parseFlags, printTable, writeReport, type OpenedBackend } from './common.js';
-
-const STRATEGIES = ['fixed', 'uwl', 'gradnorm', 'metabalance', 'pcgrad', 'dwa', 'cagrad'] as const;
 
 function uploadBatches(loader: DataLoader, opened: OpenedBackend, model: MultiTaskModel, count: number): DeviceBatch[] {
   const out: DeviceBatch[] = [];
@@ -36,14 +35,14 @@ function uploadBatches(loader: DataLoader, opened: OpenedBackend, model: MultiTa
   return out;
 }
 
-function stepLoss(model: MultiTaskModel, b: DeviceBatch) {
+/** The sum of the trained tasks' BCE losses (the model's task plan: ESMM trains ctr and ctcvr). */
+function stepLoss(model: MultiTaskModel, b: DeviceBatch, trained: TaskTerm[]) {
   const out = model.forward(b.x);
   const rows = b.size;
-  const cols = model.constructor.name === 'ESMM' ? [1, 2] : [0, 1];
-  const losses = cols.map((c, i) =>
-    ops.binaryCrossEntropy(ops.reshape(ops.slice(out, [0, c], [rows, 1]), [rows]), ops.reshape(ops.slice(b.y, [0, i], [rows, 1]), [rows])),
+  const losses = trained.map((t) =>
+    ops.binaryCrossEntropy(ops.reshape(ops.slice(out, [0, t.output], [rows, 1]), [rows]), ops.reshape(ops.slice(b.y, [0, t.label], [rows, 1]), [rows])),
   );
-  return ops.add(losses[0], losses[1]);
+  return losses.reduce((a, l) => ops.add(a, l));
 }
 
 /**
@@ -70,10 +69,11 @@ async function computeOnly(model: MultiTaskModel, batches: DeviceBatch[], opened
   const adam = new Adam(model.parameters(), { lr: 1e-3 });
   model.train();
   const rows = batches.reduce((n, b) => n + b.size, 0);
+  const trained = model.taskPlan(batches[0].y.shape[1]).train;
   const rate = await medianRate(rows, async () => {
     tidy(() => {
       for (const b of batches) {
-        stepLoss(model, b).backward();
+        stepLoss(model, b, trained).backward();
         adam.step();
         adam.zeroGrad();
       }
@@ -125,10 +125,10 @@ export async function main(argv: string[]): Promise<void> {
     const results: Record<string, unknown>[] = [];
     if (flags.has('strategies')) {
       const epochs = numberFlag(flags, 'epochs', 2);
-      for (const method of STRATEGIES) {
+      for (const method of STRATEGY_METHODS) {
         seed(7);
         const model = createModel('mmoe', schema);
-        const trainer = new MTLTrainer(model, { nEpoch: epochs, device: opened.backend, progress: 'none', adaptiveParams: { method } as never, seed: 7 });
+        const trainer = new MTLTrainer(model, { nEpoch: epochs, device: opened.backend, progress: 'none', adaptiveParams: { method }, seed: 7 });
         const dl = loaders();
         const started = performance.now();
         const history = await trainer.fit(dl.train);

@@ -1,9 +1,11 @@
 #!/usr/bin/env node
 // The command-line front door: `webmtl train`, `webmtl gen-data`, `webmtl experiment mmoe-synthetic`,
 // `webmtl walkthrough`.
+import { realpathSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { ColumnarDataset, vocabSizesFromMax } from './data/columns.js';
@@ -30,13 +32,22 @@ import {
 } from './experiments/mmoe-synthetic.js';
 import { formatWalkthrough, runWalkthrough } from './experiments/walkthrough.js';
 import type { BackendName } from './init.js';
-import { createModel, MODEL_NAMES } from './models/presets.js';
+import { createModel, MODEL_ENTRIES, MODEL_NAMES, type ModelEntry } from './models/registry.js';
+import { BALANCE_METHODS, STRATEGY_METHODS } from './mtl/registry.js';
+import type { BalanceMethod } from './mtl/strategy.js';
 import { renderExperimentReport, renderReport, writeReport } from './report/html.js';
 import { seed } from './tensor/random.js';
 import type { TaskReport } from './train/metrics.js';
 import { MTLTrainer, type MTLTrainerOptions } from './train/trainer.js';
 
-const HELP = `webmtl — multi-task learning for recommendation
+/**
+ * The --help text. The models and balancing methods, with their summaries, come from the registries
+ * (any others passed in are listed the same way).
+ */
+export function cliHelp(methods: readonly BalanceMethod[] = BALANCE_METHODS, models: readonly ModelEntry[] = MODEL_ENTRIES): string {
+  const modelNames = models.map((m) => m.name);
+  const methodNames = methods.map((m) => m.name);
+  return `webmtl — multi-task learning for recommendation
 
 Usage:
   webmtl train [options]      train a model and print per-task test metrics
@@ -50,7 +61,7 @@ Usage:
   webmtl --help
 
 train options:
-  --model <name>        ${MODEL_NAMES.join(' | ')} (default mmoe)
+  --model <name>        ${modelNames.join(' | ')} (default mmoe)
   --data <dir|csv>      a folder with ali_ccp_{train,val,test}.csv (or *_sample.csv), or one CSV with
                         the Ali-CCP columns (split 80/10/10). Default: a synthetic Ali-CCP-schema set
                         generated in memory (--rows), then the shipped 200-row Ali-CCP sample
@@ -59,7 +70,7 @@ train options:
   --batch-size <n>      rows per batch (default 1024)
   --lr <x>              Adam learning rate (default 0.001)
   --weight-decay <x>    L2 weight decay (default 0)
-  --balance <method>    fixed | uwl | gradnorm | metabalance | pcgrad | dwa | cagrad (default fixed: mean loss)
+  --balance <method>    ${methodNames.join(' | ')} (default fixed: mean loss)
   --device <d>          auto | wasm | cpu | webgpu (default auto: WebGPU on a hardware adapter, else
                         the WASM SIMD backend, else the TypeScript CPU reference)
   --patience <n>        early-stopping patience in epochs (default: none)
@@ -88,7 +99,30 @@ experiment mmoe-synthetic options:
   --report <file>       also write an HTML report (table, claims, charts)
   --json <file>         also write every run's numbers as JSON
   --quiet               no line per finished run
+
+models (--model):
+${models.map((m) => helpItem(m.name, m.summary)).join('\n')}
+
+balancing methods (--balance; docs/balancing.md):
+${methods.map((m) => helpItem(m.name, m.summary + (m.paper ? ` (${m.paper.authors}, ${m.paper.venue})` : ''))).join('\n')}
 `;
+}
+
+/** `  name   text`, the text wrapped at 100 columns under the option descriptions' column. */
+function helpItem(name: string, text: string): string {
+  const indent = ' '.repeat(24);
+  const lines: string[] = [];
+  let line = `  ${name.padEnd(20)}  `;
+  for (const word of text.split(' ')) {
+    if (line.length + word.length > 100 && line.trim().length > name.length) {
+      lines.push(line.trimEnd());
+      line = indent;
+    }
+    line += `${word} `;
+  }
+  lines.push(line.trimEnd());
+  return lines.join('\n');
+}
 
 function num(v: string | undefined, fallback: number, name: string, check?: { integer?: boolean; min?: number; above?: number }): number {
   if (v === undefined) return fallback;
@@ -101,7 +135,6 @@ function num(v: string | undefined, fallback: number, name: string, check?: { in
 }
 
 const DEVICES = ['auto', 'wasm', 'cpu', 'webgpu'];
-const BALANCE = ['fixed', 'uwl', 'gradnorm', 'metabalance', 'pcgrad', 'dwa', 'cagrad'];
 
 function oneOf(v: string, allowed: readonly string[], name: string): string {
   const k = v.toLowerCase().replace(/[-_]/g, '');
@@ -175,7 +208,7 @@ async function train(argv: string[]): Promise<void> {
   const patience = a.patience === undefined ? undefined : num(a.patience, 0, 'patience', { integer: true, min: 1 });
   const modelName = oneOf(a.model, MODEL_NAMES, 'model');
   const device = oneOf(a.device, DEVICES, 'device');
-  const balance = oneOf(a.balance, BALANCE, 'balance');
+  const balance = oneOf(a.balance, STRATEGY_METHODS, 'balance');
   seed(runSeed);
 
   let data: SplitDatasets;
@@ -403,12 +436,8 @@ async function walkthrough(argv: string[]): Promise<void> {
 
 async function main(): Promise<void> {
   const [command, ...rest] = process.argv.slice(2);
-  if (!command || command === '--help' || command === '-h' || command === 'help') {
-    console.log(HELP);
-    return;
-  }
-  if (rest.includes('--help') || rest.includes('-h')) {
-    console.log(HELP);
+  if (!command || command === '--help' || command === '-h' || command === 'help' || rest.includes('--help') || rest.includes('-h')) {
+    console.log(cliHelp());
     return;
   }
   if (command === 'train') return train(rest);
@@ -418,9 +447,24 @@ async function main(): Promise<void> {
   throw new Error(`Unknown command '${command}'. Run webmtl --help`);
 }
 
+/** Whether this file is the program Node was started with (not a module imported by tests). */
+function isProgram(): boolean {
+  const started = process.argv[1];
+  if (!started) return false;
+  const self = fileURLToPath(import.meta.url);
+  // `node dist/node/cli` leaves the extension off argv[1].
+  return [started, `${started}.js`].some((file) => {
+    try {
+      return realpathSync(file) === self;
+    } catch {
+      return false;
+    }
+  });
+}
+
 if (!isMainThread && (workerData as { webmtlExperimentWorker?: boolean } | null)?.webmtlExperimentWorker) {
   experimentWorker();
-} else {
+} else if (isProgram()) {
   main().then(
     () => process.exit(0),
     (e: Error) => {

@@ -29,4 +29,4 @@ export type { MmoeSyntheticExperimentOptions, ExperimentResult, RunResult, CellS
 export { runWalkthrough, formatWalkthrough } from './experiments/walkthrough.js';
 export type { WalkthroughResult, WalkthroughOptions } from './experiments/walkthrough.js';
 export { renderReport, renderExperimentReport, writeReport } from './report/html.js';
-export type { TrainingReportInput, ExperimentReportInput } from './report/html.js';
+export type { TrainingReportInput, ExperimentReportInput, ExperimentReportResult } from './report/html.js';

@@ -14,7 +14,7 @@ import { getWebGPUOrSkip } from './helpers/webgpu.js';
 import { aliCcpSchema } from '../src/data/datasets.js';
 import { DataLoader } from '../src/data/loader.js';
 import { generateAliCcpSplits } from '../src/data/synthetic-ali-ccp.js';
-import { createModel } from '../src/models/presets.js';
+import { createModel } from '../src/models/registry.js';
 import { MTLTrainer } from '../src/train/trainer.js';
 
 const gpu = await getWebGPUOrSkip();

@@ -389,7 +389,7 @@ describe('MTLTrainer.resume is all-or-nothing', () => {
     const { DenseFeature } = await import('../src/features.js');
     const { MMoE } = await import('../src/models/mmoe.js');
     const { generateAliCcpSplits } = await import('../src/data/synthetic-ali-ccp.js');
-    const { sparseFeatures } = await import('../src/models/presets.js');
+    const { sparseFeatures } = await import('../src/models/registry.js');
     const { setBackend } = await import('../src/tensor/engine.js');
     const { MTLTrainer } = await import('../src/train/trainer.js');
     setBackend(new CpuBackend());

@@ -3,7 +3,7 @@
 // without inspector reports get a note instead of an empty chart, and headless Chromium renders it
 // (a screenshot; skipped with a warning when Chromium is missing, unless CI=true or
 // WEBMTL_REQUIRE_WEBGPU=1). WEBMTL_UPDATE_REPORT_PNG=1 also writes docs/report-example.png.
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -187,6 +187,15 @@ describe('renderReport', () => {
 });
 
 describe('renderExperimentReport', () => {
+  it('is the lower layer: src/report imports nothing from src/experiments (types included)', () => {
+    const dir = new URL('../src/report/', import.meta.url);
+    const imports = readdirSync(dir)
+      .filter((f) => f.endsWith('.ts'))
+      .flatMap((file) => [...readFileSync(new URL(file, dir), 'utf8').matchAll(/^(?:import|export)\b[^;]*?from\s+'([^']+)'/gm)].map((m) => `src/report/${file} imports ${m[1]}`));
+    expect(imports.some((i) => i.includes('../mtl/inspector.js'))).toBe(true);
+    for (const i of imports) expect(i).not.toMatch(/experiments\//);
+  });
+
   it('has the table, each claim with its verdict, and the charts', async () => {
     const { result, claims } = await tinyExperiment();
     const html = renderExperimentReport({ result, claims });

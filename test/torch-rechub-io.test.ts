@@ -101,7 +101,7 @@ describe.skipIf(!HAVE_FIXTURES)('importTorchRechub', () => {
 
 describe.skipIf(!HAVE_FIXTURES)('torchRechubModel', () => {
   it('refuses unknown classes and arguments, and feature names it was not given', async () => {
-    expect(() => wm.torchRechubModel({ ...config, class: 'OMOE' })).toThrow(/unknown torch-rechub class 'OMOE'; known: SharedBottom, MMOE, PLE, ESMM, AITM/);
+    expect(() => wm.torchRechubModel({ ...config, class: 'OMOE' })).toThrow(/unknown torch-rechub class 'OMOE'; known: MMOE, PLE, SharedBottom, ESMM, AITM \(OMoE has no torch-rechub class\)/);
     expect(() => wm.torchRechubModel({ ...config, class: 'toString' })).toThrow(wm.TorchRechubError);
     expect(() => wm.torchRechubModel({ ...config, features: [{ ...config.features[0], embedding_dim: 8 }, ...config.features.slice(1)] } as never)).toThrow(/feature '101': unknown option 'embedding_dim'/);
     await expect(wm.exportTorchRechub(wm.torchRechubModel(config), { gradient: true } as never)).rejects.toThrow(/exportTorchRechub: unknown option 'gradient' \(did you mean 'gradients'\?\)/);

@@ -7,7 +7,9 @@ const model = () => new wm.MMoE({ features: [new SparseFeature({ name: 'a', voca
 
 describe('MTLTrainer options', () => {
   it('an unknown option is an error that names it and the known ones', () => {
-    expect(() => new wm.MTLTrainer(model(), { nEpochs: 2 } as never)).toThrow(/MTLTrainer: unknown option 'nEpochs' \(did you mean 'nEpoch'\?\); the options are taskNames, .*nEpoch/);
+    expect(() => new wm.MTLTrainer(model(), { nEpocs: 2 } as never)).toThrow(/MTLTrainer: unknown option 'nEpocs' \(did you mean 'nEpoch'\?\); the options are taskNames, .*nEpoch/);
+    // The tutorials' spelling is known, so a near miss of it is suggested too.
+    expect(() => new wm.MTLTrainer(model(), { taskWeight: [1, 1] } as never)).toThrow(/unknown option 'taskWeight' \(did you mean 'taskWeights'\?\).*the tutorials also write nEpochs/);
     expect(() => new wm.MTLTrainer(model(), { learningRate: 0.1, foo: 1 } as never)).toThrow(/unknown options 'learningRate', 'foo'/);
     expect(() => new wm.MTLTrainer(model(), { optimizerParams: { lr: 1e-3, weight_decay: 1e-4 } } as never)).toThrow(/optimizerParams: unknown option 'weight_decay'.*weightDecay/);
   });

@@ -15,7 +15,7 @@ import { DenseFeature } from '../src/features.js';
 import { MMoE } from '../src/models/mmoe.js';
 import { generateAliCcpSplits } from '../src/data/synthetic-ali-ccp.js';
 import { decodeSafetensors, encodeSafetensors } from '../src/io/safetensors.js';
-import { sparseFeatures } from '../src/models/presets.js';
+import { sparseFeatures } from '../src/models/registry.js';
 import { STRATEGY_METHODS, type StrategyMethod } from '../src/mtl/index.js';
 import { setBackend } from '../src/tensor/engine.js';
 import { seed } from '../src/tensor/random.js';

@@ -9,7 +9,7 @@ import { CpuBackend } from '../src/backend/cpu/cpu-backend.js';
 import { aliCcpSchema } from '../src/data/datasets.js';
 import { DataLoader } from '../src/data/loader.js';
 import { generateAliCcpSplits } from '../src/data/synthetic-ali-ccp.js';
-import { createModel } from '../src/models/presets.js';
+import { createModel } from '../src/models/registry.js';
 import { setBackend } from '../src/tensor/engine.js';
 import { seed } from '../src/tensor/random.js';
 import type { ClassificationReport } from '../src/train/metrics.js';

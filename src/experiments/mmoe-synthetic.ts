@@ -15,6 +15,7 @@ import { OMoE } from '../models/omoe.js';
 import { SharedBottom } from '../models/shared-bottom.js';
 import type { BackendName } from '../init.js';
 import { inspectGradients, type GradientReport } from '../mtl/inspector.js';
+import { claimVerdict, type Claim } from '../report/html.js';
 import { tidyAsync } from '../tensor/engine.js';
 import { seed as seedGlobal } from '../tensor/random.js';
 import { toDevice } from '../train/batch.js';
@@ -86,6 +87,10 @@ export interface ExperimentSettings {
   batchSize: number;
   lr: number;
   models: ExperimentModel[];
+  /** Every model's display name (MODEL_LABELS), in EXPERIMENT_MODELS order, for reports. */
+  labels: Record<ExperimentModel, string>;
+  /** The MoE models' experts and every model's towers (PAPER_SIZES). */
+  sizes: { nExpert: number; expertUnits: number; towerUnits: number };
   /** Shared-Bottom's bottom width, solved so that its parameter count matches MMoE's. */
   bottomUnits: number;
   parameters: Record<ExperimentModel, number>;
@@ -98,12 +103,8 @@ export interface ExperimentResult {
   seconds: number;
 }
 
-export interface Claim {
-  claim: string;
-  /** null: the run does not have what the claim needs (a model or a second ρ missing). */
-  holds: boolean | null;
-  detail: string;
-}
+// A claim is the report's shape (holds: null when the run lacks a model or a second ρ).
+export type { Claim };
 
 /**
  * Defaults sized for a few minutes on two cores with the TypeScript CPU backend (27 runs of about 10
@@ -193,7 +194,7 @@ export function experimentSettings(options: MmoeSyntheticExperimentOptions = {})
   for (const m of base.models) if (!EXPERIMENT_MODELS.includes(m)) throw new Error(`mmoe-synthetic: unknown model '${m}'; use ${EXPERIMENT_MODELS.join(', ')}`);
   const bottomUnits = matchedBottomUnits(base.dim);
   const parameters = Object.fromEntries(EXPERIMENT_MODELS.map((m) => [m, buildModel(m, base.dim, bottomUnits).numParameters()])) as Record<ExperimentModel, number>;
-  return { ...base, bottomUnits, parameters };
+  return { ...base, labels: { ...MODEL_LABELS }, sizes: { ...PAPER_SIZES }, bottomUnits, parameters };
 }
 
 export interface ExperimentJob {
@@ -382,8 +383,6 @@ export function checkClaims(input: ExperimentResult | CellSummary[]): Claim[] {
   return claims;
 }
 
-const verdict = (c: Claim) => (c.holds === null ? 'not checked' : c.holds ? 'holds' : 'does not hold');
-
 /** Rows: models; columns: ρ; cells: mean ± std of the test loss over seeds. */
 export function formatTable(result: ExperimentResult): string {
   const { correlations } = result.settings;
@@ -400,7 +399,7 @@ export function formatTable(result: ExperimentResult): string {
 }
 
 export function formatClaims(claims: Claim[]): string {
-  return claims.map((c) => `  [${verdict(c)}] ${c.claim}\n      ${c.detail}`).join('\n');
+  return claims.map((c) => `  [${claimVerdict(c)}] ${c.claim}\n      ${c.detail}`).join('\n');
 }
 
-export { verdict as claimVerdict };
+export { claimVerdict };

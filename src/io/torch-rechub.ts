@@ -3,12 +3,8 @@
 // BatchNorm's running statistics and num_batches_tracked). Each model lists where its tensors sit
 // (MultiTaskModel.torchRechubEntries); this file only reads those lists. Browser-safe.
 import { DenseFeature, SequenceFeature, SparseFeature, type Feature, type Pooling } from '../features.js';
-import { AITM } from '../models/aitm.js';
 import type { MLPParams, MultiTaskModel } from '../models/base.js';
-import { ESMM } from '../models/esmm.js';
-import { MMoE } from '../models/mmoe.js';
-import { PLE } from '../models/ple.js';
-import { SharedBottom } from '../models/shared-bottom.js';
+import { MODEL_ENTRIES } from '../models/registry.js';
 import { checkOptionNames, describeUnknown, unknownKeys } from '../options.js';
 import type { TorchEntry, TorchTensorEntry } from '../nn/torch-layout.js';
 import { noGrad, tidy } from '../tensor/engine.js';
@@ -198,38 +194,48 @@ function buildFeature(f: TorchRechubFeatureSpec): Feature {
 }
 
 type Args = Record<string, unknown>;
-const CLASSES: Record<string, { args: string[]; build: (a: Args, features: (key: string) => Feature[]) => MultiTaskModel }> = {
-  SharedBottom: {
+type ModelEntryOf = (typeof MODEL_ENTRIES)[number];
+/** The registry's models that have a torch-rechub class. */
+type TorchModel = Extract<ModelEntryOf, { torchRechubClass: string }>['name'];
+
+/** Per model with a torch-rechub class: its constructor's arguments, and our options from them. */
+const TORCH_ARGS: Record<TorchModel, { args: string[]; options: (a: Args, features: (key: string) => Feature[]) => object }> = {
+  sharedbottom: {
     args: ['features', 'task_types', 'bottom_params', 'tower_params_list'],
-    build: (a, f) => new SharedBottom({ features: f('features'), taskTypes: a.task_types as string[] as never, bottomParams: a.bottom_params as MLPParams, towerParamsList: a.tower_params_list as MLPParams[] }),
+    options: (a, f) => ({ features: f('features'), taskTypes: a.task_types, bottomParams: a.bottom_params as MLPParams, towerParamsList: a.tower_params_list as MLPParams[] }),
   },
-  MMOE: {
+  mmoe: {
     args: ['features', 'task_types', 'n_expert', 'expert_params', 'tower_params_list'],
-    build: (a, f) => new MMoE({ features: f('features'), taskTypes: a.task_types as never, nExpert: a.n_expert as number, expertParams: a.expert_params as MLPParams, towerParamsList: a.tower_params_list as MLPParams[] }),
+    options: (a, f) => ({ features: f('features'), taskTypes: a.task_types, nExpert: a.n_expert as number, expertParams: a.expert_params as MLPParams, towerParamsList: a.tower_params_list as MLPParams[] }),
   },
-  PLE: {
+  ple: {
     args: ['features', 'task_types', 'n_level', 'n_expert_specific', 'n_expert_shared', 'expert_params', 'tower_params_list'],
-    build: (a, f) =>
-      new PLE({
-        features: f('features'),
-        taskTypes: a.task_types as never,
-        nLevel: a.n_level as number,
-        nExpertSpecific: a.n_expert_specific as number,
-        nExpertShared: a.n_expert_shared as number,
-        expertParams: a.expert_params as MLPParams,
-        towerParamsList: a.tower_params_list as MLPParams[],
-      }),
+    options: (a, f) => ({
+      features: f('features'),
+      taskTypes: a.task_types,
+      nLevel: a.n_level as number,
+      nExpertSpecific: a.n_expert_specific as number,
+      nExpertShared: a.n_expert_shared as number,
+      expertParams: a.expert_params as MLPParams,
+      towerParamsList: a.tower_params_list as MLPParams[],
+    }),
   },
-  ESMM: {
+  esmm: {
     args: ['user_features', 'item_features', 'cvr_params', 'ctr_params'],
-    build: (a, f) => new ESMM({ userFeatures: f('user_features'), itemFeatures: f('item_features'), cvrParams: a.cvr_params as MLPParams, ctrParams: a.ctr_params as MLPParams }),
+    options: (a, f) => ({ userFeatures: f('user_features'), itemFeatures: f('item_features'), cvrParams: a.cvr_params as MLPParams, ctrParams: a.ctr_params as MLPParams }),
   },
-  AITM: {
+  aitm: {
     args: ['features', 'n_task', 'bottom_params', 'tower_params_list'],
     // torch-rechub's AITM has no behavioural-expectation calibrator: build it without one.
-    build: (a, f) => new AITM({ features: f('features'), nTask: a.n_task as number, bottomParams: a.bottom_params as MLPParams, towerParamsList: a.tower_params_list as MLPParams[], calibratorWeight: 0 }),
+    options: (a, f) => ({ features: f('features'), nTask: a.n_task as number, bottomParams: a.bottom_params as MLPParams, towerParamsList: a.tower_params_list as MLPParams[], calibratorWeight: 0 }),
   },
 };
+
+/** The registry entry of a torch-rechub class name, with its argument conversion. */
+function torchClass(name: string): { entry: ModelEntryOf; args: string[]; options: (a: Args, features: (key: string) => Feature[]) => object } | undefined {
+  const entry = MODEL_ENTRIES.find((e) => e.torchRechubClass !== null && e.torchRechubClass === name);
+  return entry ? { entry, ...TORCH_ARGS[entry.name as TorchModel] } : undefined;
+}
 
 /**
  * Our model for torch-rechub's class and constructor arguments (as torch-rechub names them; feature
@@ -237,8 +243,12 @@ const CLASSES: Record<string, { args: string[]; build: (a: Args, features: (key:
  * calibrator, as torch-rechub's AITM has none. Unknown classes or arguments are errors.
  */
 export function torchRechubModel(spec: TorchRechubModelSpec): MultiTaskModel {
-  const cls = Object.hasOwn(CLASSES, spec.class) ? CLASSES[spec.class] : undefined;
-  if (!cls) throw new TorchRechubError(`torchRechubModel: unknown torch-rechub class '${spec.class}'; known: ${Object.keys(CLASSES).join(', ')} (OMoE has no torch-rechub class)`);
+  const cls = torchClass(spec.class);
+  if (!cls) {
+    const known = MODEL_ENTRIES.flatMap((e) => (e.torchRechubClass === null ? [] : [e.torchRechubClass]));
+    const without = MODEL_ENTRIES.filter((e) => e.torchRechubClass === null).map((e) => e.aliases[0] ?? e.name);
+    throw new TorchRechubError(`torchRechubModel: unknown torch-rechub class '${spec.class}'; known: ${known.join(', ')}${without.length ? ` (${without.join(', ')} ${without.length > 1 ? 'have' : 'has'} no torch-rechub class)` : ''}`);
+  }
   const args = spec.constructor_args ?? {};
   const unknown = unknownKeys(args, cls.args);
   if (unknown.length) throw new TorchRechubError(`torchRechubModel: ${spec.class} has no argument ${describeUnknown(unknown, cls.args)}; its arguments are ${cls.args.join(', ')}`);
@@ -248,5 +258,5 @@ export function torchRechubModel(spec: TorchRechubModelSpec): MultiTaskModel {
     if (!Array.isArray(names)) throw new TorchRechubError(`torchRechubModel: ${spec.class} argument '${key}' must be a list of feature names`);
     return names.map((n) => byName.get(String(n)) ?? (() => { throw new TorchRechubError(`torchRechubModel: '${key}' names feature '${String(n)}', which 'features' does not declare`); })());
   };
-  return cls.build(args, features);
+  return cls.entry.build(cls.options(args, features));
 }

@@ -14,19 +14,16 @@ import { Module } from '../nn/module.js';
 import * as ops from '../tensor/ops.js';
 import type { Tensor } from '../tensor/tensor.js';
 import type { TorchEntry } from '../nn/torch-layout.js';
-import { checkModelOptions, MultiTaskModel, missing, resolveTaskTypes, resolveTowers, towerOptions, withEmbeddingDim, type MLPParams, type TaskOptions } from './base.js';
+import { AITM_SPELLINGS, type BottomSpellings } from '../spellings.js';
+import { checkModelOptions, modelOptions, TASK_OPTION_NAMES, MultiTaskModel, missing, resolveTaskTypes, towerOptions, type MLPParams, type TaskOptions } from './base.js';
+import type { ModelEntry, PresetInput } from './registry.js';
 
-export interface AITMOptions extends Omit<TaskOptions, 'numTasks'> {
+export interface AITMParams extends TaskOptions {
   /** Number of tasks, in funnel order (default: the length of taskTypes or towerParamsList). */
   nTask?: number;
-  numTasks?: number;
   /** Each task's bottom MLP (no output layer). */
   bottomParams?: MLPParams;
   towerParamsList?: MLPParams[];
-  /** Tutorial names: bottomParams.dims, every tower's dims. */
-  hiddenUnits?: number[];
-  towerUnits?: number[];
-  taskHiddenUnits?: number[];
   /**
    * α of the behavioural-expectation calibrator (default 0.6, the paper's setting; 0 turns it off, as
    * in torch-rechub's AITM, which has no calibrator). Tasks must be in funnel order (click before
@@ -34,6 +31,11 @@ export interface AITMOptions extends Omit<TaskOptions, 'numTasks'> {
    */
   calibratorWeight?: number;
 }
+
+/** torch-rechub's names or the tutorial's (numTasks, hiddenUnits, towerUnits, ...). */
+export type AITMOptions = AITMParams & BottomSpellings;
+
+const OPTION_NAMES = [...TASK_OPTION_NAMES, 'nTask', 'bottomParams', 'towerParamsList', 'calibratorWeight'];
 
 /** The paper's calibrator weight α. */
 export const AITM_CALIBRATOR_WEIGHT = 0.6;
@@ -78,17 +80,14 @@ export class AITM extends MultiTaskModel {
   /** α of the behavioural-expectation calibrator (0: none). */
   readonly calibratorWeight: number;
 
-  constructor(opts: AITMOptions) {
-    const nTask = opts.nTask ?? opts.numTasks;
-    if (opts.nTask !== undefined && opts.numTasks !== undefined && opts.nTask !== opts.numTasks) {
-      throw new Error(`AITM: nTask (${opts.nTask}) and numTasks (${opts.numTasks}) differ`);
-    }
-    super(resolveTaskTypes('AITM', { taskTypes: opts.taskTypes, numTasks: nTask }, resolveTowers('AITM', opts)?.length), opts.taskNames);
-    checkModelOptions('AITM', opts, ['features', 'taskTypes', 'taskNames', 'embeddingDim', 'nTask', 'numTasks', 'bottomParams', 'towerParamsList', 'hiddenUnits', 'towerUnits', 'taskHiddenUnits', 'calibratorWeight'], ['bottomParams', 'towerParamsList']);
-    this.features = withEmbeddingDim(opts.features, opts.embeddingDim);
-    const bottomParams = opts.bottomParams ?? (opts.hiddenUnits ? { dims: opts.hiddenUnits } : missing('AITM', 'bottomParams: { dims: [...] } (or hiddenUnits)'));
+  constructor(given: AITMOptions) {
+    const opts = modelOptions<AITMParams>('AITM', given, OPTION_NAMES, AITM_SPELLINGS);
+    super(resolveTaskTypes('AITM', opts, opts.towerParamsList?.length), opts.taskNames);
+    checkModelOptions('AITM', opts, OPTION_NAMES, ['bottomParams', 'towerParamsList']);
+    this.features = opts.features;
+    const bottomParams = opts.bottomParams ?? missing('AITM', 'bottomParams: { dims: [...] } (or hiddenUnits)');
     if (!bottomParams.dims.length) throw new Error('AITM: bottomParams.dims needs at least one hidden size (the width the tasks exchange)');
-    const towerParams = resolveTowers('AITM', opts, this.nTask)!;
+    const towerParams = opts.towerParamsList ?? missing('AITM', 'towerParamsList: [{ dims: [8] }, ...] (or towerUnits)');
     const allClassification = this.taskTypes.every((t) => t === 'classification');
     this.calibratorWeight = opts.calibratorWeight ?? (allClassification ? AITM_CALIBRATOR_WEIGHT : 0);
     if (!(this.calibratorWeight >= 0 && Number.isFinite(this.calibratorWeight))) {
@@ -112,7 +111,7 @@ export class AITM extends MultiTaskModel {
   }
 
   override get torchRechubClass(): string {
-    return 'AITM';
+    return AITM_ENTRY.torchRechubClass;
   }
 
   override torchRechubEntries(): TorchEntry[] {
@@ -145,3 +144,14 @@ export class AITM extends MultiTaskModel {
     return this.taskOutputs(this.towers.map((tower, i) => tower.forward(z[i])));
   }
 }
+
+/** AITM in the model registry (registry.ts): its names, torch-rechub class, summary, constructor and CLI preset. */
+export const AITM_ENTRY = {
+  name: 'aitm',
+  aliases: ['AITM'],
+  torchRechubClass: 'AITM',
+  summary: 'Adaptive information transfer along a conversion funnel, with a behavioural-expectation calibrator (Xi et al., KDD 2021)',
+  build: (opts: object) => new AITM(opts as AITMOptions),
+  preset: ({ features, taskTypes, taskNames }: PresetInput) =>
+    new AITM({ features: features(4), taskTypes, taskNames, bottomParams: { dims: [32, 16] }, towerParamsList: [{ dims: [8] }, { dims: [8] }] }),
+} as const satisfies ModelEntry;

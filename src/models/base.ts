@@ -9,9 +9,11 @@ import * as ops from '../tensor/ops.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { SequenceFeature, SparseFeature, type Feature } from '../features.js';
 import type { FeatureBatch } from '../nn/embedding-layer.js';
+import type { Experts, Gate } from '../nn/experts.js';
 import type { ActivationName, MLPOptions } from '../nn/layers.js';
 import { Module } from '../nn/module.js';
 import { checkOptionNames } from '../options.js';
+import { toInternal, type Spellings } from '../spellings.js';
 import type { TorchEntry } from '../nn/torch-layout.js';
 
 export type TaskType = 'classification' | 'regression';
@@ -47,6 +49,19 @@ export interface TaskPlan {
   nLabel: number;
 }
 
+/**
+ * One gate of a mixture-of-experts model: a softmax over the experts it mixes, whose weights the last
+ * forward left in lastGateWeights[key]. `experts` lists the Experts modules it mixes, each with the
+ * position of its first expert among the gate's weights.
+ */
+export interface GateMixture {
+  key: string;
+  gate: Gate;
+  experts: { module: Experts; offset: number }[];
+  /** The output columns whose own gate this is (every task for a gate all tasks read; none for PLE's shared gate). */
+  tasks: number[];
+}
+
 export interface ParameterGroups {
   /** Embeddings, bottoms, shared experts and shared gates. */
   shared: [string, Tensor][];
@@ -54,19 +69,12 @@ export interface ParameterGroups {
   perTask: [string, Tensor][][];
 }
 
-/** Options every model that reads one feature list accepts. */
+/** The options every model that reads one feature list takes (torch-rechub's names; tutorial spellings in spellings.ts). */
 export interface TaskOptions {
   features: Feature[];
   taskTypes?: TaskTypeInput[];
-  /** Number of tasks when taskTypes is omitted (all 'classification' then). */
-  numTasks?: number;
   /** Names used for gate weights and by the trainer; default task0, task1, ... */
   taskNames?: string[];
-  /**
-   * Tutorial style: rebuild every sparse and sequence feature with this embedding size. It applies to
-   * all of them, because a feature built without embedDim cannot be told apart from one built with 4.
-   */
-  embeddingDim?: number;
 }
 
 export function normalizeTaskType(t: string, model: string): TaskType {
@@ -76,19 +84,27 @@ export function normalizeTaskType(t: string, model: string): TaskType {
   throw new Error(`${model}: unknown task type '${t}'; use 'classification' (or 'binary') or 'regression'`);
 }
 
-/** The task types from taskTypes / numTasks / the number of towers, checked against each other. */
-export function resolveTaskTypes(model: string, opts: { taskTypes?: TaskTypeInput[]; numTasks?: number }, nTowers?: number): TaskType[] {
-  const n = opts.taskTypes?.length ?? opts.numTasks ?? nTowers;
+/** The task types from taskTypes / nTask / the number of towers, checked against each other. */
+export function resolveTaskTypes(model: string, opts: { taskTypes?: TaskTypeInput[]; nTask?: number }, nTowers?: number): TaskType[] {
+  const n = opts.taskTypes?.length ?? opts.nTask ?? nTowers;
   if (n === undefined || !Number.isInteger(n) || n < 1) {
     throw new Error(`${model}: say how many tasks there are: taskTypes (e.g. ['classification', 'classification']) or numTasks`);
   }
-  if (opts.numTasks !== undefined && opts.numTasks !== n) {
-    throw new Error(`${model}: numTasks is ${opts.numTasks} but taskTypes lists ${n} tasks`);
+  if (opts.nTask !== undefined && opts.nTask !== n) {
+    throw new Error(`${model}: nTask is ${opts.nTask} but taskTypes lists ${n} tasks`);
   }
   if (nTowers !== undefined && nTowers !== n) {
     throw new Error(`${model}: ${nTowers} tower parameter sets for ${n} tasks; give one per task`);
   }
   return (opts.taskTypes ?? Array<TaskTypeInput>(n).fill('classification')).map((t) => normalizeTaskType(t, model));
+}
+
+/**
+ * The options in the internal vocabulary (torch-rechub's names), whichever spelling was given; every
+ * model constructor starts with it. Unknown names, nulls and disagreeing double spellings are errors.
+ */
+export function modelOptions<T extends object>(model: string, given: unknown, internal: readonly string[], spellings: Spellings): T {
+  return toInternal<T>(model, given, internal, spellings, { withEmbeddingDim: (features, dim) => withEmbeddingDim(features as Feature[], dim) });
 }
 
 /** Features with every sparse/sequence embedding size replaced by `dim` (new objects; inputs untouched). */
@@ -107,19 +123,8 @@ export function towerOptions(p: MLPParams): MLPOptions {
   return { dims: p.dims, dropout: p.dropout, activation: p.activation, outputLayer: true };
 }
 
-/**
- * The towers' parameters from towerParamsList, or the tutorial's towerUnits / taskHiddenUnits
- * (the same dims for every tower).
- */
-export function resolveTowers(model: string, opts: { towerParamsList?: MLPParams[]; towerUnits?: number[]; taskHiddenUnits?: number[] }, nTask?: number): MLPParams[] | undefined {
-  if (opts.towerParamsList) return opts.towerParamsList;
-  const dims = opts.towerUnits ?? opts.taskHiddenUnits;
-  if (!dims) return nTask === undefined ? undefined : missing(model, 'towerParamsList: [{ dims: [8] }, ...] (or towerUnits)');
-  return nTask === undefined ? undefined : Array.from({ length: nTask }, () => ({ dims }));
-}
-
 /** The option names every model that reads one feature list takes (TaskOptions). */
-export const TASK_OPTION_NAMES = ['features', 'taskTypes', 'numTasks', 'taskNames', 'embeddingDim'] as const;
+export const TASK_OPTION_NAMES = ['features', 'taskTypes', 'taskNames'] as const;
 const MLP_PARAM_NAMES = ['dims', 'dropout', 'activation'];
 const FEATURE_LISTS = ['features', 'userFeatures', 'itemFeatures'];
 
@@ -212,6 +217,11 @@ export abstract class MultiTaskModel extends Module {
   /** parameterGroups() for the trained losses (trainedTasks()): perTask[i] is trained loss i's own. */
   trainedParameterGroups(): ParameterGroups {
     return this.parameterGroups(this.trainedTasks().map((t) => [t.output]));
+  }
+
+  /** The model's gates and the experts each mixes (see GateMixture); none for models without gates. */
+  mixtures(): GateMixture[] {
+    return [];
   }
 
   /**

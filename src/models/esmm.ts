@@ -10,23 +10,21 @@ import { MLP } from '../nn/layers.js';
 import * as ops from '../tensor/ops.js';
 import type { Tensor } from '../tensor/tensor.js';
 import type { TorchEntry } from '../nn/torch-layout.js';
-import { checkModelOptions, MultiTaskModel, missing, towerOptions, withEmbeddingDim, type MLPParams, type TaskPlan, type TaskType } from './base.js';
+import { ESMM_SPELLINGS, type ESMMSpellings } from '../spellings.js';
+import { checkModelOptions, modelOptions, MultiTaskModel, missing, towerOptions, type MLPParams, type TaskPlan, type TaskType } from './base.js';
+import type { ModelEntry, PresetInput } from './registry.js';
 
-export interface ESMMOptions {
+export interface ESMMParams {
   userFeatures?: Feature[];
   itemFeatures?: Feature[];
-  /** Tutorial style: all features in one group (instead of userFeatures + itemFeatures). */
-  features?: Feature[];
   cvrParams?: MLPParams;
   ctrParams?: MLPParams;
-  /**
-   * Tutorial names: both towers get dims [...hiddenUnits, ...towerUnits] (either may be omitted);
-   * embeddingDim rebuilds every sparse feature with that embedding size.
-   */
-  hiddenUnits?: number[];
-  towerUnits?: number[];
-  embeddingDim?: number;
 }
+
+/** torch-rechub's names or the tutorial's (features, hiddenUnits, towerUnits, embeddingDim). */
+export type ESMMOptions = ESMMParams & ESMMSpellings<Feature>;
+
+const OPTION_NAMES = ['userFeatures', 'itemFeatures', 'cvrParams', 'ctrParams'];
 
 export class ESMM extends MultiTaskModel {
   readonly features: Feature[];
@@ -36,23 +34,18 @@ export class ESMM extends MultiTaskModel {
   readonly cvrTower: MLP;
   readonly ctrTower: MLP;
 
-  constructor(opts: ESMMOptions) {
+  constructor(given: ESMMOptions) {
+    const opts = modelOptions<ESMMParams>('ESMM', given, OPTION_NAMES, ESMM_SPELLINGS);
     // Outputs in torch-rechub's order; the trainer fits 'ctr' and 'ctcvr', 'cvr' is learned through them.
     super(['classification', 'classification', 'classification'], ['cvr', 'ctr', 'ctcvr']);
-    checkModelOptions('ESMM', opts, ['userFeatures', 'itemFeatures', 'features', 'cvrParams', 'ctrParams', 'hiddenUnits', 'towerUnits', 'embeddingDim'], ['cvrParams', 'ctrParams']);
-    if (opts.features && (opts.userFeatures || opts.itemFeatures)) {
-      throw new Error('ESMM: pass either userFeatures and itemFeatures, or features, not both');
-    }
-    const all = withEmbeddingDim(opts.features ?? [...(opts.userFeatures ?? []), ...(opts.itemFeatures ?? [])], opts.embeddingDim);
-    if (all.length === 0) missing('ESMM', 'userFeatures and itemFeatures (or features)');
-    const nUser = opts.features ? all.length : (opts.userFeatures?.length ?? 0);
-    this.features = all;
-    this.userFeatures = all.slice(0, nUser);
-    this.itemFeatures = all.slice(nUser);
-
-    const tutorialDims = opts.hiddenUnits || opts.towerUnits ? { dims: [...(opts.hiddenUnits ?? []), ...(opts.towerUnits ?? [])] } : undefined;
-    const cvrParams = opts.cvrParams ?? tutorialDims ?? missing('ESMM', 'cvrParams: { dims: [...] } (or towerUnits)');
-    const ctrParams = opts.ctrParams ?? tutorialDims ?? missing('ESMM', 'ctrParams: { dims: [...] } (or towerUnits)');
+    checkModelOptions('ESMM', opts, OPTION_NAMES, ['cvrParams', 'ctrParams']);
+    const user = opts.userFeatures ?? [];
+    this.features = [...user, ...(opts.itemFeatures ?? [])];
+    if (this.features.length === 0) missing('ESMM', 'userFeatures and itemFeatures (or features)');
+    this.userFeatures = this.features.slice(0, user.length);
+    this.itemFeatures = this.features.slice(user.length);
+    const cvrParams = opts.cvrParams ?? missing('ESMM', 'cvrParams: { dims: [...] } (or towerUnits)');
+    const ctrParams = opts.ctrParams ?? missing('ESMM', 'ctrParams: { dims: [...] } (or towerUnits)');
 
     this.embedding = this.child('embedding', new EmbeddingLayer(this.features));
     this.cvrTower = this.child('cvrTower', new MLP(this.embedding.outputDim, towerOptions(cvrParams)));
@@ -91,7 +84,7 @@ export class ESMM extends MultiTaskModel {
   }
 
   override get torchRechubClass(): string {
-    return 'ESMM';
+    return ESMM_ENTRY.torchRechubClass;
   }
 
   override torchRechubEntries(): TorchEntry[] {
@@ -107,3 +100,25 @@ export class ESMM extends MultiTaskModel {
     return ops.concat([pCvr, pCtr, ops.mul(pCtr, pCvr)], 1);
   }
 }
+
+/** ESMM in the model registry (registry.ts): its names, torch-rechub class, summary, constructor and CLI preset. */
+export const ESMM_ENTRY = {
+  name: 'esmm',
+  aliases: ['ESMM'],
+  torchRechubClass: 'ESMM',
+  summary: 'Entire-space multi-task model: pCTCVR = pCTR · pCVR over all impressions (Ma et al., SIGIR 2018)',
+  build: (opts: object) => new ESMM(opts as ESMMOptions),
+  preset: ({ schema, features }: PresetInput) => {
+    const items = new Set(schema.itemColumns ?? []);
+    if (items.size === 0) {
+      throw new Error("createModel('esmm'): the schema has no itemColumns to split user and item features; pass schema.itemColumns (Ali-CCP's are wm.aliCcpSchema.itemColumns)");
+    }
+    const all = features(16);
+    return new ESMM({
+      userFeatures: all.filter((f) => !items.has(f.name)),
+      itemFeatures: all.filter((f) => items.has(f.name)),
+      cvrParams: { dims: [16, 8] },
+      ctrParams: { dims: [16, 8] },
+    });
+  },
+} as const satisfies ModelEntry;

@@ -11,37 +11,38 @@ import { MLP } from '../nn/layers.js';
 import * as ops from '../tensor/ops.js';
 import type { Tensor } from '../tensor/tensor.js';
 import type { TorchEntry } from '../nn/torch-layout.js';
-import { checkModelOptions, TASK_OPTION_NAMES, MultiTaskModel, missing, resolveTaskTypes, resolveTowers, towerOptions, unstack, withEmbeddingDim, type MLPParams, type TaskOptions } from './base.js';
+import { MOE_SPELLINGS, type MoESpellings } from '../spellings.js';
+import { checkModelOptions, modelOptions, TASK_OPTION_NAMES, MultiTaskModel, missing, resolveTaskTypes, towerOptions, unstack, type GateMixture, type MLPParams, type TaskOptions, type TaskType } from './base.js';
+import type { ModelEntry, PresetInput } from './registry.js';
 
-export interface MoEOptions extends TaskOptions {
+/** MMoE's and OMoE's options, torch-rechub's names. */
+export interface MoEParams extends TaskOptions {
   nExpert?: number;
   /** Every expert's MLP (no output layer). */
   expertParams?: ExpertsOptions;
   /** One tower per task; each ends in Linear(→ 1). */
   towerParamsList?: MLPParams[];
-  /** Tutorial names: nExpert, expertParams.dims, expertParams.activation, every tower's dims. */
-  numExperts?: number;
-  expertUnits?: number[];
-  expertActivation?: string;
-  towerUnits?: number[];
-  taskHiddenUnits?: number[];
-  /** Only 'softmax' (the gate of the paper), accepted for tutorial code. */
-  gateActivation?: string;
 }
 
+/** What the constructors take: torch-rechub's names or the tutorial's (numExperts, expertUnits, towerUnits, ...). */
+export type MoEOptions = MoEParams & MoESpellings;
 export type MMoEOptions = MoEOptions;
 
-/** The option names of MMoE and OMoE. */
-export const MOE_OPTION_NAMES = [...TASK_OPTION_NAMES, 'nExpert', 'expertParams', 'towerParamsList', 'numExperts', 'expertUnits', 'expertActivation', 'towerUnits', 'taskHiddenUnits', 'gateActivation'];
+/** The internal option names of MMoE and OMoE. */
+export const MOE_OPTION_NAMES = [...TASK_OPTION_NAMES, 'nExpert', 'expertParams', 'towerParamsList'];
 
-/** nExpert and expertParams from the torch-rechub names or the tutorial's. */
-export function resolveExperts(model: string, opts: MoEOptions): { nExpert: number; expertParams: ExpertsOptions } {
-  if (opts.gateActivation !== undefined && opts.gateActivation.toLowerCase() !== 'softmax') {
-    throw new Error(`${model}: gates are softmax gates; gateActivation '${opts.gateActivation}' is not supported`);
-  }
-  const nExpert = opts.nExpert ?? opts.numExperts ?? missing(model, 'nExpert (or numExperts)');
-  const expertParams = opts.expertParams ?? (opts.expertUnits ? { dims: opts.expertUnits } : missing(model, 'expertParams: { dims: [...] } (or expertUnits)'));
-  return { nExpert, expertParams: { ...expertParams, activation: expertParams.activation ?? opts.expertActivation } };
+/** MMoE's and OMoE's options in the internal names, checked; the experts' and towers' parameters. */
+export function moeOptions(model: string, given: MoEOptions): Omit<MoEParams, 'taskTypes'> & { taskTypes: TaskType[]; nExpert: number; expertParams: ExpertsOptions; towerParamsList: MLPParams[] } {
+  const opts = modelOptions<MoEParams>(model, given, MOE_OPTION_NAMES, MOE_SPELLINGS);
+  const taskTypes = resolveTaskTypes(model, opts, opts.towerParamsList?.length);
+  checkModelOptions(model, opts, MOE_OPTION_NAMES, ['expertParams', 'towerParamsList']);
+  return {
+    ...opts,
+    taskTypes,
+    nExpert: opts.nExpert ?? missing(model, 'nExpert (or numExperts)'),
+    expertParams: opts.expertParams ?? missing(model, 'expertParams: { dims: [...] } (or expertUnits)'),
+    towerParamsList: opts.towerParamsList ?? missing(model, 'towerParamsList: [{ dims: [8] }, ...] (or towerUnits)'),
+  };
 }
 
 export class MMoE extends MultiTaskModel {
@@ -51,22 +52,20 @@ export class MMoE extends MultiTaskModel {
   readonly gates: Gate[];
   readonly towers: MLP[];
 
-  constructor(opts: MMoEOptions) {
-    super(resolveTaskTypes('MMoE', opts, resolveTowers('MMoE', opts)?.length), opts.taskNames);
-    checkModelOptions('MMoE', opts, MOE_OPTION_NAMES, ['expertParams', 'towerParamsList']);
-    this.features = withEmbeddingDim(opts.features, opts.embeddingDim);
-    const { nExpert, expertParams } = resolveExperts('MMoE', opts);
-    const towerParams = resolveTowers('MMoE', opts, this.nTask)!;
+  constructor(given: MMoEOptions) {
+    const opts = moeOptions('MMoE', given);
+    super(opts.taskTypes, opts.taskNames);
+    this.features = opts.features;
 
     this.embedding = this.child('embedding', new EmbeddingLayer(this.features));
     const inputDim = this.embedding.outputDim;
-    this.experts = this.child('experts', new Experts(nExpert, inputDim, expertParams));
-    this.gates = this.taskTypes.map((_, i) => this.child(`gates.${i}`, new Gate(inputDim, nExpert)));
-    this.towers = towerParams.map((p, i) => this.child(`towers.${i}`, new MLP(this.experts.outputDim, towerOptions(p))));
+    this.experts = this.child('experts', new Experts(opts.nExpert, inputDim, opts.expertParams));
+    this.gates = this.taskTypes.map((_, i) => this.child(`gates.${i}`, new Gate(inputDim, opts.nExpert)));
+    this.towers = opts.towerParamsList.map((p, i) => this.child(`towers.${i}`, new MLP(this.experts.outputDim, towerOptions(p))));
   }
 
   override get torchRechubClass(): string {
-    return 'MMOE';
+    return MMOE_ENTRY.torchRechubClass;
   }
 
   override torchRechubEntries(): TorchEntry[] {
@@ -76,6 +75,11 @@ export class MMoE extends MultiTaskModel {
       ...this.gates.flatMap((gate, t) => gate.torchEntries(`gates.${t}`)),
       ...this.towers.flatMap((tower, t) => tower.torchEntries(`towers.${t}`)),
     ];
+  }
+
+  /** Gate i mixes every expert for task i. */
+  override mixtures(): GateMixture[] {
+    return this.gates.map((gate, i) => ({ key: this.taskNames[i], gate, experts: [{ module: this.experts, offset: 0 }], tasks: [i] }));
   }
 
   forward(x: FeatureBatch): Tensor {
@@ -92,3 +96,14 @@ export class MMoE extends MultiTaskModel {
     return this.taskOutputs(this.towers.map((tower, i) => tower.forward(towerInputs[i])));
   }
 }
+
+/** MMoE in the model registry (registry.ts): its names, torch-rechub class, summary, constructor and CLI preset. */
+export const MMOE_ENTRY = {
+  name: 'mmoe',
+  aliases: ['MMOE'],
+  torchRechubClass: 'MMOE',
+  summary: 'Multi-gate mixture of experts: shared experts, one softmax gate per task (Ma et al., KDD 2018)',
+  build: (opts: object) => new MMoE(opts as MMoEOptions),
+  preset: ({ features, taskTypes, taskNames, nExpert }: PresetInput) =>
+    new MMoE({ features: features(4), taskTypes, taskNames, nExpert: nExpert ?? 8, expertParams: { dims: [16] }, towerParamsList: [{ dims: [8] }, { dims: [8] }] }),
+} as const satisfies ModelEntry;

@@ -10,8 +10,9 @@ import { Experts, Gate } from '../nn/experts.js';
 import { MLP } from '../nn/layers.js';
 import * as ops from '../tensor/ops.js';
 import type { Tensor } from '../tensor/tensor.js';
-import { checkModelOptions, MultiTaskModel, resolveTaskTypes, resolveTowers, towerOptions, unstack, withEmbeddingDim } from './base.js';
-import { MOE_OPTION_NAMES, resolveExperts, type MoEOptions } from './mmoe.js';
+import { MultiTaskModel, towerOptions, unstack, type GateMixture } from './base.js';
+import type { ModelEntry, PresetInput } from './registry.js';
+import { moeOptions, type MoEOptions } from './mmoe.js';
 
 export type OMoEOptions = MoEOptions;
 
@@ -22,18 +23,21 @@ export class OMoE extends MultiTaskModel {
   readonly gate: Gate;
   readonly towers: MLP[];
 
-  constructor(opts: OMoEOptions) {
-    super(resolveTaskTypes('OMoE', opts, resolveTowers('OMoE', opts)?.length), opts.taskNames);
-    checkModelOptions('OMoE', opts, MOE_OPTION_NAMES, ['expertParams', 'towerParamsList']);
-    this.features = withEmbeddingDim(opts.features, opts.embeddingDim);
-    const { nExpert, expertParams } = resolveExperts('OMoE', opts);
-    const towerParams = resolveTowers('OMoE', opts, this.nTask)!;
+  constructor(given: OMoEOptions) {
+    const opts = moeOptions('OMoE', given);
+    super(opts.taskTypes, opts.taskNames);
+    this.features = opts.features;
 
     this.embedding = this.child('embedding', new EmbeddingLayer(this.features));
     const inputDim = this.embedding.outputDim;
-    this.experts = this.child('experts', new Experts(nExpert, inputDim, expertParams));
-    this.gate = this.child('gate', new Gate(inputDim, nExpert));
-    this.towers = towerParams.map((p, i) => this.child(`towers.${i}`, new MLP(this.experts.outputDim, towerOptions(p))));
+    this.experts = this.child('experts', new Experts(opts.nExpert, inputDim, opts.expertParams));
+    this.gate = this.child('gate', new Gate(inputDim, opts.nExpert));
+    this.towers = opts.towerParamsList.map((p, i) => this.child(`towers.${i}`, new MLP(this.experts.outputDim, towerOptions(p))));
+  }
+
+  /** One gate mixes every expert for all tasks. */
+  override mixtures(): GateMixture[] {
+    return [{ key: 'shared', gate: this.gate, experts: [{ module: this.experts, offset: 0 }], tasks: this.taskTypes.map((_, i) => i) }];
   }
 
   forward(x: FeatureBatch): Tensor {
@@ -51,3 +55,14 @@ export class OMoE extends MultiTaskModel {
     return this.taskOutputs(this.towers.map((tower) => tower.forward(shared)));
   }
 }
+
+/** OMoE in the model registry (registry.ts): its names, torch-rechub class, summary, constructor and CLI preset. */
+export const OMOE_ENTRY = {
+  name: 'omoe',
+  aliases: ['OMoE'],
+  torchRechubClass: null,
+  summary: 'One-gate mixture of experts: shared experts and one softmax gate for all tasks (the MMoE paper\'s baseline)',
+  build: (opts: object) => new OMoE(opts as OMoEOptions),
+  preset: ({ features, taskTypes, taskNames, nExpert }: PresetInput) =>
+    new OMoE({ features: features(4), taskTypes, taskNames, nExpert: nExpert ?? 8, expertParams: { dims: [16] }, towerParamsList: [{ dims: [8] }, { dims: [8] }] }),
+} as const satisfies ModelEntry;

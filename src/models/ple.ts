@@ -14,9 +14,11 @@ import { Module } from '../nn/module.js';
 import * as ops from '../tensor/ops.js';
 import type { Tensor } from '../tensor/tensor.js';
 import type { TorchEntry } from '../nn/torch-layout.js';
-import { checkModelOptions, TASK_OPTION_NAMES, MultiTaskModel, missing, resolveTaskTypes, resolveTowers, towerOptions, withEmbeddingDim, type MLPParams, type TaskOptions } from './base.js';
+import { PLE_SPELLINGS, type PLESpellings } from '../spellings.js';
+import { checkModelOptions, modelOptions, TASK_OPTION_NAMES, MultiTaskModel, missing, resolveTaskTypes, towerOptions, type GateMixture, type MLPParams, type TaskOptions } from './base.js';
+import type { ModelEntry, PresetInput } from './registry.js';
 
-export interface PLEOptions extends TaskOptions {
+export interface PLEParams extends TaskOptions {
   /** Number of CGC levels (1 = CGC). */
   nLevel?: number;
   /** Experts per task in each level. */
@@ -25,15 +27,12 @@ export interface PLEOptions extends TaskOptions {
   nExpertShared?: number;
   expertParams?: ExpertsOptions;
   towerParamsList?: MLPParams[];
-  /** Tutorial names: nLevel, nExpertSpecific, nExpertShared, expertParams.dims, every tower's dims. */
-  numLayers?: number;
-  numExperts?: number;
-  numSharedExperts?: number;
-  expertUnits?: number[];
-  expertActivation?: string;
-  towerUnits?: number[];
-  taskHiddenUnits?: number[];
 }
+
+/** torch-rechub's names or the tutorial's (numLayers, numExperts, numSharedExperts, expertUnits, towerUnits, ...). */
+export type PLEOptions = PLEParams & PLESpellings;
+
+const OPTION_NAMES = [...TASK_OPTION_NAMES, 'nLevel', 'nExpertSpecific', 'nExpertShared', 'expertParams', 'towerParamsList'];
 
 /**
  * One CGC level. Task-specific and shared experts are separate Experts groups (one batched matmul per
@@ -70,6 +69,22 @@ export class CGCLevel extends Module {
   }
 
   /**
+   * Its gates, keyed by `keys` (one per task gate, then the shared gate's): task gate i mixes its own
+   * experts, then the shared ones; the shared gate mixes every task's experts in task order, then the
+   * shared ones.
+   */
+  mixtures(keys: string[]): GateMixture[] {
+    const n = this.nExpertSpecific;
+    const shared = (offset: number) => (this.sharedExperts ? [{ module: this.sharedExperts, offset }] : []);
+    const mixtures: GateMixture[] = this.taskGates.map((gate, i) => ({ key: keys[i], gate, experts: [{ module: this.taskExperts[i], offset: 0 }, ...shared(n)], tasks: [i] }));
+    if (this.sharedGate) {
+      const own = this.taskExperts.map((module, t) => ({ module, offset: t * n }));
+      mixtures.push({ key: keys[this.taskGates.length], gate: this.sharedGate, experts: [...own, ...shared(this.taskExperts.length * n)], tasks: [] });
+    }
+    return mixtures;
+  }
+
+  /**
    * inputs: one [B, D] per task, then the shared input. Returns one mixture [B, H] per task (then the
    * shared gate's mixture when this level has one) and each gate's weights [1, B, E].
    */
@@ -98,16 +113,16 @@ export class PLE extends MultiTaskModel {
   readonly levels: CGCLevel[];
   readonly towers: MLP[];
 
-  constructor(opts: PLEOptions) {
-    super(resolveTaskTypes('PLE', opts, resolveTowers('PLE', opts)?.length), opts.taskNames);
-    checkModelOptions('PLE', opts, [...TASK_OPTION_NAMES, 'nLevel', 'nExpertSpecific', 'nExpertShared', 'expertParams', 'towerParamsList', 'numLayers', 'numExperts', 'numSharedExperts', 'expertUnits', 'expertActivation', 'towerUnits', 'taskHiddenUnits'], ['expertParams', 'towerParamsList']);
-    this.features = withEmbeddingDim(opts.features, opts.embeddingDim);
-    const nLevel = opts.nLevel ?? opts.numLayers ?? 1;
-    const nSpecific = opts.nExpertSpecific ?? opts.numExperts ?? missing('PLE', 'nExpertSpecific (experts per task; or numExperts)');
-    const nShared = opts.nExpertShared ?? opts.numSharedExperts ?? missing('PLE', 'nExpertShared (or numSharedExperts)');
-    const given = opts.expertParams ?? (opts.expertUnits ? { dims: opts.expertUnits } : missing('PLE', 'expertParams: { dims: [...] } (or expertUnits)'));
-    const expertParams = { ...given, activation: given.activation ?? opts.expertActivation };
-    const towerParams = resolveTowers('PLE', opts, this.nTask)!;
+  constructor(given: PLEOptions) {
+    const opts = modelOptions<PLEParams>('PLE', given, OPTION_NAMES, PLE_SPELLINGS);
+    super(resolveTaskTypes('PLE', opts, opts.towerParamsList?.length), opts.taskNames);
+    checkModelOptions('PLE', opts, OPTION_NAMES, ['expertParams', 'towerParamsList']);
+    this.features = opts.features;
+    const nLevel = opts.nLevel ?? 1;
+    const nSpecific = opts.nExpertSpecific ?? missing('PLE', 'nExpertSpecific (experts per task; or numExperts)');
+    const nShared = opts.nExpertShared ?? missing('PLE', 'nExpertShared (or numSharedExperts)');
+    const expertParams = opts.expertParams ?? missing('PLE', 'expertParams: { dims: [...] } (or expertUnits)');
+    const towerParams = opts.towerParamsList ?? missing('PLE', 'towerParamsList: [{ dims: [8] }, ...] (or towerUnits)');
     if (!Number.isInteger(nLevel) || nLevel < 1) throw new Error(`PLE: nLevel must be a positive integer, got ${nLevel}`);
     if (!Number.isInteger(nSpecific) || nSpecific < 1) throw new Error(`PLE: nExpertSpecific must be a positive integer, got ${nSpecific}`);
     if (!Number.isInteger(nShared) || nShared < 0) throw new Error(`PLE: nExpertShared must be a non-negative integer, got ${nShared}`);
@@ -124,7 +139,7 @@ export class PLE extends MultiTaskModel {
   }
 
   override get torchRechubClass(): string {
-    return 'PLE';
+    return PLE_ENTRY.torchRechubClass;
   }
 
   override torchRechubEntries(): TorchEntry[] {
@@ -135,18 +150,38 @@ export class PLE extends MultiTaskModel {
     ];
   }
 
+  /** The keys of level l's gates: the task names (then 'shared'), prefixed 'level<l>.' below the last level. */
+  private gateKeys(l: number): string[] {
+    const last = l === this.levels.length - 1;
+    return [...this.taskNames, ...(last ? [] : ['shared'])].map((n) => (last ? n : `level${l}.${n}`));
+  }
+
+  override mixtures(): GateMixture[] {
+    return this.levels.flatMap((level, l) => level.mixtures(this.gateKeys(l)));
+  }
+
   forward(x: FeatureBatch): Tensor {
     const input = this.embedding.forward(x);
     let inputs = Array<Tensor>(this.nTask + 1).fill(input);
     const gateWeights: Record<string, Tensor> = {};
     this.levels.forEach((level, l) => {
       const { outputs, gateWeights: weights } = level.forward(inputs);
-      const last = l === this.levels.length - 1;
-      const names = [...this.taskNames, ...(last ? [] : ['shared'])].map((n) => (last ? n : `level${l}.${n}`));
-      weights.forEach((w, g) => this.takeGateWeights(w, [names[g]], gateWeights));
+      const keys = this.gateKeys(l);
+      weights.forEach((w, g) => this.takeGateWeights(w, [keys[g]], gateWeights));
       inputs = outputs;
     });
     this.setGateWeights(gateWeights);
     return this.taskOutputs(this.towers.map((tower, i) => tower.forward(inputs[i])));
   }
 }
+
+/** PLE in the model registry (registry.ts): its names, torch-rechub class, summary, constructor and CLI preset. */
+export const PLE_ENTRY = {
+  name: 'ple',
+  aliases: ['PLE'],
+  torchRechubClass: 'PLE',
+  summary: 'Progressive layered extraction: stacked levels of task-specific and shared experts (Tang et al., RecSys 2020)',
+  build: (opts: object) => new PLE(opts as PLEOptions),
+  preset: ({ features, taskTypes, taskNames }: PresetInput) =>
+    new PLE({ features: features(4), taskTypes, taskNames, nLevel: 1, nExpertSpecific: 2, nExpertShared: 1, expertParams: { dims: [16] }, towerParamsList: [{ dims: [8] }, { dims: [8] }] }),
+} as const satisfies ModelEntry;

@@ -8,19 +8,21 @@ import { EmbeddingLayer, type FeatureBatch } from '../nn/embedding-layer.js';
 import { MLP } from '../nn/layers.js';
 import type { Tensor } from '../tensor/tensor.js';
 import type { TorchEntry } from '../nn/torch-layout.js';
-import { checkModelOptions, TASK_OPTION_NAMES, MultiTaskModel, missing, resolveTaskTypes, resolveTowers, towerOptions, withEmbeddingDim, type MLPParams, type TaskOptions } from './base.js';
+import { SHARED_BOTTOM_SPELLINGS, type BottomSpellings } from '../spellings.js';
+import { checkModelOptions, modelOptions, TASK_OPTION_NAMES, MultiTaskModel, missing, resolveTaskTypes, towerOptions, type MLPParams, type TaskOptions } from './base.js';
+import type { ModelEntry, PresetInput } from './registry.js';
 
-export interface SharedBottomOptions extends TaskOptions {
+export interface SharedBottomParams extends TaskOptions {
   /** The shared bottom MLP (no output layer). */
   bottomParams?: MLPParams;
   /** One tower per task; each ends in Linear(→ 1). */
   towerParamsList?: MLPParams[];
-  /** Tutorial name: bottomParams.dims. */
-  hiddenUnits?: number[];
-  /** Tutorial names: the dims of every tower. */
-  taskHiddenUnits?: number[];
-  towerUnits?: number[];
 }
+
+/** torch-rechub's names or the tutorial's (hiddenUnits, towerUnits, numTasks, ...). */
+export type SharedBottomOptions = SharedBottomParams & BottomSpellings;
+
+const OPTION_NAMES = [...TASK_OPTION_NAMES, 'bottomParams', 'towerParamsList'];
 
 export class SharedBottom extends MultiTaskModel {
   readonly features: Feature[];
@@ -28,12 +30,13 @@ export class SharedBottom extends MultiTaskModel {
   readonly bottom: MLP;
   readonly towers: MLP[];
 
-  constructor(opts: SharedBottomOptions) {
-    super(resolveTaskTypes('SharedBottom', opts, resolveTowers('SharedBottom', opts)?.length), opts.taskNames);
-    checkModelOptions('SharedBottom', opts, [...TASK_OPTION_NAMES, 'bottomParams', 'towerParamsList', 'hiddenUnits', 'taskHiddenUnits', 'towerUnits'], ['bottomParams', 'towerParamsList']);
-    this.features = withEmbeddingDim(opts.features, opts.embeddingDim);
-    const bottomParams = opts.bottomParams ?? (opts.hiddenUnits ? { dims: opts.hiddenUnits } : missing('SharedBottom', 'bottomParams: { dims: [...] } (or hiddenUnits)'));
-    const towerParams = resolveTowers('SharedBottom', opts, this.nTask)!;
+  constructor(given: SharedBottomOptions) {
+    const opts = modelOptions<SharedBottomParams>('SharedBottom', given, OPTION_NAMES, SHARED_BOTTOM_SPELLINGS);
+    super(resolveTaskTypes('SharedBottom', opts, opts.towerParamsList?.length), opts.taskNames);
+    checkModelOptions('SharedBottom', opts, OPTION_NAMES, ['bottomParams', 'towerParamsList']);
+    this.features = opts.features;
+    const bottomParams = opts.bottomParams ?? missing('SharedBottom', 'bottomParams: { dims: [...] } (or hiddenUnits)');
+    const towerParams = opts.towerParamsList ?? missing('SharedBottom', 'towerParamsList: [{ dims: [8] }, ...] (or towerUnits)');
 
     this.embedding = this.child('embedding', new EmbeddingLayer(this.features));
     this.bottom = this.child('bottom', new MLP(this.embedding.outputDim, { ...bottomParams, outputLayer: false }));
@@ -41,7 +44,7 @@ export class SharedBottom extends MultiTaskModel {
   }
 
   override get torchRechubClass(): string {
-    return 'SharedBottom';
+    return SHARED_BOTTOM_ENTRY.torchRechubClass;
   }
 
   override torchRechubEntries(): TorchEntry[] {
@@ -57,3 +60,14 @@ export class SharedBottom extends MultiTaskModel {
     return this.taskOutputs(this.towers.map((tower) => tower.forward(shared)));
   }
 }
+
+/** SharedBottom in the model registry (registry.ts): its names, torch-rechub class, summary, constructor and CLI preset. */
+export const SHARED_BOTTOM_ENTRY = {
+  name: 'sharedbottom',
+  aliases: ['SharedBottom', 'shared-bottom'],
+  torchRechubClass: 'SharedBottom',
+  summary: 'One bottom MLP shared by all tasks, then a tower per task (Caruana 1997)',
+  build: (opts: object) => new SharedBottom(opts as SharedBottomOptions),
+  preset: ({ features, taskTypes, taskNames }: PresetInput) =>
+    new SharedBottom({ features: features(4), taskTypes, taskNames, bottomParams: { dims: [117] }, towerParamsList: [{ dims: [8] }, { dims: [8] }] }),
+} as const satisfies ModelEntry;

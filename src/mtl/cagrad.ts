@@ -17,7 +17,7 @@
 import { noGrad } from '../tensor/engine.js';
 import * as ops from '../tensor/ops.js';
 import { fromArray, full, type Tensor } from '../tensor/tensor.js';
-import type { BalanceContext, BalanceStrategy, StepReport } from './strategy.js';
+import { balanceMethod, type BalanceContext, type BalanceStrategy, type StepReport } from './strategy.js';
 import { HostWeights, accumulateGrad, backwardInto, checkFinite, checkTaskCount, dot, requireShared, taskSpecificParams } from './util.js';
 
 /** The exact solver enumerates the 2^T − 1 faces of the simplex (4095 small solves at T = 12). */
@@ -425,3 +425,11 @@ export class CAGrad implements BalanceStrategy {
     return { weights: this.host.snapshot(report) };
   }
 }
+
+export const cagradMethod = balanceMethod({
+  name: 'cagrad',
+  options: ['c', 'rescale', 'iterations'],
+  summary: 'Conflict-averse gradient descent: the update that most improves the worst task near the average gradient',
+  paper: { authors: 'Liu, Liu, Jin, Stone & Liu', venue: 'NeurIPS 2021', title: 'Conflict-Averse Gradient Descent for Multi-task Learning' },
+  create: (options: CAGradOptions) => new CAGrad(options),
+});

@@ -6,7 +6,7 @@
 // with L_i the mean training loss of an epoch (reported through onEpochEnd) and w = 1 for the first two
 // epochs. A task whose loss stalls (r near 1) gets more weight than one whose loss is dropping.
 import { backward } from '../tensor/tensor.js';
-import { numberList, type BalanceContext, type BalanceStrategy, type StepReport, type StrategyState } from './strategy.js';
+import { balanceMethod, numberList, type BalanceContext, type BalanceStrategy, type StepReport, type StrategyState } from './strategy.js';
 import { checkFinite, checkTaskCount, weightedSum } from './util.js';
 
 export interface DWAOptions {
@@ -86,3 +86,11 @@ export class DWA implements BalanceStrategy {
     this.history.push([...meanLosses]);
   }
 }
+
+export const dwaMethod = balanceMethod({
+  name: 'dwa',
+  options: ['temperature'],
+  summary: 'Dynamic weight average: more weight to the task whose loss fell least over the last epochs',
+  paper: { authors: 'Liu, Johns & Davison', venue: 'CVPR 2019', title: 'End-to-End Multi-Task Learning with Attention' },
+  create: (options: DWAOptions) => new DWA(options),
+});

@@ -1,7 +1,7 @@
 // Fixed task weights: L = Σ_i w_i L_i, one backward pass. The default (every w_i = 1/T) is the mean
 // of the task losses, what MTLTrainer minimises without taskWeights or a balancing method.
 import { backward } from '../tensor/tensor.js';
-import type { BalanceContext, BalanceStrategy, StepReport } from './strategy.js';
+import { balanceMethod, type BalanceContext, type BalanceStrategy, type StepReport } from './strategy.js';
 import { checkTaskCount, weightedSum } from './util.js';
 
 export interface FixedWeightsOptions {
@@ -46,3 +46,11 @@ export class FixedWeights implements BalanceStrategy {
     return { weights: [...weights] };
   }
 }
+
+export const fixedMethod = balanceMethod({
+  name: 'fixed',
+  options: ['weights'],
+  summary: 'Fixed loss weights, Σ_i w_i L_i (default: the mean of the task losses)',
+  paper: null,
+  create: (options: FixedWeightsOptions) => new FixedWeights(options),
+});

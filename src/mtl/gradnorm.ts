@@ -22,7 +22,7 @@ import { keep, noGrad } from '../tensor/engine.js';
 import * as ops from '../tensor/ops.js';
 import { backward, full, grad, tensor, type Tensor } from '../tensor/tensor.js';
 import { Adam } from '../optim/adam.js';
-import { numberList, type BalanceContext, type BalanceStrategy, type StepReport, type StrategySnapshot, type StrategyState } from './strategy.js';
+import { balanceMethod, numberList, type BalanceContext, type BalanceStrategy, type StepReport, type StrategySnapshot, type StrategyState } from './strategy.js';
 import { HostWeights, checkFinite, checkTaskCount, modelLabel, requireShared, sumSquares, weightedSum } from './util.js';
 
 export interface GradNormOptions {
@@ -311,3 +311,11 @@ export class GradNorm implements BalanceStrategy {
     this.watched = state.watched === null ? null : [...(state.watched as string[])];
   }
 }
+
+export const gradNormMethod = balanceMethod({
+  name: 'gradnorm',
+  options: ['alpha', 'layer', 'lr', 'minWeight'],
+  summary: 'Loss weights tuned so that the tasks\' gradient norms on the last shared layer follow their training rates',
+  paper: { authors: 'Chen, Badrinarayanan, Lee & Rabinovich', venue: 'ICML 2018', title: 'GradNorm: Gradient Normalization for Adaptive Loss Balancing in Deep Multitask Networks' },
+  create: (options: GradNormOptions) => new GradNorm(options),
+});

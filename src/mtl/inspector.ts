@@ -3,20 +3,17 @@
 // pairwise cosine similarity of the task gradients there, and for mixture-of-experts models each
 // task's mean gate weight per expert next to each expert's share of that task's gradient. In MMoE the
 // tower of task k reads Σ_i g_i^(k) E_i(x), so ∂L_k/∂E_i carries the factor g_i^(k): the share of
-// expert i in task k's gradient follows task k's gate.
+// expert i in task k's gradient follows task k's gate. Which gate mixes which experts the model
+// declares itself (model.mixtures()); the inspector knows no model class.
 //
 // Everything is computed on the device and read back once; the report is plain JSON.
 import { SequenceColumn, type Column } from '../data/columns.js';
-import type { MultiTaskModel } from '../models/base.js';
-import { MMoE } from '../models/mmoe.js';
-import { OMoE } from '../models/omoe.js';
-import { PLE } from '../models/ple.js';
+import type { GateMixture, MultiTaskModel, TaskTerm } from '../models/base.js';
 import { Experts, Gate } from '../nn/experts.js';
 import { closeStage, keep, noGrad, openStage, tidyAsync } from '../tensor/engine.js';
 import * as ops from '../tensor/ops.js';
 import { globalRng } from '../tensor/random.js';
 import { Tensor, fromArray, grad } from '../tensor/tensor.js';
-import type { TaskTerm } from '../models/base.js';
 
 export interface InspectOptions {
   /** The tasks to inspect, by name or by position among the trained tasks. Default: all (ESMM: ctr, ctcvr). */
@@ -169,6 +166,7 @@ export async function inspectGradients(
     const gates: Record<string, number[]> = {};
     for (const [name, w] of Object.entries(model.lastGateWeights ?? {})) gates[name] = flat.slice(at, (at += w.shape[1]));
 
+    const mixtures = model.mixtures();
     const experts: ExpertReport[] = expertModules.map((m) => {
       const own = m.groups.map((name) => groupReports.find((g) => g.name === name)!);
       const share = terms.map((_, k) => {
@@ -176,7 +174,7 @@ export async function inspectGradients(
         return own.map((g) => (total > 0 ? g.norms[k] / total : 0));
       });
       const gateMean = terms.map((t) => {
-        const source = gateFor(model, m.module, t.output);
+        const source = gateFor(mixtures, m.experts, t.output);
         return source && gates[source.key] ? gates[source.key].slice(source.from, source.from + m.nExpert) : null;
       });
       return { module: m.module, nExpert: m.nExpert, groups: m.groups, share, gateMean };
@@ -231,12 +229,12 @@ function groupDot(members: Member[], a: Tensor[], b: Tensor[]): Tensor {
  */
 function planGroups(model: MultiTaskModel, names: string[], tensors: Tensor[]): {
   groups: PlannedGroup[];
-  experts: { module: string; nExpert: number; groups: string[] }[];
+  experts: { module: string; experts: Experts; nExpert: number; groups: string[] }[];
 } {
   const index = new Map(names.map((n, i) => [n, i]));
   const taken = new Set<number>();
   const groups: PlannedGroup[] = [];
-  const experts: { module: string; nExpert: number; groups: string[] }[] = [];
+  const experts: { module: string; experts: Experts; nExpert: number; groups: string[] }[] = [];
 
   for (const [path, m] of model.namedModules()) {
     if (!(m instanceof Experts) && !(m instanceof Gate)) continue;
@@ -253,7 +251,7 @@ function planGroups(model: MultiTaskModel, names: string[], tensors: Tensor[]): 
       names.push(name);
       groups.push(planned(name, 'expert', own.map(([n]) => ({ name: `${n}[${e}]`, index: index.get(n)!, expert: e })), tensors));
     }
-    experts.push({ module: path, nExpert: m.nExpert, groups: names });
+    experts.push({ module: path, experts: m, nExpert: m.nExpert, groups: names });
   }
 
   const rest = new Map<string, Member[]>();
@@ -274,18 +272,11 @@ function planned(name: string, kind: GroupReport['kind'], members: Member[], ten
   return { report: { name, kind, parameters: members.map((m) => m.name), size }, members };
 }
 
-/** The gate through which task output `output` reads the experts of `module`, and where they start among its weights. */
-function gateFor(model: MultiTaskModel, module: string, output: number): { key: string; from: number } | null {
-  const task = model.taskNames[output];
-  if (model instanceof MMoE && module === 'experts') return { key: task, from: 0 };
-  if (model instanceof OMoE && module === 'experts') return { key: 'shared', from: 0 };
-  if (model instanceof PLE) {
-    const match = /^levels\.(\d+)\.sharedExperts$/.exec(module);
-    if (!match) return null;
-    const level = Number(match[1]);
-    const last = level === model.levels.length - 1;
-    // A task gate mixes its own experts first, then the shared ones.
-    return { key: last ? task : `level${level}.${task}`, from: model.levels[level].nExpertSpecific };
+/** The gate (of the model's declared mixtures) through which task output `output` reads `experts`, and where they start among its weights. */
+function gateFor(mixtures: GateMixture[], experts: Experts, output: number): { key: string; from: number } | null {
+  for (const m of mixtures) {
+    const mixed = m.experts.find((e) => e.module === experts);
+    if (mixed && m.tasks.includes(output)) return { key: m.key, from: mixed.offset };
   }
   return null;
 }

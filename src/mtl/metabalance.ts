@@ -16,7 +16,7 @@
 import { keep, noGrad } from '../tensor/engine.js';
 import * as ops from '../tensor/ops.js';
 import { Tensor, tensor, zeros } from '../tensor/tensor.js';
-import { numberList, type BalanceContext, type BalanceStrategy, type StepReport, type StrategySnapshot, type StrategyState } from './strategy.js';
+import { balanceMethod, numberList, type BalanceContext, type BalanceStrategy, type StepReport, type StrategySnapshot, type StrategyState } from './strategy.js';
 import { HostWeights, TINY, accumulateGrad, backwardInto, checkFinite, checkTaskCount, requireShared, taskSpecificParams } from './util.js';
 
 export interface MetaBalanceOptions {
@@ -186,3 +186,11 @@ export class MetaBalance implements BalanceStrategy {
 export function isBalanceStrategy(x: unknown): x is BalanceStrategy {
   return !!x && typeof x === 'object' && typeof (x as BalanceStrategy).backward === 'function' && typeof (x as BalanceStrategy).name === 'string';
 }
+
+export const metaBalanceMethod = balanceMethod({
+  name: 'metabalance',
+  options: ['relaxFactor', 'beta', 'targetTask', 'nTask'],
+  summary: 'Scales the auxiliary tasks\' shared gradients towards the target task\'s magnitude',
+  paper: { authors: 'He et al.', venue: 'WWW 2022', title: 'MetaBalance: Improving Multi-Task Recommendations via Adapting Gradient Magnitudes of Auxiliary Tasks' },
+  create: (options: MetaBalanceOptions) => new MetaBalance(options),
+});

@@ -13,7 +13,7 @@ import { noGrad } from '../tensor/engine.js';
 import * as ops from '../tensor/ops.js';
 import { Random, isRandomState } from '../tensor/random.js';
 import type { Tensor } from '../tensor/tensor.js';
-import type { BalanceContext, BalanceStrategy, StepReport, StrategySnapshot, StrategyState } from './strategy.js';
+import { balanceMethod, type BalanceContext, type BalanceStrategy, type StepReport, type StrategySnapshot, type StrategyState } from './strategy.js';
 import { TINY, accumulateGrad, backwardInto, checkTaskCount, dot, requireShared, sumSquares, taskSpecificParams } from './util.js';
 
 export interface PCGradOptions {
@@ -90,3 +90,11 @@ export class PCGrad implements BalanceStrategy {
     this.rng.setState(state.random as never);
   }
 }
+
+export const pcgradMethod = balanceMethod({
+  name: 'pcgrad',
+  options: ['seed'],
+  summary: 'Gradient surgery: projects each task gradient off the others it conflicts with',
+  paper: { authors: 'Yu et al.', venue: 'NeurIPS 2020', title: 'Gradient Surgery for Multi-Task Learning' },
+  create: (options: PCGradOptions) => new PCGrad(options),
+});

@@ -1,6 +1,7 @@
 // Task balancing behind one small interface, apart from the models (as LibMTL separates weighting
 // from architecture). Each training step the trainer hands a strategy the per-task losses of one
 // forward pass; the strategy leaves in every parameter's .grad the gradient the optimizer applies.
+import type { TaskTypeInput } from '../models/base.js';
 import type { Tensor } from '../tensor/tensor.js';
 
 export interface BalanceContext {
@@ -31,7 +32,7 @@ export interface StepReport {
 }
 
 export interface BalanceStrategy {
-  /** 'fixed' | 'uwl' | 'gradnorm' | 'metabalance' | 'pcgrad' | 'dwa' | ... */
+  /** Its method's name in the registry (BALANCE_METHODS), e.g. 'gradnorm'. */
   readonly name: string;
   /**
    * Extra trainable parameters (UWL's log-variances): the trainer adds them to the optimizer.
@@ -87,4 +88,38 @@ export function numberList(v: unknown, length: number | null, what: string): num
     throw new Error(`${what} must be ${length === null ? 'a list' : `a list of ${length}`} of finite numbers, got ${JSON.stringify(v)}`);
   }
   return v;
+}
+
+/** What the caller (the trainer) knows that some strategies need: the trained tasks' types (UWL). */
+export interface StrategyDefaults {
+  taskTypes?: TaskTypeInput[];
+}
+
+/**
+ * A balancing method as the registry (src/mtl/registry.ts) lists it: the name specs and the CLI use,
+ * the option names a spec may carry, a one-line summary and the paper for help text and docs, and how
+ * to build the strategy from a spec's options and the trainer's defaults. Options default to `any` so
+ * that entries with different options fit in one list; balanceMethod() types each entry's own.
+ */
+export interface BalanceMethod<Name extends string = string, Options extends object = any> {
+  readonly name: Name;
+  /** Every option create() reads; a spec with any other key is refused with a did-you-mean. */
+  readonly options: readonly (keyof Options & string)[];
+  /** One line for the CLI's help and the docs. */
+  readonly summary: string;
+  /** The paper the method follows, or null for a plain baseline. */
+  readonly paper: Paper | null;
+  create(options: Options, defaults: StrategyDefaults): BalanceStrategy;
+}
+
+export interface Paper {
+  authors: string;
+  /** Venue and year, e.g. 'ICML 2018'. */
+  venue: string;
+  title: string;
+}
+
+/** A registry entry, with its name and options typed from what it is given. */
+export function balanceMethod<const Name extends string, Options extends object>(entry: BalanceMethod<Name, Options>): BalanceMethod<Name, Options> {
+  return entry;
 }

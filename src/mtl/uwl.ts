@@ -10,7 +10,7 @@ import { normalizeTaskType, type TaskType, type TaskTypeInput } from '../models/
 import { getBackend, keep, noGrad, tidy } from '../tensor/engine.js';
 import * as ops from '../tensor/ops.js';
 import { backward, full, tensor, type Tensor } from '../tensor/tensor.js';
-import { numberList, type BalanceContext, type BalanceStrategy, type StepReport, type StrategyState } from './strategy.js';
+import { balanceMethod, numberList, type BalanceContext, type BalanceStrategy, type StepReport, type StrategyState } from './strategy.js';
 import { HostWeights, checkTaskCount, stackScalars } from './util.js';
 
 export interface UWLOptions {
@@ -131,3 +131,12 @@ export class UWL implements BalanceStrategy {
     });
   }
 }
+
+export const uwlMethod = balanceMethod({
+  name: 'uwl',
+  options: ['taskTypes', 'nTask', 'backend'],
+  summary: 'Uncertainty weighting: a learned log-variance per task weighs its loss',
+  paper: { authors: 'Kendall, Gal & Cipolla', venue: 'CVPR 2018', title: 'Multi-Task Learning Using Uncertainty to Weigh Losses for Scene Geometry and Semantics' },
+  // Without taskTypes or nTask, the trained tasks' types (the trainer passes them).
+  create: (options: UWLOptions, defaults) => new UWL({ ...options, taskTypes: options.taskTypes ?? (options.nTask === undefined ? defaults.taskTypes : undefined) }),
+});

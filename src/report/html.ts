@@ -1,8 +1,6 @@
 // Self-contained HTML reports (inline SVG and CSS, no scripts, no network): one for a training run —
 // learning curves, task weights, and what the gradient inspector recorded (gradient norms, conflict
 // between task gradients, gate weights, expert shares) — and one for the MMoE synthetic experiment.
-import type { Claim, ExperimentResult, ExperimentModel } from '../experiments/mmoe-synthetic.js';
-import { EXPERIMENT_MODELS, MODEL_LABELS, PAPER_SIZES, claimVerdict } from '../experiments/mmoe-synthetic.js';
 import type { GradientReport, RecordedReport } from '../mtl/inspector.js';
 import type { TaskReport } from '../train/metrics.js';
 import type { History } from '../train/trainer.js';
@@ -325,8 +323,46 @@ export function renderReport(input: TrainingReportInput): string {
   return page(title, body);
 }
 
+/** A statement checked on a run (a paper's claim): null when the run lacks what it needs. */
+export interface Claim {
+  claim: string;
+  holds: boolean | null;
+  detail: string;
+}
+
+export const claimVerdict = (c: Claim): string => (c.holds === null ? 'not checked' : c.holds ? 'holds' : 'does not hold');
+
+/**
+ * What the MMoE synthetic experiment report draws (src/experiments/mmoe-synthetic.ts's result has this
+ * shape). Models are keys: 'sharedbottom' is the baseline, 'mmoe' the model whose gates are shown.
+ */
+export interface ExperimentReportResult {
+  settings: {
+    correlations: number[];
+    seeds: number;
+    rows: number;
+    evalRows: number;
+    dim: number;
+    epochs: number;
+    batchSize: number;
+    lr: number;
+    /** Every model of the experiment, key → display name; the key order is the table's and the colours'. */
+    labels: Record<string, string>;
+    /** Parameters per model key. */
+    parameters: Record<string, number>;
+    /** The MoE models' experts and every model's towers. */
+    sizes: { nExpert: number; expertUnits: number; towerUnits: number };
+    /** Shared-Bottom's bottom width. */
+    bottomUnits: number;
+  };
+  runs: { model: string; correlation: number; seed: number; testLoss: number; valCurve: number[]; gradients?: GradientReport }[];
+  /** Mean ± std of the test loss per (model, ρ). */
+  cells: { model: string; correlation: number; mean: number; std: number }[];
+  seconds: number;
+}
+
 export interface ExperimentReportInput {
-  result: ExperimentResult;
+  result: ExperimentReportResult;
   claims: Claim[];
   title?: string;
 }
@@ -336,12 +372,14 @@ export function renderExperimentReport(input: ExperimentReportInput): string {
   const { result, claims } = input;
   const s = result.settings;
   const title = input.title ?? 'MMoE synthetic experiment (Ma et al., KDD 2018)';
-  const models = EXPERIMENT_MODELS.filter((m) => result.cells.some((c) => c.model === m));
-  const color = (m: ExperimentModel) => colorAt(EXPERIMENT_MODELS.indexOf(m));
-  const cell = (m: ExperimentModel, rho: number) => result.cells.find((c) => c.model === m && c.correlation === rho);
+  const order = Object.keys(s.labels);
+  const label = (m: string) => s.labels[m];
+  const models = order.filter((m) => result.cells.some((c) => c.model === m));
+  const color = (m: string) => colorAt(order.indexOf(m));
+  const cell = (m: string, rho: number) => result.cells.find((c) => c.model === m && c.correlation === rho);
 
   const table = `<table><thead><tr><th>model</th><th>parameters</th>${s.correlations.map((r) => `<th>ρ = ${r}</th>`).join('')}</tr></thead><tbody>${models
-    .map((m) => `<tr><td>${MODEL_LABELS[m]}</td><td>${s.parameters[m].toLocaleString('en-US')}</td>${s.correlations.map((r) => {
+    .map((m) => `<tr><td>${label(m)}</td><td>${s.parameters[m].toLocaleString('en-US')}</td>${s.correlations.map((r) => {
       const c = cell(m, r);
       return `<td>${c ? `${c.mean.toFixed(3)} ± ${c.std.toFixed(3)}` : '–'}</td>`;
     }).join('')}</tr>`)
@@ -356,7 +394,7 @@ export function renderExperimentReport(input: ExperimentReportInput): string {
   const figures: string[] = [];
   const rhoLabels = s.correlations.map((r) => `ρ = ${r}`);
   const bars = models.map((m) => ({
-    name: MODEL_LABELS[m],
+    name: label(m),
     color: color(m),
     values: s.correlations.map((r) => cell(m, r)?.mean ?? NaN),
     errors: s.correlations.map((r) => cell(m, r)?.std ?? 0),
@@ -373,7 +411,7 @@ export function renderExperimentReport(input: ExperimentReportInput): string {
     // Paired by draw: each seed's data is shared by all models, so the ratio removes how hard the draw was.
     const moe = models.filter((m) => m !== 'sharedbottom');
     const paired = moe.map((m) => ({
-      name: MODEL_LABELS[m],
+      name: label(m),
       color: color(m),
       values: s.correlations.map((rho) => {
         const diffs = result.runs
@@ -400,20 +438,20 @@ export function renderExperimentReport(input: ExperimentReportInput): string {
     for (const m of models) {
       const runs = result.runs.filter((r) => r.model === m && r.correlation === rho);
       if (!runs.length) continue;
-      for (const r of runs) series.push({ name: `${MODEL_LABELS[m]} seed ${r.seed}`, color: color(m), faint: true, points: r.valCurve.map((v, e) => [e + 1, v] as [number, number]) });
+      for (const r of runs) series.push({ name: `${label(m)} seed ${r.seed}`, color: color(m), faint: true, points: r.valCurve.map((v, e) => [e + 1, v] as [number, number]) });
       const epochs = Math.max(...runs.map((r) => r.valCurve.length));
       const meanCurve = Array.from({ length: epochs }, (_, e) => {
         const vs = runs.map((r) => r.valCurve[e]).filter((v) => v !== undefined);
         return [e + 1, vs.reduce((a, b) => a + b, 0) / vs.length] as [number, number];
       });
-      series.push({ name: `${MODEL_LABELS[m]} mean`, color: color(m), points: meanCurve });
+      series.push({ name: `${label(m)} mean`, color: color(m), points: meanCurve });
     }
     figures.push(
       figure(
         `Validation loss during training, ρ = ${rho}`,
         lineChart({ series, xLabel: 'epoch', yLabel: 'validation MSE (log scale)', integerX: true, logY: true }),
         `<b>The lowest thick curve learns the two tasks best at ρ = ${rho}</b>; thin lines are single seeds, thick lines their mean.`,
-        legend(models.map((m) => ({ name: MODEL_LABELS[m], color: color(m) }))),
+        legend(models.map((m) => ({ name: label(m), color: color(m) }))),
       ),
     );
   }
@@ -421,7 +459,7 @@ export function renderExperimentReport(input: ExperimentReportInput): string {
   if (inspected.length) {
     const seed0 = Math.min(...inspected.map((r) => r.seed));
     const cos = models.map((m) => ({
-      name: MODEL_LABELS[m],
+      name: label(m),
       color: color(m),
       values: s.correlations.map((rho) => {
         const rs = inspected.filter((r) => r.model === m && r.correlation === rho);
@@ -464,7 +502,7 @@ export function renderExperimentReport(input: ExperimentReportInput): string {
     '<p class="lead">Two regression tasks whose correlation ρ is set by construction, learned by Shared-Bottom, OMoE and MMoE of about the same size.</p>',
     facts([
       ['data', `d = ${s.dim}, ${s.rows.toLocaleString('en-US')} training rows, ${s.evalRows.toLocaleString('en-US')} validation and ${s.evalRows.toLocaleString('en-US')} test rows per (ρ, seed)`],
-      ['models', `MMoE / OMoE: ${PAPER_SIZES.nExpert} experts of ${PAPER_SIZES.expertUnits} units, towers of ${PAPER_SIZES.towerUnits}; Shared-Bottom: a bottom of ${s.bottomUnits} units, towers of ${PAPER_SIZES.towerUnits}`],
+      ['models', `MMoE / OMoE: ${s.sizes.nExpert} experts of ${s.sizes.expertUnits} units, towers of ${s.sizes.towerUnits}; Shared-Bottom: a bottom of ${s.bottomUnits} units, towers of ${s.sizes.towerUnits}`],
       ['training', `Adam, lr ${s.lr}, batch ${s.batchSize}, ${s.epochs} epochs, the best validation epoch kept; ${s.seeds} seed${s.seeds > 1 ? 's' : ''} per cell`],
       ['time', `${result.seconds.toFixed(0)} s`],
     ]),

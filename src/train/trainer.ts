@@ -3,14 +3,15 @@
 // restored and saved, progress, and checkpoints a run can resume from.
 import type { Backend } from '../backend/backend.js';
 import { checkOptionNames } from '../options.js';
+import { TRAINER_SPELLINGS, toInternal, type TrainerSpellings } from '../spellings.js';
 import { ColumnarDataset } from '../data/columns.js';
 import type { BatchSource, HostBatch } from '../data/loader.js';
 import { validateFeatures } from '../data/validate.js';
 import { createBackend, type BackendName } from '../init.js';
 import { checkWritable, loadCheckpoint, saveCheckpoint } from '../io/checkpoint.js';
 import type { MultiTaskModel } from '../models/base.js';
-import { makeBalanceContext } from '../mtl/context.js';
-import { createStrategy, type StrategySpec } from '../mtl/index.js';
+import { modelBalanceContext } from '../mtl/context.js';
+import { createStrategy, isBalanceStrategy, type StrategySpec } from '../mtl/index.js';
 import type { BalanceStrategy, StrategySnapshot } from '../mtl/strategy.js';
 import { GradientRecorder, inspectGradients, type RecordedReport } from '../mtl/inspector.js';
 import { Adagrad } from '../optim/adagrad.js';
@@ -41,23 +42,22 @@ export interface OptimizerParams {
 
 export type SchedulerSpec = { type: 'step'; stepSize: number; gamma?: number } | { type: 'cosine'; tMax: number; etaMin?: number };
 
-export interface MTLTrainerOptions {
+/** The trainer's options in the one vocabulary it reads: torch-rechub's MTLTrainer names in camelCase. */
+export interface TrainerSettings {
   /** Names of the trained tasks in reports (default: the loader's label names, else the model's task names). */
   taskNames?: string[];
   /** Checked against the model's task types when given. */
   taskTypes?: string[];
-  optimizer?: OptimizerName | { strategy: BalanceStrategy };
+  optimizer?: OptimizerName;
   optimizerParams?: OptimizerParams;
   scheduler?: SchedulerSpec;
-  /** Fixed loss weights, one per trained task (default: the mean of the task losses). */
-  taskWeights?: number[];
   /** A learning rate for one task's own parameters (tower, gate, specific experts), by task name or index. */
   taskSpecificLr?: Record<string, number> | number[];
-  /** Task balancing: { method: 'uwl' | 'gradnorm' | 'metabalance' | 'pcgrad' | 'dwa' | 'fixed', ...options }. */
-  adaptiveParams?: StrategySpec;
-  /** Tutorial spelling of adaptiveParams.method (with gradnormAlpha for GradNorm's alpha). */
-  taskWeightsStrategy?: string;
-  gradnormAlpha?: number;
+  /**
+   * Task balancing: { method, ...options } for a registered method (mtl/registry.ts, e.g. { method: 'gradnorm', alpha: 1.5 }),
+   * or a strategy (a MetaBalance given as the optimizer). Default: fixed weights, the model's defaults.
+   */
+  adaptiveParams?: StrategySpec | BalanceStrategy;
   nEpoch?: number;
   /** Epochs without improvement on validation before stopping (default: never stop early). */
   earlystopPatience?: number;
@@ -94,17 +94,26 @@ export interface MTLTrainerOptions {
   checkGradients?: boolean;
 }
 
-/** Every option MTLTrainer takes; anything else is an error, never ignored. */
-const TRAINER_OPTIONS: readonly (keyof MTLTrainerOptions)[] = [
-  'taskNames', 'taskTypes', 'optimizer', 'optimizerParams', 'scheduler', 'taskWeights', 'taskSpecificLr', 'adaptiveParams', 'taskWeightsStrategy',
-  'gradnormAlpha', 'nEpoch', 'earlystopPatience', 'earlystopTask', 'device', 'modelPath', 'seed', 'progress', 'inspectEvery', 'onProgress', 'onEpochEnd',
-  'clipGradNorm', 'nonFinite', 'checkGradients',
+/**
+ * What MTLTrainer takes: its settings, or the tutorials' spellings of them (nEpochs, taskWeights,
+ * taskWeightsStrategy + gradnormAlpha, a MetaBalance as optimizer; see spellings.ts).
+ */
+export interface MTLTrainerOptions extends Omit<TrainerSettings, 'optimizer' | 'adaptiveParams'>, Omit<TrainerSpellings<BalanceStrategy>, 'optimizer'> {
+  optimizer?: OptimizerName | { strategy: BalanceStrategy };
+  /** Task balancing: { method, ...options } for a registered method (mtl/registry.ts), e.g. { method: 'gradnorm', alpha: 1.5 }. */
+  adaptiveParams?: StrategySpec;
+}
+
+/** Every setting MTLTrainer reads; anything else, bar the tutorials' spellings, is an error, never ignored. */
+const TRAINER_OPTIONS: readonly (keyof TrainerSettings)[] = [
+  'taskNames', 'taskTypes', 'optimizer', 'optimizerParams', 'scheduler', 'taskSpecificLr', 'adaptiveParams', 'nEpoch', 'earlystopPatience', 'earlystopTask',
+  'device', 'modelPath', 'seed', 'progress', 'inspectEvery', 'onProgress', 'onEpochEnd', 'clipGradNorm', 'nonFinite', 'checkGradients',
 ];
 const OPTIMIZER_PARAMS: readonly (keyof OptimizerParams)[] = ['lr', 'weightDecay', 'betas', 'eps', 'momentum', 'nesterov'];
 
 
 /** Checks the type and range of each given option (undefined means "the default"). */
-function checkOptionValues(opts: MTLTrainerOptions, nTrained: number): void {
+function checkOptionValues(opts: TrainerSettings, nTrained: number): void {
   const bad = (name: string, value: unknown, want: string): never => {
     throw new Error(`MTLTrainer: ${name} must be ${want}, got ${typeof value === 'string' ? `'${value}'` : JSON.stringify(value) ?? String(value)}`);
   };
@@ -114,14 +123,10 @@ function checkOptionValues(opts: MTLTrainerOptions, nTrained: number): void {
   if (typeof o.earlystopTask === 'number' && !(isCount(o.earlystopTask, 0) && (o.earlystopTask as number) < nTrained)) bad('earlystopTask', o.earlystopTask, `a trained task's index (0..${nTrained - 1}), its name, or 'mean'`);
   if (o.earlystopTask !== undefined && typeof o.earlystopTask !== 'number' && typeof o.earlystopTask !== 'string') bad('earlystopTask', o.earlystopTask, "a task's index or name, or 'mean'");
   if (o.seed !== undefined && !(isCount(o.seed, 0) && (o.seed as number) <= 0xffffffff)) bad('seed', o.seed, 'a whole number in [0, 2^32)');
-  if (o.taskWeights !== undefined && !(Array.isArray(o.taskWeights) && o.taskWeights.length === nTrained && o.taskWeights.every((w) => typeof w === 'number' && Number.isFinite(w) && w >= 0))) {
-    bad('taskWeights', o.taskWeights, `${nTrained} finite numbers ≥ 0, one per trained task`);
-  }
-  if (o.optimizer !== undefined && !(['adam', 'adamw', 'sgd', 'adagrad'].includes(o.optimizer as string) || (typeof o.optimizer === 'object' && o.optimizer !== null && 'strategy' in o.optimizer))) {
+  if (o.optimizer !== undefined && !['adam', 'adamw', 'sgd', 'adagrad'].includes(o.optimizer as string)) {
     bad('optimizer', o.optimizer, "'adam', 'adamw', 'sgd', 'adagrad', or a MetaBalance");
   }
   if (o.progress !== undefined && !['auto', 'bar', 'lines', 'none'].includes(o.progress as string)) bad('progress', o.progress, "'auto', 'bar', 'lines' or 'none'");
-  if (o.gradnormAlpha !== undefined && !(typeof o.gradnormAlpha === 'number' && o.gradnormAlpha > 0 && Number.isFinite(o.gradnormAlpha))) bad('gradnormAlpha', o.gradnormAlpha, 'a number > 0');
   if (o.modelPath !== undefined && typeof o.modelPath !== 'string') bad('modelPath', o.modelPath, 'a directory path (string)');
   if (o.device !== undefined && !(['auto', 'cpu', 'wasm', 'webgpu'].includes(o.device as string) || (typeof o.device === 'object' && o.device !== null && 'alloc' in o.device))) {
     bad('device', o.device, "'auto', 'cpu', 'wasm', 'webgpu' or a Backend");
@@ -260,7 +265,7 @@ export class MTLTrainer {
   readonly strategy: BalanceStrategy;
   readonly scheduler: LRScheduler | null;
   readonly nEpoch: number;
-  private readonly opts: MTLTrainerOptions;
+  private readonly opts: TrainerSettings;
   private plan: TaskPlan | null = null;
   private backend: Backend | null = null;
   private globalStep = 0;
@@ -274,12 +279,13 @@ export class MTLTrainer {
   /** Datasets checked whole by validateData: their batches need no per-batch label check. */
   private readonly validated = new WeakSet<ColumnarDataset>();
 
-  constructor(model: MultiTaskModel, opts: MTLTrainerOptions = {}) {
+  constructor(model: MultiTaskModel, given: MTLTrainerOptions = {}) {
     this.model = model;
+    const nTrained = model.trainedTasks().length;
+    const opts = toInternal<TrainerSettings>('MTLTrainer', given, TRAINER_OPTIONS, TRAINER_SPELLINGS, { nTrained });
     this.opts = opts;
-    checkOptionNames('MTLTrainer', opts, TRAINER_OPTIONS);
     if (opts.optimizerParams) checkOptionNames('MTLTrainer optimizerParams', opts.optimizerParams, OPTIMIZER_PARAMS);
-    checkOptionValues(opts, model.trainedTasks().length);
+    checkOptionValues(opts, nTrained);
     this.nEpoch = opts.nEpoch ?? 10;
     if (!Number.isInteger(this.nEpoch) || this.nEpoch < 1) throw new Error(`MTLTrainer: nEpoch must be a positive integer, got ${opts.nEpoch}`);
     if (opts.clipGradNorm !== undefined && !(typeof opts.clipGradNorm === 'number' && opts.clipGradNorm > 0 && Number.isFinite(opts.clipGradNorm))) {
@@ -298,11 +304,11 @@ export class MTLTrainer {
         throw new Error(`MTLTrainer: taskTypes [${opts.taskTypes.join(', ')}] do not match the model's [${own.join(', ')}]`);
       }
     }
-    const strategyOwner = typeof opts.optimizer === 'object' ? opts.optimizer : null;
+    const balancing = opts.adaptiveParams ?? { method: 'fixed' };
     // The losses the model trains (ESMM: ctr and ctcvr from its three outputs).
     const trainedTypes = model.trainedTasks().map((t) => t.type);
-    this.strategy = strategyOwner?.strategy ?? createStrategy(strategySpec(opts, model.defaultTaskWeights()), { taskTypes: trainedTypes });
-    this.optimizer = this.buildOptimizer(typeof opts.optimizer === 'string' ? opts.optimizer : 'adam');
+    this.strategy = isBalanceStrategy(balancing) ? balancing : createStrategy(withDefaultWeights(balancing, model.defaultTaskWeights()), { taskTypes: trainedTypes });
+    this.optimizer = this.buildOptimizer(opts.optimizer ?? 'adam');
     this.scheduler = this.buildScheduler();
     this.recorder = opts.inspectEvery ? new GradientRecorder({ every: opts.inspectEvery }) : null;
   }
@@ -388,9 +394,9 @@ export class MTLTrainer {
     if (typeof pick === 'string' && pick !== 'mean' && !plan.train.some((t) => t.name === pick)) {
       throw new Error(`MTLTrainer: earlystopTask '${pick}' is not a trained task; the tasks are ${plan.train.map((t) => t.name).join(', ')} (or 'mean')`);
     }
-    const w = this.opts.taskWeights;
-    if (w && w.length !== plan.train.length) {
-      throw new Error(`MTLTrainer: ${w.length} taskWeights for ${plan.train.length} trained tasks (${plan.train.map((t) => t.name).join(', ')})`);
+    const w = (this.opts.adaptiveParams as { weights?: unknown } | undefined)?.weights;
+    if (Array.isArray(w) && w.length !== plan.train.length) {
+      throw new Error(`MTLTrainer: ${w.length} fixed weights for ${plan.train.length} trained tasks (${plan.train.map((t) => t.name).join(', ')})`);
     }
     return plan;
   }
@@ -531,17 +537,7 @@ export class MTLTrainer {
           const bad = await firstNonFinite(stage.values().map(({ value, what }) => ({ name: what, tensor: value })));
           throw new NonFiniteStatisticsError(bad?.name ?? 'a BatchNorm statistic', bad?.index ?? -1, bad?.value ?? Number.NaN, this.globalStep, epoch);
         }
-        const groups = this.model.parameterGroups(plan.train.map((t) => [t.output]));
-        const ctx = makeBalanceContext({
-          losses,
-          lossValues: values,
-          shared: groups.shared.map(([, t]) => t),
-          sharedNames: groups.shared.map(([n]) => n),
-          perTask: groups.perTask.map((g) => g.map(([, t]) => t)),
-          step: this.globalStep,
-          epoch,
-          modelName: this.model.constructor.name,
-        });
+        const ctx = modelBalanceContext(this.model, losses, values, { step: this.globalStep, epoch });
         undo.strategy = this.strategy.snapshot?.() ?? null;
         const report = this.strategy.backward(ctx);
         // The model's own term (AITM's calibrator) is not a task: its gradient is added after balancing.
@@ -723,21 +719,10 @@ function datasetOf(loader: BatchSource<HostBatch>): ColumnarDataset | undefined 
   return ds instanceof ColumnarDataset ? ds : undefined;
 }
 
-/**
- * The balancing method from adaptiveParams, the tutorial's taskWeightsStrategy, or fixed taskWeights
- * (default: the model's default weights, the mean of the losses as torch-rechub's trainer; ESMM their sum).
- */
-function strategySpec(opts: MTLTrainerOptions, defaultWeights: number[]): StrategySpec {
-  const mean = (): number[] => defaultWeights;
-  if (opts.adaptiveParams) {
-    const spec = opts.adaptiveParams;
-    return spec.method === 'fixed' && !spec.weights ? { ...spec, weights: opts.taskWeights ?? mean() } : spec;
-  }
-  if (opts.taskWeightsStrategy) {
-    const method = opts.taskWeightsStrategy.toLowerCase();
-    return (method === 'gradnorm' && opts.gradnormAlpha !== undefined ? { method, alpha: opts.gradnormAlpha } : { method }) as StrategySpec;
-  }
-  return { method: 'fixed', weights: opts.taskWeights ?? mean() };
+/** Fixed weights without weights get the model's defaults (the mean of the losses, as torch-rechub's trainer; ESMM their sum). */
+function withDefaultWeights(spec: StrategySpec, defaults: number[]): StrategySpec {
+  const fixed = typeof spec?.method === 'string' && spec.method.toLowerCase() === 'fixed';
+  return fixed && !(spec as { weights?: number[] }).weights ? ({ ...spec, weights: defaults } as StrategySpec) : spec;
 }
 
 /** A trained task's loss: BCE on the predicted probability, or MSE for regression. */
