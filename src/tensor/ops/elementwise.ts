@@ -3,6 +3,7 @@ import type { BinaryOp, UnaryOp } from '../../backend/backend.js';
 import { empty, zeros, type Tensor } from '../tensor.js';
 import { broadcastShapes, broadcastStrides, checkRank, needFloat, record, sameBackend } from './internal.js';
 import { sumTo } from './reduce.js';
+import { binaryRaw, unaryRaw } from './raw.js';
 
 function unaryOp(op: string, x: Tensor, kind: UnaryOp, p0: number, p1: number, backward: (g: Tensor, y: Tensor) => Tensor): Tensor {
   needFloat(op, [x]);
@@ -30,26 +31,10 @@ export const clamp = (x: Tensor, min: number, max: number): Tensor => {
 /** x * scale + shift, one kernel. */
 export const affine = (x: Tensor, scale: number, shift: number): Tensor =>
   unaryOp('affine', x, 'affine', scale, shift, (g) => mulScalar(g, scale));
+/** x · s for a number s, in one kernel (affine without the shift). */
 export const mulScalar = (x: Tensor, s: number): Tensor => affine(x, s, 0);
 const powScalar = (x: Tensor, p: number): Tensor =>
   unaryOp('pow', x, 'powScalar', p, 0, (g) => mul(g, mulScalar(powScalar(x, p - 1), p)));
-
-/** A unary kernel with no gradient (masks, signs). */
-export function unaryRaw(x: Tensor, kind: UnaryOp, p0 = 0, p1 = 0): Tensor {
-  const out = empty(x.shape, 'f32', x.backend);
-  if (x.size > 0) x.backend.unary(kind, x.buffer, out.buffer, x.size, p0, p1);
-  return out;
-}
-
-export function binaryRaw(op: string, kind: BinaryOp, a: Tensor, b: Tensor): Tensor {
-  const backend = sameBackend(op, [a, b]);
-  needFloat(op, [a, b]);
-  const shape = broadcastShapes(op, a.shape, b.shape);
-  checkRank(op, shape);
-  const out = empty(shape, 'f32', backend);
-  if (out.size > 0) backend.binary(kind, a.buffer, b.buffer, out.buffer, shape, broadcastStrides(a.shape, shape), broadcastStrides(b.shape, shape));
-  return out;
-}
 
 function binaryOp(op: string, kind: BinaryOp, a: Tensor, b: Tensor, backward: (g: Tensor, out: Tensor) => [Tensor | null, Tensor | null]): Tensor {
   const out = binaryRaw(op, kind, a, b);

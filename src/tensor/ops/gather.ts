@@ -2,7 +2,8 @@
 import { contiguousStrides } from '../../backend/backend.js';
 import { Tensor, checkShape, describeValue, empty, sizeOf, type Shape } from '../tensor.js';
 import { needFloat, normAxis, record, sameBackend } from './internal.js';
-import { reshape, slice, stridedCopy, transpose } from './shape.js';
+import { reshape, slice, transpose } from './shape.js';
+import { stridedCopy } from './raw.js';
 
 /** [min, max] of each host ids array, computed once: ids tensors are immutable, and a step gathers them several times. */
 const idRanges = new WeakMap<Int32Array, [number, number]>();

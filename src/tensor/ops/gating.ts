@@ -4,8 +4,9 @@ import { empty, zeros, type Tensor } from '../tensor.js';
 import { mul, sub } from './elementwise.js';
 import { needFloat, record, sameBackend } from './internal.js';
 import { matmul } from './linalg.js';
-import { softmaxRaw, sum } from './reduce.js';
+import { sum } from './reduce.js';
 import { transpose } from './shape.js';
+import { softmaxRaw } from './raw.js';
 
 /**
  * The MoE gate and mixture, in one kernel where the backend has it: weights = softmax(logits) per task and row,

@@ -1,9 +1,10 @@
 // Losses: binary cross-entropy (on probabilities and on logits) and mean squared error.
 import { BCE_GRAD_EPS } from '../../backend/backend.js';
 import type { Tensor } from '../tensor.js';
-import { affine, binaryRaw, clamp, div, mul, mulScalar, neg, sigmoid, sub } from './elementwise.js';
+import { affine, clamp, div, mul, mulScalar, neg, sigmoid, sub } from './elementwise.js';
 import { record } from './internal.js';
 import { mean, sum } from './reduce.js';
+import { binaryRaw } from './raw.js';
 
 export type Reduction = 'mean' | 'sum' | 'none';
 

@@ -1,8 +1,9 @@
 // Reductions over axes (sum, mean, max, and sumTo for broadcast gradients) and the softmaxes over the last axis.
 import { empty, full, sizeOf, zeros, type Shape, type Tensor } from '../tensor.js';
-import { binaryRaw, div, exp, mul, mulScalar, sub } from './elementwise.js';
+import { div, exp, mul, mulScalar, sub } from './elementwise.js';
 import { needFloat, normAxis, record } from './internal.js';
 import { broadcastTo, reshape } from './shape.js';
+import { binaryRaw, softmaxRaw } from './raw.js';
 
 /** Sums g (of a broadcast result) back to `shape`. Returns g itself when nothing to do. */
 export function sumTo(g: Tensor, shape: Shape): Tensor {
@@ -93,15 +94,6 @@ function dropAxes(t: Tensor, axes: number[]): Tensor {
 }
 
 // ---- softmax -----------------------------------------------------------------------------------
-
-export function softmaxRaw(op: string, x: Tensor, log: boolean): Tensor {
-  needFloat(op, [x]);
-  if (x.rank === 0) throw new Error(`${op}: needs at least one axis`);
-  const cols = x.shape[x.rank - 1];
-  const out = empty(x.shape, 'f32', x.backend);
-  if (out.size > 0) x.backend.softmax(x.buffer, out.buffer, x.size / Math.max(cols, 1), cols, log);
-  return out;
-}
 
 /** Softmax over the last axis. */
 export function softmax(x: Tensor): Tensor {

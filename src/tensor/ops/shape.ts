@@ -3,6 +3,7 @@ import { contiguousStrides } from '../../backend/backend.js';
 import { Tensor, checkShape, describeValue, empty, fmtShape, sizeOf, zeros, type Shape } from '../tensor.js';
 import { broadcastShapes, broadcastStrides, checkRank, insertAxis, normAxis, record, sameBackend } from './internal.js';
 import { sumTo } from './reduce.js';
+import { stridedCopy } from './raw.js';
 
 /** Same data, new shape (a view; -1 infers one axis). */
 export function reshape(x: Tensor, shape: number[]): Tensor {
@@ -32,15 +33,6 @@ export function reshape(x: Tensor, shape: number[]): Tensor {
   return record(out, 'reshape', [x], (g) => [reshape(g, [...x.shape])]);
 }
 
-export function stridedCopy(op: string, x: Tensor, shape: Shape, srcOffset: number, srcStrides: number[], dst?: { t: Tensor; offset: number; strides: number[] }): Tensor {
-  checkRank(op, shape);
-  const out = dst?.t ?? empty(shape, x.dtype, x.backend);
-  if (sizeOf(shape) > 0) {
-    x.backend.copy(x.buffer, out.buffer, [...shape], srcOffset, srcStrides, dst?.offset ?? 0, dst?.strides ?? contiguousStrides(shape));
-  }
-  return out;
-}
-
 /** Permutes axes (default: reverses them). Materialises a copy; matmul takes transA/transB instead. */
 export function transpose(x: Tensor, perm?: number[]): Tensor {
   const p = perm ?? x.shape.map((_, i) => x.rank - 1 - i);
@@ -62,8 +54,6 @@ export function broadcastTo(x: Tensor, shape: Shape): Tensor {
   const out = stridedCopy('broadcastTo', x, shape, 0, broadcastStrides(x.shape, shape));
   return record(out, 'broadcastTo', [x], (g) => [sumTo(g, x.shape)]);
 }
-
-
 
 export function unsqueeze(x: Tensor, axis: number): Tensor {
   const a = insertAxis('unsqueeze', axis, x.rank);
