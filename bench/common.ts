@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import type { Backend } from '../src/backend/backend.js';
 import { CpuBackend } from '../src/backend/cpu/cpu-backend.js';
 import { createWasmBackend, type WasmBackend } from '../src/backend/wasm/wasm-backend.js';
-import { createWebGPUBackend, webgpuUnavailableReason, type WebGPUBackend } from '../src/backend/webgpu/webgpu-backend.js';
+import { createWebGPUBackend, type WebGPUBackend, webgpuUnavailableReason } from '../src/backend/webgpu/webgpu-backend.js';
 
 export type BackendName = 'webgpu' | 'cpu' | 'wasm';
 
@@ -40,7 +40,8 @@ export function numberList(flags: Map<string, string>, name: string, fallback: n
   const raw = flags.get(name);
   if (raw === undefined) return fallback;
   const values = raw.split(',').map((s) => Number(s.trim()));
-  if (values.some((v) => !Number.isFinite(v) || v <= 0)) throw new Error(`--${name}: expected positive numbers separated by commas, got '${raw}'`);
+  if (values.some((v) => !Number.isFinite(v) || v <= 0))
+    throw new Error(`--${name}: expected positive numbers separated by commas, got '${raw}'`);
   return values;
 }
 
@@ -55,7 +56,9 @@ export function numberFlag(flags: Map<string, string>, name: string, fallback: n
 export function backendList(flags: Map<string, string>): BackendName[] {
   const raw = flags.get('backend') ?? 'webgpu,cpu';
   const names = raw.split(',').map((s) => s.trim());
-  for (const n of names) if (n !== 'webgpu' && n !== 'cpu' && n !== 'wasm') throw new Error(`--backend: use webgpu, wasm, cpu or a list such as wasm,cpu; got '${n}'`);
+  for (const n of names)
+    if (n !== 'webgpu' && n !== 'cpu' && n !== 'wasm')
+      throw new Error(`--backend: use webgpu, wasm, cpu or a list such as wasm,cpu; got '${n}'`);
   return names as BackendName[];
 }
 
@@ -100,12 +103,24 @@ export function median(xs: number[]): number {
  * when warm-up + sizing already exceed the budget, the sizing run is the only sample; when the
  * warm-up alone takes over COLD_FACTOR × the budget, it is the only (cold) measurement.
  */
-export async function measure(backend: Pick<Backend, 'sync'> & { timeKernels?(fn: () => void): Promise<number | null> }, run: () => void, opts: TimingOptions): Promise<Timing> {
+export async function measure(
+  backend: Pick<Backend, 'sync'> & { timeKernels?(fn: () => void): Promise<number | null> },
+  run: () => void,
+  opts: TimingOptions,
+): Promise<Timing> {
   let t = now();
   run();
   await backend.sync();
   const firstRunMs = now() - t;
-  const single = (ms: number, cold: boolean): Timing => ({ medianMs: ms, minMs: ms, maxMs: ms, samples: 1, itersPerSample: 1, firstRunMs, cold });
+  const single = (ms: number, cold: boolean): Timing => ({
+    medianMs: ms,
+    minMs: ms,
+    maxMs: ms,
+    samples: 1,
+    itersPerSample: 1,
+    firstRunMs,
+    cold,
+  });
   // Pipeline compilation is well under a second, so a first run this slow is dominated by the kernels.
   if (firstRunMs >= COLD_FACTOR * opts.budgetMs) return single(firstRunMs, true);
 

@@ -12,7 +12,9 @@
 import type { Backend, Buffer } from '../src/backend/backend.js';
 import {
   adapterLabel,
+  type BackendName,
   backendList,
+  type DevicePeak,
   findPeak,
   fmtNum,
   fmtPct,
@@ -23,20 +25,18 @@ import {
   mismatch,
   numberFlag,
   numberList,
+  type OpenedBackend,
   openBackend,
   parseFlags,
   perSecondG,
   printTable,
   randomArray,
   TablePrinter,
+  type Timing,
+  type TimingOptions,
   timingMethod,
   timingOptions,
   writeReport,
-  type BackendName,
-  type DevicePeak,
-  type OpenedBackend,
-  type Timing,
-  type TimingOptions,
 } from './common.js';
 
 const HELP = `bench gating: softmax gate, expert mixture, backwards, fused gateMix kernels, batched expert matmul
@@ -149,7 +149,6 @@ const VARIANTS: Array<{ name: string; what: string }> = [
 
 // ---------------------------------------------------------------- one case on one backend
 
-
 interface CaseBuffers {
   logits: Buffer;
   experts: Buffer;
@@ -183,10 +182,28 @@ function bufferSizes(c: GateCase, inputDim: number): Record<keyof CaseBuffers, n
   const ebh = E * B * H;
   const tbh = T * B * H;
   return {
-    logits: tbe, experts: ebh, weights: tbe, mix: tbh, gMix: tbh, gLogits: tbe, gExperts: ebh,
-    weightsU: tbe, mixU: tbh, gLogitsU: tbe, gExpertsU: ebh, gW: tbe, rowTmp: tbe, rowSum: T * B,
-    big: tbe * H, expertsT: ebh, weightsT: tbe, mixT: tbh, mixB: tbh,
-    x: B * inputDim, w: E * inputDim * H, expertOut: ebh,
+    logits: tbe,
+    experts: ebh,
+    weights: tbe,
+    mix: tbh,
+    gMix: tbh,
+    gLogits: tbe,
+    gExperts: ebh,
+    weightsU: tbe,
+    mixU: tbh,
+    gLogitsU: tbe,
+    gExpertsU: ebh,
+    gW: tbe,
+    rowTmp: tbe,
+    rowSum: T * B,
+    big: tbe * H,
+    expertsT: ebh,
+    weightsT: tbe,
+    mixT: tbh,
+    mixB: tbh,
+    x: B * inputDim,
+    w: E * inputDim * H,
+    expertOut: ebh,
   };
 }
 
@@ -241,7 +258,16 @@ function variantRunner(k: Backend, name: string, c: GateCase, b: CaseBuffers, in
       return () => {
         k.copy(b.experts, b.expertsT, [B, E, H], 0, [H, B * H, 1], 0, [E * H, H, 1]);
         k.copy(b.weights, b.weightsT, [B, T, E], 0, [E, B * E, 1], 0, [T * E, E, 1]);
-        k.matmul(b.weightsT, b.expertsT, b.mixT, { batch: B, m: T, n: H, k: E, transA: false, transB: false, aBatchStride: T * E, bBatchStride: E * H });
+        k.matmul(b.weightsT, b.expertsT, b.mixT, {
+          batch: B,
+          m: T,
+          n: H,
+          k: E,
+          transA: false,
+          transB: false,
+          aBatchStride: T * E,
+          bBatchStride: E * H,
+        });
         k.copy(b.mixT, b.mixB, [T, B, H], 0, [H, T * H, 1], 0, [B * H, H, 1]);
       };
     case 'fwd.unfused':
@@ -264,7 +290,16 @@ function variantRunner(k: Backend, name: string, c: GateCase, b: CaseBuffers, in
       return () => k.gateMixBackward!(b.weights, b.experts, b.gMix, b.gLogits, b.gExperts, shape);
     case 'experts.mm':
       return () =>
-        k.matmul(b.x, b.w, b.expertOut, { batch: E, m: B, n: H, k: inputDim, transA: false, transB: false, aBatchStride: 0, bBatchStride: inputDim * H });
+        k.matmul(b.x, b.w, b.expertOut, {
+          batch: E,
+          m: B,
+          n: H,
+          k: inputDim,
+          transA: false,
+          transB: false,
+          aBatchStride: 0,
+          bBatchStride: inputDim * H,
+        });
     default:
       throw new Error(`unknown variant ${name}`);
   }
@@ -302,7 +337,13 @@ async function readF32(k: Backend, buf: Buffer): Promise<Float32Array> {
  * outputs (mix and weights forward; gLogits and gExperts backward). Inputs never change, so every
  * run of a variant writes the same values; a fused kernel that was not timed runs once here.
  */
-async function checkCase(k: Backend, c: GateCase, b: CaseBuffers, inputDim: number, timed: Set<string>): Promise<Record<string, number> | null> {
+async function checkCase(
+  k: Backend,
+  c: GateCase,
+  b: CaseBuffers,
+  inputDim: number,
+  timed: Set<string>,
+): Promise<Record<string, number> | null> {
   const ensure = (name: string): void => {
     if (!timed.has(name)) variantRunner(k, name, c, b, inputDim)();
   };
@@ -342,14 +383,17 @@ async function runCase(
   const limit = Math.min(capBytes, opened.maxBindingBytes);
   const tooBig = (name: string): string | null => {
     const worst = Math.max(...VARIANT_BUFFERS[name].map((key) => sizes[key]));
-    return worst * 4 > limit ? `a ${(worst * 4 / 2 ** 20).toFixed(0)} MiB buffer is over the ${(limit / 2 ** 20).toFixed(0)} MiB cap` : null;
+    return worst * 4 > limit
+      ? `a ${((worst * 4) / 2 ** 20).toFixed(0)} MiB buffer is over the ${(limit / 2 ** 20).toFixed(0)} MiB cap`
+      : null;
   };
   const runnable = new Set(variants.filter((v) => tooBig(v) === null));
 
   // Allocate only what the runnable variants use; the rest get a 1-element placeholder.
   const used = new Set<keyof CaseBuffers>();
   for (const v of runnable) for (const key of VARIANT_BUFFERS[v]) used.add(key);
-  if (doCheck) for (const key of VARIANT_BUFFERS['fwd.fused'].concat(VARIANT_BUFFERS['bwd.fused'])) if (sizes[key] * 4 <= limit) used.add(key);
+  if (doCheck)
+    for (const key of VARIANT_BUFFERS['fwd.fused'].concat(VARIANT_BUFFERS['bwd.fused'])) if (sizes[key] * 4 <= limit) used.add(key);
   const all: Buffer[] = [];
   const alloc = (key: keyof CaseBuffers): Buffer => {
     const buf = k.alloc(used.has(key) ? sizes[key] : 1, 'f32');
@@ -429,16 +473,24 @@ export async function main(argv: string[]): Promise<void> {
   const timing = timingOptions(flags, full);
   const capBytes = numberFlag(flags, 'max-buffer-mib', 512) * 2 ** 20;
   const doCheck = !flags.has('no-check');
-  const wanted = flags.get('variants')?.split(',').map((s) => s.trim());
-  for (const v of wanted ?? []) if (!VARIANTS.some((x) => x.name === v)) throw new Error(`--variants: unknown '${v}'; use ${VARIANTS.map((x) => x.name).join(', ')}`);
+  const wanted = flags
+    .get('variants')
+    ?.split(',')
+    .map((s) => s.trim());
+  for (const v of wanted ?? [])
+    if (!VARIANTS.some((x) => x.name === v)) throw new Error(`--variants: unknown '${v}'; use ${VARIANTS.map((x) => x.name).join(', ')}`);
   const variants = VARIANTS.map((v) => v.name).filter((v) => !wanted || wanted.includes(v));
   const mode = full ? 'full' : explicitAxes ? 'custom' : 'quick';
 
   console.log(`bench gating (${mode}): ${cases.length} cases × ${variants.length} variants; expert matmul D = ${inputDim}`);
   console.log('variants:');
   for (const v of VARIANTS) if (variants.includes(v.name)) console.log(`  ${v.name.padEnd(17)} ${v.what}`);
-  console.log(`timing: median of samples; budget ${timing.budgetMs} ms per variant, ≥${timing.minSamples} samples of ~${timing.sampleMs} ms each`);
-  console.log('GB/s: minimal bytes of the operation (inputs read once, outputs written once) / median time; composed variants get the same numerator');
+  console.log(
+    `timing: median of samples; budget ${timing.budgetMs} ms per variant, ≥${timing.minSamples} samples of ~${timing.sampleMs} ms each`,
+  );
+  console.log(
+    'GB/s: minimal bytes of the operation (inputs read once, outputs written once) / median time; composed variants get the same numerator',
+  );
   console.log('machine:', JSON.stringify(machineInfo()));
 
   const summary = new Map<string, Map<BackendName, CaseResult>>();
@@ -447,7 +499,9 @@ export async function main(argv: string[]): Promise<void> {
     const peak = findPeak(opened.adapter, flags);
     console.log(`\n== ${backendName}: ${adapterLabel(opened.adapter)}`);
     console.log(`   timing method: ${timingMethod(opened)}`);
-    console.log(`   peak: ${peak ? `${peak.name}, ${peak.bandwidthGBs} GB/s, ${peak.fp32GFLOPs} GFLOP/s FP32` : 'unknown (no %-of-peak columns)'}`);
+    console.log(
+      `   peak: ${peak ? `${peak.name}, ${peak.bandwidthGBs} GB/s, ${peak.fp32GFLOPs} GFLOP/s FP32` : 'unknown (no %-of-peak columns)'}`,
+    );
     const table = new TablePrinter(
       [
         { title: 'case', align: 'left' },
@@ -473,7 +527,17 @@ export async function main(argv: string[]): Promise<void> {
         console.log(
           table.row(
             t
-              ? [label, r.variant, fmtTime(t.medianMs), fmtTime(t.minMs), fmtNum(r.gbs ?? null), fmtNum(r.gflops ?? null), fmtPct(r.pctBandwidth ?? null), fmtPct(r.pctFlops ?? null), fmtSamples(t)]
+              ? [
+                  label,
+                  r.variant,
+                  fmtTime(t.medianMs),
+                  fmtTime(t.minMs),
+                  fmtNum(r.gbs ?? null),
+                  fmtNum(r.gflops ?? null),
+                  fmtPct(r.pctBandwidth ?? null),
+                  fmtPct(r.pctFlops ?? null),
+                  fmtSamples(t),
+                ]
               : [label, r.variant, 'skipped', '', '', '', '', '', ''],
           ),
         );
@@ -550,7 +614,18 @@ function printSummary(summary: Map<string, Map<BackendName, CaseResult>>): void 
       const bcast = ms(r, 'mix.bcast');
       const cpu = byBackend.get('cpu');
       const gpuVsCpu = name === 'webgpu' && cpu ? `${ratio(ms(cpu, 'fwd.fused'), fwdF)} / ${ratio(ms(cpu, 'bwd.fused'), bwdF)}` : '';
-      rows.push([label, name, fmtTime(fwdF), fmtTime(fwdU), ratio(fwdU, fwdF), fmtTime(bwdF), fmtTime(bwdU), ratio(bwdU, bwdF), ratio(bmm, bcast), gpuVsCpu]);
+      rows.push([
+        label,
+        name,
+        fmtTime(fwdF),
+        fmtTime(fwdU),
+        ratio(fwdU, fwdF),
+        fmtTime(bwdF),
+        fmtTime(bwdU),
+        ratio(bwdU, bwdF),
+        ratio(bmm, bcast),
+        gpuVsCpu,
+      ]);
     }
   }
   console.log('\nsummary (medians; "fused ×" = unfused time / fused time, >1 means the fused kernel wins)');

@@ -8,7 +8,18 @@
 import type { Backend, Buffer } from '../src/backend/backend.js';
 import { CpuBackend } from '../src/backend/cpu/cpu-backend.js';
 import { createWasmBackend } from '../src/backend/wasm/wasm-backend.js';
-import { fmtNum, fmtTime, machineInfo, measure, parseFlags, printTable, randomArray, timingOptions, writeReport, type Timing } from './common.js';
+import {
+  fmtNum,
+  fmtTime,
+  machineInfo,
+  measure,
+  parseFlags,
+  printTable,
+  randomArray,
+  type Timing,
+  timingOptions,
+  writeReport,
+} from './common.js';
 
 interface Case {
   name: string;
@@ -25,9 +36,19 @@ function upload(b: Backend, n: number, seed: number, lo = -1, hi = 1): Buffer {
   return buf;
 }
 
-function matmulCase(name: string, batch: number, m: number, n: number, k: number, o: { transA?: boolean; transB?: boolean; shareA?: boolean; shareB?: boolean } = {}): Case {
+function matmulCase(
+  name: string,
+  batch: number,
+  m: number,
+  n: number,
+  k: number,
+  o: { transA?: boolean; transB?: boolean; shareA?: boolean; shareB?: boolean } = {},
+): Case {
   const p = {
-    batch, m, n, k,
+    batch,
+    m,
+    n,
+    k,
     transA: o.transA ?? false,
     transB: o.transB ?? false,
     aBatchStride: o.shareA ? 0 : m * k,
@@ -144,7 +165,11 @@ export async function main(argv: string[]): Promise<void> {
       if (!set) continue;
       const { run, buffers } = set;
       // A long CPU run is measured once (a single sample still tells the order of magnitude).
-      const t: Timing = await measure(b, run, label === 'cpu' ? { ...timing, budgetMs: Math.min(timing.budgetMs, 300), minSamples: 1 } : timing);
+      const t: Timing = await measure(
+        b,
+        run,
+        label === 'cpu' ? { ...timing, budgetMs: Math.min(timing.budgetMs, 300), minSamples: 1 } : timing,
+      );
       for (const buf of buffers) b.free(buf);
       row[label] = { medianMs: t.medianMs, minMs: t.minMs, samples: t.samples, gflops: c.flops ? c.flops / (t.medianMs * 1e6) : null };
     }

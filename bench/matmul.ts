@@ -8,6 +8,7 @@ import type { Backend, Buffer, MatmulShape } from '../src/backend/backend.js';
 import {
   adapterLabel,
   backendList,
+  type DevicePeak,
   findPeak,
   fmtNum,
   fmtPct,
@@ -17,17 +18,16 @@ import {
   measure,
   mismatch,
   numberList,
+  type OpenedBackend,
   openBackend,
   parseFlags,
   perSecondG,
   randomArray,
   TablePrinter,
+  type Timing,
   timingMethod,
   timingOptions,
   writeReport,
-  type DevicePeak,
-  type OpenedBackend,
-  type Timing,
 } from './common.js';
 
 const HELP = `bench matmul: backend.matmul GFLOP/s on WebGPU and the CPU backend, against a plain JS triple loop
@@ -108,7 +108,15 @@ interface ImplResult {
 
 const noSync = { sync: async (): Promise<void> => {} };
 
-async function benchOnBackend(opened: OpenedBackend, s: MatmulCase, A: Float32Array, B: Float32Array, ref: Float32Array | null, timing: Parameters<typeof measure>[2], peak: DevicePeak | null): Promise<ImplResult> {
+async function benchOnBackend(
+  opened: OpenedBackend,
+  s: MatmulCase,
+  A: Float32Array,
+  B: Float32Array,
+  ref: Float32Array | null,
+  timing: Parameters<typeof measure>[2],
+  peak: DevicePeak | null,
+): Promise<ImplResult> {
   const k: Backend = opened.backend;
   const outSize = s.batch * s.m * s.n;
   if (Math.max(A.length, B.length, outSize) * 4 > opened.maxBindingBytes) {
@@ -124,7 +132,14 @@ async function benchOnBackend(opened: OpenedBackend, s: MatmulCase, A: Float32Ar
   const check = ref ? mismatch((await k.read(c)) as Float32Array, ref, 1e-3, 1e-3) : undefined;
   for (const x of bufs) k.free(x);
   const gflops = perSecondG(flopsOf(s), t.medianMs);
-  return { impl: opened.name, timing: t, gflops, gbs: perSecondG(bytesOf(s), t.medianMs), pctFlops: peak ? gflops / peak.fp32GFLOPs : null, check };
+  return {
+    impl: opened.name,
+    timing: t,
+    gflops,
+    gbs: perSecondG(bytesOf(s), t.medianMs),
+    pctFlops: peak ? gflops / peak.fp32GFLOPs : null,
+    check,
+  };
 }
 
 export async function main(argv: string[]): Promise<void> {
@@ -142,10 +157,19 @@ export async function main(argv: string[]): Promise<void> {
     ...expertShapes(1024, 100, 16, 8),
     gateShape(1024, 100, 8),
   ];
-  if (full) shapes.push(...expertShapes(4096, 256, 64, 16), gateShape(4096, 256, 16), { ...square(512), label: 'bottom B4096 D512 H256', m: 4096, n: 256, k: 512 });
+  if (full)
+    shapes.push(...expertShapes(4096, 256, 64, 16), gateShape(4096, 256, 16), {
+      ...square(512),
+      label: 'bottom B4096 D512 H256',
+      m: 4096,
+      n: 256,
+      k: 512,
+    });
 
   console.log(`bench matmul (${full ? 'full' : 'quick'}): ${shapes.length} shapes; GFLOP/s = 2·batch·M·N·K / median time`);
-  console.log(`timing: median of samples; budget ${timing.budgetMs} ms per implementation, ≥${timing.minSamples} samples of ~${timing.sampleMs} ms each`);
+  console.log(
+    `timing: median of samples; budget ${timing.budgetMs} ms per implementation, ≥${timing.minSamples} samples of ~${timing.sampleMs} ms each`,
+  );
   console.log('machine:', JSON.stringify(machineInfo()));
 
   const opened: OpenedBackend[] = [];
@@ -191,7 +215,13 @@ export async function main(argv: string[]): Promise<void> {
       const t = await measure(noSync, () => jsTripleLoop(A, B, C, s), timing);
       ref = C;
       jsMs = t.medianMs;
-      results.push({ impl: 'js-loop', timing: t, gflops: perSecondG(flops, t.medianMs), gbs: perSecondG(bytesOf(s), t.medianMs), pctFlops: null });
+      results.push({
+        impl: 'js-loop',
+        timing: t,
+        gflops: perSecondG(flops, t.medianMs),
+        gbs: perSecondG(bytesOf(s), t.medianMs),
+        pctFlops: null,
+      });
     } else if (withJs) {
       results.push({ impl: 'js-loop', skipped: `over --js-max-gflop ${jsMaxFlop / 1e9}` });
     }
@@ -205,7 +235,19 @@ export async function main(argv: string[]): Promise<void> {
       console.log(
         table.row(
           t
-            ? [s.label, dims, r.impl, fmtTime(t.medianMs), fmtTime(t.minMs), fmtNum(r.gflops ?? null), fmtNum(r.gbs ?? null), fmtPct(r.pctFlops ?? null), Number.isFinite(jsMs) ? `${(jsMs / t.medianMs).toFixed(2)}×` : '-', fmtSamples(t), check]
+            ? [
+                s.label,
+                dims,
+                r.impl,
+                fmtTime(t.medianMs),
+                fmtTime(t.minMs),
+                fmtNum(r.gflops ?? null),
+                fmtNum(r.gbs ?? null),
+                fmtPct(r.pctFlops ?? null),
+                Number.isFinite(jsMs) ? `${(jsMs / t.medianMs).toFixed(2)}×` : '-',
+                fmtSamples(t),
+                check,
+              ]
             : [s.label, dims, r.impl, 'skipped', '', '', '', '', '', '', r.skipped ?? ''],
         ),
       );
@@ -213,7 +255,9 @@ export async function main(argv: string[]): Promise<void> {
     perShape.push({ shape: s, flops, bytes: bytesOf(s), results });
   }
   const seconds = (performance.now() - started) / 1000;
-  console.log(`\n${shapes.length} shapes in ${seconds.toFixed(1)} s ("vs js" = JS-loop time / this time; check = agreement with the JS loop within 1e-3 + 1e-3·|x|)`);
+  console.log(
+    `\n${shapes.length} shapes in ${seconds.toFixed(1)} s ("vs js" = JS-loop time / this time; check = agreement with the JS loop within 1e-3 + 1e-3·|x|)`,
+  );
 
   if (!flags.has('no-json')) {
     for (const o of opened) {
@@ -227,7 +271,11 @@ export async function main(argv: string[]): Promise<void> {
         peak: peaks.get(o.name) ?? null,
         timingMethod: timingMethod(o),
         timing,
-        units: { time: 'ms per matmul (median over samples)', gflops: '1e9 FLOP/s, FLOP = 2·batch·M·N·K', gbs: '1e9 bytes/s of minimal traffic 4·(|A| + |B| + |C|)' },
+        units: {
+          time: 'ms per matmul (median over samples)',
+          gflops: '1e9 FLOP/s, FLOP = 2·batch·M·N·K',
+          gbs: '1e9 bytes/s of minimal traffic 4·(|A| + |B| + |C|)',
+        },
         seconds,
         // The JS loop ran in the same process, as the reference for this backend's rows.
         shapes: perShape.map((p) => ({ ...p, results: p.results.filter((r) => r.impl === o.name || r.impl === 'js-loop') })),

@@ -1,4 +1,7 @@
 #!/usr/bin/env node
+import { mkdirSync, readdirSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 // Runs a TypeScript benchmark from bench/: bundles bench/<name>.ts with esbuild (WGSL as text,
 // packages left external) into node_modules/.cache/webmtl-bench/, then imports it and calls its
 // exported main(argv) with the remaining arguments.
@@ -9,9 +12,6 @@
 //   node bench/run.mjs <name> --help
 import { build } from 'esbuild';
 import { SWIFTSHADER_ICD, useSwiftShaderWithoutGpu } from '../scripts/swiftshader.mjs';
-import { mkdirSync, readdirSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const benches = readdirSync(join(root, 'bench'))

@@ -7,27 +7,41 @@
 //
 //   node bench/run.mjs train [--rows 50000] [--models mmoe,ple,esmm] [--backend cpu] [--batch 1024]
 //   node bench/run.mjs train --strategies [--rows 50000] [--epochs 2]
-import { DataLoader, type HostBatch } from '../src/data/loader.js';
+
 import { aliCcpSchema } from '../src/data/datasets.js';
+import { DataLoader, type HostBatch } from '../src/data/loader.js';
 import { generateAliCcpSplits } from '../src/data/synthetic-ali-ccp.js';
 import type { MultiTaskModel, TaskTerm } from '../src/models/base.js';
 import { createModel } from '../src/models/registry.js';
 import { STRATEGY_METHODS } from '../src/mtl/registry.js';
 import { Adam } from '../src/optim/adam.js';
-import { setBackend, tidy } from '../src/tensor/engine.js';
-import { seed } from '../src/tensor/random.js';
+import { keep, setBackend, tidy } from '../src/tensor/engine.js';
 import * as ops from '../src/tensor/ops.js';
-import { toDevice, type DeviceBatch } from '../src/train/batch.js';
+import { seed } from '../src/tensor/random.js';
+import { type DeviceBatch, toDevice } from '../src/train/batch.js';
 import type { ClassificationReport } from '../src/train/metrics.js';
 import { MTLTrainer } from '../src/train/trainer.js';
-import { keep } from '../src/tensor/engine.js';
-import { adapterLabel, backendList, machineInfo, numberFlag, openBackend, parseFlags, printTable, writeReport, type OpenedBackend } from './common.js';
+import {
+  adapterLabel,
+  backendList,
+  machineInfo,
+  numberFlag,
+  type OpenedBackend,
+  openBackend,
+  parseFlags,
+  printTable,
+  writeReport,
+} from './common.js';
 
 function uploadBatches(loader: DataLoader, opened: OpenedBackend, model: MultiTaskModel, count: number): DeviceBatch[] {
   const out: DeviceBatch[] = [];
   for (const b of loader as Iterable<HostBatch>) {
     if (out.length === count) break;
-    const d = toDevice(b, opened.backend, model.features.map((f) => f.name));
+    const d = toDevice(
+      b,
+      opened.backend,
+      model.features.map((f) => f.name),
+    );
     for (const t of Object.values(d.x)) keep(t);
     keep(d.y);
     out.push(d);
@@ -40,7 +54,10 @@ function stepLoss(model: MultiTaskModel, b: DeviceBatch, trained: TaskTerm[]) {
   const out = model.forward(b.x);
   const rows = b.size;
   const losses = trained.map((t) =>
-    ops.binaryCrossEntropy(ops.reshape(ops.slice(out, [0, t.output], [rows, 1]), [rows]), ops.reshape(ops.slice(b.y, [0, t.label], [rows, 1]), [rows])),
+    ops.binaryCrossEntropy(
+      ops.reshape(ops.slice(out, [0, t.output], [rows, 1]), [rows]),
+      ops.reshape(ops.slice(b.y, [0, t.label], [rows, 1]), [rows]),
+    ),
   );
   return losses.reduce((a, l) => ops.add(a, l));
 }
@@ -104,7 +121,9 @@ const auc = (r: unknown): string => {
 export async function main(argv: string[]): Promise<void> {
   const { flags } = parseFlags(argv);
   if (flags.has('help')) {
-    console.log('node bench/run.mjs train [--rows N] [--models mmoe,ple,esmm] [--backend cpu|wasm|webgpu|wasm,cpu] [--batch 1024] [--strategies] [--epochs N]');
+    console.log(
+      'node bench/run.mjs train [--rows N] [--models mmoe,ple,esmm] [--backend cpu|wasm|webgpu|wasm,cpu] [--batch 1024] [--strategies] [--epochs N]',
+    );
     return;
   }
   const rows = numberFlag(flags, 'rows', 50_000);
@@ -128,24 +147,44 @@ export async function main(argv: string[]): Promise<void> {
       for (const method of STRATEGY_METHODS) {
         seed(7);
         const model = createModel('mmoe', schema);
-        const trainer = new MTLTrainer(model, { nEpoch: epochs, device: opened.backend, progress: 'none', adaptiveParams: { method }, seed: 7 });
+        const trainer = new MTLTrainer(model, {
+          nEpoch: epochs,
+          device: opened.backend,
+          progress: 'none',
+          adaptiveParams: { method },
+          seed: 7,
+        });
         const dl = loaders();
         const started = performance.now();
         const history = await trainer.fit(dl.train);
         const seconds = (performance.now() - started) / 1000;
         const test = await trainer.evaluate(dl.test);
         const weights = history.epochs[history.epochs.length - 1].taskWeights;
-        results.push({ method, samplesPerSecond: (rows * epochs) / seconds, clickAuc: (test.click as ClassificationReport).auc, purchaseAuc: (test.purchase as ClassificationReport).auc, lastEpochWeights: weights });
+        results.push({
+          method,
+          samplesPerSecond: (rows * epochs) / seconds,
+          clickAuc: (test.click as ClassificationReport).auc,
+          purchaseAuc: (test.purchase as ClassificationReport).auc,
+          lastEpochWeights: weights,
+        });
         console.log(`  ${method}: done`);
       }
       printTable(
-        [{ title: 'method', align: 'left' }, { title: 'samples/s' }, { title: 'click AUC' }, { title: 'purchase AUC' }, { title: 'task weights (last epoch)', align: 'left' }],
+        [
+          { title: 'method', align: 'left' },
+          { title: 'samples/s' },
+          { title: 'click AUC' },
+          { title: 'purchase AUC' },
+          { title: 'task weights (last epoch)', align: 'left' },
+        ],
         results.map((r) => [
           String(r.method),
           Math.round(r.samplesPerSecond as number).toLocaleString('en-US'),
           auc({ auc: r.clickAuc }),
           auc({ auc: r.purchaseAuc }),
-          Object.values(r.lastEpochWeights as Record<string, number>).map((w) => w.toFixed(3)).join(' / '),
+          Object.values(r.lastEpochWeights as Record<string, number>)
+            .map((w) => w.toFixed(3))
+            .join(' / '),
         ]),
       );
     } else {
@@ -162,7 +201,14 @@ export async function main(argv: string[]): Promise<void> {
         const compute = await computeOnly(model, batches, opened);
         const infer = await inference(model, batches);
         const first = Object.keys(test);
-        results.push({ model: m, parameters: model.numParameters(), trainer: trainerRate, compute, inference: infer, auc: Object.fromEntries(first.map((k) => [k, (test[k] as ClassificationReport).auc])) });
+        results.push({
+          model: m,
+          parameters: model.numParameters(),
+          trainer: trainerRate,
+          compute,
+          inference: infer,
+          auc: Object.fromEntries(first.map((k) => [k, (test[k] as ClassificationReport).auc])),
+        });
         for (const b of batches) {
           for (const t of Object.values(b.x)) t.dispose();
           b.y.dispose();
@@ -170,18 +216,33 @@ export async function main(argv: string[]): Promise<void> {
       }
       const fmt = (x: unknown) => Math.round(x as number).toLocaleString('en-US');
       printTable(
-        [{ title: 'model', align: 'left' }, { title: 'params' }, { title: 'trainer samples/s' }, { title: 'compute samples/s' }, { title: 'inference samples/s' }, { title: 'test AUC after 1 epoch', align: 'left' }],
+        [
+          { title: 'model', align: 'left' },
+          { title: 'params' },
+          { title: 'trainer samples/s' },
+          { title: 'compute samples/s' },
+          { title: 'inference samples/s' },
+          { title: 'test AUC after 1 epoch', align: 'left' },
+        ],
         results.map((r) => [
           String(r.model),
           fmt(r.parameters),
           fmt(r.trainer),
           fmt(r.compute),
           fmt(r.inference),
-          Object.entries(r.auc as Record<string, number | null>).map(([k, v]) => `${k} ${auc({ auc: v })}`).join(', '),
+          Object.entries(r.auc as Record<string, number | null>)
+            .map(([k, v]) => `${k} ${auc({ auc: v })}`)
+            .join(', '),
         ]),
       );
     }
-    const path = writeReport(flags.has('strategies') ? 'train-strategies' : 'train', name, { machine: machineInfo(), adapter: opened.adapter, rows, batchSize, results });
+    const path = writeReport(flags.has('strategies') ? 'train-strategies' : 'train', name, {
+      machine: machineInfo(),
+      adapter: opened.adapter,
+      rows,
+      batchSize,
+      results,
+    });
     console.log(`wrote ${path}`);
     opened.close();
   }

@@ -48,9 +48,18 @@ async function train(strategy) {
       const x = wm.fromArray(xs.subarray(at * IN, (at + BATCH) * IN), [BATCH, IN]);
       let h = x;
       for (const layer of trunk) h = wm.relu(layer.forward(h));
-      const losses = heads.map((head, t) => wm.mseLoss(head.forward(h), wm.fromArray(ys[t].subarray(at * OUT, (at + BATCH) * OUT), [BATCH, OUT])));
+      const losses = heads.map((head, t) =>
+        wm.mseLoss(head.forward(h), wm.fromArray(ys[t].subarray(at * OUT, (at + BATCH) * OUT), [BATCH, OUT])),
+      );
       const values = Array.from(await wm.concat(losses.map((l) => wm.reshape(l, [1]))).data());
-      const ctx = wm.makeBalanceContext({ losses, lossValues: values, shared: shared.map(([, p]) => p), sharedNames: shared.map(([n]) => n), perTask, step });
+      const ctx = wm.makeBalanceContext({
+        losses,
+        lossValues: values,
+        shared: shared.map(([, p]) => p),
+        sharedNames: shared.map(([n]) => n),
+        perTask,
+        step,
+      });
       return { losses: values, weights: strategy.backward(ctx).weights };
     });
     optimizer.step();
@@ -58,7 +67,9 @@ async function train(strategy) {
     if (step === 0) first.push(...lossValues);
     last = lossValues;
     if (step % Math.max(1, Math.floor(STEPS / 5)) === 0 || step === STEPS - 1) {
-      console.log(`  step ${String(step).padStart(5)}  weights ${weights.map((w) => w.toFixed(4)).join(' ')}  L/L(0) ${last.map((l, t) => (l / first[t]).toFixed(3)).join(' ')}`);
+      console.log(
+        `  step ${String(step).padStart(5)}  weights ${weights.map((w) => w.toFixed(4)).join(' ')}  L/L(0) ${last.map((l, t) => (l / first[t]).toFixed(3)).join(' ')}`,
+      );
     }
   }
   return last.map((l, t) => l / first[t]);

@@ -17,7 +17,10 @@ const result = await wm.runMmoeSynthetic({
   seeds: Number(arg('seeds', wm.EXPERIMENT_DEFAULTS.seeds)),
   epochs: Number(arg('epochs', wm.EXPERIMENT_DEFAULTS.epochs)),
   rows: Number(arg('rows', wm.EXPERIMENT_DEFAULTS.rows)),
-  onRun: (run, done, total) => console.log(`  [${done}/${total}] ${run.model} ρ=${run.correlation} seed ${run.seed}: test MSE ${run.testLoss.toFixed(4)} (${run.seconds.toFixed(1)} s)`),
+  onRun: (run, done, total) =>
+    console.log(
+      `  [${done}/${total}] ${run.model} ρ=${run.correlation} seed ${run.seed}: test MSE ${run.testLoss.toFixed(4)} (${run.seconds.toFixed(1)} s)`,
+    ),
 });
 console.log(wm.formatTable(result));
 const claims = wm.checkClaims(result);

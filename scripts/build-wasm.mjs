@@ -12,7 +12,7 @@
 //   node scripts/build-wasm.mjs --check-hash   exit 1 unless ops.generated.ts matches the kernel table and
 //                                              the recorded source hash is current (fast)
 import { createHash } from 'node:crypto';
-import { readFileSync, readdirSync, writeFileSync, existsSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -29,13 +29,18 @@ const STATIC_LIMIT = 16384;
 const FLAGS = [
   '-O3',
   '--noAssert',
-  '--runtime', 'stub',
+  '--runtime',
+  'stub',
   '--importMemory',
   '--sharedMemory',
-  '--initialMemory', '1',
-  '--maximumMemory', '65536',
-  '--enable', 'simd',
-  '--enable', 'threads',
+  '--initialMemory',
+  '1',
+  '--maximumMemory',
+  '65536',
+  '--enable',
+  'simd',
+  '--enable',
+  'threads',
 ];
 
 function ascVersion() {
@@ -47,7 +52,9 @@ function ascVersion() {
 export function sourceHash() {
   const h = createHash('sha256');
   h.update(`asc ${ascVersion()}\n${FLAGS.join(' ')}\n`);
-  for (const f of readdirSync(SRC_DIR).filter((n) => n.endsWith('.ts')).sort()) {
+  for (const f of readdirSync(SRC_DIR)
+    .filter((n) => n.endsWith('.ts'))
+    .sort()) {
     h.update(`${f}\n`);
     h.update(readFileSync(join(SRC_DIR, f)));
   }
@@ -154,7 +161,9 @@ async function main(args) {
   if (args.includes('--check')) {
     const fresh = render(await compile(), hash);
     const ok = existsSync(OUT) && readFileSync(OUT, 'utf8') === fresh;
-    console.log(ok ? 'kernels-wasm.ts matches a fresh compile' : 'kernels-wasm.ts differs from a fresh compile: run node scripts/build-wasm.mjs');
+    console.log(
+      ok ? 'kernels-wasm.ts matches a fresh compile' : 'kernels-wasm.ts differs from a fresh compile: run node scripts/build-wasm.mjs',
+    );
     process.exitCode = ok ? 0 : 1;
     return;
   }

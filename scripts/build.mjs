@@ -1,8 +1,9 @@
 // Builds dist/node (ESM for Node, webgpu left external), dist/browser (one ESM bundle, WGSL inlined,
 // no Node-only code) and dist/types (.d.ts from tsc).
-import { build } from 'esbuild';
+
 import { execFileSync } from 'node:child_process';
-import { rmSync, statSync, existsSync, chmodSync } from 'node:fs';
+import { chmodSync, existsSync, rmSync, statSync } from 'node:fs';
+import { build } from 'esbuild';
 
 // The wasm kernels (AssemblyScript) are embedded in src/backend/wasm/kernels-wasm.ts; this rebuilds
 // that file only when its sources changed.

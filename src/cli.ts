@@ -13,25 +13,25 @@ import { readCsv } from './data/csv.js';
 import { aliCcpSchema, loadAliCcp, type SplitDatasets } from './data/datasets.js';
 import { DataGenerator, DataLoader } from './data/loader.js';
 import { generateAliCcpSplits, writeAliCcpCsv } from './data/synthetic-ali-ccp.js';
-import { makeDirectory } from './io/checkpoint.js';
 import {
   checkClaims,
   collectResult,
   EXPERIMENT_DEFAULTS,
   EXPERIMENT_MODELS,
+  type ExperimentJob,
+  type ExperimentModel,
+  type ExperimentSettings,
   experimentJobs,
   experimentSettings,
   formatClaims,
   formatTable,
   MODEL_LABELS,
-  runExperimentJob,
-  type ExperimentJob,
-  type ExperimentModel,
-  type ExperimentSettings,
   type RunResult,
+  runExperimentJob,
 } from './experiments/mmoe-synthetic.js';
 import { formatWalkthrough, runWalkthrough } from './experiments/walkthrough.js';
 import type { BackendName } from './init.js';
+import { makeDirectory } from './io/checkpoint.js';
 import { createModel, MODEL_ENTRIES, MODEL_NAMES, type ModelEntry } from './models/registry.js';
 import { BALANCE_METHODS, STRATEGY_METHODS } from './mtl/registry.js';
 import type { BalanceMethod } from './mtl/strategy.js';
@@ -221,7 +221,9 @@ async function train(argv: string[]): Promise<void> {
     data = gen;
     const o = gen.oracle.test;
     oracle = `  oracle (true probabilities): click auc ${o.clickAuc.toFixed(4)}, purchase auc ${o.purchaseAuc.toFixed(4)}, cvr on clicked ${o.cvrAucOnClicked.toFixed(4)}`;
-    console.log(`data: synthetic Ali-CCP schema (train ${data.train.length}, val ${data.val.length}, test ${data.test.length} rows; click rate ${o.clickRate.toFixed(3)}, purchase rate ${o.purchaseRate.toFixed(3)})`);
+    console.log(
+      `data: synthetic Ali-CCP schema (train ${data.train.length}, val ${data.val.length}, test ${data.test.length} rows; click rate ${o.clickRate.toFixed(3)}, purchase rate ${o.purchaseRate.toFixed(3)})`,
+    );
   }
   const schema = { ...data, itemColumns: aliCcpSchema.itemColumns };
   const model = createModel(modelName, schema);
@@ -287,7 +289,9 @@ async function genData(argv: string[]): Promise<void> {
   for (const split of ['train', 'val', 'test'] as const) await writeAliCcpCsv(gen[split], `${out}/ali_ccp_${split}.csv`);
   const o = gen.oracle.test;
   console.log(`wrote ${out}/ali_ccp_{train,val,test}.csv (${rows} / ${gen.val.length} / ${gen.test.length} rows)`);
-  console.log(`oracle AUC on test: click ${o.clickAuc.toFixed(4)}, purchase ${o.purchaseAuc.toFixed(4)}, cvr on clicked ${o.cvrAucOnClicked.toFixed(4)}`);
+  console.log(
+    `oracle AUC on test: click ${o.clickAuc.toFixed(4)}, purchase ${o.purchaseAuc.toFixed(4)}, cvr on clicked ${o.cvrAucOnClicked.toFixed(4)}`,
+  );
   console.log(`train on it: webmtl train --data ${out}`);
 }
 
@@ -301,16 +305,28 @@ async function checkOutputFolder(file: string | undefined, flag: string): Promis
 
 function list(v: string | undefined, name: string): string[] | undefined {
   if (v === undefined) return undefined;
-  const items = v.split(',').map((x) => x.trim()).filter(Boolean);
+  const items = v
+    .split(',')
+    .map((x) => x.trim())
+    .filter(Boolean);
   if (items.length === 0) throw new Error(`--${name} needs a comma-separated list`);
   return items;
 }
 
 /** Runs the jobs on `n` worker threads (this same file, started with workerData), one job at a time each. */
-async function runInWorkers(settings: ExperimentSettings, device: BackendName, jobs: ExperimentJob[], n: number, onRun: (run: RunResult) => void): Promise<RunResult[]> {
+async function runInWorkers(
+  settings: ExperimentSettings,
+  device: BackendName,
+  jobs: ExperimentJob[],
+  n: number,
+  onRun: (run: RunResult) => void,
+): Promise<RunResult[]> {
   const queue = [...jobs];
   const runs: RunResult[] = [];
-  const workers = Array.from({ length: Math.min(n, jobs.length) }, () => new Worker(new URL(import.meta.url), { workerData: { webmtlExperimentWorker: true, settings, device } }));
+  const workers = Array.from(
+    { length: Math.min(n, jobs.length) },
+    () => new Worker(new URL(import.meta.url), { workerData: { webmtlExperimentWorker: true, settings, device } }),
+  );
   try {
     await Promise.all(
       workers.map(
@@ -328,7 +344,9 @@ async function runInWorkers(settings: ExperimentSettings, device: BackendName, j
               next();
             });
             w.on('error', reject);
-            w.on('exit', (code) => (queue.length || code !== 0 ? reject(new Error(`an experiment worker exited with code ${code}`)) : resolve()));
+            w.on('exit', (code) =>
+              queue.length || code !== 0 ? reject(new Error(`an experiment worker exited with code ${code}`)) : resolve(),
+            );
             next();
           }),
       ),
@@ -345,14 +363,16 @@ function experimentWorker(): void {
   parentPort!.on('message', (job: ExperimentJob) => {
     runExperimentJob(settings, job, { device }).then(
       (run) => parentPort!.postMessage({ run }),
-      (e: Error) => parentPort!.postMessage({ error: `${MODEL_LABELS[job.model]} at ρ=${job.correlation}, seed ${job.seed}: ${e.message}` }),
+      (e: Error) =>
+        parentPort!.postMessage({ error: `${MODEL_LABELS[job.model]} at ρ=${job.correlation}, seed ${job.seed}: ${e.message}` }),
     );
   });
 }
 
 async function experiment(argv: string[]): Promise<void> {
   const [name, ...rest] = argv;
-  if (name !== 'mmoe-synthetic') throw new Error(`Unknown experiment '${name ?? ''}'; the one experiment is mmoe-synthetic (webmtl experiment mmoe-synthetic)`);
+  if (name !== 'mmoe-synthetic')
+    throw new Error(`Unknown experiment '${name ?? ''}'; the one experiment is mmoe-synthetic (webmtl experiment mmoe-synthetic)`);
   const { values: a } = parseArgs({
     args: rest,
     options: {
@@ -398,7 +418,10 @@ async function experiment(argv: string[]): Promise<void> {
   let done = 0;
   const onRun = (run: RunResult) => {
     done++;
-    if (!a.quiet) console.log(`  [${String(done).padStart(String(jobs.length).length)}/${jobs.length}] ${MODEL_LABELS[run.model].padEnd(13)} ρ=${String(run.correlation).padEnd(4)} seed ${run.seed}  test MSE ${run.testLoss.toFixed(4)}  (${run.seconds.toFixed(1)} s)`);
+    if (!a.quiet)
+      console.log(
+        `  [${String(done).padStart(String(jobs.length).length)}/${jobs.length}] ${MODEL_LABELS[run.model].padEnd(13)} ρ=${String(run.correlation).padEnd(4)} seed ${run.seed}  test MSE ${run.testLoss.toFixed(4)}  (${run.seconds.toFixed(1)} s)`,
+      );
   };
   let runs: RunResult[];
   const device = a.device as BackendName;

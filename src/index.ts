@@ -1,32 +1,66 @@
 // webmtl: multi-task learning for recommendation on a small tensor engine (WebGPU, WebAssembly + CPU).
-export * from './tensor/index.js';
-export { init, createBackend } from './init.js';
-export type { BackendName, InitOptions } from './init.js';
-export type { Backend, Buffer, DType, BackendStats, TypedArray, BatchNormShape, MatmulShape, RowPlacement } from './backend/backend.js';
+
+export type {
+  Backend,
+  BackendStats,
+  BatchNormShape,
+  Buffer,
+  DType,
+  MatmulShape,
+  OutOfMemoryInfo,
+  RowPlacement,
+  TypedArray,
+} from './backend/backend.js';
 export { OutOfMemoryError } from './backend/backend.js';
-export type { OutOfMemoryInfo } from './backend/backend.js';
-export { CpuBackend } from './backend/cpu/cpu-backend.js';
 export type { CpuBackendOptions } from './backend/cpu/cpu-backend.js';
-export { WasmBackend, createWasmBackend } from './backend/wasm/wasm-backend.js';
+export { CpuBackend } from './backend/cpu/cpu-backend.js';
 export type { WasmBackendOptions } from './backend/wasm/wasm-backend.js';
-export * from './nn/index.js';
-export * from './features.js';
-export * from './models/index.js';
+export { createWasmBackend, WasmBackend } from './backend/wasm/wasm-backend.js';
 export * from './data/index.js';
-export * from './optim/index.js';
-export * from './train/metrics.js';
-export * from './io/safetensors.js';
+export type {
+  CellSummary,
+  Claim,
+  ExperimentModel,
+  ExperimentResult,
+  MmoeSyntheticExperimentOptions,
+  RunResult,
+} from './experiments/mmoe-synthetic.js';
+export {
+  checkClaims,
+  EXPERIMENT_DEFAULTS,
+  EXPERIMENT_MODELS,
+  formatClaims,
+  formatTable,
+  matchedBottomUnits,
+  PAPER_SIZES,
+  runMmoeSynthetic,
+  summarize,
+} from './experiments/mmoe-synthetic.js';
+export type { WalkthroughOptions, WalkthroughResult } from './experiments/walkthrough.js';
+export { formatWalkthrough, runWalkthrough } from './experiments/walkthrough.js';
+export * from './features.js';
+export type { BackendName, InitOptions } from './init.js';
+export { createBackend, init } from './init.js';
 export * from './io/checkpoint.js';
+export * from './io/safetensors.js';
 export * from './io/torch-rechub.js';
-export { MTLTrainer, NonFiniteStepError, NonFiniteLossError, NonFiniteGradientError, NonFiniteStatisticsError, describeEpoch } from './train/trainer.js';
-export type { MTLTrainerOptions, EpochRecord, History, OptimizerName, OptimizerParams, SchedulerSpec } from './train/trainer.js';
-export { evaluateMultiTask, collectPredictions, scorePredictions } from './train/evaluate.js';
-export type { Predictions } from './train/evaluate.js';
-export type { ProgressEvent, ProgressMode } from './train/progress.js';
+export * from './models/index.js';
 export * from './mtl/index.js';
-export { runMmoeSynthetic, checkClaims, formatTable, formatClaims, summarize, matchedBottomUnits, EXPERIMENT_DEFAULTS, EXPERIMENT_MODELS, PAPER_SIZES } from './experiments/mmoe-synthetic.js';
-export type { MmoeSyntheticExperimentOptions, ExperimentResult, RunResult, CellSummary, Claim, ExperimentModel } from './experiments/mmoe-synthetic.js';
-export { runWalkthrough, formatWalkthrough } from './experiments/walkthrough.js';
-export type { WalkthroughResult, WalkthroughOptions } from './experiments/walkthrough.js';
-export { renderReport, renderExperimentReport, writeReport } from './report/html.js';
-export type { TrainingReportInput, ExperimentReportInput, ExperimentReportResult } from './report/html.js';
+export * from './nn/index.js';
+export * from './optim/index.js';
+export type { ExperimentReportInput, ExperimentReportResult, TrainingReportInput } from './report/html.js';
+export { renderExperimentReport, renderReport, writeReport } from './report/html.js';
+export * from './tensor/index.js';
+export type { Predictions } from './train/evaluate.js';
+export { collectPredictions, evaluateMultiTask, scorePredictions } from './train/evaluate.js';
+export * from './train/metrics.js';
+export type { ProgressEvent, ProgressMode } from './train/progress.js';
+export type { EpochRecord, History, MTLTrainerOptions, OptimizerName, OptimizerParams, SchedulerSpec } from './train/trainer.js';
+export {
+  describeEpoch,
+  MTLTrainer,
+  NonFiniteGradientError,
+  NonFiniteLossError,
+  NonFiniteStatisticsError,
+  NonFiniteStepError,
+} from './train/trainer.js';

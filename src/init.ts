@@ -35,7 +35,9 @@ export async function createBackend(name: BackendName = 'auto'): Promise<Backend
   try {
     return await createWasmBackend();
   } catch (err) {
-    console.warn(`webmtl: the wasm backend is unavailable (${(err as Error).message}); using the TypeScript CPU backend, which is much slower`);
+    console.warn(
+      `webmtl: the wasm backend is unavailable (${(err as Error).message}); using the TypeScript CPU backend, which is much slower`,
+    );
     return new CpuBackend();
   }
 }

@@ -26,7 +26,15 @@ export function describeUnknown(unknown: readonly string[], known: readonly stri
 }
 
 /** Throws `make(message)` when `given` has keys outside `known`: "<where>: unknown option 'x'; the options are …". */
-export function checkOptionNames(where: string, given: object, known: readonly string[], make: (message: string) => Error = (m) => new Error(m)): void {
+export function checkOptionNames(
+  where: string,
+  given: object,
+  known: readonly string[],
+  make: (message: string) => Error = (m) => new Error(m),
+): void {
   const unknown = unknownKeys(given, known);
-  if (unknown.length) throw make(`${where}: unknown option${unknown.length > 1 ? 's' : ''} ${describeUnknown(unknown, known)}; the options are ${known.join(', ')}`);
+  if (unknown.length)
+    throw make(
+      `${where}: unknown option${unknown.length > 1 ? 's' : ''} ${describeUnknown(unknown, known)}; the options are ${known.join(', ')}`,
+    );
 }

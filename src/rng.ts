@@ -88,7 +88,8 @@ export class Random {
 
   /** Continues from a getState() snapshot (of a generator with any seed). */
   setState(state: RandomState): void {
-    if (!isRandomState(state)) throw new Error(`Random: not a generator state (four 32-bit integers and spareNormal): ${JSON.stringify(state)}`);
+    if (!isRandomState(state))
+      throw new Error(`Random: not a generator state (four 32-bit integers and spareNormal): ${JSON.stringify(state)}`);
     [this.a, this.b, this.c, this.d] = state.words;
     this.spareNormal = state.spareNormal;
   }

@@ -110,7 +110,9 @@ const show = (v: unknown): string => (typeof v === 'string' ? `'${v}'` : (JSON.s
 /** A list of hidden sizes (expertUnits, towerUnits, ...). */
 function units(name: string) {
   return (v: unknown, s: SpellingScope): number[] =>
-    Array.isArray(v) && v.every((d) => Number.isInteger(d) && d > 0) ? v : fail(s.where, `${name} must be a list of hidden sizes (positive whole numbers), got ${show(v)}`);
+    Array.isArray(v) && v.every((d) => Number.isInteger(d) && d > 0)
+      ? v
+      : fail(s.where, `${name} must be a list of hidden sizes (positive whole numbers), got ${show(v)}`);
 }
 
 /** Sets one field of an MLP's parameters ({ dims, dropout, activation }), keeping the others given. */
@@ -123,14 +125,22 @@ function everyTower(name: string) {
   return (v: unknown, s: SpellingScope) => {
     const dims = units(name)(v, s);
     const o = s.options;
-    const n = Array.isArray(o.taskTypes) ? o.taskTypes.length : typeof o.nTask === 'number' ? o.nTask : Array.isArray(o.towerParamsList) ? o.towerParamsList.length : undefined;
+    const n = Array.isArray(o.taskTypes)
+      ? o.taskTypes.length
+      : typeof o.nTask === 'number'
+        ? o.nTask
+        : Array.isArray(o.towerParamsList)
+          ? o.towerParamsList.length
+          : undefined;
     if (n === undefined) fail(s.where, `say how many tasks there are: taskTypes (e.g. ['classification', 'classification']) or numTasks`);
     return Array.from({ length: n! }, () => ({ dims }));
   };
 }
 
 function taskCount(v: unknown, s: SpellingScope): number {
-  return Number.isInteger(v) && (v as number) >= 1 ? (v as number) : fail(s.where, `numTasks must be a positive whole number, got ${show(v)}`);
+  return Number.isInteger(v) && (v as number) >= 1
+    ? (v as number)
+    : fail(s.where, `numTasks must be a positive whole number, got ${show(v)}`);
 }
 
 /** numTasks: that many classification tasks, unless taskTypes (of that length) says which. */
@@ -147,7 +157,8 @@ function embeddingDim(...lists: string[]): Spelling {
   return {
     to: lists,
     rewrites: true,
-    convert: (dim, s) => (Array.isArray(s.current) && s.context.withEmbeddingDim ? s.context.withEmbeddingDim(s.current, dim as number) : s.current),
+    convert: (dim, s) =>
+      Array.isArray(s.current) && s.context.withEmbeddingDim ? s.context.withEmbeddingDim(s.current, dim as number) : s.current,
   };
 }
 
@@ -170,7 +181,10 @@ export const MOE_SPELLINGS: Spellings = {
   ...TOWERS,
   gateActivation: {
     to: [],
-    convert: (v, s) => (typeof v === 'string' && v.toLowerCase() === 'softmax' ? undefined : fail(s.where, `gates are softmax gates; gateActivation ${show(v)} is not supported`)),
+    convert: (v, s) =>
+      typeof v === 'string' && v.toLowerCase() === 'softmax'
+        ? undefined
+        : fail(s.where, `gates are softmax gates; gateActivation ${show(v)} is not supported`),
   },
 };
 
@@ -208,7 +222,10 @@ const esmmTower = (name: string) => (v: unknown, s: SpellingScope) => {
 export const ESMM_SPELLINGS: Spellings = {
   features: {
     to: ['userFeatures'],
-    convert: (v, s) => (s.options.itemFeatures !== undefined || s.current !== undefined ? fail(s.where, 'pass either userFeatures and itemFeatures, or features, not both') : v),
+    convert: (v, s) =>
+      s.options.itemFeatures !== undefined || s.current !== undefined
+        ? fail(s.where, 'pass either userFeatures and itemFeatures, or features, not both')
+        : v,
   },
   hiddenUnits: { to: ['cvrParams', 'ctrParams'], convert: esmmTower('hiddenUnits') },
   towerUnits: { to: ['cvrParams', 'ctrParams'], convert: esmmTower('towerUnits') },
@@ -236,7 +253,11 @@ export const TRAINER_SPELLINGS: Spellings = {
     to: ['adaptiveParams'],
     convert: (v, s) => {
       if (!(typeof v === 'number' && v > 0 && Number.isFinite(v))) fail(s.where, `gradnormAlpha must be a number > 0, got ${show(v)}`);
-      if (methodOf(s.current) !== 'gradnorm') fail(s.where, "gradnormAlpha is GradNorm's alpha; pass it with taskWeightsStrategy: 'gradnorm' (or give adaptiveParams: { method: 'gradnorm', alpha })");
+      if (methodOf(s.current) !== 'gradnorm')
+        fail(
+          s.where,
+          "gradnormAlpha is GradNorm's alpha; pass it with taskWeightsStrategy: 'gradnorm' (or give adaptiveParams: { method: 'gradnorm', alpha })",
+        );
       return { ...(s.current as object), alpha: v };
     },
   },
@@ -244,7 +265,8 @@ export const TRAINER_SPELLINGS: Spellings = {
     to: ['adaptiveParams'],
     convert: (v, s) => {
       const n = s.context.nTrained;
-      const ok = Array.isArray(v) && (n === undefined || v.length === n) && v.every((w) => typeof w === 'number' && Number.isFinite(w) && w >= 0);
+      const ok =
+        Array.isArray(v) && (n === undefined || v.length === n) && v.every((w) => typeof w === 'number' && Number.isFinite(w) && w >= 0);
       if (!ok) fail(s.where, `taskWeights must be ${n ?? 'the'} finite numbers ≥ 0, one per trained task, got ${show(v)}`);
       return methodOf(s.current) === 'fixed' ? { ...(s.current as object), weights: v } : { method: 'fixed', weights: v };
     },
@@ -263,8 +285,15 @@ export const TRAINER_SPELLINGS: Spellings = {
  * neither vocabulary are an error (with a near miss from either); so are null values, and two spellings
  * of one option that say different things (both are named).
  */
-export function toInternal<T extends object>(where: string, given: unknown, internal: readonly string[], table: Spellings, context: SpellingContext = {}): T {
-  if (!given || typeof given !== 'object' || Array.isArray(given)) throw new Error(`${where}: options must be an object, got ${show(given)}`);
+export function toInternal<T extends object>(
+  where: string,
+  given: unknown,
+  internal: readonly string[],
+  table: Spellings,
+  context: SpellingContext = {},
+): T {
+  if (!given || typeof given !== 'object' || Array.isArray(given))
+    throw new Error(`${where}: options must be an object, got ${show(given)}`);
   const g = given as Record<string, unknown>;
   const tutorial = Object.keys(table);
   const unknown = unknownKeys(g, [...internal, ...tutorial]);

@@ -46,7 +46,11 @@ function sourceFiles(dir: string): string[] {
 /** Every relative module a file names: static imports and re-exports (type-only too) and dynamic import(). */
 export function importedPaths(source: string): string[] {
   const found: string[] = [];
-  const patterns = [/\b(?:import|export)\s[^;'"]*?\bfrom\s*['"](\.{1,2}\/[^'"]+)['"]/g, /\bimport\s*\(\s*['"](\.{1,2}\/[^'"]+)['"]\s*\)/g, /^\s*import\s*['"](\.{1,2}\/[^'"]+)['"]/gm];
+  const patterns = [
+    /\b(?:import|export)\s[^;'"]*?\bfrom\s*['"](\.{1,2}\/[^'"]+)['"]/g,
+    /\bimport\s*\(\s*['"](\.{1,2}\/[^'"]+)['"]\s*\)/g,
+    /^\s*import\s*['"](\.{1,2}\/[^'"]+)['"]/gm,
+  ];
   for (const re of patterns) for (const m of source.matchAll(re)) found.push(m[1]);
   return found;
 }
@@ -100,6 +104,12 @@ describe('architecture', () => {
       "import './side-effect.js';",
       "import { readFile } from 'node:fs';",
     ].join('\n');
-    expect(importedPaths(source).sort()).toEqual(['../models/base.js', '../tensor/ops.js', '../train/trainer.js', './c.js', './side-effect.js']);
+    expect(importedPaths(source).sort()).toEqual([
+      '../models/base.js',
+      '../tensor/ops.js',
+      '../train/trainer.js',
+      './c.js',
+      './side-effect.js',
+    ]);
   });
 });

@@ -23,7 +23,11 @@ type Vec = number[];
 const dotv = (u: Vec, v: Vec) => u.reduce((s, x, i) => s + x * v[i], 0);
 const norm = (v: Vec) => Math.sqrt(dotv(v, v));
 const combo = (g: Vec[], w: Vec) => g[0].map((_, k) => g.reduce((s, gi, i) => s + w[i] * gi[k], 0));
-const meanGrad = (g: Vec[]) => combo(g, g.map(() => 1 / g.length));
+const meanGrad = (g: Vec[]) =>
+  combo(
+    g,
+    g.map(() => 1 / g.length),
+  );
 const gramOf = (g: Vec[]) => g.map((gi) => g.map((gj) => dotv(gi, gj)));
 /** max_i ‖g_i‖², the scale of every inner product in a problem. */
 const scaleOf = (g: Vec[]) => Math.max(...g.map((gi) => dotv(gi, gi)));
@@ -86,8 +90,26 @@ function bruteForceDual(g: Vec[], c: number): { f: number; w: Vec } {
   // F on the Gram matrix for the grid (same function, cheaper per point); the result is re-evaluated below.
   const G = gramOf(g);
   const a = G.map((row) => row.reduce((s, x) => s + x / T, 0));
-  const r = c * Math.sqrt(Math.max(a.reduce((s, x) => s + x / T, 0), 0));
-  const fast = (w: Vec) => dotv(a, w) + r * Math.sqrt(Math.max(dotv(w, G.map((row) => dotv(row, w))), 0));
+  const r =
+    c *
+    Math.sqrt(
+      Math.max(
+        a.reduce((s, x) => s + x / T, 0),
+        0,
+      ),
+    );
+  const fast = (w: Vec) =>
+    dotv(a, w) +
+    r *
+      Math.sqrt(
+        Math.max(
+          dotv(
+            w,
+            G.map((row) => dotv(row, w)),
+          ),
+          0,
+        ),
+      );
   const starts: { f: number; w: Vec }[] = [];
   for (const k of compositions(n, T)) {
     const w = k.map((x) => x / n);
@@ -161,7 +183,10 @@ const bruteFor = (cs: (typeof cases)[number]) => {
  */
 function expectOptimal(g: Vec[], c: number, coef: Vec, opt: { f: number }, tol: number, what: string) {
   const S = scaleOf(g);
-  const size = Math.max(1, coef.reduce((s, k) => s + Math.abs(k), 0));
+  const size = Math.max(
+    1,
+    coef.reduce((s, k) => s + Math.abs(k), 0),
+  );
   const { worst, dist } = direction(g, coef);
   const r = c * norm(meanGrad(g));
   expect(coef.every(Number.isFinite), `${what}: finite coefficients`).toBe(true);
@@ -233,25 +258,42 @@ describe('CAGrad degenerate cases', () => {
   });
 
   it('identical gradients: d = (1 + c) g whatever the split between the copies', () => {
-    const g = [[1, 2, -1], [1, 2, -1], [1, 2, -1]];
+    const g = [
+      [1, 2, -1],
+      [1, 2, -1],
+      [1, 2, -1],
+    ];
     const sol = solve(gramOf(g), 0.6);
     expect(sol.coef.reduce((s, x) => s + x, 0)).toBeCloseTo(1.6, 12);
     expect(sol.worst).toBeCloseTo(1.6 * 6, 10);
   });
 
   it('c = 0 and g0 = 0 give d = g0', () => {
-    const g = [[1, 0], [-0.5, 1], [0.2, -3]];
+    const g = [
+      [1, 0],
+      [-0.5, 1],
+      [0.2, -3],
+    ];
     const plain = solve(gramOf(g), 0);
     expect(plain.coef).toEqual([1 / 3, 1 / 3, 1 / 3]);
     expect(plain.worst).toBeCloseTo(Math.min(...g.map((gi) => dotv(gi, meanGrad(g)))), 12);
-    const cancelling = solve(gramOf([[1, 2], [-1, -2]]), 0.5); // g0 = 0: the ball is the point 0
+    const cancelling = solve(
+      gramOf([
+        [1, 2],
+        [-1, -2],
+      ]),
+      0.5,
+    ); // g0 = 0: the ball is the point 0
     expect(cancelling.coef).toEqual([0.5, 0.5]);
     expect(cancelling.worst).toBe(0);
   });
 
   it('collinear gradients of opposite sign and unequal length: the exact optimum of a 1-D problem', () => {
     // g0 = (−½, 0), r = 0.2: d_x ∈ [−0.7, −0.3], min(d_x, −2d_x) = d_x, so d = (−0.3, 0).
-    const g = [[1, 0], [-2, 0]];
+    const g = [
+      [1, 0],
+      [-2, 0],
+    ];
     const sol = solve(gramOf(g), 0.4);
     const { d, worst } = direction(g, sol.coef);
     expect(d[0]).toBeCloseTo(-0.3, 12);
@@ -264,7 +306,11 @@ describe('CAGrad degenerate cases', () => {
     // g1 = −g2 makes g_w = 0 reachable, so no direction improves every task: the optimum is 0. The ball
     // around g0 = (⅓, ⅓) (radius 0.8 · 0.471 = 0.377) reaches the cone {⟨g_i, d⟩ ≥ 0} = {d_x = 0, d_y ≥ 0};
     // d = g0 itself would raise task 2's loss (⟨g2, g0⟩ = −⅓).
-    const g = [[1, 0], [-1, 0], [1, 1]];
+    const g = [
+      [1, 0],
+      [-1, 0],
+      [1, 1],
+    ];
     const c = 0.8;
     const sol = solve(gramOf(g), c);
     const { d, inner, worst } = direction(g, sol.coef);
@@ -283,7 +329,11 @@ describe('CAGrad degenerate cases', () => {
   });
 
   it('a task with a zero gradient', () => {
-    const g = [[0, 0, 0], [1, 2, 0], [-1, 0.5, 1]];
+    const g = [
+      [0, 0, 0],
+      [1, 2, 0],
+      [-1, 0.5, 1],
+    ];
     for (const c of [0.2, 0.7, 1.5]) {
       const sol = solve(gramOf(g), c);
       expectOptimal(g, c, sol.coef, bruteForceDual(g, c), 1e-9, `c = ${c}`);
@@ -295,7 +345,10 @@ describe('CAGrad degenerate cases', () => {
     const G = gramOf(problem('near-opposite', 4, 3));
     const ref = solve(G, 0.4).coef;
     for (const s of [1e-12, 1e-3, 1e5, 1e12]) {
-      solve(G.map((row) => row.map((v) => v * s)), 0.4).coef.forEach((k, i) => expect(k).toBeCloseTo(ref[i], 9));
+      solve(
+        G.map((row) => row.map((v) => v * s)),
+        0.4,
+      ).coef.forEach((k, i) => expect(k).toBeCloseTo(ref[i], 9));
     }
   });
 
@@ -317,7 +370,10 @@ describe('CAGrad degenerate cases', () => {
           expect([...sol.coef, ...sol.w, sol.lambda, sol.worst].every(Number.isFinite), what).toBe(true);
           expect(Math.min(...sol.w), what).toBeGreaterThanOrEqual(0);
           const { worst, dist } = direction(g, sol.coef);
-          const size = Math.max(1, sol.coef.reduce((s, k) => s + Math.abs(k), 0)); // rounding grows with Σ|coef_i|
+          const size = Math.max(
+            1,
+            sol.coef.reduce((s, k) => s + Math.abs(k), 0),
+          ); // rounding grows with Σ|coef_i|
           expect(dist, what).toBeLessThanOrEqual(c * norm(meanGrad(g)) + 1e-9 * size * Math.sqrt(scaleOf(g)));
           expect(worst, what).toBeLessThanOrEqual(dual(g, c, sol.w) + 1e-9 * size * scaleOf(g)); // weak duality
         }
@@ -326,14 +382,27 @@ describe('CAGrad degenerate cases', () => {
   });
 
   it('non-finite Gram entries, too many tasks and a bad c are clear errors', () => {
-    expect(() => solve([[1, NaN], [NaN, 1]], 0.4)).toThrow(/non-finite entry G\[0\]\[1\] = NaN/);
+    expect(() =>
+      solve(
+        [
+          [1, NaN],
+          [NaN, 1],
+        ],
+        0.4,
+      ),
+    ).toThrow(/non-finite entry G\[0\]\[1\] = NaN/);
     expect(() => solve([[Infinity]], 0.4)).toThrow(/non-finite entry G\[0\]\[0\] = Infinity/);
     expect(() => solve([[1, 0]], 0.4)).toThrow(/must be 1 × 1/);
     expect(() => solve([[1]], -1)).toThrow(/c must be a number ≥ 0/);
     const big = Array.from({ length: 13 }, (_, i) => Array.from({ length: 13 }, (_, j) => (i === j ? 1 : 0)));
     expect(() => solve(big, 0.4)).toThrow(/supports up to 12 tasks, got 13/);
     expect(() => new CAGrad().setup({ nTask: 13 })).toThrow(/supports up to 12 tasks/);
-    expect(() => solve(big.slice(0, 12).map((row) => row.slice(0, 12)), 0.4)).not.toThrow();
+    expect(() =>
+      solve(
+        big.slice(0, 12).map((row) => row.slice(0, 12)),
+        0.4,
+      ),
+    ).not.toThrow();
   });
 });
 
@@ -341,9 +410,22 @@ describe('CAGrad degenerate cases', () => {
 
 /** Shared parameters θ_p and linear losses L_i = Σ_p sum(g_ip ⊙ θ_p), so ∇_θp L_i = g_ip exactly. */
 function linearProblem(g: Vec[][]) {
-  const shared = g[0].map((part) => wm.tensor(part.map(() => 0), { requiresGrad: true }));
+  const shared = g[0].map((part) =>
+    wm.tensor(
+      part.map(() => 0),
+      { requiresGrad: true },
+    ),
+  );
   const losses = g.map((task) => task.map((part, p) => wm.sum(wm.mul(shared[p], wm.tensor(part)))).reduce((x, y) => wm.add(x, y)));
-  const ctx = makeBalanceContext({ losses, lossValues: g.map(() => 1), shared, sharedNames: shared.map((_, p) => `layer${p}.weight`), perTask: g.map(() => []), step: 0, epoch: 0 });
+  const ctx = makeBalanceContext({
+    losses,
+    lossValues: g.map(() => 1),
+    shared,
+    sharedNames: shared.map((_, p) => `layer${p}.weight`),
+    perTask: g.map(() => []),
+    step: 0,
+    epoch: 0,
+  });
   return { shared, ctx };
 }
 
@@ -352,37 +434,45 @@ describe('CAGrad through the strategy', () => {
     { T: 3, kind: 'unequal norms' as Kind, c: 0.7, rescale: false },
     { T: 4, kind: 'near-opposite' as Kind, c: 0.3, rescale: true },
     { T: 5, kind: 'random' as Kind, c: 0.9, rescale: false },
-  ])('writes T · (g0 + c‖g0‖/‖g_w‖ · g_w) with the exact w into the shared parameters: T = $T, $kind, c = $c, rescale $rescale', ({ T, kind, c, rescale }) => {
-    const g = problem(kind, T, 40 + T);
-    // The shared parameters: two tensors, the gradient split between them.
-    const split = (v: Vec) => [v.slice(0, 3), v.slice(3)];
-    const { shared, ctx } = linearProblem(g.map(split));
-    const strategy = createStrategy({ method: 'cagrad', c, rescale });
-    strategy.setup?.({ nTask: T, lr: 1e-3 });
-    const { weights } = strategy.backward(ctx);
-    const got = shared.flatMap((p) => Array.from(p.grad!.dataSync()));
+  ])(
+    'writes T · (g0 + c‖g0‖/‖g_w‖ · g_w) with the exact w into the shared parameters: T = $T, $kind, c = $c, rescale $rescale',
+    ({ T, kind, c, rescale }) => {
+      const g = problem(kind, T, 40 + T);
+      // The shared parameters: two tensors, the gradient split between them.
+      const split = (v: Vec) => [v.slice(0, 3), v.slice(3)];
+      const { shared, ctx } = linearProblem(g.map(split));
+      const strategy = createStrategy({ method: 'cagrad', c, rescale });
+      strategy.setup?.({ nTask: T, lr: 1e-3 });
+      const { weights } = strategy.backward(ctx);
+      const got = shared.flatMap((p) => Array.from(p.grad!.dataSync()));
 
-    const factor = T / (rescale ? 1 + c * c : 1);
-    const formula = (w: Vec) => {
-      const g0 = meanGrad(g);
-      const gw = combo(g, w);
-      return g0.map((v, k) => factor * (v + ((c * norm(g0)) / norm(gw)) * gw[k]));
-    };
-    const size = Math.max(...got.map(Math.abs));
-    // With the brute-force minimiser of F…
-    const wBrute = bruteForceDual(g, c).w;
-    formula(wBrute).forEach((v, k) => expect(Math.abs(got[k] - v), `component ${k}`).toBeLessThanOrEqual(1e-4 * size));
-    // …and, more tightly, with the solver's w (float32 Gram, float32 gradient).
-    const exact = solve(gramOf(g), c);
-    formula(exact.w).forEach((v, k) => expect(Math.abs(got[k] - v), `component ${k}`).toBeLessThanOrEqual(2e-6 * size));
-    // The reported weights are each task gradient's coefficient in the shared gradient.
-    weights.forEach((x, i) => expect(x).toBeCloseTo(factor * exact.coef[i], 4));
-    // The worst task improves as much as it can.
-    expect(Math.min(...g.map((gi) => dotv(gi, got)))).toBeGreaterThanOrEqual(factor * bruteForceDual(g, c).f - 1e-5 * factor * scaleOf(g));
-  });
+      const factor = T / (rescale ? 1 + c * c : 1);
+      const formula = (w: Vec) => {
+        const g0 = meanGrad(g);
+        const gw = combo(g, w);
+        return g0.map((v, k) => factor * (v + ((c * norm(g0)) / norm(gw)) * gw[k]));
+      };
+      const size = Math.max(...got.map(Math.abs));
+      // With the brute-force minimiser of F…
+      const wBrute = bruteForceDual(g, c).w;
+      formula(wBrute).forEach((v, k) => expect(Math.abs(got[k] - v), `component ${k}`).toBeLessThanOrEqual(1e-4 * size));
+      // …and, more tightly, with the solver's w (float32 Gram, float32 gradient).
+      const exact = solve(gramOf(g), c);
+      formula(exact.w).forEach((v, k) => expect(Math.abs(got[k] - v), `component ${k}`).toBeLessThanOrEqual(2e-6 * size));
+      // The reported weights are each task gradient's coefficient in the shared gradient.
+      weights.forEach((x, i) => expect(x).toBeCloseTo(factor * exact.coef[i], 4));
+      // The worst task improves as much as it can.
+      expect(Math.min(...g.map((gi) => dotv(gi, got)))).toBeGreaterThanOrEqual(
+        factor * bruteForceDual(g, c).f - 1e-5 * factor * scaleOf(g),
+      );
+    },
+  );
 
   it('c = 0 gives the plain sum; one task gets (1 + c)∇L', () => {
-    const g = [[1, 0, 2], [-0.5, 1, 0]];
+    const g = [
+      [1, 0, 2],
+      [-0.5, 1, 0],
+    ];
     const plain = linearProblem(g.map((v) => [v]));
     expect(new CAGrad({ c: 0 }).backward(plain.ctx).weights).toEqual([1, 1]);
     Array.from(plain.shared[0].grad!.dataSync()).forEach((v, k) => expect(v).toBeCloseTo(g[0][k] + g[1][k], 6));
@@ -393,7 +483,9 @@ describe('CAGrad through the strategy', () => {
 
   it('a non-finite task gradient is a clear error', () => {
     const { ctx } = linearProblem([[[1, NaN]], [[0, 1]]]);
-    expect(() => new CAGrad().backward(ctx)).toThrow(/CAGrad: the Gram matrix of the task gradients has a non-finite entry G\[0\]\[0\] = NaN/);
+    expect(() => new CAGrad().backward(ctx)).toThrow(
+      /CAGrad: the Gram matrix of the task gradients has a non-finite entry G\[0\]\[0\] = NaN/,
+    );
   });
 });
 

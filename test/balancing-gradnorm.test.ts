@@ -12,8 +12,15 @@
 // 3. The weights' Adam moments are part of stateDict(): a run resumed from it is the unbroken run.
 import { beforeAll, describe, expect, it } from 'vitest';
 import { CpuBackend } from '../src/backend/cpu/cpu-backend.js';
-import { GradNorm, createStrategy, makeBalanceContext, type BalanceContext, type BalanceStrategy, type StepReport } from '../src/mtl/index.js';
 import { GRADNORM_DEFAULT_LR } from '../src/mtl/gradnorm.js';
+import {
+  type BalanceContext,
+  type BalanceStrategy,
+  createStrategy,
+  GradNorm,
+  makeBalanceContext,
+  type StepReport,
+} from '../src/mtl/index.js';
 import { weightedSum } from '../src/mtl/util.js';
 import { Linear } from '../src/nn/layers.js';
 import { Adam } from '../src/optim/adam.js';
@@ -213,7 +220,15 @@ function quadraticStep(t: number, path: Path = PATH_A) {
   const losses = S.map((s, i) => wm.mul(wm.sum(wm.square(wm.sub(p, wm.tensor(U[i])))), s));
   const lossValues = S.map((s, i) => s * theta.reduce((acc, v, k) => acc + (v - U[i][k]) ** 2, 0));
   const grads = S.map((s, i) => theta.map((v, k) => 2 * s * (v - U[i][k])));
-  const ctx = makeBalanceContext({ losses, lossValues, shared: [p], sharedNames: ['layer0.weight'], perTask: S.map(() => []), step: t, epoch: 0 });
+  const ctx = makeBalanceContext({
+    losses,
+    lossValues,
+    shared: [p],
+    sharedNames: ['layer0.weight'],
+    perTask: S.map(() => []),
+    step: t,
+    epoch: 0,
+  });
   return { p, ctx, lossValues, grads };
 }
 
@@ -284,7 +299,10 @@ function checkAgainstHand(gn: GradNorm, o: HandOptions & { path?: Path }, steps:
     const h = hand.steps[t];
     // The model's gradient is Σ_i w_i ∇L_i with the step's weights, before their update.
     expectRel(report.weights, h.used);
-    expectRel(p.grad!.dataSync(), [0, 1].map((c) => h.used.reduce((s, wi, i) => s + wi * grads[i][c], 0)));
+    expectRel(
+      p.grad!.dataSync(),
+      [0, 1].map((c) => h.used.reduce((s, wi, i) => s + wi * grads[i][c], 0)),
+    );
     expectRel(gn.lossWeights!.dataSync(), h.after);
   }
   return hand;
@@ -321,7 +339,7 @@ describe('GradNorm with α ≠ 1 over several steps, against Algorithm 1 with Ad
 // ---- 3. options and checkpoints -------------------------------------------------------------------
 
 describe('GradNorm options and state', () => {
-  it('lr is the weights\' own Adam rate: accepted by createStrategy, checked, not taken from setup()', () => {
+  it("lr is the weights' own Adam rate: accepted by createStrategy, checked, not taken from setup()", () => {
     expect(createStrategy({ method: 'gradnorm', lr: 0.01 }).name).toBe('gradnorm');
     expect(() => new GradNorm({ lr: 0 })).toThrow(/lr must be a number > 0 \(the learning rate of the weights' Adam; default 0.025\)/);
     const gn = new GradNorm({ alpha: 0.5 });
@@ -362,10 +380,18 @@ describe('GradNorm options and state', () => {
     const gn = new GradNorm();
     gn.setup({ nTask: 3 });
     const base = { lr: null, weights: [1, 1, 1], initialLosses: [1, 1, 1], watched: ['layer0.weight'] };
-    expect(() => gn.validateStateDict({ ...base, adam: { step: 0, expAvg: [0, 0, 0], expAvgSq: [0, 0, 0] } })).toThrow(/adam must be \{ step ≥ 1/);
-    expect(() => gn.validateStateDict({ ...base, adam: { step: 2, expAvg: [0, 0], expAvgSq: [0, 0, 0] } })).toThrow(/adam.expAvg must be a list of 3/);
-    expect(() => gn.validateStateDict({ ...base, adam: { step: 2, expAvg: [0, 0, 0], expAvgSq: [0, -1, 0] } })).toThrow(/expAvgSq must be ≥ 0/);
-    expect(() => gn.validateStateDict({ ...base, weights: null, adam: { step: 2, expAvg: [0, 0, 0], expAvgSq: [0, 0, 0] } })).toThrow(/without weights/);
+    expect(() => gn.validateStateDict({ ...base, adam: { step: 0, expAvg: [0, 0, 0], expAvgSq: [0, 0, 0] } })).toThrow(
+      /adam must be \{ step ≥ 1/,
+    );
+    expect(() => gn.validateStateDict({ ...base, adam: { step: 2, expAvg: [0, 0], expAvgSq: [0, 0, 0] } })).toThrow(
+      /adam.expAvg must be a list of 3/,
+    );
+    expect(() => gn.validateStateDict({ ...base, adam: { step: 2, expAvg: [0, 0, 0], expAvgSq: [0, -1, 0] } })).toThrow(
+      /expAvgSq must be ≥ 0/,
+    );
+    expect(() => gn.validateStateDict({ ...base, weights: null, adam: { step: 2, expAvg: [0, 0, 0], expAvgSq: [0, 0, 0] } })).toThrow(
+      /without weights/,
+    );
     expect(() => gn.validateStateDict({ ...base, adam: { step: 2, expAvg: [0, 0, 0], expAvgSq: [0, 0, 0] } })).not.toThrow();
   });
 });

@@ -6,16 +6,25 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Backend } from '../src/backend/backend.js';
 import { CpuBackend } from '../src/backend/cpu/cpu-backend.js';
-import { DenseFeature, SparseFeature, type Feature } from '../src/features.js';
-import { MMoE } from '../src/models/index.js';
-import { CAGrad, GradNorm, MetaBalance, PCGrad, UWL, inspectGradients, modelBalanceContext, type BalanceStrategy } from '../src/mtl/index.js';
-import * as wm from '../src/tensor/index.js';
-import { getWebGPUOrSkip } from './helpers/webgpu.js';
 import { aliCcpSchema } from '../src/data/datasets.js';
 import { DataLoader } from '../src/data/loader.js';
 import { generateAliCcpSplits } from '../src/data/synthetic-ali-ccp.js';
+import { DenseFeature, type Feature, SparseFeature } from '../src/features.js';
+import { MMoE } from '../src/models/index.js';
 import { createModel } from '../src/models/registry.js';
+import {
+  type BalanceStrategy,
+  CAGrad,
+  GradNorm,
+  inspectGradients,
+  MetaBalance,
+  modelBalanceContext,
+  PCGrad,
+  UWL,
+} from '../src/mtl/index.js';
+import * as wm from '../src/tensor/index.js';
 import { MTLTrainer } from '../src/train/trainer.js';
+import { getWebGPUOrSkip } from './helpers/webgpu.js';
 
 const gpu = await getWebGPUOrSkip();
 const cpu = new CpuBackend();
@@ -40,7 +49,13 @@ function hostBatch(seed: number) {
 async function makeModel(backend: Backend): Promise<MMoE> {
   wm.setBackend(cpu);
   wm.seed(12);
-  const model = new MMoE({ features: features(), taskTypes: ['classification', 'regression'], nExpert: 3, expertParams: { dims: [6] }, towerParamsList: [{ dims: [4] }, { dims: [4] }] });
+  const model = new MMoE({
+    features: features(),
+    taskTypes: ['classification', 'regression'],
+    nExpert: 3,
+    expertParams: { dims: [6] },
+    towerParamsList: [{ dims: [4] }, { dims: [4] }],
+  });
   await model.to(backend);
   wm.setBackend(backend);
   return model;
@@ -122,7 +137,9 @@ describe.skipIf(!gpu)('balancing on WebGPU matches the CPU', () => {
     it(name, async () => {
       const a = await run(cpu, make);
       const b = await run(gpu!, make);
-      a.taskGrads.forEach((task, k) => task.forEach((g, p) => expectMatch(b.taskGrads[k][p], g, `task ${k}: ${a.sharedNames[p]}`, maxAbs(task))));
+      a.taskGrads.forEach((task, k) =>
+        task.forEach((g, p) => expectMatch(b.taskGrads[k][p], g, `task ${k}: ${a.sharedNames[p]}`, maxAbs(task))),
+      );
       a.grads.forEach((g, p) => expectMatch(b.grads[p], g, a.names[p], maxAbs(a.grads)));
       expect(b.weights.length).toBe(a.weights.length);
       expect(relError(b.weights, a.weights)).toBeLessThan(1e-4);
@@ -151,22 +168,31 @@ const gpuForTrainer = await getWebGPUOrSkip();
 
 describe.skipIf(!gpuForTrainer)('a balanced training step on WebGPU reads back only its losses and its check', () => {
   afterAll(() => gpuForTrainer?.destroy());
-  it.each(['uwl', 'gradnorm', 'metabalance', 'pcgrad', 'cagrad'] as const)('%s: two readbacks per step (the losses; the gradient norm and statistics check), plus the epoch-end weights', async (method) => {
-    const gpu = gpuForTrainer!;
-    wm.setBackend(gpu);
-    wm.seed(3);
-    const data = generateAliCcpSplits({ train: 128, val: 16, test: 16, seed: 2, vocabScale: 0.01 });
-    const model = createModel('mmoe', { ...data, itemColumns: aliCcpSchema.itemColumns });
-    const trainer = new MTLTrainer(model, { nEpoch: 1, device: gpu, progress: 'none', adaptiveParams: { method } as never });
-    const before = gpu.stats.readbacks;
-    const history = await trainer.fit(new DataLoader(data.train, { batchSize: 32 }));
-    const steps = 4;
-    expect(gpu.stats.readbacks - before).toBeLessThanOrEqual(2 * steps + 1);
-    // With the check off, only the losses are read.
-    const unchecked = new MTLTrainer(model, { nEpoch: 1, device: gpu, progress: 'none', adaptiveParams: { method } as never, checkGradients: false });
-    const start = gpu.stats.readbacks;
-    await unchecked.fit(new DataLoader(data.train, { batchSize: 32 }));
-    expect(gpu.stats.readbacks - start).toBeLessThanOrEqual(steps + 1);
-    expect(Object.values(history.epochs[0].taskWeights).every(Number.isFinite)).toBe(true);
-  });
+  it.each(['uwl', 'gradnorm', 'metabalance', 'pcgrad', 'cagrad'] as const)(
+    '%s: two readbacks per step (the losses; the gradient norm and statistics check), plus the epoch-end weights',
+    async (method) => {
+      const gpu = gpuForTrainer!;
+      wm.setBackend(gpu);
+      wm.seed(3);
+      const data = generateAliCcpSplits({ train: 128, val: 16, test: 16, seed: 2, vocabScale: 0.01 });
+      const model = createModel('mmoe', { ...data, itemColumns: aliCcpSchema.itemColumns });
+      const trainer = new MTLTrainer(model, { nEpoch: 1, device: gpu, progress: 'none', adaptiveParams: { method } as never });
+      const before = gpu.stats.readbacks;
+      const history = await trainer.fit(new DataLoader(data.train, { batchSize: 32 }));
+      const steps = 4;
+      expect(gpu.stats.readbacks - before).toBeLessThanOrEqual(2 * steps + 1);
+      // With the check off, only the losses are read.
+      const unchecked = new MTLTrainer(model, {
+        nEpoch: 1,
+        device: gpu,
+        progress: 'none',
+        adaptiveParams: { method } as never,
+        checkGradients: false,
+      });
+      const start = gpu.stats.readbacks;
+      await unchecked.fit(new DataLoader(data.train, { batchSize: 32 }));
+      expect(gpu.stats.readbacks - start).toBeLessThanOrEqual(steps + 1);
+      expect(Object.values(history.epochs[0].taskWeights).every(Number.isFinite)).toBe(true);
+    },
+  );
 });

@@ -3,24 +3,24 @@
 // parameter can be written down from the papers' formulas. Then: every strategy on real models, and errors.
 import { beforeAll, describe, expect, it } from 'vitest';
 import { CpuBackend } from '../src/backend/cpu/cpu-backend.js';
-import { DenseFeature, SparseFeature, type Feature } from '../src/features.js';
-import { ESMM, MMoE, PLE, SharedBottom, type MultiTaskModel } from '../src/models/index.js';
+import { DenseFeature, type Feature, SparseFeature } from '../src/features.js';
+import { ESMM, MMoE, type MultiTaskModel, PLE, SharedBottom } from '../src/models/index.js';
 import {
+  type BalanceStrategy,
   CAGrad,
+  createStrategy,
   DWA,
+  dwaWeights,
   FixedWeights,
   GradNorm,
-  MetaBalance,
-  PCGrad,
-  UWL,
-  createStrategy,
-  dwaWeights,
   isBalanceStrategy,
+  MetaBalance,
   makeBalanceContext,
   modelBalanceContext,
+  PCGrad,
   projectConflicting,
   projectionOrder,
-  type BalanceStrategy,
+  UWL,
 } from '../src/mtl/index.js';
 import { Adam } from '../src/optim/adam.js';
 import { SGD } from '../src/optim/sgd.js';
@@ -62,10 +62,16 @@ const expectClose = (got: number[], want: number[], digits = 5) => {
 
 describe('makeBalanceContext', () => {
   it('computes per-task gradients on the shared parameters once, from one forward', () => {
-    const { ctx } = linearProblem([[[1, 2], [3]], [[0, -1], [5]]]);
+    const { ctx } = linearProblem([
+      [[1, 2], [3]],
+      [[0, -1], [5]],
+    ]);
     const g = ctx.taskGradients();
     expect(ctx.taskGradients()).toBe(g);
-    expect(g.map((task) => task.map(values))).toEqual([[[1, 2], [3]], [[0, -1], [5]]]);
+    expect(g.map((task) => task.map(values))).toEqual([
+      [[1, 2], [3]],
+      [[0, -1], [5]],
+    ]);
   });
 
   it('rejects non-scalar losses and mismatched loss values', () => {
@@ -105,7 +111,10 @@ describe('UWL (Kendall et al.)', () => {
     expect(uwl.parameters.map((s) => values(s))).toEqual([[0], [0]]);
     let { theta, ctx } = uwlProblem();
     let report = uwl.backward(ctx);
-    expectClose(uwl.parameters.map((s) => values(s.grad)[0]), [-0.8 + 0.5, -0.5 * 2 + 0.5]);
+    expectClose(
+      uwl.parameters.map((s) => values(s.grad)[0]),
+      [-0.8 + 0.5, -0.5 * 2 + 0.5],
+    );
     expectClose(report.weights, [1, 0.5]);
     expectClose(values(theta.grad), [1, 0.5]);
 
@@ -115,7 +124,10 @@ describe('UWL (Kendall et al.)', () => {
     });
     ({ theta, ctx } = uwlProblem());
     report = uwl.backward(ctx);
-    expectClose(uwl.parameters.map((s) => values(s.grad)[0]), [-Math.exp(-0.3) * 0.8 + 0.5, -0.5 * Math.exp(0.2) * 2 + 0.5]);
+    expectClose(
+      uwl.parameters.map((s) => values(s.grad)[0]),
+      [-Math.exp(-0.3) * 0.8 + 0.5, -0.5 * Math.exp(0.2) * 2 + 0.5],
+    );
     expectClose(report.weights, [Math.exp(-0.3), 0.5 * Math.exp(0.2)]);
     expectClose(values(theta.grad), report.weights);
     expectClose(await uwl.readWeights(), report.weights);
@@ -185,7 +197,12 @@ describe('GradNorm (Chen et al.)', () => {
   it('watches the named layer', () => {
     const gn = new GradNorm({ layer: 'layer1' });
     gn.setup({ nTask: 2, lr: 0.01 });
-    gn.backward(linearProblem([[[1], [2]], [[1], [3]]]).ctx);
+    gn.backward(
+      linearProblem([
+        [[1], [2]],
+        [[1], [3]],
+      ]).ctx,
+    );
     expect(gn.watchedLayer).toEqual(['layer1.weight']);
     const bad = new GradNorm({ layer: 'nope', lr: 1 });
     expect(() => bad.backward(linearProblem([[[1]], [[1]]]).ctx)).toThrow(/layer 'nope' is not a shared parameter.*layer0\.weight/);
@@ -196,7 +213,13 @@ describe('MetaBalance (He et al.)', () => {
   it('rescales each auxiliary gradient per shared tensor by r·m_tar/m_aux + (1 − r), moving averages from 0', () => {
     const mb = new MetaBalance({ relaxFactor: 0.7, beta: 0.9 });
     // Tensor 0: ‖g_tar‖ = 5, ‖g_aux‖ = 1.  Tensor 1: ‖g_tar‖ = 1, ‖g_aux‖ = 4.
-    let { shared, perTask, ctx } = linearProblem([[[3, 4], [1]], [[0, 1], [4]]], { own: [[2], [7]] });
+    let { shared, perTask, ctx } = linearProblem(
+      [
+        [[3, 4], [1]],
+        [[0, 1], [4]],
+      ],
+      { own: [[2], [7]] },
+    );
     let report = mb.backward(ctx);
     // m = 0.1·norms, so m_tar/m_aux = 5 (tensor 0) and 1/4 (tensor 1).
     const s0 = 0.7 * 5 + 0.3;
@@ -209,7 +232,10 @@ describe('MetaBalance (He et al.)', () => {
     expectClose(report.weights, [1, Math.sqrt((s0 * 1) ** 2 + (s1 * 4) ** 2) / Math.sqrt(1 + 16)]);
 
     // Step 2, ‖g_aux‖ on tensor 0 now 2: m_tar = 0.9·0.5 + 0.1·5 = 0.95, m_aux = 0.9·0.1 + 0.1·2 = 0.29.
-    ({ shared, ctx } = linearProblem([[[3, 4], [1]], [[0, 2], [4]]]));
+    ({ shared, ctx } = linearProblem([
+      [[3, 4], [1]],
+      [[0, 2], [4]],
+    ]));
     report = mb.backward(ctx);
     expectClose(values(shared[0].grad), [3, 4 + (0.7 * (0.95 / 0.29) + 0.3) * 2], 4);
   });
@@ -225,7 +251,7 @@ describe('MetaBalance (He et al.)', () => {
     expectClose(values(shared[0].grad), [3, 5]);
   });
 
-  it('takes torch-rechub\'s optimizer form and exposes itself as the strategy', () => {
+  it("takes torch-rechub's optimizer form and exposes itself as the strategy", () => {
     const p = [param([1]), param([2])];
     const mb = new MetaBalance(p, { relaxFactor: 0.7, beta: 0.9 });
     expect(mb.params).toEqual(p);
@@ -247,14 +273,21 @@ describe('PCGrad (Yu et al.)', () => {
 
   it('leaves agreeing gradients alone, across several shared tensors (one flattened vector)', () => {
     // Per tensor the gradients conflict (1·−1 < 0) but the flattened dot product is 1·−1 + 2·2 = 3 > 0.
-    const { shared, ctx } = linearProblem([[[1], [2]], [[-1], [2]]]);
+    const { shared, ctx } = linearProblem([
+      [[1], [2]],
+      [[-1], [2]],
+    ]);
     new PCGrad().backward(ctx);
     expectClose(values(shared[0].grad), [0]);
     expectClose(values(shared[1].grad), [4]);
   });
 
   it('matches a host implementation for three tasks in the seeded order', () => {
-    const g = [[1, 0, 0.5], [-1, 1, 0], [0.2, -2, 1]];
+    const g = [
+      [1, 0, 0.5],
+      [-1, 1, 0],
+      [0.2, -2, 1],
+    ];
     const order = projectionOrder(new wm.Random(5), 3);
     order.forEach((o, i) => expect([...o].sort()).toEqual([0, 1, 2].filter((j) => j !== i)));
     const dotH = (a: number[], b: number[]) => a.reduce((s, v, k) => s + v * b[k], 0);
@@ -267,7 +300,10 @@ describe('PCGrad (Yu et al.)', () => {
       }
       pc.forEach((v, k) => (want[k] += v));
     });
-    const got = projectConflicting(g.map((v) => [wm.tensor(v)]), order);
+    const got = projectConflicting(
+      g.map((v) => [wm.tensor(v)]),
+      order,
+    );
     expectClose(values(got[0]), want);
     const { shared, ctx } = linearProblem(g.map((v) => [v]));
     new PCGrad({ seed: 5 }).backward(ctx);
@@ -289,7 +325,10 @@ describe('DWA (Liu et al.)', () => {
     expectClose(dwa.backward(ctx).weights, [0.900331, 1.099669]);
     expectClose(values(shared[0].grad), [2]);
     dwa.onEpochEnd(2, [0.5, 0.9]);
-    expectClose(dwaWeights(dwa.history, 2, 2), [2 * Math.exp(0.5) / (Math.exp(0.5) + Math.exp(0.25)), 2 * Math.exp(0.25) / (Math.exp(0.5) + Math.exp(0.25))]);
+    expectClose(dwaWeights(dwa.history, 2, 2), [
+      (2 * Math.exp(0.5)) / (Math.exp(0.5) + Math.exp(0.25)),
+      (2 * Math.exp(0.25)) / (Math.exp(0.5) + Math.exp(0.25)),
+    ]);
   });
 });
 
@@ -297,7 +336,22 @@ describe('CAGrad (Liu et al. 2021)', () => {
   it('solves the dual over the simplex and combines g0 + c‖g0‖/‖g_w‖ g_w (scaled by T)', () => {
     const norm = (v: number[]) => Math.hypot(...v);
     // An interior optimum, and one at a vertex of the simplex (w = (0, 1)).
-    for (const [g, c] of [[[[1, 0], [-0.5, 1]], 0.5], [[[1, 0], [-0.9, 0.1]], 0.4]] as [number[][], number][]) {
+    for (const [g, c] of [
+      [
+        [
+          [1, 0],
+          [-0.5, 1],
+        ],
+        0.5,
+      ],
+      [
+        [
+          [1, 0],
+          [-0.9, 0.1],
+        ],
+        0.4,
+      ],
+    ] as [number[][], number][]) {
       // Host reference: grid search of F(w) = g_w·g0 + c‖g0‖‖g_w‖ over w = (a, 1 − a).
       const g0 = [0, 1].map((k) => (g[0][k] + g[1][k]) / 2);
       const gwOf = (a: number) => [0, 1].map((k) => a * g[0][k] + (1 - a) * g[1][k]);
@@ -332,7 +386,16 @@ function batch(fs: Feature[], rows: number, seed: number) {
   const r = new wm.Random(seed);
   const x: Record<string, wm.Tensor> = {};
   for (const f of fs) {
-    x[f.name] = f.kind === 'dense' ? wm.fromArray(Float32Array.from({ length: rows }, () => r.normal()), [rows]) : wm.fromArray(Int32Array.from({ length: rows }, () => r.int(f.vocabSize)), [rows]);
+    x[f.name] =
+      f.kind === 'dense'
+        ? wm.fromArray(
+            Float32Array.from({ length: rows }, () => r.normal()),
+            [rows],
+          )
+        : wm.fromArray(
+            Int32Array.from({ length: rows }, () => r.int(f.vocabSize)),
+            [rows],
+          );
   }
   return x;
 }
@@ -344,14 +407,32 @@ function step(model: MultiTaskModel, strategy: BalanceStrategy, seed: number, ou
     const r = new wm.Random(seed + 1);
     const losses = outputs.map((o) => {
       const p = wm.reshape(wm.slice(out, [0, o], [rows, 1]), [rows]);
-      return wm.binaryCrossEntropy(p, wm.fromArray(Float32Array.from({ length: rows }, () => (r.uniform() < 0.4 ? 1 : 0)), [rows]));
+      return wm.binaryCrossEntropy(
+        p,
+        wm.fromArray(
+          Float32Array.from({ length: rows }, () => (r.uniform() < 0.4 ? 1 : 0)),
+          [rows],
+        ),
+      );
     });
-    const ctx = modelBalanceContext(model, losses, losses.map((l) => l.dataSync()[0]), { step: 0, epoch: 0 });
+    const ctx = modelBalanceContext(
+      model,
+      losses,
+      losses.map((l) => l.dataSync()[0]),
+      { step: 0, epoch: 0 },
+    );
     return strategy.backward(ctx).weights;
   });
 }
 
-const mmoe = () => new MMoE({ features: features(), taskTypes: ['classification', 'classification'], nExpert: 3, expertParams: { dims: [8, 6] }, towerParamsList: [{ dims: [4] }, { dims: [4] }] });
+const mmoe = () =>
+  new MMoE({
+    features: features(),
+    taskTypes: ['classification', 'classification'],
+    nExpert: 3,
+    expertParams: { dims: [8, 6] },
+    towerParamsList: [{ dims: [4] }, { dims: [4] }],
+  });
 
 describe('strategies on the models', () => {
   it('every method fills a finite gradient for every parameter of MMoE and trains for a few steps', () => {
@@ -395,10 +476,35 @@ describe('strategies on the models', () => {
   it('GradNorm watches the last shared layer weight, not the first embedding table', () => {
     const cases: [() => MultiTaskModel, string[], number[]?][] = [
       [mmoe, ['experts.layers.1.weight']],
-      [() => new SharedBottom({ features: features(), taskTypes: ['classification', 'classification'], bottomParams: { dims: [8, 6] }, towerParamsList: [{ dims: [4] }, { dims: [4] }] }), ['bottom.1.linear.weight']],
-      [() => new PLE({ features: features(), taskTypes: ['classification', 'classification'], nLevel: 2, nExpertSpecific: 1, nExpertShared: 2, expertParams: { dims: [6] }, towerParamsList: [{ dims: [4] }, { dims: [4] }] }), ['levels.1.sharedExperts.layers.0.weight']],
+      [
+        () =>
+          new SharedBottom({
+            features: features(),
+            taskTypes: ['classification', 'classification'],
+            bottomParams: { dims: [8, 6] },
+            towerParamsList: [{ dims: [4] }, { dims: [4] }],
+          }),
+        ['bottom.1.linear.weight'],
+      ],
+      [
+        () =>
+          new PLE({
+            features: features(),
+            taskTypes: ['classification', 'classification'],
+            nLevel: 2,
+            nExpertSpecific: 1,
+            nExpertShared: 2,
+            expertParams: { dims: [6] },
+            towerParamsList: [{ dims: [4] }, { dims: [4] }],
+          }),
+        ['levels.1.sharedExperts.layers.0.weight'],
+      ],
       // ESMM: both trained losses reach the CTR tower (pCTCVR = pCTR·pCVR), so its output layer is the last shared layer.
-      [() => new ESMM({ features: features().filter((f) => f.kind !== 'dense'), cvrParams: { dims: [4] }, ctrParams: { dims: [4] } }), ['ctrTower.output.weight'], [1, 2]],
+      [
+        () => new ESMM({ features: features().filter((f) => f.kind !== 'dense'), cvrParams: { dims: [4] }, ctrParams: { dims: [4] } }),
+        ['ctrTower.output.weight'],
+        [1, 2],
+      ],
     ];
     for (const [make, layer, outputs] of cases) {
       const gn = new GradNorm({ lr: 1e-3 });
@@ -410,8 +516,12 @@ describe('strategies on the models', () => {
 
 describe('errors', () => {
   it('names the known methods and options', () => {
-    expect(() => createStrategy({ method: 'nash' } as never)).toThrow(/unknown method 'nash'; known methods: fixed, uwl, gradnorm, metabalance, pcgrad, dwa, cagrad/);
-    expect(() => createStrategy({ method: 'gradnorm', alpah: 1 } as never)).toThrow(/gradnorm has no option 'alpah' \(did you mean 'alpha'\?\); its options are alpha, layer, lr, minWeight/);
+    expect(() => createStrategy({ method: 'nash' } as never)).toThrow(
+      /unknown method 'nash'; known methods: fixed, uwl, gradnorm, metabalance, pcgrad, dwa, cagrad/,
+    );
+    expect(() => createStrategy({ method: 'gradnorm', alpah: 1 } as never)).toThrow(
+      /gradnorm has no option 'alpah' \(did you mean 'alpha'\?\); its options are alpha, layer, lr, minWeight/,
+    );
     expect(createStrategy('GradNorm' as never).name).toBe('gradnorm');
   });
 
@@ -431,7 +541,13 @@ describe('errors', () => {
 
   it('gradient methods on a model without shared parameters name the model and the fix', () => {
     const p = [param([1]), param([2])];
-    const ctx = makeBalanceContext({ losses: p.map((t) => wm.sum(t)), lossValues: [1, 2], shared: [], perTask: p.map((t) => [t]), modelName: 'TwoTowers' });
+    const ctx = makeBalanceContext({
+      losses: p.map((t) => wm.sum(t)),
+      lossValues: [1, 2],
+      shared: [],
+      perTask: p.map((t) => [t]),
+      modelName: 'TwoTowers',
+    });
     for (const s of [new GradNorm({ lr: 1 }), new MetaBalance(), new PCGrad(), new CAGrad()]) {
       expect(() => s.backward(ctx)).toThrow(/the TwoTowers model has no shared parameters.*\{ method: 'uwl' \}/);
     }

@@ -40,10 +40,25 @@ interface Case {
 const cases: Case[] = [
   { name: 'BatchNorm1d, 7 rows, defaults', groups: 0, rows: 7, channels: 5 },
   { name: 'BatchNorm1d, 2 rows (n/(n−1) = 2), momentum 0.3, eps 1e-3', groups: 0, rows: 2, channels: 3, momentum: 0.3, eps: 1e-3 },
-  { name: 'BatchNorm1d, 33 rows, momentum 0.25, running statistics off their defaults', groups: 0, rows: 33, channels: 6, momentum: 0.25, start: { mean: 0.5, var: 2 } },
+  {
+    name: 'BatchNorm1d, 33 rows, momentum 0.25, running statistics off their defaults',
+    groups: 0,
+    rows: 33,
+    channels: 6,
+    momentum: 0.25,
+    start: { mean: 0.5, var: 2 },
+  },
   { name: 'BatchNorm1d, 16400 × 4 (wasm splits it), momentum 0.9', groups: 0, rows: 16400, channels: 4, momentum: 0.9 },
   { name: 'grouped 3 × 9 × 4, defaults', groups: 3, rows: 9, channels: 4 },
-  { name: 'grouped 4 × 5 × 3, momentum 0.6, eps 1e-2, off defaults', groups: 4, rows: 5, channels: 3, momentum: 0.6, eps: 1e-2, start: { mean: -1, var: 0.5 } },
+  {
+    name: 'grouped 4 × 5 × 3, momentum 0.6, eps 1e-2, off defaults',
+    groups: 4,
+    rows: 5,
+    channels: 3,
+    momentum: 0.6,
+    eps: 1e-2,
+    start: { mean: -1, var: 0.5 },
+  },
   { name: 'grouped 4 × 4100 × 4 (wasm splits it), momentum 0.8', groups: 4, rows: 4100, channels: 4, momentum: 0.8 },
 ];
 

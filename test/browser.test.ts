@@ -7,9 +7,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import * as wm from '../src/index.js';
 import { initBackend, loadData, parseOptions, runExperiment } from '../examples/browser/experiment.js';
 import { examplePath, startServer } from '../examples/browser/server.mjs';
+import * as wm from '../src/index.js';
 import { browserMissing, ensureBundle, launchChromium } from './helpers/browser.js';
 import { webgpuRequired } from './helpers/webgpu.js';
 

@@ -50,18 +50,41 @@ vi.mock('node:fs/promises', async (importOriginal) => {
       get(target, key) {
         const value = Reflect.get(target, key, target);
         if (key === 'writeFile' || key === 'appendFile') {
-          return (data: unknown, opts?: unknown) => write(path, () => value.call(target, data, opts), () => value.call(target, half(data), opts));
+          return (data: unknown, opts?: unknown) =>
+            write(
+              path,
+              () => value.call(target, data, opts),
+              () => value.call(target, half(data), opts),
+            );
         }
         if (key === 'write') {
           return (data: unknown, ...rest: unknown[]) => {
-            if (typeof data === 'string' || !ArrayBuffer.isView(data)) return write(path, () => value.call(target, data, ...rest), () => value.call(target, half(data), ...rest));
+            if (typeof data === 'string' || !ArrayBuffer.isView(data))
+              return write(
+                path,
+                () => value.call(target, data, ...rest),
+                () => value.call(target, half(data), ...rest),
+              );
             const [offset = 0, length = data.byteLength - (offset as number), position = null] = rest as number[];
-            return write(path, () => value.call(target, data, ...rest), () => value.call(target, data, offset, length >> 1, position));
+            return write(
+              path,
+              () => value.call(target, data, ...rest),
+              () => value.call(target, data, offset, length >> 1, position),
+            );
           };
         }
         if (key === 'writev') {
           return (buffers: Uint8Array[], position?: number) =>
-            write(path, () => value.call(target, buffers, position), () => value.call(target, buffers.slice(0, Math.max(1, buffers.length >> 1)).map((b) => half(b) as Uint8Array), position));
+            write(
+              path,
+              () => value.call(target, buffers, position),
+              () =>
+                value.call(
+                  target,
+                  buffers.slice(0, Math.max(1, buffers.length >> 1)).map((b) => half(b) as Uint8Array),
+                  position,
+                ),
+            );
         }
         if (key === 'sync' || key === 'datasync') {
           return () => {
@@ -81,10 +104,18 @@ vi.mock('node:fs/promises', async (importOriginal) => {
     },
     writeFile: (path: unknown, data: unknown, opts?: unknown) =>
       typeof path === 'string' || path instanceof URL || Buffer.isBuffer(path)
-        ? write(abs(String(path)), () => real.writeFile(path as string, data as string, opts as undefined), () => real.writeFile(path as string, half(data) as string, opts as undefined))
+        ? write(
+            abs(String(path)),
+            () => real.writeFile(path as string, data as string, opts as undefined),
+            () => real.writeFile(path as string, half(data) as string, opts as undefined),
+          )
         : real.writeFile(path as Handle, data as string, opts as undefined),
     appendFile: (path: unknown, data: unknown, opts?: unknown) =>
-      write(abs(String(path)), () => real.appendFile(path as string, data as string, opts as undefined), () => real.appendFile(path as string, half(data) as string, opts as undefined)),
+      write(
+        abs(String(path)),
+        () => real.appendFile(path as string, data as string, opts as undefined),
+        () => real.appendFile(path as string, half(data) as string, opts as undefined),
+      ),
     rename: async (from: string, to: string) => {
       io.log.push({ op: 'rename', path: abs(String(from)), to: abs(String(to)) });
       return real.rename(from, to);
@@ -168,7 +199,9 @@ describe('a crash while a checkpoint is written over an existing one', () => {
     expect(Buffer.compare(await fs.readFile(file), oldBytes), 'the file under the final name is the old one').toBe(0);
     expect(await load(file)).toEqual(values(old));
     expect(resolve(partialPath)).not.toBe(resolve(file));
-    expect(dirname(resolve(partialPath)), 'the temporary file is in the same directory (rename is atomic only within a file system)').toBe(resolve(sub));
+    expect(dirname(resolve(partialPath)), 'the temporary file is in the same directory (rename is atomic only within a file system)').toBe(
+      resolve(sub),
+    );
     const partial = await fs.stat(partialPath);
     expect(partial.size).toBeGreaterThan(0);
     expect(partial.size).toBeLessThan(oldBytes.length);
@@ -177,7 +210,10 @@ describe('a crash while a checkpoint is written over an existing one', () => {
   it('a write that fails half way (disk full) rejects, keeps the old file, and leaves no temporary file', async () => {
     const { sub, file, old, oldBytes, next } = await existing();
     const cut = arm('fail');
-    const error = await saveCheckpoint(file, next).then(() => null, (e: unknown) => e);
+    const error = await saveCheckpoint(file, next).then(
+      () => null,
+      (e: unknown) => e,
+    );
     await cut;
     expect(Buffer.compare(await fs.readFile(file), oldBytes), 'the file under the final name is the old one').toBe(0);
     expect(await load(file)).toEqual(values(old));
@@ -196,7 +232,10 @@ describe('a crash while a checkpoint is written over an existing one', () => {
     const target = resolve(file);
     const writes = io.log.filter((e) => e.op === 'write');
     expect(writes.length).toBeGreaterThan(0);
-    expect(writes.every((e) => e.path !== target), 'nothing is written to the final name directly').toBe(true);
+    expect(
+      writes.every((e) => e.path !== target),
+      'nothing is written to the final name directly',
+    ).toBe(true);
     const renameAt = io.log.findIndex((e) => e.op === 'rename' && e.to === target);
     expect(renameAt, 'the file takes its name by rename').toBeGreaterThan(-1);
     const tmp = io.log[renameAt].path;

@@ -59,7 +59,12 @@ describe('stale checkpoint temporaries', () => {
     await saveCheckpoint(file, next);
 
     const left = (await readdir(sub)).sort();
-    const expected = ['last.safetensors', ...Object.entries(files).filter(([, removed]) => !removed).map(([name]) => name)].sort();
+    const expected = [
+      'last.safetensors',
+      ...Object.entries(files)
+        .filter(([, removed]) => !removed)
+        .map(([name]) => name),
+    ].sort();
     expect(left).toEqual(expected);
     const back = new Net();
     await loadCheckpoint(file, back);

@@ -36,9 +36,17 @@ function trainStep(backend: Backend, m: Tiny, opt: Adam): void {
   on(backend, () =>
     wm.tidy(() => {
       opt.zeroGrad();
-      const x = wm.tensor([[1, 2, 3], [0, -1, 2], [4, 0, 1]]);
+      const x = wm.tensor([
+        [1, 2, 3],
+        [0, -1, 2],
+        [4, 0, 1],
+      ]);
       // A fixed projection (not Σ y², whose gradient for BatchNorm's bias is ~0, i.e. rounding noise).
-      const w = wm.tensor([[1, -2, 0.5, 3], [0.2, 1, -1, 0], [-0.7, 0.3, 2, 1]]);
+      const w = wm.tensor([
+        [1, -2, 0.5, 3],
+        [0.2, 1, -1, 0],
+        [-0.7, 0.3, 2, 1],
+      ]);
       wm.sum(wm.mul(m.forward(x), w)).backward();
       opt.step();
     }),
@@ -81,7 +89,8 @@ describe.skipIf(!gpu)('checkpoints across backends', () => {
       expect(await snapshot(g)).toEqual(want);
       const fromCpu = await snapshot(c);
       // fc.bias is skipped: BatchNorm cancels it, so its gradient is rounding noise that Adam scales to ±lr.
-      for (const [name, values] of Object.entries(want)) if (name !== 'fc.bias') values.forEach((v, i) => expect(Math.abs(fromCpu[name][i] - v), name).toBeLessThan(1e-5));
+      for (const [name, values] of Object.entries(want))
+        if (name !== 'fc.bias') values.forEach((v, i) => expect(Math.abs(fromCpu[name][i] - v), name).toBeLessThan(1e-5));
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, readdir, rm, writeFile, mkdir } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -31,7 +31,11 @@ async function snapshot(m: Module): Promise<Record<string, number[]>> {
 function trainStep(m: Tiny, opt: Adam): void {
   wm.tidy(() => {
     opt.zeroGrad();
-    const x = wm.tensor([[1, 2, 3], [0, -1, 2], [4, 0, 1]]);
+    const x = wm.tensor([
+      [1, 2, 3],
+      [0, -1, 2],
+      [4, 0, 1],
+    ]);
     wm.sum(wm.square(m.forward(x))).backward();
     opt.step();
   });
@@ -92,8 +96,12 @@ describe('safetensors encoding', () => {
   });
 
   it('rejects bad input when encoding', () => {
-    expect(() => encodeSafetensors({ x: { dtype: 'F32', shape: [2], data: new Float32Array(3) } })).toThrow(/shape \[2\] \(2 elements\) but 3 values/);
-    expect(() => encodeSafetensors({ x: { dtype: 'I32', shape: [1], data: new Float32Array(1) } })).toThrow(/is I32 but its data is a Float32Array/);
+    expect(() => encodeSafetensors({ x: { dtype: 'F32', shape: [2], data: new Float32Array(3) } })).toThrow(
+      /shape \[2\] \(2 elements\) but 3 values/,
+    );
+    expect(() => encodeSafetensors({ x: { dtype: 'I32', shape: [1], data: new Float32Array(1) } })).toThrow(
+      /is I32 but its data is a Float32Array/,
+    );
     expect(() => encodeSafetensors({}, { n: 3 as unknown as string })).toThrow(/must be a string/);
   });
 });
@@ -108,17 +116,36 @@ function withHeader(header: unknown, dataBytes: number): Uint8Array {
 }
 
 describe('safetensors decoding rejects corrupt files', () => {
-  const good = encodeSafetensors({ a: { dtype: 'F32', shape: [2], data: Float32Array.from([1, 2]) }, b: { dtype: 'F32', shape: [1], data: Float32Array.from([3]) } });
+  const good = encodeSafetensors({
+    a: { dtype: 'F32', shape: [2], data: Float32Array.from([1, 2]) },
+    b: { dtype: 'F32', shape: [1], data: Float32Array.from([3]) },
+  });
   const cases: [string, Uint8Array, RegExp][] = [
     ['empty', new Uint8Array(0), /fewer than the 8-byte header length/],
     ['truncated data', good.subarray(0, good.length - 4), /beyond the 8 data bytes/],
     ['truncated header', good.subarray(0, 20), /header length says \d+ bytes but only 12 follow/],
-    ['huge header length', (() => { const b = good.slice(); new DataView(b.buffer).setBigUint64(0, 2n ** 63n, true); return b; })(), /header length says/],
+    [
+      'huge header length',
+      (() => {
+        const b = good.slice();
+        new DataView(b.buffer).setBigUint64(0, 2n ** 63n, true);
+        return b;
+      })(),
+      /header length says/,
+    ],
     ['bad JSON', withHeader('{"a": {', 0), /not valid JSON/],
     ['not an object', withHeader('[1,2]', 0), /not a JSON object/],
     ['offsets out of range', withHeader({ a: { dtype: 'F32', shape: [2], data_offsets: [0, 8] } }, 4), /beyond the 4 data bytes/],
-    ['size does not match shape', withHeader({ a: { dtype: 'F32', shape: [3], data_offsets: [0, 8] } }, 8), /\(12 bytes\) but data_offsets \[0, 8\] span 8 bytes/],
-    ['overlap', withHeader({ a: { dtype: 'F32', shape: [2], data_offsets: [0, 8] }, b: { dtype: 'F32', shape: [2], data_offsets: [4, 12] } }, 12), /overlaps/],
+    [
+      'size does not match shape',
+      withHeader({ a: { dtype: 'F32', shape: [3], data_offsets: [0, 8] } }, 8),
+      /\(12 bytes\) but data_offsets \[0, 8\] span 8 bytes/,
+    ],
+    [
+      'overlap',
+      withHeader({ a: { dtype: 'F32', shape: [2], data_offsets: [0, 8] }, b: { dtype: 'F32', shape: [2], data_offsets: [4, 12] } }, 12),
+      /overlaps/,
+    ],
     ['gap', withHeader({ a: { dtype: 'F32', shape: [1], data_offsets: [4, 8] } }, 8), /gap of 4 bytes/],
     ['trailing bytes', withHeader({ a: { dtype: 'F32', shape: [1], data_offsets: [0, 4] } }, 8), /4 bytes after the last tensor/],
     ['negative offsets', withHeader({ a: { dtype: 'F32', shape: [1], data_offsets: [-4, 0] } }, 4), /invalid data_offsets/],
@@ -135,8 +162,12 @@ describe('safetensors decoding rejects corrupt files', () => {
   }
 
   it('unknown dtypes are named', () => {
-    expect(() => decodeSafetensors(withHeader({ a: { dtype: 'BF16', shape: [2], data_offsets: [0, 4] } }, 4))).toThrow(/dtype 'BF16', which webmtl cannot read \(only F32, I32 and I64\)/);
-    expect(() => decodeSafetensors(withHeader({ a: { dtype: 'toString', shape: [2], data_offsets: [0, 8] } }, 8))).toThrow(/dtype 'toString'/);
+    expect(() => decodeSafetensors(withHeader({ a: { dtype: 'BF16', shape: [2], data_offsets: [0, 4] } }, 4))).toThrow(
+      /dtype 'BF16', which webmtl cannot read \(only F32, I32 and I64\)/,
+    );
+    expect(() => decodeSafetensors(withHeader({ a: { dtype: 'toString', shape: [2], data_offsets: [0, 8] } }, 8))).toThrow(
+      /dtype 'toString'/,
+    );
   });
 });
 
@@ -177,7 +208,12 @@ describe('checkpoint files', () => {
     const file = join(dir, 'weights.safetensors');
     await saveCheckpoint(file, m);
     const m2 = new Tiny();
-    expect(await loadCheckpoint(file, m2)).toEqual({ metadata: {}, hasOptimizerState: false, hasSchedulerState: false, hasStrategyState: false });
+    expect(await loadCheckpoint(file, m2)).toEqual({
+      metadata: {},
+      hasOptimizerState: false,
+      hasSchedulerState: false,
+      hasStrategyState: false,
+    });
     const m3 = new Tiny();
     const before = await snapshot(m3);
     await expect(loadCheckpoint(file, m3, { optimizer: new SGD(m3.parameters()) })).rejects.toThrow(/has no optimizer state/);
@@ -222,7 +258,16 @@ describe('checkpoint files', () => {
     const variants: [string, Uint8Array, RegExp][] = [
       ['truncated', bytes.subarray(0, bytes.length - 10), /beyond the \d+ data bytes|bytes after the last tensor/],
       ['cut inside the header', bytes.subarray(0, 30), /header length says/],
-      ['bad JSON', (() => { const b = Uint8Array.from(bytes); b[8] = 0x5b; b[9] = 0x7b; return b; })(), /not valid JSON/],
+      [
+        'bad JSON',
+        (() => {
+          const b = Uint8Array.from(bytes);
+          b[8] = 0x5b;
+          b[9] = 0x7b;
+          return b;
+        })(),
+        /not valid JSON/,
+      ],
       [
         'offsets out of range',
         (() => {
@@ -239,7 +284,9 @@ describe('checkpoint files', () => {
       await writeFile(file, b);
       const m = new Tiny();
       const before = await snapshot(m);
-      await expect(loadCheckpoint(file, m), what).rejects.toThrow(new RegExp(`checkpoint '${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}' is corrupt: .*${message.source}`));
+      await expect(loadCheckpoint(file, m), what).rejects.toThrow(
+        new RegExp(`checkpoint '${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}' is corrupt: .*${message.source}`),
+      );
       expect(await snapshot(m), what).toEqual(before);
     }
     await expect(loadCheckpoint(join(dir, 'missing.safetensors'), new Tiny())).rejects.toThrow(/Cannot read checkpoint .*no such file/);
@@ -248,10 +295,16 @@ describe('checkpoint files', () => {
   it('unwritable locations fail with a clear message', async () => {
     const aFile = join(dir, 'plain-file');
     await writeFile(aFile, 'x');
-    await expect(checkWritable(join(aFile, 'ckpt'))).rejects.toThrow(/Checkpoint directory '.*plain-file\/ckpt' is not writable: .*(not a directory|ENOTDIR|EEXIST)/);
+    await expect(checkWritable(join(aFile, 'ckpt'))).rejects.toThrow(
+      /Checkpoint directory '.*plain-file\/ckpt' is not writable: .*(not a directory|ENOTDIR|EEXIST)/,
+    );
     await expect(checkWritable('/proc/webmtl-ckpt')).rejects.toThrow(/Checkpoint directory '\/proc\/webmtl-ckpt' is not writable/);
-    await expect(saveCheckpoint(join(aFile, 'm.safetensors'), new Tiny())).rejects.toThrow(/Cannot save checkpoint to '.*plain-file\/m.safetensors': /);
-    await expect(saveCheckpoint('/proc/webmtl.safetensors', new Tiny())).rejects.toThrow(/Cannot save checkpoint to '\/proc\/webmtl.safetensors'/);
+    await expect(saveCheckpoint(join(aFile, 'm.safetensors'), new Tiny())).rejects.toThrow(
+      /Cannot save checkpoint to '.*plain-file\/m.safetensors': /,
+    );
+    await expect(saveCheckpoint('/proc/webmtl.safetensors', new Tiny())).rejects.toThrow(
+      /Cannot save checkpoint to '\/proc\/webmtl.safetensors'/,
+    );
     const target = join(dir, 'is-a-dir.safetensors');
     await mkdir(target);
     await expect(saveCheckpoint(target, new Tiny())).rejects.toThrow(/Cannot save checkpoint .*directory/);

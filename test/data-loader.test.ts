@@ -134,7 +134,11 @@ describe('DataGenerator', () => {
 
   it('accepts y as rows of task values, one array per label, or a flat row-major array', () => {
     const x = { f: Int32Array.from([1, 2, 3]) };
-    const rows = new DataGenerator(x, [[1, 0], [0, 0], [1, 1]]).dataset;
+    const rows = new DataGenerator(x, [
+      [1, 0],
+      [0, 0],
+      [1, 1],
+    ]).dataset;
     const named = new DataGenerator(x, { click: [1, 0, 1], purchase: [0, 0, 1] }).dataset;
     const flat = new DataGenerator(x, new Float32Array([1, 0, 0, 0, 1, 1])).dataset;
     expect(rows.labels).toEqual(named.labels);
@@ -149,7 +153,10 @@ describe('DataGenerator', () => {
     const x = { f: Int32Array.from([1, 2, 3]) };
     let err: unknown;
     try {
-      new DataGenerator(x, [[1, 0], [0, 0]]);
+      new DataGenerator(x, [
+        [1, 0],
+        [0, 0],
+      ]);
     } catch (e) {
       err = e;
     }
@@ -199,4 +206,3 @@ describe('a mapped loader', () => {
     expect(epoch3).toEqual(Array.from([...loader.batches(3)][0].x.id as Int32Array));
   });
 });
-

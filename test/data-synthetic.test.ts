@@ -3,16 +3,16 @@ import { describe, expect, it } from 'vitest';
 import {
   aliCcpCsvText,
   aliCcpSchema,
+  type Column,
   generateAliCcp,
   generateAliCcpSplits,
   generateMmoeSynthetic,
   parseCsv,
-  rocAuc,
   Rng,
+  rocAuc,
+  SequenceColumn,
   scaledAliCcpVocab,
   validateSparseIds,
-  SequenceColumn,
-  type Column,
 } from '../src/data/index.js';
 
 function pearson(a: ArrayLike<number>, b: ArrayLike<number>): number {
@@ -70,7 +70,10 @@ describe('rocAuc', () => {
     expect(rocAuc(labels, scores)).toBeCloseTo(wins / pairs, 12);
     // restricted to a subset of rows
     const rows = Int32Array.from({ length: 100 }, (_, k) => k * 4);
-    const sub = rocAuc(Array.from(rows, (r) => labels[r]), Array.from(rows, (r) => scores[r]));
+    const sub = rocAuc(
+      Array.from(rows, (r) => labels[r]),
+      Array.from(rows, (r) => scores[r]),
+    );
     expect(rocAuc(labels, scores, rows)).toBeCloseTo(sub, 12);
   });
 });

@@ -89,7 +89,9 @@ describe('validateRowCounts / validateDataset', () => {
   });
 
   it('runs all checks on a dataset', () => {
-    const ds = new ColumnarDataset({ id: new Int32Array([0, 1, 4]), d: new Float32Array([0, 1, 2]) }, new Float32Array([0, 1, 1]), ['click']);
+    const ds = new ColumnarDataset({ id: new Int32Array([0, 1, 4]), d: new Float32Array([0, 1, 2]) }, new Float32Array([0, 1, 1]), [
+      'click',
+    ]);
     expect(() => validateDataset(ds, { sparse: { id: 5 }, dense: ['d'], taskTypes: ['classification'] })).not.toThrow();
     expect(() => validateDataset(ds, { sparse: { id: 4 }, dense: ['d'] })).toThrow(/"id": id 4 at row 2/);
   });

@@ -4,28 +4,28 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
+  aliCcpFromCsvText,
+  aliCcpSchema,
+  type Column,
   ColumnarDataset,
   DataError,
-  LabelEncoder,
-  MinMaxScaler,
-  aliCcpFromCsvText,
-  scaleColumns,
-  StandardScaler,
-  UNKNOWN_ID,
-  aliCcpSchema,
   encodeCategoricalColumns,
   formatFloat32,
   generateAliCcp,
+  LabelEncoder,
   loadAliCcp,
   loadAliExpress,
   loadCensusIncome,
+  MinMaxScaler,
   packageDataDir,
   parseCsv,
   readCsv,
   readCsvFile,
-  writeAliCcpCsv,
   SequenceColumn,
-  type Column,
+  StandardScaler,
+  scaleColumns,
+  UNKNOWN_ID,
+  writeAliCcpCsv,
 } from '../src/data/index.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'webmtl-data-'));
@@ -336,6 +336,8 @@ describe('scalers', () => {
 describe('readCsv option errors', () => {
   it('columns given as an array (a common slip) says what shape is expected', async () => {
     const { readCsv } = await import('../src/data/csv.js');
-    await expect(readCsv({ text: 'a,b\n1,2\n' }, { columns: ['a', 'b'] as never })).rejects.toThrow(/columns must map each column name to its kind.*got an array/);
+    await expect(readCsv({ text: 'a,b\n1,2\n' }, { columns: ['a', 'b'] as never })).rejects.toThrow(
+      /columns must map each column name to its kind.*got an array/,
+    );
   });
 });

@@ -9,15 +9,33 @@ wm.setBackend(cpu);
 
 describe('autograd by hand', () => {
   it('matmul → relu → sum: values and gradients', async () => {
-    const x = wm.tensor([[1, 2], [3, 4]], { requiresGrad: true });
-    const w = wm.tensor([[1, -1, 0.5], [-0.5, 1, 0.25]], { requiresGrad: true });
+    const x = wm.tensor(
+      [
+        [1, 2],
+        [3, 4],
+      ],
+      { requiresGrad: true },
+    );
+    const w = wm.tensor(
+      [
+        [1, -1, 0.5],
+        [-0.5, 1, 0.25],
+      ],
+      { requiresGrad: true },
+    );
     // x·w = [[0, 1, 1], [1, 1, 2.5]]; relu keeps entries > 0; sum = 6.5
     const loss = wm.matmul(x, w).relu().sum();
     expect(await loss.item()).toBeCloseTo(6.5, 6);
     loss.backward();
     // mask = [[0,1,1],[1,1,1]]; dW = xᵀ·mask = [[3, 4, 4], [4, 6, 6]]; dX = mask·wᵀ = [[-0.5, 1.25], [0.5, 0.75]]
-    expect(await w.grad!.toArray()).toEqual([[3, 4, 4], [4, 6, 6]]);
-    expect(await x.grad!.toArray()).toEqual([[-0.5, 1.25], [0.5, 0.75]]);
+    expect(await w.grad!.toArray()).toEqual([
+      [3, 4, 4],
+      [4, 6, 6],
+    ]);
+    expect(await x.grad!.toArray()).toEqual([
+      [-0.5, 1.25],
+      [0.5, 0.75],
+    ]);
   });
 
   it('gradients accumulate across backward calls until zeroGrad', async () => {
@@ -75,8 +93,13 @@ describe('bad input: a clear error, inputs untouched', () => {
     const a = wm.ones([2, 3]);
     const b = wm.ones([4, 3]);
     expect(() => wm.add(a, b)).toThrow(/add: shapes \[2, 3\] and \[4, 3\] cannot be broadcast.*reshape/);
-    expect(() => wm.matmul(a, b)).toThrow(/matmul: inner dimensions differ: \[2, 3\] f32 · \[4, 3\] f32 needs 3 == 4; transpose an operand/);
-    expect(await a.toArray()).toEqual([[1, 1, 1], [1, 1, 1]]);
+    expect(() => wm.matmul(a, b)).toThrow(
+      /matmul: inner dimensions differ: \[2, 3\] f32 · \[4, 3\] f32 needs 3 == 4; transpose an operand/,
+    );
+    expect(await a.toArray()).toEqual([
+      [1, 1, 1],
+      [1, 1, 1],
+    ]);
   });
 
   it('int32 where float32 is needed', () => {
@@ -88,7 +111,13 @@ describe('bad input: a clear error, inputs untouched', () => {
     const ids = wm.tensor(Int32Array.of(0, 4, 7));
     expect(() => wm.gatherRows(table, ids)).toThrow(/id 7 at position 2 is outside \[0, 5\)/);
     expect(() => wm.gatherRows(table, wm.tensor(Int32Array.of(-1)))).toThrow(/id -1/);
-    expect(await table.toArray()).toEqual([[1, 1], [1, 1], [1, 1], [1, 1], [1, 1]]);
+    expect(await table.toArray()).toEqual([
+      [1, 1],
+      [1, 1],
+      [1, 1],
+      [1, 1],
+      [1, 1],
+    ]);
   });
 
   it('backward on a non-scalar without a gradient', () => {
@@ -127,12 +156,24 @@ describe('the seeded generator', () => {
 describe('gatherConcat', () => {
   it('equals concat of the separate gathers, values and gradients, with a table looked up twice', async () => {
     const r = new wm.Random(3);
-    const table = (v: number, d: number) => wm.fromArray(Float32Array.from({ length: v * d }, () => r.normal()), [v, d], { requiresGrad: true });
+    const table = (v: number, d: number) =>
+      wm.fromArray(
+        Float32Array.from({ length: v * d }, () => r.normal()),
+        [v, d],
+        { requiresGrad: true },
+      );
     const ids = (n: number, v: number) => wm.tensor(Int32Array.from({ length: n }, () => r.int(v)));
     const [a, b] = [table(7, 3), table(5, 4)];
-    const dense = wm.fromArray(Float32Array.from({ length: 9 * 2 }, () => r.normal()), [9, 2], { requiresGrad: true });
+    const dense = wm.fromArray(
+      Float32Array.from({ length: 9 * 2 }, () => r.normal()),
+      [9, 2],
+      { requiresGrad: true },
+    );
     const [ia, ib, ia2] = [ids(9, 7), ids(9, 5), ids(9, 7)];
-    const weights = wm.fromArray(Float32Array.from({ length: 9 * 12 }, () => r.normal()), [9, 12]);
+    const weights = wm.fromArray(
+      Float32Array.from({ length: 9 * 12 }, () => r.normal()),
+      [9, 12],
+    );
     const run = (fused: boolean) => {
       const x = fused
         ? wm.gatherConcat([{ table: a, ids: ia }, { table: b, ids: ib }, dense, { table: a, ids: ia2 }])
@@ -149,7 +190,11 @@ describe('gatherConcat', () => {
 
   it('refuses parts of different row counts and ids outside a table, naming the feature', () => {
     const t = wm.zeros([4, 2]);
-    expect(() => wm.gatherConcat([{ table: t, ids: wm.tensor(Int32Array.from([0, 1])) }, wm.zeros([3, 1])])).toThrow(/part 1 .* must be \[2, width\]/);
-    expect(() => wm.gatherConcat([{ table: t, ids: wm.tensor(Int32Array.from([0, 9])), what: "feature 'city'" }])).toThrow(/id 9 at position 1 is outside \[0, 4\) for feature 'city'/);
+    expect(() => wm.gatherConcat([{ table: t, ids: wm.tensor(Int32Array.from([0, 1])) }, wm.zeros([3, 1])])).toThrow(
+      /part 1 .* must be \[2, width\]/,
+    );
+    expect(() => wm.gatherConcat([{ table: t, ids: wm.tensor(Int32Array.from([0, 9])), what: "feature 'city'" }])).toThrow(
+      /id 9 at position 1 is outside \[0, 4\) for feature 'city'/,
+    );
   });
 });

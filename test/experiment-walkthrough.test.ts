@@ -53,8 +53,14 @@ describe('walkthrough', () => {
     const blocks = [...doc.matchAll(/```text\n([\s\S]*?)```/g)].map((m) => m[1]);
     expect(blocks.length).toBeGreaterThanOrEqual(5);
     const printed = new Set(text.split('\n').map((l) => l.trimEnd()));
-    const quoted = blocks.flatMap((b) => b.split('\n')).map((l) => l.trimEnd()).filter((l) => l.trim() !== '');
+    const quoted = blocks
+      .flatMap((b) => b.split('\n'))
+      .map((l) => l.trimEnd())
+      .filter((l) => l.trim() !== '');
     const missing = quoted.filter((l) => !printed.has(l));
-    expect(missing, `lines of docs/gradient-routing.md that \`webmtl walkthrough\` no longer prints:\n${missing.join('\n')}\n\nIt now prints:\n${text}`).toEqual([]);
+    expect(
+      missing,
+      `lines of docs/gradient-routing.md that \`webmtl walkthrough\` no longer prints:\n${missing.join('\n')}\n\nIt now prints:\n${text}`,
+    ).toEqual([]);
   });
 });

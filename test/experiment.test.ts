@@ -5,8 +5,10 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { CpuBackend } from '../src/backend/cpu/cpu-backend.js';
 import {
   buildModel,
+  type CellSummary,
   checkClaims,
   collectResult,
+  type ExperimentModel,
   experimentJobs,
   experimentSettings,
   formatClaims,
@@ -14,8 +16,6 @@ import {
   matchedBottomUnits,
   runExperimentJob,
   runMmoeSynthetic,
-  type CellSummary,
-  type ExperimentModel,
 } from '../src/experiments/mmoe-synthetic.js';
 import { MMoE, OMoE, SharedBottom } from '../src/models/index.js';
 import { setBackend } from '../src/tensor/engine.js';

@@ -3,36 +3,73 @@
 // model of any class that declares its gates gets gate means in the report.
 import { beforeAll, describe, expect, it } from 'vitest';
 import { CpuBackend } from '../src/backend/cpu/cpu-backend.js';
-import { DenseFeature, SparseFeature, type Feature } from '../src/features.js';
-import { AITM, ESMM, MMoE, MultiTaskModel, OMoE, PLE, SharedBottom, type GateMixture } from '../src/models/index.js';
+import { DenseFeature, type Feature, SparseFeature } from '../src/features.js';
+import { AITM, ESMM, type GateMixture, MMoE, MultiTaskModel, OMoE, PLE, SharedBottom } from '../src/models/index.js';
 import { inspectGradients } from '../src/mtl/index.js';
 import { EmbeddingLayer, type FeatureBatch } from '../src/nn/embedding-layer.js';
 import { Experts, Gate } from '../src/nn/experts.js';
 import { MLP } from '../src/nn/layers.js';
-import * as ops from '../src/tensor/ops.js';
 import * as wm from '../src/tensor/index.js';
+import * as ops from '../src/tensor/ops.js';
 
 beforeAll(() => wm.setBackend(new CpuBackend()));
 
 const ROWS = 16;
-const features = (): Feature[] => [new SparseFeature({ name: 'user', vocabSize: 7, embedDim: 3 }), new SparseFeature({ name: 'item', vocabSize: 5, embedDim: 2 }), new DenseFeature('price')];
+const features = (): Feature[] => [
+  new SparseFeature({ name: 'user', vocabSize: 7, embedDim: 3 }),
+  new SparseFeature({ name: 'item', vocabSize: 5, embedDim: 2 }),
+  new DenseFeature('price'),
+];
 const two = ['classification', 'classification'] as ['classification', 'classification'];
 
 function batch(fs: Feature[], nLabel: number) {
   const r = new wm.Random(4);
   const x: Record<string, wm.Tensor> = {};
   for (const f of fs) {
-    x[f.name] = f.kind === 'dense' ? wm.fromArray(Float32Array.from({ length: ROWS }, () => r.normal()), [ROWS]) : wm.fromArray(Int32Array.from({ length: ROWS }, () => r.int(f.vocabSize)), [ROWS]);
+    x[f.name] =
+      f.kind === 'dense'
+        ? wm.fromArray(
+            Float32Array.from({ length: ROWS }, () => r.normal()),
+            [ROWS],
+          )
+        : wm.fromArray(
+            Int32Array.from({ length: ROWS }, () => r.int(f.vocabSize)),
+            [ROWS],
+          );
   }
-  return { x, y: wm.fromArray(Float32Array.from({ length: ROWS * nLabel }, () => (r.uniform() < 0.4 ? 1 : 0)), [ROWS, nLabel]) };
+  return {
+    x,
+    y: wm.fromArray(
+      Float32Array.from({ length: ROWS * nLabel }, () => (r.uniform() < 0.4 ? 1 : 0)),
+      [ROWS, nLabel],
+    ),
+  };
 }
 
 const towers = [{ dims: [3] }, { dims: [3] }];
 const gated: Record<string, () => MultiTaskModel> = {
   MMoE: () => new MMoE({ features: features(), taskTypes: two, nExpert: 3, expertParams: { dims: [4] }, towerParamsList: towers }),
   OMoE: () => new OMoE({ features: features(), taskTypes: two, nExpert: 2, expertParams: { dims: [4] }, towerParamsList: towers }),
-  'PLE (CGC)': () => new PLE({ features: features(), taskTypes: two, nLevel: 1, nExpertSpecific: 2, nExpertShared: 1, expertParams: { dims: [4] }, towerParamsList: towers }),
-  'PLE, 3 levels': () => new PLE({ features: features(), taskTypes: ['classification', 'classification', 'regression'], nLevel: 3, nExpertSpecific: 1, nExpertShared: 2, expertParams: { dims: [4] }, towerParamsList: [...towers, { dims: [3] }] }),
+  'PLE (CGC)': () =>
+    new PLE({
+      features: features(),
+      taskTypes: two,
+      nLevel: 1,
+      nExpertSpecific: 2,
+      nExpertShared: 1,
+      expertParams: { dims: [4] },
+      towerParamsList: towers,
+    }),
+  'PLE, 3 levels': () =>
+    new PLE({
+      features: features(),
+      taskTypes: ['classification', 'classification', 'regression'],
+      nLevel: 3,
+      nExpertSpecific: 1,
+      nExpertShared: 2,
+      expertParams: { dims: [4] },
+      towerParamsList: [...towers, { dims: [3] }],
+    }),
 };
 
 describe('every gated model declares its gates', () => {
@@ -63,7 +100,9 @@ describe('every gated model declares its gates', () => {
   }
 
   it('ungated models declare none', () => {
-    expect(new SharedBottom({ features: features(), taskTypes: two, bottomParams: { dims: [4] }, towerParamsList: towers }).mixtures()).toEqual([]);
+    expect(
+      new SharedBottom({ features: features(), taskTypes: two, bottomParams: { dims: [4] }, towerParamsList: towers }).mixtures(),
+    ).toEqual([]);
     expect(new AITM({ features: features(), nTask: 2, bottomParams: { dims: [4] }, towerParamsList: towers }).mixtures()).toEqual([]);
     expect(new ESMM({ features: features(), cvrParams: { dims: [4] }, ctrParams: { dims: [4] } }).mixtures()).toEqual([]);
   });
@@ -114,7 +153,13 @@ describe('the inspector reads only the declaration', () => {
       }
     }
     wm.seed(2);
-    const model = new Undeclared({ features: features(), taskTypes: two, nExpert: 3, expertParams: { dims: [4] }, towerParamsList: towers });
+    const model = new Undeclared({
+      features: features(),
+      taskTypes: two,
+      nExpert: 3,
+      expertParams: { dims: [4] },
+      towerParamsList: towers,
+    });
     const report = await inspectGradients(model, batch(model.features, 2));
     expect(report.experts[0].gateMean).toEqual([null, null]);
   });

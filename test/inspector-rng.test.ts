@@ -37,12 +37,19 @@ const data = dataset();
 function model(): MMoE {
   seed(4);
   return new MMoE({
-    features: [new SparseFeature({ name: 'user', vocabSize: 11, embedDim: 3 }), new SparseFeature({ name: 'item', vocabSize: 7, embedDim: 3 }), new DenseFeature('price')],
+    features: [
+      new SparseFeature({ name: 'user', vocabSize: 11, embedDim: 3 }),
+      new SparseFeature({ name: 'item', vocabSize: 7, embedDim: 3 }),
+      new DenseFeature('price'),
+    ],
     taskTypes: ['classification', 'classification'],
     taskNames: ['click', 'purchase'],
     nExpert: 3,
     expertParams: { dims: [8, 6], dropout: 0.3 },
-    towerParamsList: [{ dims: [4], dropout: 0.25 }, { dims: [4], dropout: 0.25 }],
+    towerParamsList: [
+      { dims: [4], dropout: 0.25 },
+      { dims: [4], dropout: 0.25 },
+    ],
   });
 }
 

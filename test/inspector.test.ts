@@ -3,9 +3,9 @@
 // lastGateWeights, no side effects on the model, JSON output, every model family, and the recorder.
 import { beforeAll, describe, expect, it } from 'vitest';
 import { CpuBackend } from '../src/backend/cpu/cpu-backend.js';
-import { DenseFeature, SparseFeature, type Feature } from '../src/features.js';
-import { ESMM, MMoE, OMoE, PLE, SharedBottom, type MultiTaskModel } from '../src/models/index.js';
-import { GradientRecorder, inspectGradients, type GradientReport } from '../src/mtl/index.js';
+import { DenseFeature, type Feature, SparseFeature } from '../src/features.js';
+import { ESMM, MMoE, type MultiTaskModel, OMoE, PLE, SharedBottom } from '../src/models/index.js';
+import { GradientRecorder, type GradientReport, inspectGradients } from '../src/mtl/index.js';
 import * as wm from '../src/tensor/index.js';
 
 beforeAll(() => wm.setBackend(new CpuBackend()));
@@ -22,15 +22,33 @@ function batch(fs: Feature[], nLabel: number, seed: number) {
   const r = new wm.Random(seed);
   const x: Record<string, wm.Tensor> = {};
   for (const f of fs) {
-    x[f.name] = f.kind === 'dense' ? wm.fromArray(Float32Array.from({ length: ROWS }, () => r.normal()), [ROWS]) : wm.fromArray(Int32Array.from({ length: ROWS }, () => r.int(f.vocabSize)), [ROWS]);
+    x[f.name] =
+      f.kind === 'dense'
+        ? wm.fromArray(
+            Float32Array.from({ length: ROWS }, () => r.normal()),
+            [ROWS],
+          )
+        : wm.fromArray(
+            Int32Array.from({ length: ROWS }, () => r.int(f.vocabSize)),
+            [ROWS],
+          );
   }
-  const y = wm.fromArray(Float32Array.from({ length: ROWS * nLabel }, () => (r.uniform() < 0.4 ? 1 : 0)), [ROWS, nLabel]);
+  const y = wm.fromArray(
+    Float32Array.from({ length: ROWS * nLabel }, () => (r.uniform() < 0.4 ? 1 : 0)),
+    [ROWS, nLabel],
+  );
   return { x, y };
 }
 
 const mmoe = () => {
   wm.seed(9);
-  return new MMoE({ features: features(), taskTypes: two, nExpert: 3, expertParams: { dims: [6] }, towerParamsList: [{ dims: [4] }, { dims: [4] }] });
+  return new MMoE({
+    features: features(),
+    taskTypes: two,
+    nExpert: 3,
+    expertParams: { dims: [6] },
+    towerParamsList: [{ dims: [4] }, { dims: [4] }],
+  });
 };
 
 const values = (t: wm.Tensor) => Array.from(t.dataSync());
@@ -81,10 +99,12 @@ describe('inspectGradients on MMoE', () => {
         const g = wm.grad(wm.binaryCrossEntropy(col(out), col(b.y)), shared);
         const byName = new Map(groups.shared.map(([n], i) => [n, values(g[i])]));
         const expert = (e: number) =>
-          [...byName].filter(([n]) => n.startsWith('experts.')).flatMap(([, v]) => {
-            const per = v.length / 3;
-            return v.slice(e * per, (e + 1) * per);
-          });
+          [...byName]
+            .filter(([n]) => n.startsWith('experts.'))
+            .flatMap(([, v]) => {
+              const per = v.length / 3;
+              return v.slice(e * per, (e + 1) * per);
+            });
         const embeddings = [...byName].filter(([n]) => n.startsWith('embedding.')).flatMap(([, v]) => v);
         return [embeddings, expert(0), expert(1), expert(2)];
       });
@@ -111,7 +131,12 @@ describe('inspectGradients on MMoE', () => {
     checkShape(report);
     for (const name of ['task0', 'task1']) {
       const w = model.lastGateWeights![name];
-      const mean = [0, 1, 2].map((e) => values(w).filter((_, i) => i % 3 === e).reduce((s, v) => s + v, 0) / ROWS);
+      const mean = [0, 1, 2].map(
+        (e) =>
+          values(w)
+            .filter((_, i) => i % 3 === e)
+            .reduce((s, v) => s + v, 0) / ROWS,
+      );
       report.gates[name].forEach((v, e) => expect(v).toBeCloseTo(mean[e], 6));
     }
     const e = report.experts[0];
@@ -147,14 +172,67 @@ describe('inspectGradients on MMoE', () => {
 
 describe('inspectGradients on the other models', () => {
   const cases: [string, () => MultiTaskModel, number, string[], string[]][] = [
-    ['SharedBottom', () => new SharedBottom({ features: features(), taskTypes: ['classification', 'regression'], bottomParams: { dims: [6] }, towerParamsList: [{ dims: [4] }, { dims: [4] }] }), 2, ['embeddings', 'bottom'], []],
-    ['OMoE', () => new OMoE({ features: features(), taskTypes: two, nExpert: 2, expertParams: { dims: [4] }, towerParamsList: [{ dims: [3] }, { dims: [3] }] }), 2, ['embeddings', 'experts[0]', 'experts[1]', 'gate'], ['experts']],
-    ['PLE', () => new PLE({ features: features(), taskTypes: two, nLevel: 2, nExpertSpecific: 1, nExpertShared: 2, expertParams: { dims: [4] }, towerParamsList: [{ dims: [3] }, { dims: [3] }] }), 2,
+    [
+      'SharedBottom',
+      () =>
+        new SharedBottom({
+          features: features(),
+          taskTypes: ['classification', 'regression'],
+          bottomParams: { dims: [6] },
+          towerParamsList: [{ dims: [4] }, { dims: [4] }],
+        }),
+      2,
+      ['embeddings', 'bottom'],
+      [],
+    ],
+    [
+      'OMoE',
+      () =>
+        new OMoE({
+          features: features(),
+          taskTypes: two,
+          nExpert: 2,
+          expertParams: { dims: [4] },
+          towerParamsList: [{ dims: [3] }, { dims: [3] }],
+        }),
+      2,
+      ['embeddings', 'experts[0]', 'experts[1]', 'gate'],
+      ['experts'],
+    ],
+    [
+      'PLE',
+      () =>
+        new PLE({
+          features: features(),
+          taskTypes: two,
+          nLevel: 2,
+          nExpertSpecific: 1,
+          nExpertShared: 2,
+          expertParams: { dims: [4] },
+          towerParamsList: [{ dims: [3] }, { dims: [3] }],
+        }),
+      2,
       // The first level's task experts feed the shared gate, so both tasks reach them: they are shared.
-      ['embeddings', 'levels.0.taskExperts.0[0]', 'levels.0.taskExperts.1[0]', 'levels.0.sharedExperts[0]', 'levels.0.sharedExperts[1]', 'levels.0.sharedGate', 'levels.1.sharedExperts[0]', 'levels.1.sharedExperts[1]'],
-      ['levels.0.taskExperts.0', 'levels.0.taskExperts.1', 'levels.0.sharedExperts', 'levels.1.sharedExperts']],
+      [
+        'embeddings',
+        'levels.0.taskExperts.0[0]',
+        'levels.0.taskExperts.1[0]',
+        'levels.0.sharedExperts[0]',
+        'levels.0.sharedExperts[1]',
+        'levels.0.sharedGate',
+        'levels.1.sharedExperts[0]',
+        'levels.1.sharedExperts[1]',
+      ],
+      ['levels.0.taskExperts.0', 'levels.0.taskExperts.1', 'levels.0.sharedExperts', 'levels.1.sharedExperts'],
+    ],
     // pCTCVR = pCTR·pCVR: both trained losses (ctr, ctcvr) reach the CTR tower.
-    ['ESMM', () => new ESMM({ features: features().filter((f) => f.kind !== 'dense'), cvrParams: { dims: [4] }, ctrParams: { dims: [4] } }), 3, ['embeddings', 'ctrTower'], []],
+    [
+      'ESMM',
+      () => new ESMM({ features: features().filter((f) => f.kind !== 'dense'), cvrParams: { dims: [4] }, ctrParams: { dims: [4] } }),
+      3,
+      ['embeddings', 'ctrTower'],
+      [],
+    ],
   ];
   for (const [name, make, nLabel, groups, experts] of cases) {
     it(name, async () => {
@@ -191,7 +269,13 @@ describe('inspectGradients on a host batch', () => {
   it('accepts typed-array columns and labels (as a DataLoader yields them) and reports the same as tensors', async () => {
     wm.seed(5);
     const fs = features();
-    const model = new MMoE({ features: fs, taskTypes: two, nExpert: 3, expertParams: { dims: [4] }, towerParamsList: [{ dims: [2] }, { dims: [2] }] });
+    const model = new MMoE({
+      features: fs,
+      taskTypes: two,
+      nExpert: 3,
+      expertParams: { dims: [4] },
+      towerParamsList: [{ dims: [2] }, { dims: [2] }],
+    });
     const b = batch(fs, 2, 9);
     const host = {
       x: Object.fromEntries(Object.entries(b.x).map(([k, t]) => [k, t.dataSync() as Float32Array | Int32Array])),

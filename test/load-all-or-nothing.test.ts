@@ -10,7 +10,7 @@ import { loadCheckpoint, saveCheckpoint } from '../src/io/checkpoint.js';
 import { decodeSafetensors, encodeSafetensors, type SafetensorsTensor } from '../src/io/safetensors.js';
 import { UWL } from '../src/mtl/index.js';
 import { BatchNorm1d, Linear, Module } from '../src/nn/index.js';
-import { Adagrad, Adam, CosineAnnealingLR, SGD, StepLR, type Optimizer } from '../src/optim/index.js';
+import { Adagrad, Adam, CosineAnnealingLR, type Optimizer, SGD, StepLR } from '../src/optim/index.js';
 import type { LRScheduler } from '../src/optim/scheduler.js';
 import * as wm from '../src/tensor/index.js';
 
@@ -30,7 +30,11 @@ class Tiny extends Module {
 function trainStep(m: Tiny, opt: Optimizer, scale = 1): void {
   wm.tidy(() => {
     opt.zeroGrad();
-    const x = wm.tensor([[1, 2, 3], [0, -1, 2], [4, 0, 1]]);
+    const x = wm.tensor([
+      [1, 2, 3],
+      [0, -1, 2],
+      [4, 0, 1],
+    ]);
     wm.mul(wm.sum(wm.square(m.forward(x))), scale).backward();
     opt.step();
   });
@@ -84,7 +88,12 @@ beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'webmtl-all-or-nothing-'));
   good = join(dir, 'good.safetensors');
   const src = run(1, 3);
-  await saveCheckpoint(good, src.model, { metadata: { epoch: '2', step: '3' }, optimizer: src.opt, scheduler: src.sched, strategy: src.strategy });
+  await saveCheckpoint(good, src.model, {
+    metadata: { epoch: '2', step: '3' },
+    optimizer: src.opt,
+    scheduler: src.sched,
+    strategy: src.strategy,
+  });
   goodBytes = await readFile(good);
 });
 afterAll(async () => {
@@ -140,7 +149,12 @@ describe('a checkpoint with any problem is refused and changes nothing', () => {
   it('the good checkpoint loads (control)', async () => {
     const target = run(7, 2);
     const before = await fingerprint(target);
-    const info = await loadCheckpoint(good, target.model, { optimizer: target.opt, scheduler: target.sched, strategy: target.strategy, countFields: ['epoch', 'step'] });
+    const info = await loadCheckpoint(good, target.model, {
+      optimizer: target.opt,
+      scheduler: target.sched,
+      strategy: target.strategy,
+      countFields: ['epoch', 'step'],
+    });
     expect(info.metadata).toEqual({ epoch: '2', step: '3' });
     expect(await fingerprint(target)).not.toEqual(before);
     expect(await fingerprint(target)).toEqual(await fingerprint(run(1, 3)));
@@ -184,7 +198,12 @@ describe('a checkpoint with any problem is refused and changes nothing', () => {
   });
 
   // -- step counts ------------------------------------------------------------------------------
-  for (const [what, step] of [['negative', -1], ['fractional', 1.5], ['null (NaN in JSON)', null], ['a string', '3']] as const) {
+  for (const [what, step] of [
+    ['negative', -1],
+    ['fractional', 1.5],
+    ['null (NaN in JSON)', null],
+    ['a string', '3'],
+  ] as const) {
     it(`an optimizer step count that is ${what}`, async () => {
       const file = await corrupted((t, m) => mapJson(m, 'webmtl.optimizer', (h) => ((h.steps as Record<string, unknown>)['0'] = step)));
       await refused(file, /parameter #0.*step .* is not a non-negative integer/);
@@ -202,7 +221,12 @@ describe('a checkpoint with any problem is refused and changes nothing', () => {
     await refused(file, /base lrs?.*-0\.01/);
   });
 
-  for (const [what, v] of [['negative', -2], ['fractional', 0.5], ['null (NaN in JSON)', null], ['a string', '2']] as const) {
+  for (const [what, v] of [
+    ['negative', -2],
+    ['fractional', 0.5],
+    ['null (NaN in JSON)', null],
+    ['a string', '2'],
+  ] as const) {
     it(`a scheduler lastEpoch that is ${what}`, async () => {
       const file = await corrupted((t, m) => mapJson(m, 'webmtl.scheduler', (s) => (s.lastEpoch = v)));
       await refused(file, /lastEpoch must be an integer ≥ 0/);
@@ -215,7 +239,14 @@ describe('a checkpoint with any problem is refused and changes nothing', () => {
   });
 
   // -- epoch and step in the metadata -------------------------------------------------------------
-  for (const [what, v] of [['negative', '-1'], ['fractional', '1.5'], ['NaN', 'NaN'], ['empty', ''], ['hexadecimal', '0x10'], ['too large', '1e300']] as const) {
+  for (const [what, v] of [
+    ['negative', '-1'],
+    ['fractional', '1.5'],
+    ['NaN', 'NaN'],
+    ['empty', ''],
+    ['hexadecimal', '0x10'],
+    ['too large', '1e300'],
+  ] as const) {
     it(`an epoch that is ${what}`, async () => {
       const file = await corrupted((t, m) => (m.epoch = v));
       await refused(file, /'epoch' .* is not a count/, { countFields: ['epoch', 'step'] });
@@ -240,17 +271,27 @@ describe('a checkpoint with any problem is refused and changes nothing', () => {
   }
 
   it('an optimizer moment named __proto__', async () => {
-    const file = await corrupted((t) => (t['__optimizer__.0._x_proto_'] = { ...t['__optimizer__.0.exp_avg'] }), { '__optimizer__.0._x_proto_': '__optimizer__.0.__proto__' });
+    const file = await corrupted((t) => (t['__optimizer__.0._x_proto_'] = { ...t['__optimizer__.0.exp_avg'] }), {
+      '__optimizer__.0._x_proto_': '__optimizer__.0.__proto__',
+    });
     await refused(file, /__proto__/);
   });
 
   it('optimizer step counts keyed __proto__ or constructor', async () => {
-    await refused(await corrupted((t, m) => (m['webmtl.optimizer'] = m['webmtl.optimizer'].replace('"steps":{', '"steps":{"__proto__":1,'))), /'__proto__'.*not a parameter index/);
-    await refused(await corrupted((t, m) => mapJson(m, 'webmtl.optimizer', (h) => ((h.steps as Record<string, unknown>)['constructor'] = 1))), /'constructor'.*not a parameter index/);
+    await refused(
+      await corrupted((t, m) => (m['webmtl.optimizer'] = m['webmtl.optimizer'].replace('"steps":{', '"steps":{"__proto__":1,'))),
+      /'__proto__'.*not a parameter index/,
+    );
+    await refused(
+      await corrupted((t, m) => mapJson(m, 'webmtl.optimizer', (h) => ((h.steps as Record<string, unknown>)['constructor'] = 1))),
+      /'constructor'.*not a parameter index/,
+    );
   });
 
   it('a strategy state with a __proto__ key is read as a plain (unknown) field', async () => {
-    const file = await corrupted((t, m) => (m['webmtl.strategy'] = m['webmtl.strategy'].replace('"state":{', '"state":{"__proto__":{"logVariances":[1,2]},')));
+    const file = await corrupted(
+      (t, m) => (m['webmtl.strategy'] = m['webmtl.strategy'].replace('"state":{', '"state":{"__proto__":{"logVariances":[1,2]},')),
+    );
     // UWL ignores unknown fields, so the load goes through, and nothing reached Object.prototype.
     const target = run(7, 2);
     await loadCheckpoint(file, target.model, { optimizer: target.opt, scheduler: target.sched, strategy: target.strategy });
@@ -284,7 +325,10 @@ describe('a checkpoint with any problem is refused and changes nothing', () => {
     });
     const target = run(7, 2);
     const before = await fingerprint(target);
-    const error = await loadCheckpoint(file, target.model, { optimizer: target.opt }).then(() => null, (e: Error) => e);
+    const error = await loadCheckpoint(file, target.model, { optimizer: target.opt }).then(
+      () => null,
+      (e: Error) => e,
+    );
     expect(error?.message).toMatch(/'fc\.bias': expected \[4\], got \[5\]/);
     expect(error?.message).toMatch(/missing 'bn\.running_var'/);
     expect(error?.message).toMatch(/unexpected 'fc\.extra'/);
@@ -293,9 +337,18 @@ describe('a checkpoint with any problem is refused and changes nothing', () => {
 
   // -- strategy ---------------------------------------------------------------------------------
   it('a malformed strategy state', async () => {
-    await refused(await corrupted((t, m) => mapJson(m, 'webmtl.strategy', (s) => ((s.state as Record<string, unknown>).logVariances = [1, 2, 3]))), /UWL state: logVariances must be a list of 2/);
-    await refused(await corrupted((t, m) => (m['webmtl.strategy'] = '{"name":"uwl","state":[1,2]}')), /strategy state header is not \{ name, state \}/);
-    await refused(await corrupted((t, m) => (m['webmtl.strategy'] = '{"name":"dwa","state":null}')), /balancing method 'dwa' but this trainer uses 'uwl'/);
+    await refused(
+      await corrupted((t, m) => mapJson(m, 'webmtl.strategy', (s) => ((s.state as Record<string, unknown>).logVariances = [1, 2, 3]))),
+      /UWL state: logVariances must be a list of 2/,
+    );
+    await refused(
+      await corrupted((t, m) => (m['webmtl.strategy'] = '{"name":"uwl","state":[1,2]}')),
+      /strategy state header is not \{ name, state \}/,
+    );
+    await refused(
+      await corrupted((t, m) => (m['webmtl.strategy'] = '{"name":"dwa","state":null}')),
+      /balancing method 'dwa' but this trainer uses 'uwl'/,
+    );
   });
 
   it('several problems in different parts are all listed in one error', async () => {
@@ -305,7 +358,14 @@ describe('a checkpoint with any problem is refused and changes nothing', () => {
       mapJson(m, 'webmtl.strategy', (s) => ((s.state as Record<string, unknown>).logVariances = 'x'));
     });
     const target = run(7, 2);
-    const error = await loadCheckpoint(file, target.model, { optimizer: target.opt, scheduler: target.sched, strategy: target.strategy }).then(() => null, (e: Error) => e);
+    const error = await loadCheckpoint(file, target.model, {
+      optimizer: target.opt,
+      scheduler: target.sched,
+      strategy: target.strategy,
+    }).then(
+      () => null,
+      (e: Error) => e,
+    );
     expect(error?.message).toMatch(/nothing was changed/);
     expect(error?.message).toMatch(/missing 'exp_avg'/);
     expect(error?.message).toMatch(/lastEpoch/);
@@ -320,13 +380,19 @@ describe('state dicts: validated first, prototype names handled, nothing changed
     const state: Record<string, wm.Tensor> = { ...r.model.stateDict() };
     Object.defineProperty(state, '__proto__', { value: wm.tensor([1]), enumerable: true, configurable: true, writable: true });
     expect(() => r.model.loadStateDict(state)).toThrow(/unexpected '__proto__'/);
-    expect(() => r.model.loadStateDict({ ...r.model.stateDict(), toString: wm.tensor([1]) } as Record<string, wm.Tensor>)).toThrow(/unexpected 'toString'/);
-    expect(() => r.model.loadStateDict({ ...r.model.stateDict(), constructor: wm.tensor([1]) } as Record<string, wm.Tensor>)).toThrow(/unexpected 'constructor'/);
+    expect(() => r.model.loadStateDict({ ...r.model.stateDict(), toString: wm.tensor([1]) } as Record<string, wm.Tensor>)).toThrow(
+      /unexpected 'toString'/,
+    );
+    expect(() => r.model.loadStateDict({ ...r.model.stateDict(), constructor: wm.tensor([1]) } as Record<string, wm.Tensor>)).toThrow(
+      /unexpected 'constructor'/,
+    );
     // A state without the entry does not find Object.prototype's under its name.
     const missing: Record<string, wm.Tensor> = { ...r.model.stateDict() };
     delete missing['fc.weight'];
     expect(() => r.model.loadStateDict(missing)).toThrow(/missing 'fc\.weight'/);
-    expect(() => r.model.loadStateDict({ ...r.model.stateDict(), 'fc.bias': [1, 2, 3, 4] as unknown as wm.Tensor })).toThrow(/'fc\.bias'.*not a Tensor/);
+    expect(() => r.model.loadStateDict({ ...r.model.stateDict(), 'fc.bias': [1, 2, 3, 4] as unknown as wm.Tensor })).toThrow(
+      /'fc\.bias'.*not a Tensor/,
+    );
     expect(await fingerprint(r)).toEqual(before);
   });
 
@@ -335,7 +401,10 @@ describe('state dicts: validated first, prototype names handled, nothing changed
     const before = await fingerprint(r);
     const sd = () => {
       const s = run(5, 2).opt.stateDict();
-      return { ...s, state: Object.fromEntries(Object.entries(s.state).map(([i, v]) => [i, { step: v.step, buffers: { ...v.buffers } }])) } as ReturnType<Optimizer['stateDict']>;
+      return {
+        ...s,
+        state: Object.fromEntries(Object.entries(s.state).map(([i, v]) => [i, { step: v.step, buffers: { ...v.buffers } }])),
+      } as ReturnType<Optimizer['stateDict']>;
     };
     const missing = sd();
     delete missing.state[0].buffers.exp_avg_sq;
@@ -347,22 +416,52 @@ describe('state dicts: validated first, prototype names handled, nothing changed
     steps.state[0].step = Number.NaN;
     expect(() => r.opt.loadStateDict(steps)).toThrow(/step NaN is not a non-negative integer/);
     const proto = sd();
-    Object.defineProperty(proto.state, '__proto__', { value: { step: 1, buffers: {} }, enumerable: true, configurable: true, writable: true });
+    Object.defineProperty(proto.state, '__proto__', {
+      value: { step: 1, buffers: {} },
+      enumerable: true,
+      configurable: true,
+      writable: true,
+    });
     expect(() => r.opt.loadStateDict(proto)).toThrow(/'__proto__'.*not a parameter index/);
     const protoBuffer = sd();
-    Object.defineProperty(protoBuffer.state[0].buffers, '__proto__', { value: new Float32Array(12), enumerable: true, configurable: true, writable: true });
+    Object.defineProperty(protoBuffer.state[0].buffers, '__proto__', {
+      value: new Float32Array(12),
+      enumerable: true,
+      configurable: true,
+      writable: true,
+    });
     expect(() => r.opt.loadStateDict(protoBuffer)).toThrow(/'__proto__'/);
     expect(await fingerprint(r)).toEqual(before);
   });
 
   it('SGD with momentum needs its momentum buffer; SGD without refuses one; Adagrad needs its sum', () => {
     const p = () => wm.tensor([1, 2], { requiresGrad: true });
-    expect(() => new SGD([p()], { momentum: 0.9 }).loadStateDict({ type: 'SGD', groups: [{ lr: 0.1, weightDecay: 0, numParams: 1 }], state: { 0: { step: 3, buffers: {} } } })).toThrow(/missing 'momentum_buffer'/);
-    expect(() => new SGD([p()]).loadStateDict({ type: 'SGD', groups: [{ lr: 0.1, weightDecay: 0, numParams: 1 }], state: { 0: { step: 3, buffers: { momentum_buffer: new Float32Array(2) } } } })).toThrow(
-      /'momentum_buffer'.*momentum 0/,
-    );
-    new SGD([p()]).loadStateDict({ type: 'SGD', groups: [{ lr: 0.1, weightDecay: 0, numParams: 1 }], state: { 0: { step: 3, buffers: {} } } });
-    expect(() => new Adagrad([p()]).loadStateDict({ type: 'Adagrad', groups: [{ lr: 0.1, weightDecay: 0, numParams: 1 }], state: { 0: { step: 3, buffers: {} } } })).toThrow(/missing 'sum'/);
+    expect(() =>
+      new SGD([p()], { momentum: 0.9 }).loadStateDict({
+        type: 'SGD',
+        groups: [{ lr: 0.1, weightDecay: 0, numParams: 1 }],
+        state: { 0: { step: 3, buffers: {} } },
+      }),
+    ).toThrow(/missing 'momentum_buffer'/);
+    expect(() =>
+      new SGD([p()]).loadStateDict({
+        type: 'SGD',
+        groups: [{ lr: 0.1, weightDecay: 0, numParams: 1 }],
+        state: { 0: { step: 3, buffers: { momentum_buffer: new Float32Array(2) } } },
+      }),
+    ).toThrow(/'momentum_buffer'.*momentum 0/);
+    new SGD([p()]).loadStateDict({
+      type: 'SGD',
+      groups: [{ lr: 0.1, weightDecay: 0, numParams: 1 }],
+      state: { 0: { step: 3, buffers: {} } },
+    });
+    expect(() =>
+      new Adagrad([p()]).loadStateDict({
+        type: 'Adagrad',
+        groups: [{ lr: 0.1, weightDecay: 0, numParams: 1 }],
+        state: { 0: { step: 3, buffers: {} } },
+      }),
+    ).toThrow(/missing 'sum'/);
   });
 
   it('LRScheduler.loadStateDict checks type and fields before changing anything', () => {
@@ -398,8 +497,23 @@ describe('MTLTrainer.resume is all-or-nothing', () => {
     const make = (s: number, modelPath?: string) => {
       wm.seed(s);
       const features = [...sparseFeatures(schema, 4), ...schema.denseColumns.map((d) => new DenseFeature(d))];
-      const model = new MMoE({ features, taskTypes: ['classification', 'classification'], nExpert: 2, expertParams: { dims: [8] }, towerParamsList: [{ dims: [4] }, { dims: [4] }] });
-      return new MTLTrainer(model, { nEpoch: 1, adaptiveParams: { method: 'uwl' }, optimizerParams: { lr: 3e-3 }, scheduler: { type: 'step', stepSize: 1, gamma: 0.5 }, device: 'cpu', progress: 'none', seed: s, modelPath });
+      const model = new MMoE({
+        features,
+        taskTypes: ['classification', 'classification'],
+        nExpert: 2,
+        expertParams: { dims: [8] },
+        towerParamsList: [{ dims: [4] }, { dims: [4] }],
+      });
+      return new MTLTrainer(model, {
+        nEpoch: 1,
+        adaptiveParams: { method: 'uwl' },
+        optimizerParams: { lr: 3e-3 },
+        scheduler: { type: 'step', stepSize: 1, gamma: 0.5 },
+        device: 'cpu',
+        progress: 'none',
+        seed: s,
+        modelPath,
+      });
     };
     const loader = () => new DataLoader(data.train, { batchSize: 64, shuffle: true, seed: 2 });
     const ckptDir = await mkdtemp(join(dir, 'trainer-'));
@@ -411,7 +525,10 @@ describe('MTLTrainer.resume is all-or-nothing', () => {
     const state = async () => ({
       params: await Promise.all(Object.entries(target.model.stateDict()).map(async ([n, t]) => `${n} ${hex(await t.data())}`)),
       opt: await Promise.all(
-        Object.entries(target.optimizer.stateDict().state).map(async ([i, s]) => `${i} ${s.step} ${await Promise.all(Object.entries(s.buffers).map(async ([k, v]) => `${k} ${hex(v instanceof Float32Array ? v : await v.data())}`))}`),
+        Object.entries(target.optimizer.stateDict().state).map(
+          async ([i, s]) =>
+            `${i} ${s.step} ${await Promise.all(Object.entries(s.buffers).map(async ([k, v]) => `${k} ${hex(v instanceof Float32Array ? v : await v.data())}`))}`,
+        ),
       ),
       lrs: hex(Float64Array.from(target.optimizer.paramGroups.map((g) => g.lr))),
       sched: JSON.stringify(target.scheduler?.stateDict()),
@@ -420,8 +537,16 @@ describe('MTLTrainer.resume is all-or-nothing', () => {
     const before = await state();
 
     const variants: [string, (m: Meta) => void, RegExp][] = [
-      ['scheduler base lr', (m) => mapJson(m, 'webmtl.scheduler', (s) => (s.baseLrs = (s.baseLrs as number[]).map((x, i) => (i === 0 ? 0 : x)))), /base lrs/],
-      ['scheduler type', (m) => mapJson(m, 'webmtl.scheduler', (s) => (s.type = 'CosineAnnealingLR')), /saved by CosineAnnealingLR, this is StepLR/],
+      [
+        'scheduler base lr',
+        (m) => mapJson(m, 'webmtl.scheduler', (s) => (s.baseLrs = (s.baseLrs as number[]).map((x, i) => (i === 0 ? 0 : x)))),
+        /base lrs/,
+      ],
+      [
+        'scheduler type',
+        (m) => mapJson(m, 'webmtl.scheduler', (s) => (s.type = 'CosineAnnealingLR')),
+        /saved by CosineAnnealingLR, this is StepLR/,
+      ],
       ['negative step', (m) => (m.step = '-5'), /step'? '-5' is not a count/],
       ['fractional epoch', (m) => (m.epoch = '0.5'), /epoch'? '0\.5' is not a count/],
       ['random state', (m) => (m.random = '{"words":[1,2,3]}'), /random generator state is malformed/],

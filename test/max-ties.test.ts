@@ -87,7 +87,14 @@ function ints(n: number, seed: number, range: number): Float32Array {
 }
 
 /** Runs max(x, axis, keepDims) and Σ out·w backward on `backend`. */
-async function runMax(backend: Backend, xv: Float32Array, shape: number[], axis: number | number[] | undefined, keepDims: boolean, w: Float32Array) {
+async function runMax(
+  backend: Backend,
+  xv: Float32Array,
+  shape: number[],
+  axis: number | number[] | undefined,
+  keepDims: boolean,
+  w: Float32Array,
+) {
   wm.setBackend(backend);
   return wm.tidyAsync(async () => {
     const x = wm.fromArray(xv, shape, { requiresGrad: true });
@@ -97,7 +104,15 @@ async function runMax(backend: Backend, xv: Float32Array, shape: number[], axis:
   });
 }
 
-async function runMaximum(backend: Backend, av: Float32Array, aShape: number[], bv: Float32Array, bShape: number[], w: Float32Array, same = false) {
+async function runMaximum(
+  backend: Backend,
+  av: Float32Array,
+  aShape: number[],
+  bv: Float32Array,
+  bShape: number[],
+  w: Float32Array,
+  same = false,
+) {
   wm.setBackend(backend);
   return wm.tidyAsync(async () => {
     const a = wm.fromArray(av, aShape, { requiresGrad: true });
@@ -146,13 +161,18 @@ for (const { name: backendName, backend } of backends) {
     for (const c of maxCases) {
       it(`max ${c.name}: every tied element gets its group's gradient / number of ties`, async () => {
         const xv = ints(size(c.shape), 11, c.range);
-        const axes = c.axis === undefined ? c.shape.map((_, i) => i) : (Array.isArray(c.axis) ? c.axis : [c.axis]).map((a) => (a < 0 ? a + c.shape.length : a));
+        const axes =
+          c.axis === undefined
+            ? c.shape.map((_, i) => i)
+            : (Array.isArray(c.axis) ? c.axis : [c.axis]).map((a) => (a < 0 ? a + c.shape.length : a));
         const nOut = size(c.shape.map((d, i) => (axes.includes(i) ? 1 : d)));
         const w = projection(nOut, 12);
         const want = maxGradient(xv, c.shape, axes, w);
         expect(want.ties, 'the case has ties').toBeGreaterThan(0);
         const got = await runMax(backend!, xv, c.shape, c.axis, c.keepDims ?? false, w);
-        expect(got.shape).toEqual(c.keepDims ? c.shape.map((d, i) => (axes.includes(i) ? 1 : d)) : c.shape.filter((_, i) => !axes.includes(i)));
+        expect(got.shape).toEqual(
+          c.keepDims ? c.shape.map((d, i) => (axes.includes(i) ? 1 : d)) : c.shape.filter((_, i) => !axes.includes(i)),
+        );
         expectClose(got.out, want.out, 'out');
         expectClose(got.grad, want.grad, 'grad');
       });
@@ -183,15 +203,26 @@ for (const { name: backendName, backend } of backends) {
     });
 
     for (const [aShape, bShape] of [
-      [[5, 7], [5, 7]],
+      [
+        [5, 7],
+        [5, 7],
+      ],
       [[6, 4], [4]],
-      [[3, 1, 5], [1, 4, 5]],
-      [[40, 33], [40, 1]],
+      [
+        [3, 1, 5],
+        [1, 4, 5],
+      ],
+      [
+        [40, 33],
+        [40, 1],
+      ],
     ]) {
       it(`maximum [${aShape}] and [${bShape}] of small integers: each side's gradient, ties halved and summed over broadcast axes`, async () => {
         const av = ints(size(aShape), 21, 4);
         const bv = ints(size(bShape), 22, 4);
-        const outSize = size(aShape.length >= bShape.length ? aShape.map((d, i) => Math.max(d, bShape[i - aShape.length + bShape.length] ?? 1)) : bShape);
+        const outSize = size(
+          aShape.length >= bShape.length ? aShape.map((d, i) => Math.max(d, bShape[i - aShape.length + bShape.length] ?? 1)) : bShape,
+        );
         const w = projection(outSize, 23);
         const want = maximumGradient(av, aShape, bv, bShape, w);
         expect(want.ties, 'the case has ties').toBeGreaterThan(0);

@@ -106,7 +106,12 @@ describe('gauc', () => {
       const rows = [...groups.keys()].filter((i) => groups[i] === id);
       const l = rows.map((i) => labels[i]);
       if (l.every((x) => x === l[0])) continue;
-      num += rows.length * pairwiseAuc(l, rows.map((i) => scores[i]));
+      num +=
+        rows.length *
+        pairwiseAuc(
+          l,
+          rows.map((i) => scores[i]),
+        );
       den += rows.length;
     }
     expect(gauc(labels, scores, groups).value).toBeCloseTo(num / den, 12);

@@ -8,8 +8,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import type { Backend } from '../src/backend/backend.js';
 import { CpuBackend } from '../src/backend/cpu/cpu-backend.js';
 import { createWasmBackend } from '../src/backend/wasm/wasm-backend.js';
-import { DenseFeature, SparseFeature, type Feature } from '../src/features.js';
-import { AITM, ESMM, MMoE, OMoE, PLE, SharedBottom, type MultiTaskModel } from '../src/models/index.js';
+import { DenseFeature, type Feature, SparseFeature } from '../src/features.js';
+import { AITM, ESMM, MMoE, type MultiTaskModel, OMoE, PLE, SharedBottom } from '../src/models/index.js';
 import * as wm from '../src/tensor/index.js';
 import { getWebGPUOrSkip } from './helpers/webgpu.js';
 
@@ -29,15 +29,55 @@ const features = (): Feature[] => [
 
 const two: ['classification', 'classification'] = ['classification', 'classification'];
 const models: Record<string, () => MultiTaskModel> = {
-  SharedBottom: () => new SharedBottom({ features: features(), taskTypes: ['classification', 'regression'], bottomParams: { dims: [16] }, towerParamsList: [{ dims: [8] }, { dims: [8] }] }),
-  MMoE: () => new MMoE({ features: features(), taskTypes: two, nExpert: 4, expertParams: { dims: [16, 8] }, towerParamsList: [{ dims: [8] }, { dims: [8] }] }),
-  OMoE: () => new OMoE({ features: features(), taskTypes: two, nExpert: 4, expertParams: { dims: [16] }, towerParamsList: [{ dims: [8] }, { dims: [8] }] }),
-  PLE: () => new PLE({ features: features(), taskTypes: two, nLevel: 2, nExpertSpecific: 2, nExpertShared: 1, expertParams: { dims: [16] }, towerParamsList: [{ dims: [8] }, { dims: [8] }] }),
+  SharedBottom: () =>
+    new SharedBottom({
+      features: features(),
+      taskTypes: ['classification', 'regression'],
+      bottomParams: { dims: [16] },
+      towerParamsList: [{ dims: [8] }, { dims: [8] }],
+    }),
+  MMoE: () =>
+    new MMoE({
+      features: features(),
+      taskTypes: two,
+      nExpert: 4,
+      expertParams: { dims: [16, 8] },
+      towerParamsList: [{ dims: [8] }, { dims: [8] }],
+    }),
+  OMoE: () =>
+    new OMoE({
+      features: features(),
+      taskTypes: two,
+      nExpert: 4,
+      expertParams: { dims: [16] },
+      towerParamsList: [{ dims: [8] }, { dims: [8] }],
+    }),
+  PLE: () =>
+    new PLE({
+      features: features(),
+      taskTypes: two,
+      nLevel: 2,
+      nExpertSpecific: 2,
+      nExpertShared: 1,
+      expertParams: { dims: [16] },
+      towerParamsList: [{ dims: [8] }, { dims: [8] }],
+    }),
   ESMM: () => {
     const f = features();
-    return new ESMM({ userFeatures: [f[0], f[4]], itemFeatures: [f[1], f[2], f[3]], cvrParams: { dims: [16, 8] }, ctrParams: { dims: [16, 8] } });
+    return new ESMM({
+      userFeatures: [f[0], f[4]],
+      itemFeatures: [f[1], f[2], f[3]],
+      cvrParams: { dims: [16, 8] },
+      ctrParams: { dims: [16, 8] },
+    });
   },
-  AITM: () => new AITM({ features: features(), nTask: 3, bottomParams: { dims: [16, 8] }, towerParamsList: [{ dims: [8] }, { dims: [8] }, { dims: [8] }] }),
+  AITM: () =>
+    new AITM({
+      features: features(),
+      nTask: 3,
+      bottomParams: { dims: [16, 8] },
+      towerParamsList: [{ dims: [8] }, { dims: [8] }, { dims: [8] }],
+    }),
 };
 
 /** Biases of a Linear followed by BatchNorm: the batch mean cancels them, so their gradient is 0 up to rounding. */
@@ -45,10 +85,14 @@ const PRE_BN_BIAS = /(linear\.bias|layers\.\d+\.bias)$/;
 
 function hostBatch(fs: Feature[], seed: number, BATCH: number): Record<string, Float32Array | Int32Array> {
   const r = new wm.Random(seed);
-  return Object.fromEntries(fs.map((f) => [
-    f.name,
-    f.kind === 'dense' ? Float32Array.from({ length: BATCH }, () => r.normal()) : Int32Array.from({ length: BATCH }, () => r.int(f.vocabSize)),
-  ]));
+  return Object.fromEntries(
+    fs.map((f) => [
+      f.name,
+      f.kind === 'dense'
+        ? Float32Array.from({ length: BATCH }, () => r.normal())
+        : Int32Array.from({ length: BATCH }, () => r.int(f.vocabSize)),
+    ]),
+  );
 }
 
 const onBackend = (host: Record<string, Float32Array | Int32Array>, backend: Backend, rows: number) =>
@@ -58,7 +102,13 @@ const onBackend = (host: Record<string, Float32Array | Int32Array>, backend: Bac
  * One training-mode step (forward, backward) and an eval-mode forward. The loss is a fixed random
  * projection Σ out·w, so every output (probability or regression value) sends a gradient.
  */
-async function run(model: MultiTaskModel, host: Record<string, Float32Array | Int32Array>, projection: Float32Array, backend: Backend, rows: number) {
+async function run(
+  model: MultiTaskModel,
+  host: Record<string, Float32Array | Int32Array>,
+  projection: Float32Array,
+  backend: Backend,
+  rows: number,
+) {
   wm.setBackend(backend);
   const x = onBackend(host, backend, rows);
   const w = wm.fromArray(projection, [rows, model.nTask], { backend });
@@ -103,7 +153,9 @@ for (const { name: backendName, backend, batch: BATCH } of backends) {
         wm.setBackend(other);
         const onOther = make();
         const state = onCpu.stateDict();
-        onOther.loadStateDict(Object.fromEntries(Object.entries(state).map(([n, t]) => [n, wm.fromArray(t.dataSync(), t.shape, { backend: other })])));
+        onOther.loadStateDict(
+          Object.fromEntries(Object.entries(state).map(([n, t]) => [n, wm.fromArray(t.dataSync(), t.shape, { backend: other })])),
+        );
 
         const host = hostBatch(onCpu.features, 17, BATCH);
         const r = new wm.Random(18);
@@ -124,7 +176,10 @@ for (const { name: backendName, backend, batch: BATCH } of backends) {
         expect(relativeError(got.evalOut, want.evalOut), 'eval-mode outputs').toBeLessThan(1e-4);
         if (onCpu.lastGateWeights) {
           for (const [gate, w] of Object.entries(onCpu.lastGateWeights)) {
-            expect(relativeError((await onOther.lastGateWeights![gate].data()) as Float32Array, w.dataSync() as Float32Array), `gate ${gate}`).toBeLessThan(1e-4);
+            expect(
+              relativeError((await onOther.lastGateWeights![gate].data()) as Float32Array, w.dataSync() as Float32Array),
+              `gate ${gate}`,
+            ).toBeLessThan(1e-4);
           }
         }
         onOther.dispose();

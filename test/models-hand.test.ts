@@ -5,8 +5,8 @@
 // ple.py, esmm.py, aitm.py); test/helpers/hand-math.ts holds the float64 layers.
 import { beforeEach, describe, expect, it } from 'vitest';
 import { CpuBackend } from '../src/backend/cpu/cpu-backend.js';
-import { DenseFeature, SparseFeature, type Feature } from '../src/features.js';
-import { AITM, ESMM, PLE, type MultiTaskModel } from '../src/models/index.js';
+import { DenseFeature, type Feature, SparseFeature } from '../src/features.js';
+import { AITM, ESMM, type MultiTaskModel, PLE } from '../src/models/index.js';
 import * as wm from '../src/tensor/index.js';
 import * as H from './helpers/hand-math.js';
 
@@ -134,14 +134,24 @@ const TOL = 1e-5;
  * for every parameter. Tolerance: 2e-6 of the largest gradient plus 2e-4 relative (the float32
  * model stays within a tenth of that on these cases). Returns the finite differences.
  */
-function checkGradients(model: MultiTaskModel, x: Record<string, wm.Tensor>, P: H.Params, hand: (P: H.Params) => H.Mat, what: string): { fd: Record<string, number[]>; scale: number } {
+function checkGradients(
+  model: MultiTaskModel,
+  x: Record<string, wm.Tensor>,
+  P: H.Params,
+  hand: (P: H.Params) => H.Mat,
+  what: string,
+): { fd: Record<string, number[]>; scale: number } {
   const T = model.nTask;
   const Y = labels(T);
   model.zeroGrad();
   const out = model.forward(x);
   wm.binaryCrossEntropy(out, wm.fromArray(Float32Array.from(Y.flat()), [B, T])).backward();
   const named = model.namedParameters();
-  const fd = H.finiteDifferences(P, named.map(([n]) => n), (Q) => H.bceMean(hand(Q), Y));
+  const fd = H.finiteDifferences(
+    P,
+    named.map(([n]) => n),
+    (Q) => H.bceMean(hand(Q), Y),
+  );
   const scale = Math.max(...Object.values(fd).flatMap((g) => g.map(Math.abs)));
   expect(scale, `${what}: gradients are not all zero`).toBeGreaterThan(1e-3);
   let nonZero = 0;
@@ -152,7 +162,10 @@ function checkGradients(model: MultiTaskModel, x: Record<string, wm.Tensor>, P: 
     expect(g.length, name).toBe(want.length);
     for (let i = 0; i < want.length; i++) {
       const tol = 2e-6 * scale + 2e-4 * Math.abs(want[i]);
-      expect(Math.abs(g[i] - want[i]), `${what}: d loss / d ${name}[${i}]: model ${g[i]}, finite differences ${want[i]}`).toBeLessThanOrEqual(tol);
+      expect(
+        Math.abs(g[i] - want[i]),
+        `${what}: d loss / d ${name}[${i}]: model ${g[i]}, finite differences ${want[i]}`,
+      ).toBeLessThanOrEqual(tol);
       if (Math.abs(want[i]) > 1e-4 * scale) nonZero++;
     }
   }
@@ -181,7 +194,13 @@ interface PleConfig {
  * shared mixture as the shared input of every later level (their shared gates skipped);
  * 'sharedGateOrder' puts the shared experts first in the shared gate.
  */
-function pleHand(P: H.Params, c: PleConfig, x: H.Mat, train: boolean, variant?: 'sharedSkipsLevels' | 'sharedGateOrder'): { out: H.Mat; gates: Record<string, H.Mat> } {
+function pleHand(
+  P: H.Params,
+  c: PleConfig,
+  x: H.Mat,
+  train: boolean,
+  variant?: 'sharedSkipsLevels' | 'sharedGateOrder',
+): { out: H.Mat; gates: Record<string, H.Mat> } {
   let inputs: H.Mat[] = Array.from({ length: c.nTask + 1 }, () => x);
   const gates: Record<string, H.Mat> = {};
   const names = Array.from({ length: c.nTask }, (_, t) => `task${t}`);
@@ -211,9 +230,18 @@ function pleHand(P: H.Params, c: PleConfig, x: H.Mat, train: boolean, variant?: 
 const pleFeatures = (): Feature[] => [sparse('a', 4), sparse('b', 3), sparse('c', 5), new DenseFeature('d')];
 
 const PLE_CASES: [string, PleConfig][] = [
-  ['3 levels, 2 tasks, 2 specific + 1 shared experts [3], towers [2]', { nTask: 2, nLevel: 3, nSpecific: 2, nShared: 1, expertDims: [3], towerDims: [2] }],
-  ['3 levels, 3 tasks, 2 specific + 1 shared experts [3], towers [2]', { nTask: 3, nLevel: 3, nSpecific: 2, nShared: 1, expertDims: [3], towerDims: [2] }],
-  ['2 levels, 2 tasks, 1 specific + 2 shared experts [4, 3], towers [3]', { nTask: 2, nLevel: 2, nSpecific: 1, nShared: 2, expertDims: [4, 3], towerDims: [3] }],
+  [
+    '3 levels, 2 tasks, 2 specific + 1 shared experts [3], towers [2]',
+    { nTask: 2, nLevel: 3, nSpecific: 2, nShared: 1, expertDims: [3], towerDims: [2] },
+  ],
+  [
+    '3 levels, 3 tasks, 2 specific + 1 shared experts [3], towers [2]',
+    { nTask: 3, nLevel: 3, nSpecific: 2, nShared: 1, expertDims: [3], towerDims: [2] },
+  ],
+  [
+    '2 levels, 2 tasks, 1 specific + 2 shared experts [4, 3], towers [3]',
+    { nTask: 2, nLevel: 2, nSpecific: 1, nShared: 2, expertDims: [4, 3], towerDims: [3] },
+  ],
 ];
 
 function makePle(c: PleConfig): PLE {
@@ -247,8 +275,18 @@ describe('PLE computed by hand (torch-rechub semantics)', () => {
         for (const n of gateNames) expectClose(model.lastGateWeights![n].dataSync(), want.gates[n], TOL, `gate ${n}`);
         if (!train) expectClose(model.predict(x).dataSync(), want.out, TOL, 'predict');
         // The test would notice a shared branch that skips a level's shared gate, or a reordered shared gate.
-        if (c.nLevel > 2) expectSensitive(got, pleHand(P, c, handInput(P, [model.features]), train, 'sharedSkipsLevels').out, "a shared input that skips level 1's shared gate");
-        if (c.nLevel > 1) expectSensitive(got, pleHand(P, c, handInput(P, [model.features]), train, 'sharedGateOrder').out, 'shared experts first in the shared gate');
+        if (c.nLevel > 2)
+          expectSensitive(
+            got,
+            pleHand(P, c, handInput(P, [model.features]), train, 'sharedSkipsLevels').out,
+            "a shared input that skips level 1's shared gate",
+          );
+        if (c.nLevel > 1)
+          expectSensitive(
+            got,
+            pleHand(P, c, handInput(P, [model.features]), train, 'sharedGateOrder').out,
+            'shared experts first in the shared gate',
+          );
         // Normalising with the running statistics in training mode (or the batch's in eval) would show.
         expectSensitive(got, pleHand(P, c, handInput(P, [model.features]), !train).out, `${mode} mode using the other mode's statistics`);
       });
@@ -258,11 +296,21 @@ describe('PLE computed by hand (torch-rechub semantics)', () => {
         const P = randomise(model, 200 + k);
         model.train(train);
         const feats = model.features;
-        const { fd, scale } = checkGradients(model, batchOf(feats), P, (Q) => pleHand(Q, c, handInput(Q, [feats]), train).out, `PLE ${label} ${mode}`);
+        const { fd, scale } = checkGradients(
+          model,
+          batchOf(feats),
+          P,
+          (Q) => pleHand(Q, c, handInput(Q, [feats]), train).out,
+          `PLE ${label} ${mode}`,
+        );
         // The first level's parameters all get a real gradient (so the comparison above tests the
         // routing back through every later level), the shared gate's only through level 1's shared experts.
         const level0 = [
-          ...Array.from({ length: c.nTask }, (_, t) => [`levels.0.taskExperts.${t}.layers.0.weight`, `levels.0.taskGates.${t}.linear.weight`, `levels.0.taskGates.${t}.bn.weight`]).flat(),
+          ...Array.from({ length: c.nTask }, (_, t) => [
+            `levels.0.taskExperts.${t}.layers.0.weight`,
+            `levels.0.taskGates.${t}.linear.weight`,
+            `levels.0.taskGates.${t}.bn.weight`,
+          ]).flat(),
           'levels.0.sharedExperts.layers.0.weight',
           'levels.0.sharedExperts.layers.0.bn.weight',
           'levels.0.sharedGate.linear.weight',
@@ -296,7 +344,14 @@ describe('PLE computed by hand (torch-rechub semantics)', () => {
  * pCTR = sigmoid(ctrTower(input)); outputs [pCVR, pCTR, pCTR · pCVR]. Variants (broken on purpose):
  * 'swapTowers', 'swapColumns' (pCTR first), 'itemFirst' (item features before user features).
  */
-function esmmHand(P: H.Params, user: Feature[], item: Feature[], towerBlocks: number, train: boolean, variant?: 'swapTowers' | 'swapColumns' | 'itemFirst'): H.Mat {
+function esmmHand(
+  P: H.Params,
+  user: Feature[],
+  item: Feature[],
+  towerBlocks: number,
+  train: boolean,
+  variant?: 'swapTowers' | 'swapColumns' | 'itemFirst',
+): H.Mat {
   const input = handInput(P, variant === 'itemFirst' ? [item, user] : [user, item]);
   const tower = (name: string) => H.mlp(P, name, input, towerBlocks, true, train).map(([z]) => H.sigmoid(z));
   let cvr = tower('cvrTower');
@@ -308,7 +363,10 @@ function esmmHand(P: H.Params, user: Feature[], item: Feature[], towerBlocks: nu
 
 const ESMM_CASES: [string, () => { user: Feature[]; item: Feature[] }][] = [
   ['sparse features only', () => ({ user: [sparse('u', 3), sparse('a', 4)], item: [sparse('i', 4), sparse('c', 5)] })],
-  ['dense features in both groups', () => ({ user: [sparse('u', 3), new DenseFeature('ud')], item: [sparse('i', 4), new DenseFeature('id'), sparse('c', 5)] })],
+  [
+    'dense features in both groups',
+    () => ({ user: [sparse('u', 3), new DenseFeature('ud')], item: [sparse('i', 4), new DenseFeature('id'), sparse('c', 5)] }),
+  ],
 ];
 
 describe('ESMM computed by hand: [pCVR, pCTR, pCTCVR], user features then item features', () => {
@@ -349,7 +407,12 @@ describe('ESMM computed by hand: [pCVR, pCTR, pCTCVR], user features then item f
     const ctr = H.mlp(P, 'ctrTower', input, 1, true, false).map(([z]) => H.sigmoid(z));
     expect(P['cvrTower.1.linear.weight']).toHaveLength(6);
     expect(P['ctrTower.1.linear.weight']).toBeUndefined();
-    expectClose(model.forward(batchOf(model.features)).dataSync(), cvr.map((p, r) => [p, ctr[r], p * ctr[r]]), TOL, 'outputs');
+    expectClose(
+      model.forward(batchOf(model.features)).dataSync(),
+      cvr.map((p, r) => [p, ctr[r], p * ctr[r]]),
+      TOL,
+      'outputs',
+    );
   });
 });
 
@@ -381,7 +444,16 @@ function aitHand(P: H.Params, prefix: string, own: H.Mat, transferred: H.Mat, sc
  * z_i = AIT(z_i, info); towers; sigmoid. 'infoFromBottom': the info gate reads the previous task's
  * bottom output instead of its AIT output (differs from 3 tasks on).
  */
-function aitmHand(P: H.Params, nTask: number, bottomBlocks: number, towerBlocks: number, x: H.Mat, train: boolean, scale: Scale = 'sqrt', variant?: 'infoFromBottom'): H.Mat {
+function aitmHand(
+  P: H.Params,
+  nTask: number,
+  bottomBlocks: number,
+  towerBlocks: number,
+  x: H.Mat,
+  train: boolean,
+  scale: Scale = 'sqrt',
+  variant?: 'infoFromBottom',
+): H.Mat {
   const bottoms = Array.from({ length: nTask }, (_, i) => H.mlp(P, `bottoms.${i}`, x, bottomBlocks, false, train));
   const z = [bottoms[0]];
   for (let i = 1; i < nTask; i++) {
@@ -397,7 +469,12 @@ const aitmFeatures = (): Feature[] => [sparse('a', 4), sparse('b', 3), new Dense
 const aitmScale = (name: string) => (/attentions\.\d+\.(query|key)\.weight$/.test(name) ? 1.25 : 1);
 
 function makeAitm(nTask: number): AITM {
-  return new AITM({ features: aitmFeatures(), nTask, bottomParams: { dims: [4, 3] }, towerParamsList: Array.from({ length: nTask }, () => ({ dims: [2] })) });
+  return new AITM({
+    features: aitmFeatures(),
+    nTask,
+    bottomParams: { dims: [4, 3] },
+    towerParamsList: Array.from({ length: nTask }, () => ({ dims: [2] })),
+  });
 }
 
 describe('AITM computed by hand: AIT attention scaled by 1/√d over [own, transferred]', () => {
@@ -416,7 +493,12 @@ describe('AITM computed by hand: AIT attention scaled by 1/√d over [own, trans
         if (!train) expectClose(model.predict(batchOf(model.features)).dataSync(), aitmHand(P, nTask, 2, 1, x, train), TOL, 'predict');
         expectSensitive(got, aitmHand(P, nTask, 2, 1, x, train, 'd'), 'a 1/d attention scale');
         expectSensitive(got, aitmHand(P, nTask, 2, 1, x, train, 'none'), 'an unscaled attention');
-        if (nTask >= 3) expectSensitive(got, aitmHand(P, nTask, 2, 1, x, train, 'sqrt', 'infoFromBottom'), 'an info gate reading the bottom, not the AIT output');
+        if (nTask >= 3)
+          expectSensitive(
+            got,
+            aitmHand(P, nTask, 2, 1, x, train, 'sqrt', 'infoFromBottom'),
+            'an info gate reading the bottom, not the AIT output',
+          );
       });
 
       it(`${nTask} tasks: ${mode} mode gradients match finite differences of the hand forward`, () => {
@@ -424,7 +506,13 @@ describe('AITM computed by hand: AIT attention scaled by 1/√d over [own, trans
         const P = randomise(model, 700 + nTask, aitmScale);
         model.train(train);
         const feats = model.features;
-        checkGradients(model, batchOf(feats), P, (Q) => aitmHand(Q, nTask, 2, 1, handInput(Q, [feats]), train), `AITM ${nTask} tasks ${mode}`);
+        checkGradients(
+          model,
+          batchOf(feats),
+          P,
+          (Q) => aitmHand(Q, nTask, 2, 1, handInput(Q, [feats]), train),
+          `AITM ${nTask} tasks ${mode}`,
+        );
       });
     }
   }
@@ -433,9 +521,19 @@ describe('AITM computed by hand: AIT attention scaled by 1/√d over [own, trans
     const model = makeAitm(2);
     const P = randomise(model, 650, aitmScale);
     const att = model.attentions[0];
-    const own = [[0.75, -0.5, 1], [0.25, 1, -0.625]];
-    const transferred = [[-0.5, 0.75, 0.5], [1, -0.5, 0.25]];
-    const got = wm.noGrad(() => att.forward(wm.fromArray(Float32Array.from(own.flat()), [2, 3]), wm.fromArray(Float32Array.from(transferred.flat()), [2, 3]))).dataSync();
+    const own = [
+      [0.75, -0.5, 1],
+      [0.25, 1, -0.625],
+    ];
+    const transferred = [
+      [-0.5, 0.75, 0.5],
+      [1, -0.5, 0.25],
+    ];
+    const got = wm
+      .noGrad(() =>
+        att.forward(wm.fromArray(Float32Array.from(own.flat()), [2, 3]), wm.fromArray(Float32Array.from(transferred.flat()), [2, 3])),
+      )
+      .dataSync();
     expectClose(got, aitHand(P, 'attentions.0', own, transferred, 'sqrt'), TOL, 'AIT output');
     expectSensitive(got, aitHand(P, 'attentions.0', own, transferred, 'd'), 'a 1/d scale');
     expectSensitive(got, aitHand(P, 'attentions.0', own, transferred, 'none'), 'no scale');
@@ -445,4 +543,3 @@ describe('AITM computed by hand: AIT attention scaled by 1/√d over [own, trans
     expectClose(got, aitHand(P, 'attentions.0', transferred, own, 'sqrt'), TOL, 'AIT with the items swapped');
   });
 });
-

@@ -34,7 +34,9 @@ describe('model registry', () => {
   });
 
   it('an unknown name is an error with a near miss and the choices', () => {
-    expect(() => modelEntry('mmeo')).toThrow(/Unknown model 'mmeo' \(did you mean 'mmoe'\?\); choose one of mmoe, omoe, ple, sharedbottom, esmm, aitm/);
+    expect(() => modelEntry('mmeo')).toThrow(
+      /Unknown model 'mmeo' \(did you mean 'mmoe'\?\); choose one of mmoe, omoe, ple, sharedbottom, esmm, aitm/,
+    );
     expect(() => createModel('nope', schema)).toThrow(/Unknown model 'nope'; choose one of/);
   });
 
@@ -44,7 +46,14 @@ describe('model registry', () => {
       expect(model).toBeInstanceOf(CLASSES[name]);
       expect(model.torchRechubClass).toBe(modelEntry(name).torchRechubClass);
       if (name !== 'esmm') expect(model.taskNames).toEqual(['click', 'purchase']);
-      expect(model.predict({ u: wm.fromArray(Int32Array.of(1, 2), [2]), i: wm.fromArray(Int32Array.of(1, 2), [2]), c: wm.fromArray(Int32Array.of(1, 2), [2]), d: wm.fromArray(Float32Array.of(0.5, -1), [2]) }).shape[0]).toBe(2);
+      expect(
+        model.predict({
+          u: wm.fromArray(Int32Array.of(1, 2), [2]),
+          i: wm.fromArray(Int32Array.of(1, 2), [2]),
+          c: wm.fromArray(Int32Array.of(1, 2), [2]),
+          d: wm.fromArray(Float32Array.of(0.5, -1), [2]),
+        }).shape[0],
+      ).toBe(2);
     }
   });
 
@@ -62,7 +71,13 @@ describe('model registry', () => {
   it("an entry's build takes either vocabulary", () => {
     const features = [new SparseFeature({ name: 'u', vocabSize: 5, embedDim: 2 })];
     const a = modelEntry('MMOE').build({ features, numTasks: 2, numExperts: 2, expertUnits: [3], towerUnits: [2] });
-    const b = modelEntry('mmoe').build({ features, taskTypes: ['classification', 'classification'], nExpert: 2, expertParams: { dims: [3] }, towerParamsList: [{ dims: [2] }, { dims: [2] }] });
+    const b = modelEntry('mmoe').build({
+      features,
+      taskTypes: ['classification', 'classification'],
+      nExpert: 2,
+      expertParams: { dims: [3] },
+      towerParamsList: [{ dims: [2] }, { dims: [2] }],
+    });
     expect(a.numParameters()).toBe(b.numParameters());
     expect(() => modelEntry('ple').build({ features, nExpert: 2 })).toThrow(/PLE: unknown option 'nExpert'/);
   });

@@ -2,8 +2,8 @@
 // outputs, shapes and ranges, gate weights, gradients, parameter groups and a short training run.
 import { beforeEach, describe, expect, it } from 'vitest';
 import { CpuBackend } from '../src/backend/cpu/cpu-backend.js';
-import { DenseFeature, SparseFeature, type Feature } from '../src/features.js';
-import { AITM, ESMM, MMoE, OMoE, PLE, SharedBottom, type MultiTaskModel } from '../src/models/index.js';
+import { DenseFeature, type Feature, SparseFeature } from '../src/features.js';
+import { AITM, ESMM, MMoE, type MultiTaskModel, OMoE, PLE, SharedBottom } from '../src/models/index.js';
 import { Experts } from '../src/nn/experts.js';
 import { Dice, MLP } from '../src/nn/layers.js';
 import * as wm from '../src/tensor/index.js';
@@ -13,8 +13,18 @@ const cpu = new CpuBackend();
 // ---- schemas and batches --------------------------------------------------------------------------
 
 const ALI_CCP_VOCAB: Record<string, number> = {
-  ...Object.fromEntries(['101', '121', '122', '124', '125', '126', '127', '128', '129', '301', '109_14', '110_14', '127_14', '150_14'].map((n) => [n, 200])),
-  '205': 12000, '206': 5500, '207': 14000, '210': 15800, '216': 8200, '508': 3400, '509': 2300, '702': 2400, '853': 2700,
+  ...Object.fromEntries(
+    ['101', '121', '122', '124', '125', '126', '127', '128', '129', '301', '109_14', '110_14', '127_14', '150_14'].map((n) => [n, 200]),
+  ),
+  '205': 12000,
+  '206': 5500,
+  '207': 14000,
+  '210': 15800,
+  '216': 8200,
+  '508': 3400,
+  '509': 2300,
+  '702': 2400,
+  '853': 2700,
 };
 const ALI_CCP_DENSE = ['D109_14', 'D110_14', 'D127_14', 'D150_14', 'D508', 'D509', 'D702', 'D853'];
 const ALI_CCP_ITEM = ['129', '205', '206', '207', '210', '216'];
@@ -37,28 +47,79 @@ function randomBatch(features: Feature[], batch: number, seed: number): Record<s
   const r = new wm.Random(seed);
   const x: Record<string, wm.Tensor> = {};
   for (const f of features) {
-    if (f.kind === 'dense') x[f.name] = wm.fromArray(Float32Array.from({ length: batch }, () => r.normal()), [batch]);
-    else x[f.name] = wm.fromArray(Int32Array.from({ length: batch }, (_, i) => (i < f.vocabSize ? i : r.int(f.vocabSize))), [batch]);
+    if (f.kind === 'dense')
+      x[f.name] = wm.fromArray(
+        Float32Array.from({ length: batch }, () => r.normal()),
+        [batch],
+      );
+    else
+      x[f.name] = wm.fromArray(
+        Int32Array.from({ length: batch }, (_, i) => (i < f.vocabSize ? i : r.int(f.vocabSize))),
+        [batch],
+      );
   }
   return x;
 }
 
 const randomLabels = (batch: number, nTask: number, seed: number): wm.Tensor => {
   const r = new wm.Random(seed);
-  return wm.fromArray(Float32Array.from({ length: batch * nTask }, () => (r.uniform() < 0.5 ? 1 : 0)), [batch, nTask]);
+  return wm.fromArray(
+    Float32Array.from({ length: batch * nTask }, () => (r.uniform() < 0.5 ? 1 : 0)),
+    [batch, nTask],
+  );
 };
 
 /** Every model on the small schema, two classification tasks (ESMM: its three outputs). */
 const smallModels: Record<string, () => MultiTaskModel> = {
-  SharedBottom: () => new SharedBottom({ features: smallFeatures(), taskTypes: ['classification', 'classification'], bottomParams: { dims: [12] }, towerParamsList: [{ dims: [6] }, { dims: [4] }] }),
-  MMoE: () => new MMoE({ features: smallFeatures(), taskTypes: ['classification', 'classification'], nExpert: 3, expertParams: { dims: [8, 6] }, towerParamsList: [{ dims: [4] }, { dims: [4] }] }),
-  OMoE: () => new OMoE({ features: smallFeatures(), taskTypes: ['classification', 'classification'], nExpert: 3, expertParams: { dims: [8] }, towerParamsList: [{ dims: [4] }, { dims: [4] }] }),
-  PLE: () => new PLE({ features: smallFeatures(), taskTypes: ['classification', 'classification'], nLevel: 2, nExpertSpecific: 2, nExpertShared: 1, expertParams: { dims: [8] }, towerParamsList: [{ dims: [4] }, { dims: [4] }] }),
+  SharedBottom: () =>
+    new SharedBottom({
+      features: smallFeatures(),
+      taskTypes: ['classification', 'classification'],
+      bottomParams: { dims: [12] },
+      towerParamsList: [{ dims: [6] }, { dims: [4] }],
+    }),
+  MMoE: () =>
+    new MMoE({
+      features: smallFeatures(),
+      taskTypes: ['classification', 'classification'],
+      nExpert: 3,
+      expertParams: { dims: [8, 6] },
+      towerParamsList: [{ dims: [4] }, { dims: [4] }],
+    }),
+  OMoE: () =>
+    new OMoE({
+      features: smallFeatures(),
+      taskTypes: ['classification', 'classification'],
+      nExpert: 3,
+      expertParams: { dims: [8] },
+      towerParamsList: [{ dims: [4] }, { dims: [4] }],
+    }),
+  PLE: () =>
+    new PLE({
+      features: smallFeatures(),
+      taskTypes: ['classification', 'classification'],
+      nLevel: 2,
+      nExpertSpecific: 2,
+      nExpertShared: 1,
+      expertParams: { dims: [8] },
+      towerParamsList: [{ dims: [4] }, { dims: [4] }],
+    }),
   ESMM: () => {
     const f = smallFeatures();
-    return new ESMM({ userFeatures: [f[0], f[3]], itemFeatures: [f[1], f[2], f[4]], cvrParams: { dims: [8, 4] }, ctrParams: { dims: [8, 4] } });
+    return new ESMM({
+      userFeatures: [f[0], f[3]],
+      itemFeatures: [f[1], f[2], f[4]],
+      cvrParams: { dims: [8, 4] },
+      ctrParams: { dims: [8, 4] },
+    });
   },
-  AITM: () => new AITM({ features: smallFeatures(), nTask: 3, bottomParams: { dims: [8, 6] }, towerParamsList: [{ dims: [4] }, { dims: [4] }, { dims: [4] }] }),
+  AITM: () =>
+    new AITM({
+      features: smallFeatures(),
+      nTask: 3,
+      bottomParams: { dims: [8, 6] },
+      towerParamsList: [{ dims: [4] }, { dims: [4] }, { dims: [4] }],
+    }),
 };
 
 function setParams(model: MultiTaskModel, values: Record<string, number[]>): void {
@@ -88,7 +149,15 @@ describe('parameter counts match torch-rechub on the Ali-CCP schema', () => {
   });
 
   it('PLE(1 level, 2 specific per task, 1 shared, experts [16], towers [8]) = 285,580', () => {
-    const m = new PLE({ features: aliCcpFeatures(), taskTypes: two, nLevel: 1, nExpertSpecific: 2, nExpertShared: 1, expertParams: { dims: [16] }, towerParamsList: towers });
+    const m = new PLE({
+      features: aliCcpFeatures(),
+      taskTypes: two,
+      nLevel: 1,
+      nExpertSpecific: 2,
+      nExpertShared: 1,
+      expertParams: { dims: [16] },
+      towerParamsList: towers,
+    });
     expect(m.numParameters()).toBe(285_580);
   });
 
@@ -125,7 +194,15 @@ describe('parameter counts match torch-rechub on the Ali-CCP schema', () => {
     const mmoe = new MMoE({ features: aliCcpFeatures(), numTasks: 2, numExperts: 8, expertUnits: [16], towerUnits: [8] });
     expect(mmoe.numParameters()).toBe(291_554);
     expect(mmoe.taskTypes).toEqual(['classification', 'classification']);
-    const ple = new PLE({ features: aliCcpFeatures(), taskTypes: ['binary', 'binary'], numLayers: 1, numExperts: 2, numSharedExperts: 1, expertUnits: [16], taskHiddenUnits: [8] });
+    const ple = new PLE({
+      features: aliCcpFeatures(),
+      taskTypes: ['binary', 'binary'],
+      numLayers: 1,
+      numExperts: 2,
+      numSharedExperts: 1,
+      expertUnits: [16],
+      taskHiddenUnits: [8],
+    });
     expect(ple.numParameters()).toBe(285_580);
     const sb = new SharedBottom({ features: aliCcpFeatures(), taskTypes: ['binary', 'binary'], hiddenUnits: [117], taskHiddenUnits: [8] });
     expect(sb.numParameters()).toBe(290_389);
@@ -160,11 +237,21 @@ describe('parameter counts match torch-rechub on the Ali-CCP schema', () => {
       wm.seed(3);
       const experts = new Experts(E, IN, { dims: [H], activation: act });
       const r = new wm.Random(4);
-      const draw = (t: wm.Tensor) => wm.assign(t, wm.fromArray(Float32Array.from({ length: t.size }, () => r.normal()), t.shape));
+      const draw = (t: wm.Tensor) =>
+        wm.assign(
+          t,
+          wm.fromArray(
+            Float32Array.from({ length: t.size }, () => r.normal()),
+            t.shape,
+          ),
+        );
       // Learnable activation values away from their initial 0.25 / 0, so they matter.
       for (const [name, t] of experts.namedParameters()) if (name.includes('.act.')) draw(t);
       const state = experts.stateDict();
-      const x = wm.fromArray(Float32Array.from({ length: B * IN }, () => r.normal()), [B, IN]);
+      const x = wm.fromArray(
+        Float32Array.from({ length: B * IN }, () => r.normal()),
+        [B, IN],
+      );
       const got = (await experts.forward(x).data()) as Float32Array; // [E, B, H]
       for (let e = 0; e < E; e++) {
         const mlp = new MLP(IN, { dims: [H], activation: act, outputLayer: false });
@@ -194,7 +281,13 @@ describe('outputs computed by hand (eval mode: BatchNorm scales by 1/√(1 + ε)
   const softmax2 = (a: number, b: number) => [Math.exp(a) / (Math.exp(a) + Math.exp(b)), Math.exp(b) / (Math.exp(a) + Math.exp(b))];
 
   it('MMoE', async () => {
-    const model = new MMoE({ features: features(), taskTypes: ['classification', 'classification'], nExpert: 2, expertParams: { dims: [1] }, towerParamsList: [{ dims: [] }, { dims: [] }] });
+    const model = new MMoE({
+      features: features(),
+      taskTypes: ['classification', 'classification'],
+      nExpert: 2,
+      expertParams: { dims: [1] },
+      towerParamsList: [{ dims: [] }, { dims: [] }],
+    });
     setParams(model, {
       'embedding.embed.s.weight': [0.5, -1],
       // expert 0: x0 + x1; expert 1: −x0 + 0.5·x1 + 0.5   (weights [E, in, out])
@@ -230,7 +323,12 @@ describe('outputs computed by hand (eval mode: BatchNorm scales by 1/√(1 + ε)
   });
 
   it('SharedBottom with a regression task (raw output)', async () => {
-    const model = new SharedBottom({ features: features(), taskTypes: ['classification', 'regression'], bottomParams: { dims: [2] }, towerParamsList: [{ dims: [] }, { dims: [] }] });
+    const model = new SharedBottom({
+      features: features(),
+      taskTypes: ['classification', 'regression'],
+      bottomParams: { dims: [2] },
+      towerParamsList: [{ dims: [] }, { dims: [] }],
+    });
     setParams(model, {
       'embedding.embed.s.weight': [0.5, -1],
       // bottom: [x0 + x1, −x0 + 1]
@@ -243,7 +341,10 @@ describe('outputs computed by hand (eval mode: BatchNorm scales by 1/√(1 + ε)
     });
     model.eval();
     const out = Array.from(await model.forward(batch()).data());
-    const bottom = [[2.5 * bn, 0.5 * bn], [0, 2 * bn]];
+    const bottom = [
+      [2.5 * bn, 0.5 * bn],
+      [0, 2 * bn],
+    ];
     const expected = bottom.flatMap(([h0, h1]) => [sigmoid(h0 + 2 * h1), -h0 + h1 + 0.25]);
     out.forEach((v, i) => expect(v).toBeCloseTo(expected[i], 6));
   });
@@ -271,7 +372,12 @@ describe('outputs, gates and parameter groups', () => {
       const { shared, perTask } = model.parameterGroups();
       expect(perTask.length).toBe(model.nTask);
       const names = [...shared, ...perTask.flat()].map(([n]) => n).sort();
-      expect(names).toEqual(model.namedParameters().map(([n]) => n).sort());
+      expect(names).toEqual(
+        model
+          .namedParameters()
+          .map(([n]) => n)
+          .sort(),
+      );
       expect(shared.some(([n]) => n.startsWith('embedding.'))).toBe(true);
       expect(perTask.flat().some(([n]) => n.startsWith('embedding.'))).toBe(false);
     });
@@ -282,8 +388,12 @@ describe('outputs, gates and parameter groups', () => {
     expect(mmoe.shared.map(([n]) => n)).toContain('experts.layers.0.weight');
     expect(mmoe.perTask[1].map(([n]) => n)).toEqual(expect.arrayContaining(['gates.1.linear.weight', 'towers.1.output.bias']));
     const ple = smallModels.PLE().parameterGroups();
-    expect(ple.shared.map(([n]) => n)).toEqual(expect.arrayContaining(['levels.0.sharedExperts.layers.0.weight', 'levels.0.sharedGate.linear.weight']));
-    expect(ple.perTask[0].map(([n]) => n)).toEqual(expect.arrayContaining(['levels.1.taskExperts.0.layers.0.weight', 'levels.1.taskGates.0.bn.weight']));
+    expect(ple.shared.map(([n]) => n)).toEqual(
+      expect.arrayContaining(['levels.0.sharedExperts.layers.0.weight', 'levels.0.sharedGate.linear.weight']),
+    );
+    expect(ple.perTask[0].map(([n]) => n)).toEqual(
+      expect.arrayContaining(['levels.1.taskExperts.0.layers.0.weight', 'levels.1.taskGates.0.bn.weight']),
+    );
     const omoe = smallModels.OMoE().parameterGroups();
     expect(omoe.shared.map(([n]) => n)).toContain('gate.linear.weight');
     // ESMM by output: pCTCVR reads both towers, so no output owns one; by trained loss the CVR tower is
@@ -330,7 +440,12 @@ describe('outputs, gates and parameter groups', () => {
   });
 
   it('ESMM accepts dense features in its groups', () => {
-    const model = new ESMM({ userFeatures: [new SparseFeature({ name: 'u', vocabSize: 3, embedDim: 4 }), new DenseFeature('age')], itemFeatures: [new SparseFeature({ name: 'i', vocabSize: 3, embedDim: 4 })], cvrParams: { dims: [4] }, ctrParams: { dims: [4] } });
+    const model = new ESMM({
+      userFeatures: [new SparseFeature({ name: 'u', vocabSize: 3, embedDim: 4 }), new DenseFeature('age')],
+      itemFeatures: [new SparseFeature({ name: 'i', vocabSize: 3, embedDim: 4 })],
+      cvrParams: { dims: [4] },
+      ctrParams: { dims: [4] },
+    });
     expect(model.embedding.outputDim).toBe(9);
     expect(model.forward(randomBatch(model.features, 8, 5)).shape).toEqual([8, 3]);
   });
@@ -343,9 +458,28 @@ describe('outputs, gates and parameter groups', () => {
   });
 
   it('clear errors for inconsistent options', () => {
-    expect(() => new MMoE({ features: smallFeatures(), taskTypes: ['classification'], nExpert: 2, expertParams: { dims: [4] }, towerParamsList: [{ dims: [2] }, { dims: [2] }] })).toThrow(/2 tower parameter sets for 1 tasks/);
+    expect(
+      () =>
+        new MMoE({
+          features: smallFeatures(),
+          taskTypes: ['classification'],
+          nExpert: 2,
+          expertParams: { dims: [4] },
+          towerParamsList: [{ dims: [2] }, { dims: [2] }],
+        }),
+    ).toThrow(/2 tower parameter sets for 1 tasks/);
     expect(() => new MMoE({ features: smallFeatures(), numTasks: 2, expertParams: { dims: [4] }, towerUnits: [2] })).toThrow(/nExpert/);
-    expect(() => new PLE({ features: smallFeatures(), taskTypes: ['click' as 'binary'], nExpertSpecific: 1, nExpertShared: 1, expertUnits: [4], towerUnits: [2] })).toThrow(/unknown task type 'click'/);
+    expect(
+      () =>
+        new PLE({
+          features: smallFeatures(),
+          taskTypes: ['click' as 'binary'],
+          nExpertSpecific: 1,
+          nExpertShared: 1,
+          expertUnits: [4],
+          towerUnits: [2],
+        }),
+    ).toThrow(/unknown task type 'click'/);
     expect(() => new SharedBottom({ features: smallFeatures(), numTasks: 2, towerUnits: [2] })).toThrow(/bottomParams/);
   });
 });
@@ -404,19 +538,28 @@ describe('gradients and training', () => {
     for (const make of [smallModels.AITM, smallModels.ESMM]) {
       const model = make();
       // AITM: a funnel (click, add to cart, buy), ESMM: cvr, ctr, ctcvr; both use [a, b, a·b].
-      const y3 = wm.fromArray(Float32Array.from({ length: n * 3 }, (_, i) => {
-        const r = i / 3 | 0;
-        const a = labels[r * 2 + 1];
-        const b = labels[r * 2];
-        return [b, a, a * b][i % 3];
-      }), [n, 3]);
+      const y3 = wm.fromArray(
+        Float32Array.from({ length: n * 3 }, (_, i) => {
+          const r = (i / 3) | 0;
+          const a = labels[r * 2 + 1];
+          const b = labels[r * 2];
+          return [b, a, a * b][i % 3];
+        }),
+        [n, 3],
+      );
       const losses = sgd(model, x, (out) => wm.binaryCrossEntropy(out, y3), 40, 0.3);
       expect(losses[losses.length - 1]).toBeLessThan(0.8 * losses[0]);
     }
   });
 });
 
-function sgd(model: MultiTaskModel, x: Record<string, wm.Tensor>, lossOf: (out: wm.Tensor) => wm.Tensor, steps: number, lr: number): number[] {
+function sgd(
+  model: MultiTaskModel,
+  x: Record<string, wm.Tensor>,
+  lossOf: (out: wm.Tensor) => wm.Tensor,
+  steps: number,
+  lr: number,
+): number[] {
   const losses: number[] = [];
   for (let s = 0; s < steps; s++) {
     wm.tidy(() => {

@@ -12,7 +12,7 @@ import type { Backend, BinaryOp, TypedArray, UnaryOp } from '../src/backend/back
 import { CpuBackend } from '../src/backend/cpu/cpu-backend.js';
 import { createWasmBackend } from '../src/backend/wasm/wasm-backend.js';
 import { DenseFeature, SparseFeature } from '../src/features.js';
-import { MMoE, SharedBottom, type MultiTaskModel } from '../src/models/index.js';
+import { MMoE, type MultiTaskModel, SharedBottom } from '../src/models/index.js';
 import { Adagrad, SGD } from '../src/optim/index.js';
 import * as wm from '../src/tensor/index.js';
 import { onBoth, uniform } from './helpers/kernel-checks.js';
@@ -95,7 +95,8 @@ describe('the CPU reference follows torch on NaN and Inf', () => {
       cpu.binary(op, ab, bb, o, [1], [1], [1]);
       return cpu.readSync(o)[0];
     };
-    for (const op of ['neg', 'exp', 'log', 'sqrt', 'abs', 'relu', 'sigmoid', 'tanh', 'square', 'reciprocal'] as UnaryOp[]) expect(run(op, NaN), op).toBeNaN();
+    for (const op of ['neg', 'exp', 'log', 'sqrt', 'abs', 'relu', 'sigmoid', 'tanh', 'square', 'reciprocal'] as UnaryOp[])
+      expect(run(op, NaN), op).toBeNaN();
     expect(run('clamp', NaN, -1, 1)).toBeNaN();
     expect(run('leakyRelu', NaN, 0.1)).toBeNaN();
     expect(run('sign', NaN)).toBe(0); // torch.sign(nan) is 0
@@ -247,7 +248,9 @@ for (const [name, backend] of rawBackends) {
       put(7, 0, NaN);
       if (outer > 9000 - 1) put(8999, 69, NaN);
       for (const op of ['sum', 'max'] as const) {
-        const { want, got } = await onBoth(backend, [x], [{ size: outer * inner }], (b, [xb], [o]) => b.reduce(op, xb, o, outer, red, inner));
+        const { want, got } = await onBoth(backend, [x], [{ size: outer * inner }], (b, [xb], [o]) =>
+          b.reduce(op, xb, o, outer, red, inner),
+        );
         expectSame(got[0], want[0], op === 'sum' ? 1e-4 : 0, op === 'sum' ? 1e-3 : 0, `${op} [${outer}, ${red}, ${inner}]`);
         if (op === 'max') expect(want[0][0], 'the reference max of a row with a NaN').toBeNaN();
       }
@@ -268,7 +271,10 @@ for (const [name, backend] of rawBackends) {
         b.softmax(xb, s, rows, cols, false);
         b.softmax(xb, l, rows, cols, true);
       });
-      expect(isNaNAll(want[0].subarray(0, cols)) && isNaNAll(want[0].subarray(4 * cols, 5 * cols)), 'reference: a NaN logit makes its row NaN').toBe(true);
+      expect(
+        isNaNAll(want[0].subarray(0, cols)) && isNaNAll(want[0].subarray(4 * cols, 5 * cols)),
+        'reference: a NaN logit makes its row NaN',
+      ).toBe(true);
       expectSame(got[0], want[0], 1e-5, 1e-7, `softmax [${rows}, ${cols}]`);
       expectSame(got[1], want[1], 1e-5, 1e-5, `logSoftmax [${rows}, ${cols}]`);
     });
@@ -288,14 +294,19 @@ for (const [name, backend] of rawBackends) {
       const experts = uniform(E * B * H, -1, 1, H);
       experts[(1 * B + 3) * H + 1] = NaN; // expert 1, b 3
       experts[(0 * B + 4) * H + 2] = Infinity; // expert 0, b 4
-      const fwd = await onBoth(backend, [logits, experts], [{ size: T * B * H }, { size: T * B * E }], (b, [l, x], [mix, wt]) => b.gateMixForward!(l, x, mix, wt, shape));
+      const fwd = await onBoth(backend, [logits, experts], [{ size: T * B * H }, { size: T * B * E }], (b, [l, x], [mix, wt]) =>
+        b.gateMixForward!(l, x, mix, wt, shape),
+      );
       expect(isNaNAll(fwd.want[1].subarray(0, E)), 'reference: a NaN logit gives NaN weights').toBe(true);
       expectSame(fwd.got[1], fwd.want[1], 1e-5, 1e-7, 'weights');
       expectSame(fwd.got[0], fwd.want[0], 1e-4, 1e-5, 'mix');
       const gMix = uniform(T * B * H, -1, 1, 99);
       gMix[3 * H + 4] = NaN;
-      const bwd = await onBoth(backend, [fwd.want[1], experts, gMix], [{ size: T * B * E }, { size: E * B * H }], (b, [wt, x, gm], [gl, gx]) =>
-        b.gateMixBackward!(wt, x, gm, gl, gx, shape),
+      const bwd = await onBoth(
+        backend,
+        [fwd.want[1], experts, gMix],
+        [{ size: T * B * E }, { size: E * B * H }],
+        (b, [wt, x, gm], [gl, gx]) => b.gateMixBackward!(wt, x, gm, gl, gx, shape),
       );
       expectSame(bwd.got[0], bwd.want[0], 1e-4, 1e-5, 'gLogits');
       expectSame(bwd.got[1], bwd.want[1], 1e-4, 1e-5, 'gExperts');
@@ -330,7 +341,9 @@ for (const [name, backend] of rawBackends) {
       const a = withSpecials(n, -3, 3, 4);
       const b = withSpecials(n, -3, 3, 5).reverse();
       [cond[1], a[1], b[1]] = [NaN, 7, -7];
-      const { want, got } = await onBoth(backend, [cond, a, b], [{ size: n }], (be, [c, ab, bb], [o]) => be.where(c, ab, bb, o, [n], [1], [1], [1]));
+      const { want, got } = await onBoth(backend, [cond, a, b], [{ size: n }], (be, [c, ab, bb], [o]) =>
+        be.where(c, ab, bb, o, [n], [1], [1], [1]),
+      );
       expectSame(got[0], want[0], 0, 0, 'where');
       expect(want[0][1], 'reference: where(NaN, a, b) = a').toBe(7);
     });
@@ -339,7 +352,12 @@ for (const [name, backend] of rawBackends) {
       const a = Int32Array.of(1, -1, 0, 7, 65536, 40000, -40000, 3, 1 << 20, -5);
       const b = Int32Array.of(0, 0, 0, 2, 65536, 60000, 60000, -1, 1 << 12, 3);
       const n = a.length;
-      const outs = [{ size: n, dtype: 'i32' as const }, { size: n, dtype: 'i32' as const }, { size: n, dtype: 'i32' as const }, { size: n, dtype: 'i32' as const }];
+      const outs = [
+        { size: n, dtype: 'i32' as const },
+        { size: n, dtype: 'i32' as const },
+        { size: n, dtype: 'i32' as const },
+        { size: n, dtype: 'i32' as const },
+      ];
       const { want, got } = await onBoth(backend, [a, b], outs, (be, [ab, bb], [d, m, r, p]) => {
         be.binary('div', ab, bb, d, [n], [1], [1]);
         be.binary('mul', ab, bb, m, [n], [1], [1]);
@@ -361,7 +379,16 @@ for (const [name, backend] of rawBackends) {
       v[502] = NaN;
       for (const decoupled of [false, true]) {
         const h = { lr: 1e-2, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01, decoupled, step: 3 };
-        const { want, got } = await onBoth(backend, [grad], [{ size: n, init: param }, { size: n, init: m }, { size: n, init: v }], (b, [g], [p, mb, vb]) => b.adam!(p, g, mb, vb, n, h));
+        const { want, got } = await onBoth(
+          backend,
+          [grad],
+          [
+            { size: n, init: param },
+            { size: n, init: m },
+            { size: n, init: v },
+          ],
+          (b, [g], [p, mb, vb]) => b.adam!(p, g, mb, vb, n, h),
+        );
         for (let q = 0; q < 3; q++) expectSame(got[q], want[q], 1e-4, 1e-6, `adam (decoupled ${decoupled}) output ${q}`);
       }
     });
@@ -378,7 +405,10 @@ describe('ops: a NaN input surfaces as NaN on every backend', () => {
       logits[1 * 4 + 2] = NaN; // task 0, row 1
       const l = wm.fromArray(logits, [2, 3, 4]);
       const s = (await wm.softmax(l).data()) as Float32Array;
-      const experts = wm.fromArray(Float32Array.from({ length: 4 * 3 * 5 }, (_, i) => Math.cos(i)), [4, 3, 5]);
+      const experts = wm.fromArray(
+        Float32Array.from({ length: 4 * 3 * 5 }, (_, i) => Math.cos(i)),
+        [4, 3, 5],
+      );
       const { mix, weights } = wm.gateMix(l, experts);
       const w = (await weights.data()) as Float32Array;
       const mx = (await mix.data()) as Float32Array;
@@ -400,7 +430,10 @@ describe('ops: a NaN input surfaces as NaN on every backend', () => {
   it('max over an axis, maximum, clamp and relu keep a NaN', async () => {
     for (const [name, backend] of all) {
       wm.setBackend(backend);
-      const x = wm.fromArray(Float32Array.from({ length: 3 * 200 }, (_, i) => (i === 250 ? NaN : Math.sin(i))), [3, 200]);
+      const x = wm.fromArray(
+        Float32Array.from({ length: 3 * 200 }, (_, i) => (i === 250 ? NaN : Math.sin(i))),
+        [3, 200],
+      );
       const m = Array.from((await wm.max(x, 1).data()) as Float32Array);
       expect(m.map(Number.isNaN), `${name} max over rows: ${m}`).toEqual([false, true, false]);
       expect(await wm.max(x).item(), `${name} max of all`).toBeNaN();
@@ -437,7 +470,11 @@ describe('ops: a NaN input surfaces as NaN on every backend', () => {
         const evalY = wm.noGrad(() => wm.batchNorm1d(x, gamma, beta, state, { training: false }));
         const evalRelu = wm.noGrad(() => wm.batchNorm1d(x, gamma, beta, state, { training: false, relu: true }));
         const d = wm.dropout(x, 0.5, { training: true, seed: 3 });
-        return Promise.all([y, x.grad!, gamma.grad!, evalY, evalRelu, state.runningMean, state.runningVar, d].map(async (t) => (await t.data()) as Float32Array));
+        return Promise.all(
+          [y, x.grad!, gamma.grad!, evalY, evalRelu, state.runningMean, state.runningVar, d].map(
+            async (t) => (await t.data()) as Float32Array,
+          ),
+        );
       });
     }
     const want = results.cpu;
@@ -464,7 +501,11 @@ describe('ops: a NaN input surfaces as NaN on every backend', () => {
       wm.setBackend(backend);
       const out: Float32Array[] = [];
       for (const make of [(p: wm.Tensor) => new SGD([p], { lr: 0.1, momentum: 0.9 }), (p: wm.Tensor) => new Adagrad([p], { lr: 0.1 })]) {
-        const p = wm.fromArray(Float32Array.from({ length: n }, (_, i) => Math.cos(i)), [n], { requiresGrad: true });
+        const p = wm.fromArray(
+          Float32Array.from({ length: n }, (_, i) => Math.cos(i)),
+          [n],
+          { requiresGrad: true },
+        );
         wm.sum(wm.mul(p, wm.fromArray(grads, [n]))).backward();
         const opt = make(p);
         opt.step();
@@ -474,7 +515,8 @@ describe('ops: a NaN input surfaces as NaN on every backend', () => {
     }
     expect(results.cpu[0][2]).toBeNaN();
     expect(results.cpu[1][2]).toBeNaN();
-    for (const [name] of fast) results[name].forEach((got, q) => expectSame(got, results.cpu[q], 1e-5, 1e-6, `${name} ${q === 0 ? 'SGD' : 'Adagrad'}`));
+    for (const [name] of fast)
+      results[name].forEach((got, q) => expectSame(got, results.cpu[q], 1e-5, 1e-6, `${name} ${q === 0 ? 'SGD' : 'Adagrad'}`));
     wm.setBackend(cpu);
   });
 });
@@ -488,22 +530,42 @@ const features = () => [
   new DenseFeature('age'),
 ];
 
-async function lossWithNaNInput(model: MultiTaskModel, backend: Backend, training: boolean): Promise<{ loss: number; out: Float32Array; lossesPerRow: Float32Array }> {
+async function lossWithNaNInput(
+  model: MultiTaskModel,
+  backend: Backend,
+  training: boolean,
+): Promise<{ loss: number; out: Float32Array; lossesPerRow: Float32Array }> {
   wm.setBackend(backend);
   const rows = 16;
   const r = new wm.Random(3);
   const price = Float32Array.from({ length: rows }, () => r.normal());
   price[5] = NaN;
   const x = {
-    user: wm.fromArray(Int32Array.from({ length: rows }, (_, i) => i % 9), [rows], { backend }),
-    item: wm.fromArray(Int32Array.from({ length: rows }, (_, i) => (i * 5) % 6), [rows], { backend }),
+    user: wm.fromArray(
+      Int32Array.from({ length: rows }, (_, i) => i % 9),
+      [rows],
+      { backend },
+    ),
+    item: wm.fromArray(
+      Int32Array.from({ length: rows }, (_, i) => (i * 5) % 6),
+      [rows],
+      { backend },
+    ),
     price: wm.fromArray(price, [rows], { backend }),
-    age: wm.fromArray(Float32Array.from({ length: rows }, () => r.normal()), [rows], { backend }),
+    age: wm.fromArray(
+      Float32Array.from({ length: rows }, () => r.normal()),
+      [rows],
+      { backend },
+    ),
   };
   model.train(training);
   const out = training ? model.forward(x) : model.predict(x);
   const click = wm.reshape(wm.slice(out, [0, 0], [rows, 1]), [rows]);
-  const labels = wm.fromArray(Float32Array.from({ length: rows }, (_, i) => i % 2), [rows], { backend });
+  const labels = wm.fromArray(
+    Float32Array.from({ length: rows }, (_, i) => i % 2),
+    [rows],
+    { backend },
+  );
   const loss = wm.binaryCrossEntropy(click, labels);
   const perRow = wm.binaryCrossEntropy(click, labels, 'none');
   return { loss: await loss.item(), out: (await out.data()) as Float32Array, lossesPerRow: (await perRow.data()) as Float32Array };
@@ -511,23 +573,41 @@ async function lossWithNaNInput(model: MultiTaskModel, backend: Backend, trainin
 
 describe('end to end: a NaN dense input gives a NaN BCE loss', () => {
   const models: Record<string, () => MultiTaskModel> = {
-    SharedBottom: () => new SharedBottom({ features: features(), taskTypes: ['classification', 'classification'], bottomParams: { dims: [8] }, towerParamsList: [{ dims: [4] }, { dims: [4] }] }),
-    MMoE: () => new MMoE({ features: features(), taskTypes: ['classification', 'classification'], nExpert: 4, expertParams: { dims: [8] }, towerParamsList: [{ dims: [4] }, { dims: [4] }] }),
+    SharedBottom: () =>
+      new SharedBottom({
+        features: features(),
+        taskTypes: ['classification', 'classification'],
+        bottomParams: { dims: [8] },
+        towerParamsList: [{ dims: [4] }, { dims: [4] }],
+      }),
+    MMoE: () =>
+      new MMoE({
+        features: features(),
+        taskTypes: ['classification', 'classification'],
+        nExpert: 4,
+        expertParams: { dims: [8] },
+        towerParamsList: [{ dims: [4] }, { dims: [4] }],
+      }),
   };
   for (const [modelName, make] of Object.entries(models)) {
-    it.each(all.map(([n]) => n))(`${modelName} on %s (eval: only the NaN row's loss is NaN; training: BatchNorm spreads it)`, async (name) => {
-      const backend = all.find(([n]) => n === name)![1];
-      wm.setBackend(backend);
-      wm.seed(11);
-      const model = make();
-      const evalRun = await lossWithNaNInput(model, backend, false);
-      expect(evalRun.loss, `${name} eval loss`).toBeNaN();
-      expect(Array.from(evalRun.lossesPerRow).map(Number.isNaN), `${name} eval per-row loss`).toEqual(Array.from({ length: 16 }, (_, i) => i === 5));
-      const trainRun = await lossWithNaNInput(model, backend, true);
-      expect(trainRun.loss, `${name} training loss`).toBeNaN();
-      model.dispose();
-      wm.setBackend(cpu);
-    });
+    it.each(all.map(([n]) => n))(
+      `${modelName} on %s (eval: only the NaN row's loss is NaN; training: BatchNorm spreads it)`,
+      async (name) => {
+        const backend = all.find(([n]) => n === name)![1];
+        wm.setBackend(backend);
+        wm.seed(11);
+        const model = make();
+        const evalRun = await lossWithNaNInput(model, backend, false);
+        expect(evalRun.loss, `${name} eval loss`).toBeNaN();
+        expect(Array.from(evalRun.lossesPerRow).map(Number.isNaN), `${name} eval per-row loss`).toEqual(
+          Array.from({ length: 16 }, (_, i) => i === 5),
+        );
+        const trainRun = await lossWithNaNInput(model, backend, true);
+        expect(trainRun.loss, `${name} training loss`).toBeNaN();
+        model.dispose();
+        wm.setBackend(cpu);
+      },
+    );
   }
 
   it.skipIf(!gpu)('on WebGPU the loss is NaN, not a finite number (SharedBottom, eval and training)', async () => {

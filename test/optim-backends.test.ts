@@ -3,9 +3,9 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Backend } from '../src/backend/backend.js';
 import { CpuBackend } from '../src/backend/cpu/cpu-backend.js';
-import { Adagrad, Adam, AdamW, SGD, type Optimizer } from '../src/optim/index.js';
-import * as wm from '../src/tensor/index.js';
 import { createWasmBackend } from '../src/backend/wasm/wasm-backend.js';
+import { Adagrad, Adam, AdamW, type Optimizer, SGD } from '../src/optim/index.js';
+import * as wm from '../src/tensor/index.js';
 import { getWebGPUOrSkip } from './helpers/webgpu.js';
 
 const backends: { name: string; backend: (Backend & { destroy(): void }) | null }[] = [
@@ -23,7 +23,10 @@ function draws(seed: number, n: number): Float32Array {
 }
 
 /** Two parameter groups with their own lr and weight decay, STEPS steps of fixed random gradients. */
-async function run(backend: Backend, make: (groups: { params: wm.Tensor[]; lr?: number; weightDecay?: number }[]) => Optimizer): Promise<Float32Array[]> {
+async function run(
+  backend: Backend,
+  make: (groups: { params: wm.Tensor[]; lr?: number; weightDecay?: number }[]) => Optimizer,
+): Promise<Float32Array[]> {
   const a = wm.fromArray(draws(1, N), [N / 10, 10], { backend, requiresGrad: true });
   const b = wm.fromArray(draws(2, 7), [7], { backend, requiresGrad: true });
   const opt = make([{ params: [a] }, { params: [b], lr: 0.003, weightDecay: 0.05 }]);

@@ -1,11 +1,18 @@
 import { describe, expect, it } from 'vitest';
-import * as wm from '../src/tensor/index.js';
 import { Linear } from '../src/nn/index.js';
-import { Adagrad, Adam, AdamW, CosineAnnealingLR, SGD, StepLR, type Optimizer } from '../src/optim/index.js';
+import { Adagrad, Adam, AdamW, CosineAnnealingLR, type Optimizer, SGD, StepLR } from '../src/optim/index.js';
+import * as wm from '../src/tensor/index.js';
 
 // Reference updates in float64, written from the torch.optim documentation's pseudo-code.
 
-interface AdamRef { lr: number; b1: number; b2: number; eps: number; wd: number; decoupled: boolean }
+interface AdamRef {
+  lr: number;
+  b1: number;
+  b2: number;
+  eps: number;
+  wd: number;
+  decoupled: boolean;
+}
 function adamRef(theta: number[], grads: number[][], h: AdamRef): number[][] {
   const th = [...theta];
   const m = th.map(() => 0);
@@ -44,7 +51,11 @@ function sgdRef(theta: number[], grads: number[][], h: { lr: number; momentum: n
   return out;
 }
 
-function adagradRef(theta: number[], grads: number[][], h: { lr: number; lrDecay: number; wd: number; init: number; eps: number }): number[][] {
+function adagradRef(
+  theta: number[],
+  grads: number[][],
+  h: { lr: number; lrDecay: number; wd: number; init: number; eps: number },
+): number[][] {
   const th = [...theta];
   const sum = th.map(() => h.init);
   const out: number[][] = [];
@@ -87,7 +98,13 @@ function run(make: (p: wm.Tensor) => Optimizer, theta = THETA, grads = GRADS): n
 
 function expectClose(actual: number[][], expected: number[][], tol = 1e-6): void {
   expect(actual.length).toBe(expected.length);
-  actual.forEach((row, s) => row.forEach((x, i) => expect(Math.abs(x - expected[s][i]), `step ${s + 1}, element ${i}: ${x} vs ${expected[s][i]}`).toBeLessThan(tol * Math.max(1, Math.abs(expected[s][i])))));
+  actual.forEach((row, s) =>
+    row.forEach((x, i) =>
+      expect(Math.abs(x - expected[s][i]), `step ${s + 1}, element ${i}: ${x} vs ${expected[s][i]}`).toBeLessThan(
+        tol * Math.max(1, Math.abs(expected[s][i])),
+      ),
+    ),
+  );
 }
 
 describe('optimizer updates match the torch formulas', () => {
@@ -112,8 +129,14 @@ describe('optimizer updates match the torch formulas', () => {
   });
 
   it('SGD plain, with weight decay', () => {
-    expectClose(run((p) => new SGD([p], { lr: 0.1 })), sgdRef(THETA, GRADS, { lr: 0.1, momentum: 0, nesterov: false, wd: 0 }));
-    expectClose(run((p) => new SGD([p], { lr: 0.1, weightDecay: 0.5 })), sgdRef(THETA, GRADS, { lr: 0.1, momentum: 0, nesterov: false, wd: 0.5 }));
+    expectClose(
+      run((p) => new SGD([p], { lr: 0.1 })),
+      sgdRef(THETA, GRADS, { lr: 0.1, momentum: 0, nesterov: false, wd: 0 }),
+    );
+    expectClose(
+      run((p) => new SGD([p], { lr: 0.1, weightDecay: 0.5 })),
+      sgdRef(THETA, GRADS, { lr: 0.1, momentum: 0, nesterov: false, wd: 0.5 }),
+    );
   });
 
   it('SGD with momentum', () => {
@@ -135,7 +158,10 @@ describe('optimizer updates match the torch formulas', () => {
   });
 
   it('Adagrad (defaults, then lr decay, weight decay and an initial accumulator)', () => {
-    expectClose(run((p) => new Adagrad([p], { lr: 0.1 })), adagradRef(THETA, GRADS, { lr: 0.1, lrDecay: 0, wd: 0, init: 0, eps: 1e-10 }));
+    expectClose(
+      run((p) => new Adagrad([p], { lr: 0.1 })),
+      adagradRef(THETA, GRADS, { lr: 0.1, lrDecay: 0, wd: 0, init: 0, eps: 1e-10 }),
+    );
     // Element 0, step 1: s = 0.01, θ = 1 − 0.1·0.1/0.1 = 0.9
     expect(run((p) => new Adagrad([p], { lr: 0.1 }))[0][0]).toBeCloseTo(0.9, 6);
     const h = { lr: 0.2, lrDecay: 0.5, wd: 0.1, init: 0.3, eps: 1e-10 };
@@ -159,7 +185,12 @@ describe('optimizer updates match the torch formulas', () => {
   it('updates on the device: step() reads nothing back', () => {
     const p = param(THETA);
     const backend = p.backend;
-    for (const opt of [new Adam([p]), new AdamW([p]), new SGD([p], { momentum: 0.9, nesterov: true, weightDecay: 0.1 }), new Adagrad([p], { weightDecay: 0.1 })]) {
+    for (const opt of [
+      new Adam([p]),
+      new AdamW([p]),
+      new SGD([p], { momentum: 0.9, nesterov: true, weightDecay: 0.1 }),
+      new Adagrad([p], { weightDecay: 0.1 }),
+    ]) {
       p.grad = wm.tensor(GRADS[0]);
       const before = backend.stats.readbacks;
       opt.step();
@@ -169,7 +200,11 @@ describe('optimizer updates match the torch formulas', () => {
   });
 
   it('keeps its state alive across the caller’s tidy scopes', () => {
-    for (const make of [(p: wm.Tensor) => new Adam([p]), (p: wm.Tensor) => new SGD([p], { momentum: 0.9 }), (p: wm.Tensor) => new Adagrad([p])]) {
+    for (const make of [
+      (p: wm.Tensor) => new Adam([p]),
+      (p: wm.Tensor) => new SGD([p], { momentum: 0.9 }),
+      (p: wm.Tensor) => new Adagrad([p]),
+    ]) {
       const p = param(THETA);
       const opt = make(p);
       wm.tidy(() => {
@@ -178,7 +213,8 @@ describe('optimizer updates match the torch formulas', () => {
       });
       wm.tidy(() => opt.step());
       expect(p.disposed).toBe(false);
-      for (const s of Object.values(opt.stateDict().state)) for (const t of Object.values(s.buffers)) expect((t as wm.Tensor).disposed).toBe(false);
+      for (const s of Object.values(opt.stateDict().state))
+        for (const t of Object.values(s.buffers)) expect((t as wm.Tensor).disposed).toBe(false);
     }
   });
 });
@@ -194,7 +230,10 @@ describe('parameter groups', () => {
       ],
       { lr: 0.01 },
     );
-    expect(opt.paramGroups.map((g) => [g.lr, g.weightDecay, g.name])).toEqual([[0.1, 0, 'ctr'], [0.01, 0.5, 'cvr']]);
+    expect(opt.paramGroups.map((g) => [g.lr, g.weightDecay, g.name])).toEqual([
+      [0.1, 0, 'ctr'],
+      [0.01, 0.5, 'cvr'],
+    ]);
     a.grad = wm.tensor([1, 2]);
     b.grad = wm.tensor([1, 2]);
     opt.step();
@@ -206,7 +245,10 @@ describe('parameter groups', () => {
   it('Adam honours per-group lr (a changed lr takes effect at the next step)', () => {
     const a = param([0]);
     const b = param([0]);
-    const opt = new Adam([{ params: [a], lr: 0.1 }, { params: [b], lr: 0.01 }]);
+    const opt = new Adam([
+      { params: [a], lr: 0.1 },
+      { params: [b], lr: 0.01 },
+    ]);
     a.grad = wm.tensor([1]);
     b.grad = wm.tensor([1]);
     opt.step();
@@ -221,7 +263,10 @@ describe('parameter groups', () => {
 
 describe('schedulers', () => {
   it('StepLR: lr = base · gamma^⌊epoch / stepSize⌋ for every group', () => {
-    const opt = new SGD([{ params: [param([0])], lr: 0.1 }, { params: [param([0])], lr: 0.5 }]);
+    const opt = new SGD([
+      { params: [param([0])], lr: 0.1 },
+      { params: [param([0])], lr: 0.5 },
+    ]);
     const sched = new StepLR(opt, { stepSize: 3, gamma: 0.5 });
     for (let epoch = 0; epoch < 10; epoch++) {
       const f = 0.5 ** Math.floor(epoch / 3);
@@ -246,7 +291,10 @@ describe('schedulers', () => {
   });
 
   it('CosineAnnealingLR: etaMin + (base − etaMin)(1 + cos(π·epoch/tMax))/2', () => {
-    const opt = new Adam([{ params: [param([0])], lr: 0.1 }, { params: [param([0])], lr: 0.02 }]);
+    const opt = new Adam([
+      { params: [param([0])], lr: 0.1 },
+      { params: [param([0])], lr: 0.02 },
+    ]);
     const sched = new CosineAnnealingLR(opt, { tMax: 4, etaMin: 0.001 });
     for (let epoch = 0; epoch <= 8; epoch++) {
       for (const [i, base] of [0.1, 0.02].entries()) {
@@ -332,7 +380,12 @@ describe('optimizers minimise a quadratic', () => {
     wm.seed(3);
     const layer = new Linear(2, 1);
     const opt = new Adam(layer.parameters(), { lr: 0.05 });
-    const xs = wm.tensor([[1, 0], [0, 1], [1, 1], [2, -1]]);
+    const xs = wm.tensor([
+      [1, 0],
+      [0, 1],
+      [1, 1],
+      [2, -1],
+    ]);
     const ys = wm.tensor([[2], [-1], [1], [5]]); // y = 2a − b
     let l = Infinity;
     for (let i = 0; i < 500; i++) {
@@ -365,7 +418,15 @@ describe('state dict', () => {
       const sd = opt.stateDict();
       const host = {
         ...sd,
-        state: Object.fromEntries(Object.entries(sd.state).map(([i, s]) => [i, { step: s.step, buffers: Object.fromEntries(Object.entries(s.buffers).map(([k, t]) => [k, (t as wm.Tensor).dataSync() as Float32Array])) }])),
+        state: Object.fromEntries(
+          Object.entries(sd.state).map(([i, s]) => [
+            i,
+            {
+              step: s.step,
+              buffers: Object.fromEntries(Object.entries(s.buffers).map(([k, t]) => [k, (t as wm.Tensor).dataSync() as Float32Array])),
+            },
+          ]),
+        ),
       };
       const q = param(Array.from(p.dataSync()));
       const resumed = make([q]);
@@ -405,7 +466,9 @@ describe('validation', () => {
       expect(() => new Adam([p()], { lr })).toThrow(/Adam: lr must be a positive finite number/);
       expect(() => new SGD([p()], { lr })).toThrow(/SGD: lr must be a positive finite number/);
     }
-    expect(() => new Adam([{ params: [p()], lr: -0.1, name: 'ctr' }])).toThrow(/param group 0 \('ctr'\) lr must be a positive finite number/);
+    expect(() => new Adam([{ params: [p()], lr: -0.1, name: 'ctr' }])).toThrow(
+      /param group 0 \('ctr'\) lr must be a positive finite number/,
+    );
   });
 
   it('rejects betas outside [0, 1)', () => {
@@ -424,9 +487,13 @@ describe('validation', () => {
 
   it('rejects a parameter in two groups', () => {
     const shared = p();
-    expect(() => new Adam([{ params: [shared, p()], name: 'ctr' }, { params: [shared], name: 'cvr' }])).toThrow(
-      /appears in param group 0 \('ctr'\) and in param group 1 \('cvr'\); each parameter may belong to one group only/,
-    );
+    expect(
+      () =>
+        new Adam([
+          { params: [shared, p()], name: 'ctr' },
+          { params: [shared], name: 'cvr' },
+        ]),
+    ).toThrow(/appears in param group 0 \('ctr'\) and in param group 1 \('cvr'\); each parameter may belong to one group only/);
     expect(() => new SGD([shared, shared])).toThrow(/twice/);
   });
 

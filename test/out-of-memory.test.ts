@@ -5,7 +5,7 @@
 // WebGPU's maxBufferSize / maxStorageBufferBindingSize, the JavaScript engine's typed-array length),
 // plus, on WebGPU, a buffer the driver refuses after the fact (simulated: an invalid createBuffer).
 import { afterAll, describe, expect, it } from 'vitest';
-import { OutOfMemoryError, type Backend } from '../src/backend/backend.js';
+import { type Backend, OutOfMemoryError } from '../src/backend/backend.js';
 import { CpuBackend } from '../src/backend/cpu/cpu-backend.js';
 import { createWasmBackend } from '../src/backend/wasm/wasm-backend.js';
 import { DenseFeature, SparseFeature } from '../src/features.js';
@@ -33,15 +33,33 @@ function smallModel(): MMoE {
     new SparseFeature({ name: 'item', vocabSize: 6, embedDim: 4 }),
     new DenseFeature('price'),
   ];
-  return new MMoE({ features, taskTypes: ['classification', 'classification'], nExpert: 3, expertParams: { dims: [8] }, towerParamsList: [{ dims: [4] }, { dims: [4] }] });
+  return new MMoE({
+    features,
+    taskTypes: ['classification', 'classification'],
+    nExpert: 3,
+    expertParams: { dims: [8] },
+    towerParamsList: [{ dims: [4] }, { dims: [4] }],
+  });
 }
 
 function batch(backend: Backend): Record<string, wm.Tensor> {
   const r = new wm.Random(3);
   return {
-    user: wm.fromArray(Int32Array.from({ length: ROWS }, () => r.int(9)), [ROWS], { backend }),
-    item: wm.fromArray(Int32Array.from({ length: ROWS }, () => r.int(6)), [ROWS], { backend }),
-    price: wm.fromArray(Float32Array.from({ length: ROWS }, () => r.normal()), [ROWS], { backend }),
+    user: wm.fromArray(
+      Int32Array.from({ length: ROWS }, () => r.int(9)),
+      [ROWS],
+      { backend },
+    ),
+    item: wm.fromArray(
+      Int32Array.from({ length: ROWS }, () => r.int(6)),
+      [ROWS],
+      { backend },
+    ),
+    price: wm.fromArray(
+      Float32Array.from({ length: ROWS }, () => r.normal()),
+      [ROWS],
+      { backend },
+    ),
   };
 }
 
@@ -92,7 +110,10 @@ for (const { name, backend, destroy } of backends) {
       const out = model.forward(x);
       const loss = wm.sum(out);
       loss.backward();
-      const a = wm.tensor([[1, 2, 3], [4, 5, 6]]);
+      const a = wm.tensor([
+        [1, 2, 3],
+        [4, 5, 6],
+      ]);
       const ids = wm.tensor([3, 1, 4], { dtype: 'i32' });
       const before = await snapshot({ ...model.stateDict(), a, ids, out });
 
@@ -123,7 +144,10 @@ for (const { name, backend, destroy } of backends) {
       // Everything from before reads back unchanged; the model's parameters can be saved.
       expect(await snapshot({ ...model.stateDict(), a, ids, out })).toEqual(before);
       // New small ops work, and so does another forward and backward.
-      expect(await wm.add(a, 1).toArray()).toEqual([[2, 3, 4], [5, 6, 7]]);
+      expect(await wm.add(a, 1).toArray()).toEqual([
+        [2, 3, 4],
+        [5, 6, 7],
+      ]);
       expect(Array.from(await wm.matmul(col, wm.ones([1, 3])).data()).slice(0, 3)).toEqual([1, 1, 1]);
       model.zeroGrad();
       const loss2 = wm.sum(model.forward(x));
@@ -221,7 +245,7 @@ describe('out of memory: the hard limits (no budget)', () => {
       (wasm.memory as { grow: (n: number) => number }).grow = grow;
       expect(await keep.toArray()).toEqual([1, 2, 3]);
       const big = wm.ones([16 * 2 ** 20]); // the same request once the host allows it
-      expect((await wm.sum(big).item())).toBe(16 * 2 ** 20);
+      expect(await wm.sum(big).item()).toBe(16 * 2 ** 20);
     } finally {
       wasm.destroy();
     }
@@ -259,7 +283,10 @@ describe.skipIf(!gpuPlain)('out of memory: WebGPU device limits and driver failu
     const x = batch(gpu);
     const loss = wm.sum(model.forward(x));
     loss.backward();
-    const a = wm.tensor([[1, 2], [3, 4]]);
+    const a = wm.tensor([
+      [1, 2],
+      [3, 4],
+    ]);
     const before = await snapshot({ ...model.stateDict(), a });
 
     // Simulate a driver that cannot back one buffer: its createBuffer yields an invalid buffer and
@@ -269,7 +296,8 @@ describe.skipIf(!gpuPlain)('out of memory: WebGPU device limits and driver failu
     const createBuffer = device.createBuffer.bind(device);
     let refused = 0;
     device.createBuffer = (desc: GPUBufferDescriptor) => {
-      if (Number(desc.size) >= N * 4 && Number(desc.size) <= N * 5) { // N·4 bytes rounded up to the pool's bucket
+      if (Number(desc.size) >= N * 4 && Number(desc.size) <= N * 5) {
+        // N·4 bytes rounded up to the pool's bucket
         refused++;
         return createBuffer({ ...desc, size: 2 ** 46 }); // invalid: beyond every device's limits
       }
@@ -293,7 +321,10 @@ describe.skipIf(!gpuPlain)('out of memory: WebGPU device limits and driver failu
     big.dispose();
     // Every other tensor, the parameters included, still reads back; new work runs.
     expect(await snapshot({ ...model.stateDict(), a })).toEqual(before);
-    expect(await wm.mul(a, 2).toArray()).toEqual([[2, 4], [6, 8]]);
+    expect(await wm.mul(a, 2).toArray()).toEqual([
+      [2, 4],
+      [6, 8],
+    ]);
     model.zeroGrad();
     const loss2 = wm.sum(model.forward(x));
     loss2.backward();

@@ -53,7 +53,13 @@ const fixture = (dir: string): Fixture => ({
 const compared = new Map<Fixture, Set<string>>();
 
 /** Elements of `ours` outside the tolerance of `want`, skipping the fixture's unstable ones. */
-function mismatches(key: string, ours: ArrayLike<number>, f: Fixture, tol: { rtol: number; atol: number }, flaggedBound?: number): string[] {
+function mismatches(
+  key: string,
+  ours: ArrayLike<number>,
+  f: Fixture,
+  tol: { rtol: number; atol: number },
+  flaggedBound?: number,
+): string[] {
   compared.get(f)?.add(key);
   const want = f.expected[key]?.data;
   if (!want) return [`${key}: not in the fixture`];
@@ -71,7 +77,9 @@ function mismatches(key: string, ours: ArrayLike<number>, f: Fixture, tol: { rto
 }
 
 function features(model: wm.MultiTaskModel, f: Fixture, backend: Backend): wm.FeatureBatch {
-  return Object.fromEntries(model.features.map((feat) => [feat.name, wm.fromArray(f.batch[feat.name].data, f.batch[feat.name].shape, { backend })]));
+  return Object.fromEntries(
+    model.features.map((feat) => [feat.name, wm.fromArray(f.batch[feat.name].data, f.batch[feat.name].shape, { backend })]),
+  );
 }
 
 /** The trainer's default loss for this model: Σ_i w_i · BCE(output of trained task i, its label). */
@@ -95,17 +103,22 @@ afterAll(() => {
 });
 
 describe.skipIf(!existsSync(ROOT))('torch-rechub parity fixtures', () => {
-  it('differs on purpose: AITM has the paper\'s calibrator (α = 0.6) by default, torch-rechub\'s AITM none, so a model built from its arguments has α = 0', () => {
+  it("differs on purpose: AITM has the paper's calibrator (α = 0.6) by default, torch-rechub's AITM none, so a model built from its arguments has α = 0", () => {
     const f = fixture('AITM');
     expect((wm.torchRechubModel(f.config) as wm.AITM).calibratorWeight).toBe(0);
     const { features } = wm.torchRechubModel(f.config);
-    expect(new wm.AITM({ features, nTask: 2, bottomParams: { dims: [4] }, towerParamsList: [{ dims: [2] }, { dims: [2] }] }).calibratorWeight).toBe(0.6);
+    expect(
+      new wm.AITM({ features, nTask: 2, bottomParams: { dims: [4] }, towerParamsList: [{ dims: [2] }, { dims: [2] }] }).calibratorWeight,
+    ).toBe(0.6);
   });
 
   it('differs on purpose: num_batches_tracked is an in-memory counter (momentum is fixed, nothing reads it), exported and imported but not in checkpoints', () => {
     const f = fixture('SharedBottom');
     const model = wm.torchRechubModel(f.config);
-    wm.importTorchRechub(model, { ...f.state, 'bottom_mlp.mlp.1.num_batches_tracked': { dtype: 'I32', shape: [], data: Int32Array.of(42) } });
+    wm.importTorchRechub(model, {
+      ...f.state,
+      'bottom_mlp.mlp.1.num_batches_tracked': { dtype: 'I32', shape: [], data: Int32Array.of(42) },
+    });
     expect(Object.keys(model.stateDict()).some((k) => k.includes('num_batches'))).toBe(false);
   });
 
@@ -127,58 +140,66 @@ describe.skipIf(!existsSync(ROOT))('torch-rechub parity fixtures', () => {
       // Through bytes too, as a user saving for Python would.
       const again = wm.torchRechubModel(f.config);
       wm.importTorchRechub(again, await wm.exportTorchRechubSafetensors(model));
-      expect(Array.from((await wm.exportTorchRechub(again))[Object.keys(f.state)[0]].data)).toEqual(Array.from(Object.values(f.state)[0].data));
+      expect(Array.from((await wm.exportTorchRechub(again))[Object.keys(f.state)[0]].data)).toEqual(
+        Array.from(Object.values(f.state)[0].data),
+      );
     });
 
     for (const { name, backend } of backends) {
-      it.skipIf(!backend)(`${dir} on ${name}: outputs, loss, gradients, BatchNorm statistics and 1 and 3 Adam steps match torch-rechub`, async () => {
-        const b = backend!;
-        const previous = wm.getBackend();
-        wm.setBackend(b);
-        const model = wm.torchRechubModel(f.config);
-        compared.set(f, new Set());
-        try {
-          wm.importTorchRechub(model, f.state);
-          const x = features(model, f, b);
-          const labels = wm.fromArray(f.batch.labels.data, f.batch.labels.shape, { backend: b });
-          const problems: string[] = [];
+      it.skipIf(!backend)(
+        `${dir} on ${name}: outputs, loss, gradients, BatchNorm statistics and 1 and 3 Adam steps match torch-rechub`,
+        async () => {
+          const b = backend!;
+          const previous = wm.getBackend();
+          wm.setBackend(b);
+          const model = wm.torchRechubModel(f.config);
+          compared.set(f, new Set());
+          try {
+            wm.importTorchRechub(model, f.state);
+            const x = features(model, f, b);
+            const labels = wm.fromArray(f.batch.labels.data, f.batch.labels.shape, { backend: b });
+            const problems: string[] = [];
 
-          problems.push(...mismatches('eval.output', await model.predict(x).data(), f, OUTPUTS));
+            problems.push(...mismatches('eval.output', await model.predict(x).data(), f, OUTPUTS));
 
-          model.train();
-          const out = model.forward(x);
-          const loss = trainingLoss(model, out, labels);
-          problems.push(...mismatches('train.output', await out.data(), f, OUTPUTS));
-          problems.push(...mismatches('train.loss', await loss.data(), f, OUTPUTS));
-          wm.backward(loss);
-          const grads = await wm.exportTorchRechub(model, { gradients: true });
-          for (const key of Object.keys(grads)) problems.push(...mismatches(`grad.${key}`, grads[key].data, f, STEPS));
-          const state = await wm.exportTorchRechub(model);
-          for (const key of Object.keys(f.expected).filter((k) => k.startsWith('bn.'))) {
-            problems.push(...mismatches(key, state[key.slice(3)].data, f, STEPS));
-          }
-          for (const key of Object.keys(state).filter((k) => k.endsWith('num_batches_tracked'))) expect(state[key].data[0], key).toBe(1);
-          problems.push(...mismatches('eval1.output', await model.predict(x).data(), f, OUTPUTS));
+            model.train();
+            const out = model.forward(x);
+            const loss = trainingLoss(model, out, labels);
+            problems.push(...mismatches('train.output', await out.data(), f, OUTPUTS));
+            problems.push(...mismatches('train.loss', await loss.data(), f, OUTPUTS));
+            wm.backward(loss);
+            const grads = await wm.exportTorchRechub(model, { gradients: true });
+            for (const key of Object.keys(grads)) problems.push(...mismatches(`grad.${key}`, grads[key].data, f, STEPS));
+            const state = await wm.exportTorchRechub(model);
+            for (const key of Object.keys(f.expected).filter((k) => k.startsWith('bn.'))) {
+              problems.push(...mismatches(key, state[key.slice(3)].data, f, STEPS));
+            }
+            for (const key of Object.keys(state).filter((k) => k.endsWith('num_batches_tracked'))) expect(state[key].data[0], key).toBe(1);
+            problems.push(...mismatches('eval1.output', await model.predict(x).data(), f, OUTPUTS));
 
-          const adam = new wm.Adam(model.parameters(), { lr: LR, weightDecay: WEIGHT_DECAY });
-          adam.step();
-          const params = (t: number) => exportParams(model).then((p) => Object.entries(p).flatMap(([k, v]) => mismatches(`adam${t}.${k}`, v, f, STEPS, 2 * LR * t + STEPS.atol)));
-          problems.push(...(await params(1)));
-          for (let step = 2; step <= 3; step++) {
-            adam.zeroGrad();
-            wm.tidy(() => wm.backward(trainingLoss(model, model.forward(x), labels)));
+            const adam = new wm.Adam(model.parameters(), { lr: LR, weightDecay: WEIGHT_DECAY });
             adam.step();
+            const params = (t: number) =>
+              exportParams(model).then((p) =>
+                Object.entries(p).flatMap(([k, v]) => mismatches(`adam${t}.${k}`, v, f, STEPS, 2 * LR * t + STEPS.atol)),
+              );
+            problems.push(...(await params(1)));
+            for (let step = 2; step <= 3; step++) {
+              adam.zeroGrad();
+              wm.tidy(() => wm.backward(trainingLoss(model, model.forward(x), labels)));
+              adam.step();
+            }
+            problems.push(...(await params(3)));
+            expect(problems.slice(0, 20), `${problems.length} mismatches`).toEqual([]);
+            // Every array of expected.safetensors was compared (the masks are not arrays to reproduce).
+            const left = Object.keys(f.expected).filter((k) => !k.startsWith('unstable.') && !compared.get(f)!.has(k));
+            expect(left, 'expected arrays never compared').toEqual([]);
+          } finally {
+            model.dispose();
+            wm.setBackend(previous);
           }
-          problems.push(...(await params(3)));
-          expect(problems.slice(0, 20), `${problems.length} mismatches`).toEqual([]);
-          // Every array of expected.safetensors was compared (the masks are not arrays to reproduce).
-          const left = Object.keys(f.expected).filter((k) => !k.startsWith('unstable.') && !compared.get(f)!.has(k));
-          expect(left, 'expected arrays never compared').toEqual([]);
-        } finally {
-          model.dispose();
-          wm.setBackend(previous);
-        }
-      });
+        },
+      );
     }
   }
 });

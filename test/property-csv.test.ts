@@ -6,9 +6,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
-import { DataError } from '../src/data/errors.js';
-import { formatFloat32, readCsv, type ColumnKind, type CsvTable, type ReadCsvOptions } from '../src/data/csv.js';
 import { SequenceColumn } from '../src/data/columns.js';
+import { type ColumnKind, type CsvTable, formatFloat32, type ReadCsvOptions, readCsv } from '../src/data/csv.js';
+import { DataError } from '../src/data/errors.js';
 
 const SEED = Number(process.env.PSEED ?? 20261202);
 const TIMEOUT = 10_000;
@@ -26,10 +26,12 @@ interface GenTable {
 
 // Names: unicode, delimiters, quotes and line breaks included (they are quoted when written); also
 // names that are Object.prototype properties.
-const nameArb = fc.oneof(
-  fc.string({ unit: 'grapheme', minLength: 1, maxLength: 6 }),
-  fc.constantFrom('a', 'b', 'x y', 'a,b', 'q"t', 'line\nbreak', '__proto__', 'constructor', 'toString', 'ünï', '列'),
-).filter((s) => !s.startsWith('\uFEFF') && s.trim() === s && s.length > 0);
+const nameArb = fc
+  .oneof(
+    fc.string({ unit: 'grapheme', minLength: 1, maxLength: 6 }),
+    fc.constantFrom('a', 'b', 'x y', 'a,b', 'q"t', 'line\nbreak', '__proto__', 'constructor', 'toString', 'ünï', '列'),
+  )
+  .filter((s) => !s.startsWith('\uFEFF') && s.trim() === s && s.length > 0);
 
 const int32 = fc.integer({ min: -2147483648, max: 2147483647 });
 const float32 = fc.float({ noNaN: true, noDefaultInfinity: true });
@@ -39,19 +41,34 @@ const word = fc.stringMatching(/^[a-z]{1,5}$/).filter((w) => !/^(nan|na|null|non
 function cellsArb(gen: GenKind, n: number): fc.Arbitrary<string[]> {
   switch (gen) {
     case 'dense':
-      return fc.array(fc.tuple(float32, fc.nat(2)).map(([v, s]) => numText(v, s)), { minLength: n, maxLength: n });
+      return fc.array(
+        fc.tuple(float32, fc.nat(2)).map(([v, s]) => numText(v, s)),
+        { minLength: n, maxLength: n },
+      );
     case 'sparse':
     case 'autoInt':
       return fc.array(int32.map(String), { minLength: n, maxLength: n });
     case 'autoFloat':
-      return fc.array(fc.oneof(int32.map(String), float32.map((v) => (Object.is(v, -0) ? '0' : formatFloat32(v)))), { minLength: n, maxLength: n });
+      return fc.array(
+        fc.oneof(
+          int32.map(String),
+          float32.map((v) => (Object.is(v, -0) ? '0' : formatFloat32(v))),
+        ),
+        { minLength: n, maxLength: n },
+      );
     case 'autoText':
       // numbers in other spellings too: they must come back as written once the column turns to text
-      return fc.array(fc.oneof(int32.map(String), float32.map(formatFloat32), word, fc.constantFrom('007', '+5', '1.10', '1e3', '0.50', '2.5E-3')), { minLength: n, maxLength: n });
+      return fc.array(
+        fc.oneof(int32.map(String), float32.map(formatFloat32), word, fc.constantFrom('007', '+5', '1.10', '1e3', '0.50', '2.5E-3')),
+        { minLength: n, maxLength: n },
+      );
     case 'categorical':
       return fc.array(fc.string({ unit: 'grapheme', maxLength: 6 }), { minLength: n, maxLength: n });
     case 'sequence':
-      return fc.array(fc.array(int32, { maxLength: 4 }).map((ids) => ids.join('|')), { minLength: n, maxLength: n });
+      return fc.array(
+        fc.array(int32, { maxLength: 4 }).map((ids) => ids.join('|')),
+        { minLength: n, maxLength: n },
+      );
   }
 }
 
@@ -60,7 +77,9 @@ const tableArb: fc.Arbitrary<GenTable> = fc
   .tuple(fc.uniqueArray(nameArb, { minLength: 1, maxLength: 5 }), fc.nat(8))
   .chain(([names, nRows]) =>
     fc
-      .tuple(...names.map((name) => fc.constantFrom(...genKinds).chain((gen) => cellsArb(gen, nRows).map((cells) => ({ name, gen, cells })))))
+      .tuple(
+        ...names.map((name) => fc.constantFrom(...genKinds).chain((gen) => cellsArb(gen, nRows).map((cells) => ({ name, gen, cells })))),
+      )
       .map((columns) => ({ columns, nRows })),
   )
   // A single-column row whose only cell is empty is an empty line, which readCsv skips (see the report).
@@ -119,13 +138,16 @@ function checkColumn(table: CsvTable, c: GenColumn, nRows: number): void {
     case 'autoFloat': {
       const allInt = c.cells.every((s) => isInt32(Number(s)));
       expect(col).toBeInstanceOf(allInt ? Int32Array : Float32Array);
-      expect(Array.from(col as Float32Array)).toEqual(c.cells.map((s) => Math.fround(Number(s))).map((v, i) => (allInt ? Number(c.cells[i]) : v)));
+      expect(Array.from(col as Float32Array)).toEqual(
+        c.cells.map((s) => Math.fround(Number(s))).map((v, i) => (allInt ? Number(c.cells[i]) : v)),
+      );
       return;
     }
     case 'autoText': {
       const anyWord = c.cells.some((s) => /^[a-z]/.test(s));
       const allInt = c.cells.every((s) => isInt32(Number(s)));
-      if (anyWord) expect(cat).toEqual(c.cells); // the cells as written, numbers included
+      if (anyWord)
+        expect(cat).toEqual(c.cells); // the cells as written, numbers included
       else if (allInt) expect(Array.from(col as Int32Array)).toEqual(c.cells.map(Number));
       else expect(Array.from(col as Float32Array)).toEqual(c.cells.map((s) => Math.fround(Number(s))));
       return;
@@ -175,23 +197,29 @@ describe('readCsv properties', () => {
     'well-formed tables (quoting, BOM, CRLF, empty lines, unicode, chunking) read back as the model says',
     async () => {
       await fc.assert(
-        fc.asyncProperty(tableArb, layoutArb, fc.constantFrom<'drop' | 'auto' | undefined>(undefined, 'drop', 'auto'), fc.infiniteStream(fc.boolean()), async (t, layout, others, pick) => {
-          // Columns named in the spec are read with their kind; with others: 'auto' the rest are read too.
-          const inSpec = t.columns.map((c) => (others === 'auto' ? pick.next().value : true));
-          for (const [i, c] of t.columns.entries()) if (!inSpec[i] && !c.gen.startsWith('auto')) inSpec[i] = true;
-          const columns = Object.fromEntries(t.columns.filter((_, i) => inSpec[i]).map((c) => [c.name, specKind(c.gen)]));
-          const options: ReadCsvOptions = { columns, delimiter: layout.delimiter };
-          if (others) options.others = others;
-          if (layout.chunkSize !== undefined) options.chunkSize = layout.chunkSize;
-          const text = writeTable(t, layout);
-          const table = await readCsv({ text }, options);
-          expect(table.header).toEqual(t.columns.map((c) => c.name));
-          expect(table.numRows).toBe(t.nRows);
-          checkConsistent(table);
-          const read = t.columns.filter((_, i) => inSpec[i] || others === 'auto');
-          expect(Object.keys(table.columns).length + Object.keys(table.categorical).length).toBe(read.length);
-          for (const c of read) checkColumn(table, c, t.nRows);
-        }),
+        fc.asyncProperty(
+          tableArb,
+          layoutArb,
+          fc.constantFrom<'drop' | 'auto' | undefined>(undefined, 'drop', 'auto'),
+          fc.infiniteStream(fc.boolean()),
+          async (t, layout, others, pick) => {
+            // Columns named in the spec are read with their kind; with others: 'auto' the rest are read too.
+            const inSpec = t.columns.map((c) => (others === 'auto' ? pick.next().value : true));
+            for (const [i, c] of t.columns.entries()) if (!inSpec[i] && !c.gen.startsWith('auto')) inSpec[i] = true;
+            const columns = Object.fromEntries(t.columns.filter((_, i) => inSpec[i]).map((c) => [c.name, specKind(c.gen)]));
+            const options: ReadCsvOptions = { columns, delimiter: layout.delimiter };
+            if (others) options.others = others;
+            if (layout.chunkSize !== undefined) options.chunkSize = layout.chunkSize;
+            const text = writeTable(t, layout);
+            const table = await readCsv({ text }, options);
+            expect(table.header).toEqual(t.columns.map((c) => c.name));
+            expect(table.numRows).toBe(t.nRows);
+            checkConsistent(table);
+            const read = t.columns.filter((_, i) => inSpec[i] || others === 'auto');
+            expect(Object.keys(table.columns).length + Object.keys(table.categorical).length).toBe(read.length);
+            for (const c of read) checkColumn(table, c, t.nRows);
+          },
+        ),
         { seed: SEED, numRuns: 250 },
       );
     },
@@ -211,7 +239,9 @@ describe('readCsv properties', () => {
           fc.pre(t.columns.length > 1 || cell.trim() !== ''); // a blank line is skipped, not read
           const text = writeTable(t, layout);
           const columns = Object.fromEntries(t.columns.map((c) => [c.name, specKind(c.gen)]));
-          const { table, error } = await outcome(() => readCsv({ text }, { columns, delimiter: layout.delimiter, chunkSize: layout.chunkSize }));
+          const { table, error } = await outcome(() =>
+            readCsv({ text }, { columns, delimiter: layout.delimiter, chunkSize: layout.chunkSize }),
+          );
           expect(table).toBeUndefined();
           expectGoodError(error);
           expect(error).toBeInstanceOf(DataError);
@@ -225,7 +255,30 @@ describe('readCsv properties', () => {
   );
 
   const junkText = fc.string({
-    unit: fc.constantFrom(',', ';', '"', '""', '\n', '\r', '\r\n', 'a', 'b', '1', '-2', '.5', 'e9', '1e39', 'NaN', 'inf', ' ', '\uFEFF', 'é', '|', '0x1', ''),
+    unit: fc.constantFrom(
+      ',',
+      ';',
+      '"',
+      '""',
+      '\n',
+      '\r',
+      '\r\n',
+      'a',
+      'b',
+      '1',
+      '-2',
+      '.5',
+      'e9',
+      '1e39',
+      'NaN',
+      'inf',
+      ' ',
+      '\uFEFF',
+      'é',
+      '|',
+      '0x1',
+      '',
+    ),
     maxLength: 40,
   });
   const junkKind = fc.constantFrom<unknown>('dense', 'sparse', 'categorical', 'auto', 'sequence', 'Dense', '', 42, null, undefined, {});
@@ -250,7 +303,9 @@ describe('readCsv properties', () => {
     async () => {
       await fc.assert(
         fc.asyncProperty(junkText, junkOptions, async (text, options) => {
-          const { table, error } = await outcome(() => readCsv({ text: text.includes('\n') || text.includes('\r') ? text : text + '\n' }, options as ReadCsvOptions));
+          const { table, error } = await outcome(() =>
+            readCsv({ text: text.includes('\n') || text.includes('\r') ? text : text + '\n' }, options as ReadCsvOptions),
+          );
           if (error !== undefined) {
             expectGoodError(error);
             return;
@@ -307,11 +362,15 @@ describe('readCsv properties', () => {
     'non-object sources and option bags are Errors, not TypeErrors from inside',
     async () => {
       await fc.assert(
-        fc.asyncProperty(fc.constantFrom<unknown>(null, 42, {}, { text: 5 }, { path: null }, []), fc.constantFrom<unknown>(undefined, null, 5, 'x', {}), async (source, options) => {
-          const { error } = await outcome(() => readCsv(source as never, options as never));
-          expectGoodError(error);
-          expect(error).toBeInstanceOf(DataError);
-        }),
+        fc.asyncProperty(
+          fc.constantFrom<unknown>(null, 42, {}, { text: 5 }, { path: null }, []),
+          fc.constantFrom<unknown>(undefined, null, 5, 'x', {}),
+          async (source, options) => {
+            const { error } = await outcome(() => readCsv(source as never, options as never));
+            expectGoodError(error);
+            expect(error).toBeInstanceOf(DataError);
+          },
+        ),
         { seed: SEED, numRuns: 30 },
       );
     },

@@ -31,12 +31,43 @@ function snapshot(model: wm.MultiTaskModel): string {
 }
 
 type Mutation =
-  | { kind: 'delete' | 'nan' | 'inf' | 'transposeShape' | 'extraDim' | 'growDim' | 'toI32' | 'dtypeLie' | 'shortData' | 'longData' | 'plainArray' | 'nullEntry' | 'noShape'; at: number; i: number }
+  | {
+      kind:
+        | 'delete'
+        | 'nan'
+        | 'inf'
+        | 'transposeShape'
+        | 'extraDim'
+        | 'growDim'
+        | 'toI32'
+        | 'dtypeLie'
+        | 'shortData'
+        | 'longData'
+        | 'plainArray'
+        | 'nullEntry'
+        | 'noShape';
+      at: number;
+      i: number;
+    }
   | { kind: 'extraKey'; key: string; value: unknown };
 
 const mutationArb: fc.Arbitrary<Mutation> = fc.oneof(
   fc.record({
-    kind: fc.constantFrom('delete', 'nan', 'inf', 'transposeShape', 'extraDim', 'growDim', 'toI32', 'dtypeLie', 'shortData', 'longData', 'plainArray', 'nullEntry', 'noShape') as fc.Arbitrary<'delete'>,
+    kind: fc.constantFrom(
+      'delete',
+      'nan',
+      'inf',
+      'transposeShape',
+      'extraDim',
+      'growDim',
+      'toI32',
+      'dtypeLie',
+      'shortData',
+      'longData',
+      'plainArray',
+      'nullEntry',
+      'noShape',
+    ) as fc.Arbitrary<'delete'>,
     at: fc.nat(),
     i: fc.nat(),
   }),
@@ -162,7 +193,11 @@ describe.skipIf(!HAVE_FIXTURES)('importTorchRechub properties', () => {
       const before = snapshot(model);
       const gap = fc.oneof(
         fc.record({ kind: fc.constantFrom('shortData', 'longData') as fc.Arbitrary<'shortData'>, at: fc.nat(), i: fc.nat() }),
-        fc.record({ kind: fc.constant('extraKey' as const), key: fc.constantFrom('x', 'gates.9.mlp.0.weight'), value: fc.constant<unknown>(null) }),
+        fc.record({
+          kind: fc.constant('extraKey' as const),
+          key: fc.constantFrom('x', 'gates.9.mlp.0.weight'),
+          value: fc.constant<unknown>(null),
+        }),
       );
       fc.assert(
         fc.property(gap, (m) => {

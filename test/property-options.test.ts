@@ -4,9 +4,9 @@
 // default) is fixed; the properties that found them say what happened before.
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { attempt, expectErrorWithMessage } from './helpers/attempt.js';
 import { CpuBackend } from '../src/backend/cpu/cpu-backend.js';
 import * as wm from '../src/index.js';
+import { attempt, expectErrorWithMessage } from './helpers/attempt.js';
 
 const SEED = Number(process.env.PSEED ?? 20261202);
 const TIMEOUT = 30_000;
@@ -17,12 +17,32 @@ const feats = () => [new wm.SparseFeature({ name: 's', vocabSize: 5, embedDim: 2
 const two = ['classification', 'classification'];
 type Ctor = new (o: never) => unknown;
 const MODELS: Record<string, { ctor: Ctor; base: () => Record<string, unknown> }> = {
-  MMoE: { ctor: wm.MMoE as unknown as Ctor, base: () => ({ features: feats(), taskTypes: two, nExpert: 2, expertParams: { dims: [4] }, towerParamsList: [{ dims: [3] }, { dims: [3] }] }) },
+  MMoE: {
+    ctor: wm.MMoE as unknown as Ctor,
+    base: () => ({
+      features: feats(),
+      taskTypes: two,
+      nExpert: 2,
+      expertParams: { dims: [4] },
+      towerParamsList: [{ dims: [3] }, { dims: [3] }],
+    }),
+  },
   PLE: {
     ctor: wm.PLE as unknown as Ctor,
-    base: () => ({ features: feats(), taskTypes: two, nLevel: 1, nExpertSpecific: 1, nExpertShared: 1, expertParams: { dims: [4] }, towerParamsList: [{ dims: [3] }, { dims: [3] }] }),
+    base: () => ({
+      features: feats(),
+      taskTypes: two,
+      nLevel: 1,
+      nExpertSpecific: 1,
+      nExpertShared: 1,
+      expertParams: { dims: [4] },
+      towerParamsList: [{ dims: [3] }, { dims: [3] }],
+    }),
   },
-  SharedBottom: { ctor: wm.SharedBottom as unknown as Ctor, base: () => ({ features: feats(), taskTypes: two, bottomParams: { dims: [4] }, towerParamsList: [{ dims: [3] }, { dims: [3] }] }) },
+  SharedBottom: {
+    ctor: wm.SharedBottom as unknown as Ctor,
+    base: () => ({ features: feats(), taskTypes: two, bottomParams: { dims: [4] }, towerParamsList: [{ dims: [3] }, { dims: [3] }] }),
+  },
   ESMM: {
     ctor: wm.ESMM as unknown as Ctor,
     base: () => ({
@@ -32,26 +52,84 @@ const MODELS: Record<string, { ctor: Ctor; base: () => Record<string, unknown> }
       ctrParams: { dims: [4] },
     }),
   },
-  AITM: { ctor: wm.AITM as unknown as Ctor, base: () => ({ features: feats(), nTask: 2, bottomParams: { dims: [4] }, towerParamsList: [{ dims: [3] }, { dims: [3] }], calibratorWeight: 0.6 }) },
+  AITM: {
+    ctor: wm.AITM as unknown as Ctor,
+    base: () => ({
+      features: feats(),
+      nTask: 2,
+      bottomParams: { dims: [4] },
+      towerParamsList: [{ dims: [3] }, { dims: [3] }],
+      calibratorWeight: 0.6,
+    }),
+  },
 };
 const modelName = fc.constantFrom(...Object.keys(MODELS));
-const badValue = fc.constantFrom<unknown>(-1, 0, 1.5, Number.NaN, Number.POSITIVE_INFINITY, '2', 'x', null, true, [], [-1], [1.5], ['a'], {}, { dims: [-1] }, { dims: 'x' }, { dims: [4], foo: 1 });
+const badValue = fc.constantFrom<unknown>(
+  -1,
+  0,
+  1.5,
+  Number.NaN,
+  Number.POSITIVE_INFINITY,
+  '2',
+  'x',
+  null,
+  true,
+  [],
+  [-1],
+  [1.5],
+  ['a'],
+  {},
+  { dims: [-1] },
+  { dims: 'x' },
+  { dims: [4], foo: 1 },
+);
 // Keys no model, trainer or strategy knows (typos of real ones included).
-const unknownKey = fc.oneof(fc.constantFrom('foo', 'nExperts', 'numExpert', 'towerParams', 'expertParam', 'lr', 'dropout', 'taskType'), fc.stringMatching(/^zz[a-z]{1,6}$/));
-
+const unknownKey = fc.oneof(
+  fc.constantFrom('foo', 'nExperts', 'numExpert', 'towerParams', 'expertParam', 'lr', 'dropout', 'taskType'),
+  fc.stringMatching(/^zz[a-z]{1,6}$/),
+);
 
 describe('model option properties', () => {
   it(
     'random option mutations: construct, or an Error with a message (never a non-Error throw)',
     () => {
       fc.assert(
-        fc.property(modelName, fc.array(fc.tuple(fc.oneof(fc.constantFrom('features', 'taskTypes', 'nExpert', 'expertParams', 'towerParamsList', 'nLevel', 'nExpertSpecific', 'nExpertShared', 'bottomParams', 'cvrParams', 'ctrParams', 'nTask', 'calibratorWeight', 'userFeatures', 'itemFeatures'), unknownKey), badValue), { maxLength: 3 }), (name, edits) => {
-          const { ctor, base } = MODELS[name];
-          const opts = base();
-          for (const [k, v] of edits) opts[k] = v;
-          const { error } = attempt(() => new ctor(opts as never));
-          if (error !== undefined) expectErrorWithMessage(error);
-        }),
+        fc.property(
+          modelName,
+          fc.array(
+            fc.tuple(
+              fc.oneof(
+                fc.constantFrom(
+                  'features',
+                  'taskTypes',
+                  'nExpert',
+                  'expertParams',
+                  'towerParamsList',
+                  'nLevel',
+                  'nExpertSpecific',
+                  'nExpertShared',
+                  'bottomParams',
+                  'cvrParams',
+                  'ctrParams',
+                  'nTask',
+                  'calibratorWeight',
+                  'userFeatures',
+                  'itemFeatures',
+                ),
+                unknownKey,
+              ),
+              badValue,
+            ),
+            { maxLength: 3 },
+          ),
+          (name, edits) => {
+            const { ctor, base } = MODELS[name];
+            const opts = base();
+            for (const [k, v] of edits) opts[k] = v;
+            const { error } = attempt(() => new ctor(opts as never));
+            if (error !== undefined) expectErrorWithMessage(error);
+          },
+        ),
         { seed: SEED, numRuns: 150 },
       );
     },
@@ -80,7 +158,8 @@ describe('model option properties', () => {
         fc.property(modelName, unknownKey, (name, key) => {
           const { ctor, base } = MODELS[name];
           const opts = base();
-          for (const k of ['expertParams', 'bottomParams', 'cvrParams', 'ctrParams']) if (k in opts) opts[k] = { ...(opts[k] as object), [key]: 1 };
+          for (const k of ['expertParams', 'bottomParams', 'cvrParams', 'ctrParams'])
+            if (k in opts) opts[k] = { ...(opts[k] as object), [key]: 1 };
           const { error } = attempt(() => new ctor(opts as never));
           expectErrorWithMessage(error);
         }),
@@ -134,12 +213,16 @@ describe('MTLTrainer option properties', () => {
     () => {
       const m = model();
       fc.assert(
-        fc.property(unknownKey.filter((k) => k !== 'lr'), fc.boolean(), (key, nested) => {
-          const opts = nested ? { optimizerParams: { lr: 1e-3, [key]: 1 } } : { [key]: 1 };
-          const { error } = attempt(() => new wm.MTLTrainer(m, opts as never));
-          expectErrorWithMessage(error);
-          expect((error as Error).message).toContain(key);
-        }),
+        fc.property(
+          unknownKey.filter((k) => k !== 'lr'),
+          fc.boolean(),
+          (key, nested) => {
+            const opts = nested ? { optimizerParams: { lr: 1e-3, [key]: 1 } } : { [key]: 1 };
+            const { error } = attempt(() => new wm.MTLTrainer(m, opts as never));
+            expectErrorWithMessage(error);
+            expect((error as Error).message).toContain(key);
+          },
+        ),
         { seed: SEED, numRuns: 40 },
       );
     },
@@ -147,8 +230,27 @@ describe('MTLTrainer option properties', () => {
   );
 
   const trainerKeys = [
-    'taskNames', 'taskTypes', 'optimizer', 'optimizerParams', 'scheduler', 'taskWeights', 'taskSpecificLr', 'adaptiveParams', 'taskWeightsStrategy', 'gradnormAlpha', 'nEpoch',
-    'earlystopPatience', 'earlystopTask', 'device', 'modelPath', 'seed', 'progress', 'inspectEvery', 'clipGradNorm', 'nonFinite', 'checkGradients',
+    'taskNames',
+    'taskTypes',
+    'optimizer',
+    'optimizerParams',
+    'scheduler',
+    'taskWeights',
+    'taskSpecificLr',
+    'adaptiveParams',
+    'taskWeightsStrategy',
+    'gradnormAlpha',
+    'nEpoch',
+    'earlystopPatience',
+    'earlystopTask',
+    'device',
+    'modelPath',
+    'seed',
+    'progress',
+    'inspectEvery',
+    'clipGradNorm',
+    'nonFinite',
+    'checkGradients',
   ];
   it(
     'random wrongly-typed options: construct, or an Error with a message',
@@ -167,17 +269,26 @@ describe('MTLTrainer option properties', () => {
 
   // Each of these constructed without complaint before (found by this suite); now a typed error.
   const silentlyAccepted: [string, unknown][] = [
-    ['earlystopPatience', -1], ['earlystopPatience', 'x'], ['earlystopPatience', 1.5],
+    ['earlystopPatience', -1],
+    ['earlystopPatience', 'x'],
+    ['earlystopPatience', 1.5],
     // (a task name is checked by fit(), which knows the names: the loader's labels or taskNames)
-    ['earlystopTask', 5], ['earlystopTask', -1],
-    ['seed', 'x'], ['seed', 1.5], ['seed', -1],
+    ['earlystopTask', 5],
+    ['earlystopTask', -1],
+    ['seed', 'x'],
+    ['seed', 1.5],
+    ['seed', -1],
     ['taskWeights', [1]],
     ['optimizer', 5],
-    ['progress', 'nope'], ['progress', 5],
-    ['gradnormAlpha', -1], ['gradnormAlpha', 'x'],
+    ['progress', 'nope'],
+    ['progress', 5],
+    ['gradnormAlpha', -1],
+    ['gradnormAlpha', 'x'],
     ['modelPath', 5],
     ['device', 'nope'],
-    ['taskNames', ['a']], ['taskNames', 'x'], ['taskNames', [1, 2]],
+    ['taskNames', ['a']],
+    ['taskNames', 'x'],
+    ['taskNames', [1, 2]],
     ['checkGradients', 'x'],
   ];
   it(
@@ -198,7 +309,24 @@ describe('MTLTrainer option properties', () => {
 
 describe('createStrategy properties', () => {
   const methods = ['fixed', 'uwl', 'gradnorm', 'metabalance', 'pcgrad', 'dwa', 'cagrad'];
-  const optionNames = ['weights', 'taskTypes', 'nTask', 'backend', 'alpha', 'layer', 'lr', 'minWeight', 'relaxFactor', 'beta', 'targetTask', 'seed', 'temperature', 'c', 'rescale', 'iterations'];
+  const optionNames = [
+    'weights',
+    'taskTypes',
+    'nTask',
+    'backend',
+    'alpha',
+    'layer',
+    'lr',
+    'minWeight',
+    'relaxFactor',
+    'beta',
+    'targetTask',
+    'seed',
+    'temperature',
+    'c',
+    'rescale',
+    'iterations',
+  ];
   it(
     'random specs: a strategy, or an Error with a message; unknown options and methods are refused',
     () => {

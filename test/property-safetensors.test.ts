@@ -3,24 +3,34 @@
 // RangeError escaping from typed-array construction, never a hang).
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { decodeSafetensors, encodeSafetensors, type DecodedSafetensors, type SafetensorsTensor } from '../src/io/safetensors.js';
+import { type DecodedSafetensors, decodeSafetensors, encodeSafetensors, type SafetensorsTensor } from '../src/io/safetensors.js';
 
 const SEED = Number(process.env.PSEED ?? 20261202);
 const TIMEOUT = 20_000;
 
 const shapeArb = fc.array(fc.integer({ min: 0, max: 4 }), { maxLength: 4 });
-const tensorArb: fc.Arbitrary<SafetensorsTensor> = fc.tuple(fc.constantFrom<'F32' | 'I32'>('F32', 'I32'), shapeArb).chain(([dtype, shape]): fc.Arbitrary<SafetensorsTensor> => {
-  const n = shape.reduce((a, b) => a * b, 1);
-  return dtype === 'F32'
-    ? fc.float32Array({ minLength: n, maxLength: n }).map((data) => ({ dtype, shape, data }))
-    : fc.int32Array({ minLength: n, maxLength: n }).map((data) => ({ dtype, shape, data }));
-});
-const nameArb = fc.oneof(fc.string({ unit: 'grapheme', minLength: 1, maxLength: 8 }), fc.constantFrom('w', 'layer.0.weight', 'constructor', 'toString', '__proto__', 'hasOwnProperty'));
+const tensorArb: fc.Arbitrary<SafetensorsTensor> = fc
+  .tuple(fc.constantFrom<'F32' | 'I32'>('F32', 'I32'), shapeArb)
+  .chain(([dtype, shape]): fc.Arbitrary<SafetensorsTensor> => {
+    const n = shape.reduce((a, b) => a * b, 1);
+    return dtype === 'F32'
+      ? fc.float32Array({ minLength: n, maxLength: n }).map((data) => ({ dtype, shape, data }))
+      : fc.int32Array({ minLength: n, maxLength: n }).map((data) => ({ dtype, shape, data }));
+  });
+const nameArb = fc.oneof(
+  fc.string({ unit: 'grapheme', minLength: 1, maxLength: 8 }),
+  fc.constantFrom('w', 'layer.0.weight', 'constructor', 'toString', '__proto__', 'hasOwnProperty'),
+);
 const tensorsArb = fc
   .uniqueArray(fc.tuple(nameArb, tensorArb), { selector: ([n]) => n, maxLength: 5 })
   .map((entries) => fromEntries(entries.filter(([n]) => n !== '__metadata__')));
 const metadataArb = fc.option(
-  fc.uniqueArray(fc.tuple(fc.string({ maxLength: 6 }), fc.string({ unit: 'grapheme', maxLength: 10 })), { selector: ([k]) => k, maxLength: 3 }).map((e) => fromEntries(e)),
+  fc
+    .uniqueArray(fc.tuple(fc.string({ maxLength: 6 }), fc.string({ unit: 'grapheme', maxLength: 10 })), {
+      selector: ([k]) => k,
+      maxLength: 3,
+    })
+    .map((e) => fromEntries(e)),
   { nil: undefined },
 );
 
@@ -107,7 +117,11 @@ describe('safetensors properties', () => {
         fc.record({ kind: fc.constant('truncate' as const), at: fc.nat() }),
         fc.record({ kind: fc.constant('flip' as const), at: fc.nat(), value: fc.integer({ min: 0, max: 255 }) }),
         fc.record({ kind: fc.constant('flipLength' as const), at: fc.nat(7), value: fc.integer({ min: 0, max: 255 }) }),
-        fc.record({ kind: fc.constant('flipHeader' as const), at: fc.nat(), value: fc.constantFrom(...'{}[]",:0123456789-.eE \u00ff'.split('').map((c) => c.charCodeAt(0))) }),
+        fc.record({
+          kind: fc.constant('flipHeader' as const),
+          at: fc.nat(),
+          value: fc.constantFrom(...'{}[]",:0123456789-.eE \u00ff'.split('').map((c) => c.charCodeAt(0))),
+        }),
         fc.record({ kind: fc.constant('append' as const), at: fc.nat(16), value: fc.integer({ min: 0, max: 255 }) }),
       );
       fc.assert(
@@ -135,17 +149,23 @@ describe('safetensors properties', () => {
   it(
     'random JSON headers (bad dtypes, shapes, offsets, overlaps, gaps, __proto__/__metadata__ keys): a consistent result or an Error',
     () => {
-      const dim = fc.oneof(fc.integer({ min: 0, max: 6 }), fc.constantFrom<unknown>(-1, 1.5, 2 ** 53, 2 ** 31, 1e300, '2', null, true, [], {}));
+      const dim = fc.oneof(
+        fc.integer({ min: 0, max: 6 }),
+        fc.constantFrom<unknown>(-1, 1.5, 2 ** 53, 2 ** 31, 1e300, '2', null, true, [], {}),
+      );
       const offset = fc.oneof(fc.integer({ min: 0, max: 64 }), fc.constantFrom<unknown>(-4, 0.5, 2 ** 53, 2 ** 64, '8', null));
       const entry = fc.oneof(
-        { weight: 8, arbitrary: fc.record(
-          {
-            dtype: fc.constantFrom<unknown>('F32', 'I32', 'I64', 'F16', 'BF16', 'F64', 'U8', 'BOOL', 'f32', '', 7, null),
-            shape: fc.oneof(fc.array(dim, { maxLength: 3 }), fc.constantFrom<unknown>(null, 3, 'x', {})),
-            data_offsets: fc.oneof(fc.tuple(offset, offset), fc.array(offset, { maxLength: 3 }), fc.constantFrom<unknown>(null, {}, 'x')),
-          },
-          { requiredKeys: [] },
-        ) },
+        {
+          weight: 8,
+          arbitrary: fc.record(
+            {
+              dtype: fc.constantFrom<unknown>('F32', 'I32', 'I64', 'F16', 'BF16', 'F64', 'U8', 'BOOL', 'f32', '', 7, null),
+              shape: fc.oneof(fc.array(dim, { maxLength: 3 }), fc.constantFrom<unknown>(null, 3, 'x', {})),
+              data_offsets: fc.oneof(fc.tuple(offset, offset), fc.array(offset, { maxLength: 3 }), fc.constantFrom<unknown>(null, {}, 'x')),
+            },
+            { requiredKeys: [] },
+          ),
+        },
         { weight: 1, arbitrary: fc.constantFrom<unknown>(null, 1, 'x', [], [1, 2], true) },
       );
       const key = fc.constantFrom('a', 'b', 'c', '__proto__', 'constructor', '__metadata__', '', 'toString');
@@ -153,7 +173,20 @@ describe('safetensors properties', () => {
         { weight: 6, arbitrary: fc.dictionary(key, entry, { maxKeys: 4 }).map((h) => JSON.stringify(h)) },
         // __proto__ written as a JSON key (JSON.parse makes it an own property)
         { weight: 2, arbitrary: fc.tuple(entry, entry).map(([p, q]) => `{"__proto__":${JSON.stringify(p)},"a":${JSON.stringify(q)}}`) },
-        { weight: 1, arbitrary: fc.constantFrom('[]', 'null', '1', '"x"', '{', '{"__metadata__":{"k":1}}', '{"__metadata__":[]}', '{"__metadata__":{"__proto__":"x"}}', '') },
+        {
+          weight: 1,
+          arbitrary: fc.constantFrom(
+            '[]',
+            'null',
+            '1',
+            '"x"',
+            '{',
+            '{"__metadata__":{"k":1}}',
+            '{"__metadata__":[]}',
+            '{"__metadata__":{"__proto__":"x"}}',
+            '',
+          ),
+        },
       );
       fc.assert(
         fc.property(header, fc.uint8Array({ maxLength: 64 }), fc.nat(7), (text, data, pad) => {
@@ -200,7 +233,13 @@ describe('safetensors properties', () => {
       );
       const meta = fc.constantFrom<unknown>(undefined, {}, { k: 'v' }, { k: 1 }, null, 'x', { k: null });
       const badMeta = fc.constantFrom<unknown>({ k: 1 }, 'x', ['v'], 5, { k: null }, new Map([['k', 'v']]));
-      const cases = fc.oneof(fc.tuple(bad, meta), fc.tuple(tensorsArb.filter((t) => Object.keys(t).length > 0), badMeta));
+      const cases = fc.oneof(
+        fc.tuple(bad, meta),
+        fc.tuple(
+          tensorsArb.filter((t) => Object.keys(t).length > 0),
+          badMeta,
+        ),
+      );
       fc.assert(
         fc.property(cases, ([tensors, metadata]) => {
           let error: unknown;

@@ -6,7 +6,14 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { cliHelp } from '../src/cli.js';
 import { MODEL_ENTRIES, MODEL_NAMES } from '../src/models/registry.js';
-import { BALANCE_METHODS, STRATEGY_METHODS, balanceMethod, createStrategy, type BalanceMethod, type BalanceStrategy } from '../src/mtl/index.js';
+import {
+  BALANCE_METHODS,
+  type BalanceMethod,
+  type BalanceStrategy,
+  balanceMethod,
+  createStrategy,
+  STRATEGY_METHODS,
+} from '../src/mtl/index.js';
 
 const balancingDoc = readFileSync(new URL('../docs/balancing.md', import.meta.url), 'utf8');
 const modelsDoc = readFileSync(new URL('../docs/models.md', import.meta.url), 'utf8');
@@ -23,12 +30,22 @@ function tableAfter(doc: string, heading: string): string[][] {
   const rows: string[][] = [];
   for (const line of lines.slice(first + 2)) {
     if (!line.startsWith('|')) break;
-    rows.push(line.slice(1, -1).split(' | ').map((c) => c.trim()));
+    rows.push(
+      line
+        .slice(1, -1)
+        .split(' | ')
+        .map((c) => c.trim()),
+    );
   }
   return rows;
 }
 
-const methodRow = (m: BalanceMethod) => [`\`${m.name}\``, m.options.map((o) => `\`${o}\``).join(', '), m.summary, m.paper ? `${m.paper.authors}, ${m.paper.venue}: *${m.paper.title}*` : '—'];
+const methodRow = (m: BalanceMethod) => [
+  `\`${m.name}\``,
+  m.options.map((o) => `\`${o}\``).join(', '),
+  m.summary,
+  m.paper ? `${m.paper.authors}, ${m.paper.venue}: *${m.paper.title}*` : '—',
+];
 
 describe('docs/balancing.md follows the registry', () => {
   it('lists exactly the registered methods, in order, with their options, summaries and papers', () => {
@@ -44,7 +61,10 @@ describe('docs/balancing.md follows the registry', () => {
       for (const o of documented) expect(entry.options, `${method}'s documented option ${o}`).toContain(o);
     }
     // Every spec in the page names a registered method ('Adding a method' writes a new one).
-    const example = balancingDoc.slice(balancingDoc.indexOf('\n## Adding a method\n'), balancingDoc.indexOf('\n## Your own training loop\n'));
+    const example = balancingDoc.slice(
+      balancingDoc.indexOf('\n## Adding a method\n'),
+      balancingDoc.indexOf('\n## Your own training loop\n'),
+    );
     const named = new Set([...balancingDoc.replace(example, '').matchAll(/method: '(\w+)'/g)].map((m) => m[1]));
     expect(named.size).toBeGreaterThan(STRATEGY_METHODS.length / 2);
     for (const method of named) expect(STRATEGY_METHODS, `docs/balancing.md names method '${method}'`).toContain(method);
@@ -60,9 +80,18 @@ describe('docs/models.md follows the registry', () => {
     // Every other '## ' section is a model's, named first ('## PLE (and CGC)').
     const otherSections = ['The models', 'Experts'];
     const models = [...modelsDoc.matchAll(/^## (.+)$/gm)].map((m) => m[1]).filter((h) => !otherSections.includes(h));
-    const isSectionOf = (heading: string, e: (typeof MODEL_ENTRIES)[number]) => [e.name, ...e.aliases].some((n) => key(n) === key(heading.split(' ')[0]));
-    for (const e of MODEL_ENTRIES) expect(models.some((h) => isSectionOf(h, e)), `a '## ' section for ${e.name}`).toBe(true);
-    for (const h of models) expect(MODEL_ENTRIES.some((e) => isSectionOf(h, e)), `docs/models.md has a section '${h}'`).toBe(true);
+    const isSectionOf = (heading: string, e: (typeof MODEL_ENTRIES)[number]) =>
+      [e.name, ...e.aliases].some((n) => key(n) === key(heading.split(' ')[0]));
+    for (const e of MODEL_ENTRIES)
+      expect(
+        models.some((h) => isSectionOf(h, e)),
+        `a '## ' section for ${e.name}`,
+      ).toBe(true);
+    for (const h of models)
+      expect(
+        MODEL_ENTRIES.some((e) => isSectionOf(h, e)),
+        `docs/models.md has a section '${h}'`,
+      ).toBe(true);
   });
 });
 
@@ -81,7 +110,10 @@ describe('the CLI help follows the registries', () => {
       const lines = cliHelp().split('\n');
       const start = lines.findIndex((l) => l.startsWith(title));
       const end = lines.findIndex((l, i) => i > start && l.trim() === '');
-      return lines.slice(start + 1, end === -1 ? undefined : end).filter((l) => /^ {2}\S/.test(l)).map((l) => l.trim().split(/\s+/)[0]);
+      return lines
+        .slice(start + 1, end === -1 ? undefined : end)
+        .filter((l) => /^ {2}\S/.test(l))
+        .map((l) => l.trim().split(/\s+/)[0]);
     };
     expect(section('balancing methods')).toEqual(STRATEGY_METHODS);
     expect(section('models')).toEqual([...MODEL_NAMES]);
@@ -110,7 +142,9 @@ describe('a method in a throwaway entry', () => {
     const s = createStrategy({ method: 'Doubling', start: 3 } as never, {}, methods);
     expect(s).toBeInstanceOf(Doubling);
     expect((s as Doubling).start).toBe(3);
-    expect(() => createStrategy({ method: 'doubling', strat: 1 } as never, {}, methods)).toThrow(/doubling has no option 'strat' \(did you mean 'start'\?\); its options are start/);
+    expect(() => createStrategy({ method: 'doubling', strat: 1 } as never, {}, methods)).toThrow(
+      /doubling has no option 'strat' \(did you mean 'start'\?\); its options are start/,
+    );
     // The registered ones are still there, and the entry is not registered by being written.
     expect(createStrategy({ method: 'pcgrad' }, {}, methods).name).toBe('pcgrad');
     expect(() => createStrategy({ method: 'doubling' } as never)).toThrow(/unknown method 'doubling'; known methods: fixed, uwl/);

@@ -11,16 +11,16 @@ import { CpuBackend } from '../src/backend/cpu/cpu-backend.js';
 import { ColumnarDataset } from '../src/data/columns.js';
 import { DataLoader } from '../src/data/loader.js';
 import { generateMmoeSynthetic } from '../src/data/synthetic-mmoe.js';
-import { checkClaims, runMmoeSynthetic, type Claim, type ExperimentResult } from '../src/experiments/mmoe-synthetic.js';
+import { type Claim, checkClaims, type ExperimentResult, runMmoeSynthetic } from '../src/experiments/mmoe-synthetic.js';
 import { DenseFeature, SparseFeature } from '../src/features.js';
-import { MMoE, SharedBottom, type MultiTaskModel } from '../src/models/index.js';
+import { MMoE, type MultiTaskModel, SharedBottom } from '../src/models/index.js';
 import type { StrategySpec } from '../src/mtl/index.js';
 import { overallCosine, renderExperimentReport, renderReport, writeReport } from '../src/report/html.js';
 import { heatmap, lineChart, niceTicks } from '../src/report/svg.js';
 import { setBackend } from '../src/tensor/engine.js';
 import { Random, seed as seedGlobal } from '../src/tensor/random.js';
 import type { TaskReport } from '../src/train/metrics.js';
-import { MTLTrainer, type History } from '../src/train/trainer.js';
+import { type History, MTLTrainer } from '../src/train/trainer.js';
 import { webgpuRequired } from './helpers/webgpu.js';
 
 beforeAll(() => setBackend(new CpuBackend()));
@@ -39,11 +39,27 @@ async function trainedRegression(kind: 'mmoe' | 'sharedbottom', balance?: Strate
   const data = generateMmoeSynthetic({ rows: 160, dim: DIM, correlation: 0.5, seed: 3 }).toDataset();
   const features = Array.from({ length: DIM }, (_, k) => new DenseFeature(`x${k}`));
   seedGlobal(5);
-  const common = { features, taskTypes: ['regression', 'regression'] as ['regression', 'regression'], taskNames: ['y1', 'y2'], towerParamsList: [{ dims: [4] }, { dims: [4] }] };
-  const model = kind === 'mmoe' ? new MMoE({ ...common, nExpert: 3, expertParams: { dims: [4] } }) : new SharedBottom({ ...common, bottomParams: { dims: [8] } });
+  const common = {
+    features,
+    taskTypes: ['regression', 'regression'] as ['regression', 'regression'],
+    taskNames: ['y1', 'y2'],
+    towerParamsList: [{ dims: [4] }, { dims: [4] }],
+  };
+  const model =
+    kind === 'mmoe'
+      ? new MMoE({ ...common, nExpert: 3, expertParams: { dims: [4] } })
+      : new SharedBottom({ ...common, bottomParams: { dims: [8] } });
   const train = new DataLoader(data.slice(0, 128), { batchSize: 32, shuffle: true, seed: 1 });
   const val = new DataLoader(data.slice(128), { batchSize: 64 });
-  const trainer = new MTLTrainer(model, { nEpoch: 3, device: 'cpu', progress: 'none', seed: 1, inspectEvery: 2, optimizerParams: { lr: 0.01 }, adaptiveParams: balance });
+  const trainer = new MTLTrainer(model, {
+    nEpoch: 3,
+    device: 'cpu',
+    progress: 'none',
+    seed: 1,
+    inspectEvery: 2,
+    optimizerParams: { lr: 0.01 },
+    adaptiveParams: balance,
+  });
   const history = await trainer.fit(train, val);
   return { model, history, stepsPerEpoch: train.length, test: await trainer.evaluate(val) };
 }
@@ -64,7 +80,11 @@ async function trainedClassification(): Promise<TrainedRun> {
   const data = new ColumnarDataset({ user, item, price }, y, ['click', 'purchase'], rows);
   seedGlobal(8);
   const model = new MMoE({
-    features: [new SparseFeature({ name: 'user', vocabSize: 20, embedDim: 3 }), new SparseFeature({ name: 'item', vocabSize: 30, embedDim: 3 }), new DenseFeature('price')],
+    features: [
+      new SparseFeature({ name: 'user', vocabSize: 20, embedDim: 3 }),
+      new SparseFeature({ name: 'item', vocabSize: 30, embedDim: 3 }),
+      new DenseFeature('price'),
+    ],
     taskTypes: ['classification', 'classification'],
     taskNames: ['click', 'purchase'],
     nExpert: 4,
@@ -73,7 +93,14 @@ async function trainedClassification(): Promise<TrainedRun> {
   });
   const train = new DataLoader(data.slice(0, 128), { batchSize: 32, shuffle: true, seed: 2 });
   const val = new DataLoader(data.slice(128), { batchSize: 64 });
-  const trainer = new MTLTrainer(model, { nEpoch: 2, device: 'cpu', progress: 'none', seed: 2, inspectEvery: 1, adaptiveParams: { method: 'gradnorm', alpha: 1.5 } });
+  const trainer = new MTLTrainer(model, {
+    nEpoch: 2,
+    device: 'cpu',
+    progress: 'none',
+    seed: 2,
+    inspectEvery: 1,
+    adaptiveParams: { method: 'gradnorm', alpha: 1.5 },
+  });
   const history = await trainer.fit(train, val);
   return { model, history, stepsPerEpoch: train.length, test: await trainer.evaluate(val) };
 }
@@ -146,7 +173,12 @@ describe('renderReport', () => {
     expect(figures).toBe(2 + 1 + 3 + 3 + 1);
     expect(svgs).toBeGreaterThanOrEqual(figures);
     expect(captions.join(' ')).toContain('Fixed weights stay flat');
-    for (const title of ['y1: training and validation loss', "Gate 'y1' over training", "Gate 'y2' over training", "experts: share of each task's gradient"]) {
+    for (const title of [
+      'y1: training and validation loss',
+      "Gate 'y1' over training",
+      "Gate 'y2' over training",
+      "experts: share of each task's gradient",
+    ]) {
       expect(html).toContain(title);
     }
     // The per-group heatmap names every group of the inspector: here the three experts.
@@ -155,7 +187,14 @@ describe('renderReport', () => {
 
   it('classification runs get AUC curves, the strategy’s caption and the embeddings group', () => {
     const { model, history, stepsPerEpoch, test } = classification;
-    const html = renderReport({ history, modelName: model.constructor.name, strategyName: 'gradnorm', stepsPerEpoch, testMetrics: test, facts: [['parameters', String(model.numParameters())]] });
+    const html = renderReport({
+      history,
+      modelName: model.constructor.name,
+      strategyName: 'gradnorm',
+      stepsPerEpoch,
+      testMetrics: test,
+      facts: [['parameters', String(model.numParameters())]],
+    });
     const { figures, captions } = checkPage(html);
     expect(figures).toBe(3 + 1 + 3 + 3 + 1);
     expect(html).toContain('Validation AUC per task');
@@ -191,7 +230,11 @@ describe('renderExperimentReport', () => {
     const dir = new URL('../src/report/', import.meta.url);
     const imports = readdirSync(dir)
       .filter((f) => f.endsWith('.ts'))
-      .flatMap((file) => [...readFileSync(new URL(file, dir), 'utf8').matchAll(/^(?:import|export)\b[^;]*?from\s+'([^']+)'/gm)].map((m) => `src/report/${file} imports ${m[1]}`));
+      .flatMap((file) =>
+        [...readFileSync(new URL(file, dir), 'utf8').matchAll(/^(?:import|export)\b[^;]*?from\s+'([^']+)'/gm)].map(
+          (m) => `src/report/${file} imports ${m[1]}`,
+        ),
+      );
     expect(imports.some((i) => i.includes('../mtl/inspector.js'))).toBe(true);
     for (const i of imports) expect(i).not.toMatch(/experiments\//);
   });
@@ -213,7 +256,20 @@ describe('SVG helpers', () => {
   it('nice ticks, dropped non-finite points, grey empty cells', () => {
     expect(niceTicks(0, 1)).toEqual([0, 0.2, 0.4, 0.6, 0.8, 1]);
     expect(niceTicks(-1, 1, 4)).toEqual([-1, -0.5, 0, 0.5, 1]);
-    const line = lineChart({ series: [{ name: 'a', points: [[0, 1], [1, NaN], [2, 3]] }], xLabel: 'x', yLabel: 'y' });
+    const line = lineChart({
+      series: [
+        {
+          name: 'a',
+          points: [
+            [0, 1],
+            [1, NaN],
+            [2, 3],
+          ],
+        },
+      ],
+      xLabel: 'x',
+      yLabel: 'y',
+    });
     expect(line).not.toMatch(/NaN/);
     expect(line.match(/<circle/g)).toHaveLength(2);
     expect(lineChart({ series: [], xLabel: 'x', yLabel: 'y' })).toContain('no data');
@@ -225,15 +281,43 @@ describe('SVG helpers', () => {
 
   it('overallCosine combines per-group cosines weighted by the norms', () => {
     const report = {
-      model: 'M', batchSize: 1, tasks: ['a', 'b'], losses: [1, 1], experts: [], gates: {},
+      model: 'M',
+      batchSize: 1,
+      tasks: ['a', 'b'],
+      losses: [1, 1],
+      experts: [],
+      gates: {},
       groups: [
-        { name: 'g1', kind: 'other' as const, parameters: [], size: 1, norms: [1, 2], cosine: [[1, 1], [1, 1]] },
-        { name: 'g2', kind: 'other' as const, parameters: [], size: 1, norms: [2, 1], cosine: [[1, -1], [-1, 1]] },
+        {
+          name: 'g1',
+          kind: 'other' as const,
+          parameters: [],
+          size: 1,
+          norms: [1, 2],
+          cosine: [
+            [1, 1],
+            [1, 1],
+          ],
+        },
+        {
+          name: 'g2',
+          kind: 'other' as const,
+          parameters: [],
+          size: 1,
+          norms: [2, 1],
+          cosine: [
+            [1, -1],
+            [-1, 1],
+          ],
+        },
       ],
     };
     // dot = 1·2·1 + 2·1·(−1) = 0.
     expect(overallCosine(report, 0, 1)).toBeCloseTo(0, 12);
-    report.groups[1].cosine = [[1, 0.5], [0.5, 1]];
+    report.groups[1].cosine = [
+      [1, 0.5],
+      [0.5, 1],
+    ];
     expect(overallCosine(report, 0, 1)).toBeCloseTo((2 + 1) / (Math.sqrt(5) * Math.sqrt(5)), 12);
   });
 });
@@ -241,7 +325,10 @@ describe('SVG helpers', () => {
 const CHROMIUM = process.env.WEBMTL_CHROMIUM || '/usr/lib/chromium/chromium-headless-shell';
 const browserReason = existsSync(CHROMIUM) ? null : `no Chromium at ${CHROMIUM}`;
 if (browserReason) {
-  if (webgpuRequired()) throw new Error(`The report render test is required here (CI=true or WEBMTL_REQUIRE_WEBGPU=1) but there is ${browserReason}: install chromium-headless-shell or set WEBMTL_CHROMIUM.`);
+  if (webgpuRequired())
+    throw new Error(
+      `The report render test is required here (CI=true or WEBMTL_REQUIRE_WEBGPU=1) but there is ${browserReason}: install chromium-headless-shell or set WEBMTL_CHROMIUM.`,
+    );
   console.warn(`Skipping the report render test: ${browserReason}. Install chromium-headless-shell (npm run test:all does) to run it.`);
 }
 
@@ -253,7 +340,16 @@ describe.skipIf(browserReason !== null)('the report in headless Chromium', () =>
     const { chromium } = await import('playwright-core');
     const run = await trainedClassification();
     const file = join(dir, 'report.html');
-    await writeReport(file, renderReport({ history: run.history, modelName: 'MMoE', strategyName: 'gradnorm', stepsPerEpoch: run.stepsPerEpoch, testMetrics: run.test }));
+    await writeReport(
+      file,
+      renderReport({
+        history: run.history,
+        modelName: 'MMoE',
+        strategyName: 'gradnorm',
+        stepsPerEpoch: run.stepsPerEpoch,
+        testMetrics: run.test,
+      }),
+    );
     const browser = await chromium.launch({
       executablePath: CHROMIUM,
       args: ['--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],

@@ -4,20 +4,25 @@
 // DataLoader batches, validation and MTLTrainer.
 import { describe, expect, it } from 'vitest';
 import { CpuBackend } from '../src/backend/cpu/cpu-backend.js';
-import { DataError, DataGenerator, DataLoader, SequenceColumn, padSequences, parseCsv, toCsvText } from '../src/data/index.js';
-import type { ClassificationReport } from '../src/train/metrics.js';
-import { MTLTrainer } from '../src/train/trainer.js';
-import { inspectGradients } from '../src/mtl/index.js';
-import { toDevice } from '../src/train/batch.js';
+import { DataError, DataGenerator, DataLoader, padSequences, parseCsv, SequenceColumn, toCsvText } from '../src/data/index.js';
 import { DenseFeature, SequenceFeature, SparseFeature } from '../src/features.js';
 import { MMoE } from '../src/models/mmoe.js';
+import { inspectGradients } from '../src/mtl/index.js';
 import { EmbeddingLayer } from '../src/nn/embedding-layer.js';
 import * as wm from '../src/tensor/index.js';
+import { toDevice } from '../src/train/batch.js';
+import type { ClassificationReport } from '../src/train/metrics.js';
+import { MTLTrainer } from '../src/train/trainer.js';
 
 wm.setBackend(new CpuBackend());
 
 // Table rows: id k embeds to [k, 10k] (row 0 is the padding id).
-const table = wm.tensor([[0, 0], [1, 10], [2, 20], [3, 30]]);
+const table = wm.tensor([
+  [0, 0],
+  [1, 10],
+  [2, 20],
+  [3, 30],
+]);
 const ids = () => wm.tensor(Int32Array.of(1, 2, 0, 3, 3, 3), { shape: [2, 3] }); // row 0 has one padding id
 
 function layerWith(pooling: 'mean' | 'sum' | 'concat') {
@@ -30,11 +35,17 @@ function layerWith(pooling: 'mean' | 'sum' | 'concat') {
 describe('SequenceFeature pooling', () => {
   it('mean skips the padding id', async () => {
     const out = layerWith('mean').forward({ history: ids() });
-    expect(await out.toArray()).toEqual([[1.5, 15], [3, 30]]);
+    expect(await out.toArray()).toEqual([
+      [1.5, 15],
+      [3, 30],
+    ]);
   });
 
   it('sum skips the padding id', async () => {
-    expect(await layerWith('sum').forward({ history: ids() }).toArray()).toEqual([[3, 30], [9, 90]]);
+    expect(await layerWith('sum').forward({ history: ids() }).toArray()).toEqual([
+      [3, 30],
+      [9, 90],
+    ]);
   });
 
   it('concat flattens the sequence (padding rows included, as zeros of row 0)', async () => {
@@ -58,11 +69,28 @@ describe('SequenceFeature pooling', () => {
       new SequenceFeature({ name: 'history', vocabSize: 6, embedDim: 3, pooling: 'mean', paddingIdx: 0 }),
       new DenseFeature('price'),
     ];
-    const model = new MMoE({ features, numTasks: 2, nExpert: 2, expertParams: { dims: [4] }, towerParamsList: [{ dims: [2] }, { dims: [2] }] });
-    const x = { history: wm.tensor(Int32Array.of(1, 2, 0, 2, 0, 0, 1, 1, 1, 2, 2, 0), { shape: [4, 3] }), price: wm.tensor([0.1, -0.3, 0.7, 0.2]) };
+    const model = new MMoE({
+      features,
+      numTasks: 2,
+      nExpert: 2,
+      expertParams: { dims: [4] },
+      towerParamsList: [{ dims: [2] }, { dims: [2] }],
+    });
+    const x = {
+      history: wm.tensor(Int32Array.of(1, 2, 0, 2, 0, 0, 1, 1, 1, 2, 2, 0), { shape: [4, 3] }),
+      price: wm.tensor([0.1, -0.3, 0.7, 0.2]),
+    };
     const out = model.forward(x);
     expect(out.shape).toEqual([4, 2]);
-    wm.binaryCrossEntropy(out, wm.tensor([[1, 0], [0, 1], [1, 1], [0, 0]])).backward();
+    wm.binaryCrossEntropy(
+      out,
+      wm.tensor([
+        [1, 0],
+        [0, 1],
+        [1, 1],
+        [0, 0],
+      ]),
+    ).backward();
     const g = (await model.embedding.tables.get('history')!.weight.grad!.toArray()) as number[][];
     expect(g[0].every((v) => v === 0)).toBe(true); // padding id: masked out of the mean
     for (const id of [3, 4, 5]) expect(g[id].every((v) => v === 0)).toBe(true); // never used
@@ -85,7 +113,17 @@ describe('sequence columns', () => {
   });
 
   it('lists of ids in x become a SequenceColumn; lists of different lengths are refused with the fix', () => {
-    const gen = new DataGenerator({ hist: [[1, 2], [3, 4], [5, 6]], price: [0.5, 1.5, 2.5] }, [[1], [0], [1]]);
+    const gen = new DataGenerator(
+      {
+        hist: [
+          [1, 2],
+          [3, 4],
+          [5, 6],
+        ],
+        price: [0.5, 1.5, 2.5],
+      },
+      [[1], [0], [1]],
+    );
     const col = gen.dataset.columns.hist as SequenceColumn;
     expect(col).toBeInstanceOf(SequenceColumn);
     expect([col.length, col.width]).toEqual([3, 2]);
@@ -97,7 +135,10 @@ describe('sequence columns', () => {
     const n = 1030;
     const hist = Array.from({ length: n }, (_, i) => [i % 97, (i * 7) % 97, (i * 13) % 97]);
     const x = { row: Int32Array.from({ length: n }, (_, i) => i), hist, price: Float32Array.from({ length: n }, (_, i) => i / 10) };
-    const gen = new DataGenerator(x, Float32Array.from({ length: n }, (_, i) => i % 2));
+    const gen = new DataGenerator(
+      x,
+      Float32Array.from({ length: n }, (_, i) => i % 2),
+    );
     for (const shuffle of [true, false]) {
       let seen = 0;
       for (const b of new DataLoader(gen.dataset, { batchSize: 128, shuffle, seed: 3 })) {
@@ -142,15 +183,30 @@ describe('sequence columns', () => {
 
   const seqModel = () => {
     wm.seed(2);
-    const features = [new SequenceFeature({ name: 'hist', vocabSize: 41, embedDim: 4, pooling: 'mean', paddingIdx: 0, maxLen: 5 }), new DenseFeature('price')];
-    return new MMoE({ features, numTasks: 2, nExpert: 2, expertParams: { dims: [8] }, towerParamsList: [{ dims: [4] }, { dims: [4] }], taskNames: ['click', 'purchase'] });
+    const features = [
+      new SequenceFeature({ name: 'hist', vocabSize: 41, embedDim: 4, pooling: 'mean', paddingIdx: 0, maxLen: 5 }),
+      new DenseFeature('price'),
+    ];
+    return new MMoE({
+      features,
+      numTasks: 2,
+      nExpert: 2,
+      expertParams: { dims: [8] },
+      towerParamsList: [{ dims: [4] }, { dims: [4] }],
+      taskNames: ['click', 'purchase'],
+    });
   };
 
   it('MTLTrainer learns from a sequence column: click AUC far above chance when only the history tells', async () => {
     const train = planted(3000, 1);
     const test = planted(1000, 2);
-    const [trainLoader] = new DataGenerator(train.x, train.y, { labelNames: ['click', 'purchase'] }).generateDataloader({ splitRatio: [1, 0], batchSize: 128 });
-    const testLoader = new DataLoader(new DataGenerator(test.x, test.y, { labelNames: ['click', 'purchase'] }).dataset, { batchSize: 1000 });
+    const [trainLoader] = new DataGenerator(train.x, train.y, { labelNames: ['click', 'purchase'] }).generateDataloader({
+      splitRatio: [1, 0],
+      batchSize: 128,
+    });
+    const testLoader = new DataLoader(new DataGenerator(test.x, test.y, { labelNames: ['click', 'purchase'] }).dataset, {
+      batchSize: 1000,
+    });
     const trainer = new MTLTrainer(seqModel(), { nEpoch: 4, optimizerParams: { lr: 1e-2 }, device: 'cpu', progress: 'none' });
     await trainer.fit(trainLoader);
     const report = await trainer.evaluate(testLoader);
@@ -168,9 +224,33 @@ describe('sequence columns', () => {
 
   it('bad sequence data is refused before training, naming the feature, the row and the fix', async () => {
     const fit = (x: Record<string, unknown>) =>
-      new MTLTrainer(seqModel(), { nEpoch: 1, device: 'cpu', progress: 'none' }).fit(new DataLoader(new DataGenerator(x as never, [[1, 0], [0, 1]]).dataset, { batchSize: 2 }));
-    await expect(fit({ hist: [[1, 2, 3, 4, 41], [1, 0, 0, 0, 0]], price: [0, 1] })).rejects.toThrow(/Sequence feature "hist": id 41 at row 0, position 4 is outside \[0, 41\)/);
-    await expect(fit({ hist: [[1, 2, 3], [1, 0, 0]], price: [0, 1] })).rejects.toThrow(/declared with maxLen 5 but its column .* holds 3 ids per row/);
+      new MTLTrainer(seqModel(), { nEpoch: 1, device: 'cpu', progress: 'none' }).fit(
+        new DataLoader(
+          new DataGenerator(x as never, [
+            [1, 0],
+            [0, 1],
+          ]).dataset,
+          { batchSize: 2 },
+        ),
+      );
+    await expect(
+      fit({
+        hist: [
+          [1, 2, 3, 4, 41],
+          [1, 0, 0, 0, 0],
+        ],
+        price: [0, 1],
+      }),
+    ).rejects.toThrow(/Sequence feature "hist": id 41 at row 0, position 4 is outside \[0, 41\)/);
+    await expect(
+      fit({
+        hist: [
+          [1, 2, 3],
+          [1, 0, 0],
+        ],
+        price: [0, 1],
+      }),
+    ).rejects.toThrow(/declared with maxLen 5 but its column .* holds 3 ids per row/);
     await expect(fit({ hist: [1, 2], price: [0, 1] })).rejects.toThrow(/Sequence feature "hist" has one value per row/);
   });
 });
@@ -182,8 +262,13 @@ describe('sequence columns from CSV', () => {
     const hist = table.columns.hist as SequenceColumn;
     expect([hist.length, hist.width]).toEqual([3, 2]);
     expect(Array.from(hist.values)).toEqual([17, 4, 0, 0, 0, 9]);
-    const semi = parseCsv('hist\n1;2\n', { columns: { hist: 'sequence' }, sequences: { hist: { separator: ';', padding: 'post', maxlen: 3 } } });
+    const semi = parseCsv('hist\n1;2\n', {
+      columns: { hist: 'sequence' },
+      sequences: { hist: { separator: ';', padding: 'post', maxlen: 3 } },
+    });
     expect(Array.from((semi.columns.hist as SequenceColumn).values)).toEqual([1, 2, 0]);
-    expect(() => parseCsv('hist\n1|x\n', { columns: { hist: 'sequence' } })).toThrow(/Sequence column "hist" has "x" at position 1 of line 2/);
+    expect(() => parseCsv('hist\n1|x\n', { columns: { hist: 'sequence' } })).toThrow(
+      /Sequence column "hist" has "x" at position 1 of line 2/,
+    );
   });
 });

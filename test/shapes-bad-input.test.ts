@@ -16,11 +16,7 @@ const cpu = new CpuBackend();
 const wasm = await createWasmBackend();
 const gpu = await getWebGPUOrSkip();
 
-const backends: [string, Backend][] = [
-  ['cpu', cpu],
-  ['wasm', wasm],
-  ...(gpu ? ([['webgpu', gpu]] as [string, Backend][]) : []),
-];
+const backends: [string, Backend][] = [['cpu', cpu], ['wasm', wasm], ...(gpu ? ([['webgpu', gpu]] as [string, Backend][]) : [])];
 
 afterAll(() => {
   wasm.destroy();
@@ -51,8 +47,26 @@ describe.each(backends)('empty axes on %s', (_name, backend) => {
     const a = z([0, 3]);
     const b = o([3]);
     const before = backend.stats.dispatches;
-    const outs = [wm.add(a, b), wm.relu(a), wm.exp(a), wm.mul(a, 2), wm.softmax(a), wm.softmax(z([3, 0])), wm.transpose(a), wm.maximum(a, b)];
-    expect(outs.map((t) => t.shape)).toEqual([[0, 3], [0, 3], [0, 3], [0, 3], [0, 3], [3, 0], [3, 0], [0, 3]]);
+    const outs = [
+      wm.add(a, b),
+      wm.relu(a),
+      wm.exp(a),
+      wm.mul(a, 2),
+      wm.softmax(a),
+      wm.softmax(z([3, 0])),
+      wm.transpose(a),
+      wm.maximum(a, b),
+    ];
+    expect(outs.map((t) => t.shape)).toEqual([
+      [0, 3],
+      [0, 3],
+      [0, 3],
+      [0, 3],
+      [0, 3],
+      [3, 0],
+      [3, 0],
+      [0, 3],
+    ]);
     expect(backend.stats.dispatches).toBe(before);
   });
 
@@ -113,7 +127,11 @@ describe.each(backends)('empty axes on %s', (_name, backend) => {
     expect(() => wm.reshape(x, [-1, 0])).toThrow(/reshape: .*-1.*ambiguous/);
     expect(await wm.concat([z([0, 2]), o([1, 2]), z([0, 2])]).toArray()).toEqual([[1, 1]]);
     expect(wm.stack([z([0]), z([0])]).shape).toEqual([2, 0]);
-    expect(wm.split(o([2, 3]), [0, 2, 0]).map((t) => t.shape)).toEqual([[0, 3], [2, 3], [0, 3]]);
+    expect(wm.split(o([2, 3]), [0, 2, 0]).map((t) => t.shape)).toEqual([
+      [0, 3],
+      [2, 3],
+      [0, 3],
+    ]);
     expect(wm.slice(o([2, 3]), [2, 0], [0, 3]).shape).toEqual([0, 3]);
     expect(wm.pad(z([0, 2]), [1, 2], [1, 0]).shape).toEqual([1, 2]);
     expect(await wm.zeros([2, 0], opts).toArray()).toEqual([[], []]);
@@ -217,7 +235,13 @@ describe('bad shapes are errors that change nothing', () => {
   });
 
   it('slice, split, concat, stack, pad and axes', () => {
-    const x = wm.tensor([[1, 2, 3], [4, 5, 6]], opts);
+    const x = wm.tensor(
+      [
+        [1, 2, 3],
+        [4, 5, 6],
+      ],
+      opts,
+    );
     rejects(() => wm.slice(x, [0.5, 0], [1, 3]), /slice: begin.*axis 0.*0\.5/);
     rejects(() => wm.slice(x, [NaN, 0], [1, 3]), /slice: begin.*axis 0.*NaN/);
     rejects(() => wm.slice(x, [0, 0], [1, 1.5]), /slice: size.*axis 1.*1\.5/);
@@ -261,7 +285,13 @@ describe('non-numeric data is an error that names the first bad element', () => 
 
   it('strings, undefined, null, objects, bigints, booleans', () => {
     rejects(['a'], /tensor: values\[0\] is a string \('a'\); every element must be a number/);
-    rejects([[1, 2], [3, 'x']], /tensor: values\[1\]\[1\] is a string/);
+    rejects(
+      [
+        [1, 2],
+        [3, 'x'],
+      ],
+      /tensor: values\[1\]\[1\] is a string/,
+    );
     rejects([1, undefined], /tensor: values\[1\] is undefined/);
     rejects([1, null], /tensor: values\[1\] is null/);
     rejects([1, {}], /tensor: values\[1\] is an object/);
@@ -279,7 +309,13 @@ describe('non-numeric data is an error that names the first bad element', () => 
     rejects([[1, 2], [3]], /tensor: ragged.*values\[1\] has 1 element.*2/);
     rejects([[1, 2], 3], /tensor: ragged.*values\[1\] is a number where an array of 2 is expected/);
     rejects([1, [2]], /tensor: ragged.*values\[1\] is an array where a number is expected/);
-    rejects([[[1], [2]], [[3], [4, 5]]], /tensor: ragged.*values\[1\]\[1\] has 2 elements/);
+    rejects(
+      [
+        [[1], [2]],
+        [[3], [4, 5]],
+      ],
+      /tensor: ragged.*values\[1\]\[1\] has 2 elements/,
+    );
   });
 
   it('fromArray: counts that do not fill the shape, data that is not numbers', () => {
@@ -294,6 +330,8 @@ describe('non-numeric data is an error that names the first bad element', () => 
     expect(Array.from(wm.tensor([NaN, Infinity, -0.5], opts).dataSync())).toEqual([NaN, Infinity, -0.5]);
     expect(wm.tensor(7, opts).shape).toEqual([]);
     expect(Array.from(wm.tensor(new Float64Array([1.5, 2]) as unknown as Float32Array, opts).dataSync())).toEqual([1.5, 2]);
-    expect(Array.from(wm.fromArray(new Uint8Array([1, 2, 3, 4]) as unknown as Float32Array, [2, 2], opts).dataSync())).toEqual([1, 2, 3, 4]);
+    expect(Array.from(wm.fromArray(new Uint8Array([1, 2, 3, 4]) as unknown as Float32Array, [2, 2], opts).dataSync())).toEqual([
+      1, 2, 3, 4,
+    ]);
   });
 });

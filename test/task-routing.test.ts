@@ -4,7 +4,7 @@
 // lists broke both in PLE with 2+ levels — lower-level task experts feed the shared gate — and in AITM,
 // where bottom i feeds task i + 1.) Also: the routing probe changes nothing in the model.
 import { describe, expect, it } from 'vitest';
-import { DenseFeature, SparseFeature, type Feature } from '../src/features.js';
+import { DenseFeature, type Feature, SparseFeature } from '../src/features.js';
 import * as wm from '../src/index.js';
 
 const features = (): Feature[] => [
@@ -16,13 +16,50 @@ const towers = (n: number) => Array.from({ length: n }, () => ({ dims: [4] }));
 const cls = (n: number) => Array<'classification'>(n).fill('classification');
 
 const configs: Record<string, () => wm.MultiTaskModel> = {
-  SharedBottom: () => new wm.SharedBottom({ features: features(), taskTypes: cls(2), bottomParams: { dims: [6] }, towerParamsList: towers(2) }),
+  SharedBottom: () =>
+    new wm.SharedBottom({ features: features(), taskTypes: cls(2), bottomParams: { dims: [6] }, towerParamsList: towers(2) }),
   MMoE: () => new wm.MMoE({ features: features(), taskTypes: cls(3), nExpert: 3, expertParams: { dims: [5] }, towerParamsList: towers(3) }),
   OMoE: () => new wm.OMoE({ features: features(), taskTypes: cls(2), nExpert: 2, expertParams: { dims: [5] }, towerParamsList: towers(2) }),
-  'CGC (PLE, 1 level)': () => new wm.PLE({ features: features(), taskTypes: cls(2), nLevel: 1, nExpertSpecific: 2, nExpertShared: 1, expertParams: { dims: [5] }, towerParamsList: towers(2) }),
-  'PLE, 2 levels': () => new wm.PLE({ features: features(), taskTypes: cls(2), nLevel: 2, nExpertSpecific: 2, nExpertShared: 1, expertParams: { dims: [5] }, towerParamsList: towers(2) }),
-  'PLE, 3 levels, 3 tasks': () => new wm.PLE({ features: features(), taskTypes: cls(3), nLevel: 3, nExpertSpecific: 1, nExpertShared: 2, expertParams: { dims: [5, 4] }, towerParamsList: towers(3) }),
-  'PLE, no shared experts': () => new wm.PLE({ features: features(), taskTypes: cls(2), nLevel: 2, nExpertSpecific: 2, nExpertShared: 0, expertParams: { dims: [5] }, towerParamsList: towers(2) }),
+  'CGC (PLE, 1 level)': () =>
+    new wm.PLE({
+      features: features(),
+      taskTypes: cls(2),
+      nLevel: 1,
+      nExpertSpecific: 2,
+      nExpertShared: 1,
+      expertParams: { dims: [5] },
+      towerParamsList: towers(2),
+    }),
+  'PLE, 2 levels': () =>
+    new wm.PLE({
+      features: features(),
+      taskTypes: cls(2),
+      nLevel: 2,
+      nExpertSpecific: 2,
+      nExpertShared: 1,
+      expertParams: { dims: [5] },
+      towerParamsList: towers(2),
+    }),
+  'PLE, 3 levels, 3 tasks': () =>
+    new wm.PLE({
+      features: features(),
+      taskTypes: cls(3),
+      nLevel: 3,
+      nExpertSpecific: 1,
+      nExpertShared: 2,
+      expertParams: { dims: [5, 4] },
+      towerParamsList: towers(3),
+    }),
+  'PLE, no shared experts': () =>
+    new wm.PLE({
+      features: features(),
+      taskTypes: cls(2),
+      nLevel: 2,
+      nExpertSpecific: 2,
+      nExpertShared: 0,
+      expertParams: { dims: [5] },
+      towerParamsList: towers(2),
+    }),
   ESMM: () => {
     const [u, i, p] = features();
     return new wm.ESMM({ userFeatures: [u, p], itemFeatures: [i], cvrParams: { dims: [6, 4] }, ctrParams: { dims: [6, 4] } });
@@ -35,10 +72,22 @@ function batch(model: wm.MultiTaskModel, rows: number, seed: number): { x: wm.Fe
   const r = new wm.Random(seed);
   const x: wm.FeatureBatch = {};
   for (const f of model.features) {
-    x[f.name] = f.kind === 'dense' ? wm.fromArray(Float32Array.from({ length: rows }, () => r.normal()), [rows]) : wm.fromArray(Int32Array.from({ length: rows }, () => r.int(f.vocabSize)), [rows]);
+    x[f.name] =
+      f.kind === 'dense'
+        ? wm.fromArray(
+            Float32Array.from({ length: rows }, () => r.normal()),
+            [rows],
+          )
+        : wm.fromArray(
+            Int32Array.from({ length: rows }, () => r.int(f.vocabSize)),
+            [rows],
+          );
   }
   const nLabel = model.taskPlan(model instanceof wm.ESMM ? 2 : model.nTask).nLabel;
-  const y = wm.fromArray(Float32Array.from({ length: rows * nLabel }, () => (r.uniform() < 0.4 ? 1 : 0)), [rows, nLabel]);
+  const y = wm.fromArray(
+    Float32Array.from({ length: rows * nLabel }, () => (r.uniform() < 0.4 ? 1 : 0)),
+    [rows, nLabel],
+  );
   return { x, y };
 }
 
@@ -81,12 +130,13 @@ describe('parameter groups follow the wiring', () => {
         expect(tasks, `${pname} is marked shared but ${tasks} task(s) reach it`).not.toBe(1);
       }
       groups.perTask.forEach((own, k) => {
-        for (const [pname, p] of own) expect(reach[k][index.get(p)!] || /\.bias$/.test(pname), `${pname} is task ${k}'s but its loss does not reach it`).toBe(true);
+        for (const [pname, p] of own)
+          expect(reach[k][index.get(p)!] || /\.bias$/.test(pname), `${pname} is task ${k}'s but its loss does not reach it`).toBe(true);
       });
     });
   }
 
-  it('PLE with 2 levels: first-level task experts are shared (they feed the shared gate); last-level ones are their task\'s', () => {
+  it("PLE with 2 levels: first-level task experts are shared (they feed the shared gate); last-level ones are their task's", () => {
     const model = configs['PLE, 2 levels']();
     const g = model.parameterGroups();
     const names = (list: [string, wm.Tensor][]) => list.map(([n]) => n);
@@ -97,7 +147,7 @@ describe('parameter groups follow the wiring', () => {
     expect(names(g.perTask[0])).toContain('levels.0.taskGates.0.linear.weight');
   });
 
-  it('AITM: bottom 0 feeds task 1 through the info gate, so it is shared; the last task\'s bottom is its own', () => {
+  it("AITM: bottom 0 feeds task 1 through the info gate, so it is shared; the last task's bottom is its own", () => {
     const model = configs['AITM, 3 tasks']();
     const g = model.parameterGroups();
     const shared = g.shared.map(([n]) => n);
@@ -107,7 +157,7 @@ describe('parameter groups follow the wiring', () => {
     expect(g.perTask[0].map(([n]) => n)).toEqual(g.perTask[0].map(([n]) => n).filter((n) => n.startsWith('towers.0.')));
   });
 
-  it('ESMM: the trained losses are ctr and ctcvr; the CVR tower is ctcvr\'s alone, the CTR tower both reach', () => {
+  it("ESMM: the trained losses are ctr and ctcvr; the CVR tower is ctcvr's alone, the CTR tower both reach", () => {
     const model = configs.ESMM();
     const g = model.trainedParameterGroups();
     expect(model.trainedTasks().map((t) => t.name)).toEqual(['ctr', 'ctcvr']);

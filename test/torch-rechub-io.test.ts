@@ -54,7 +54,12 @@ describe.skipIf(!HAVE_FIXTURES)('importTorchRechub', () => {
     wm.importTorchRechub(model, state);
     const torchW = state['experts.2.mlp.0.weight'].data; // [16, 100]
     const ours = model.experts.layers[0].weight.dataSync(); // [4, 100, 16]
-    for (const [o, i] of [[0, 0], [5, 17], [15, 99]]) expect(ours[2 * 1600 + i * 16 + o]).toBe(torchW[o * 100 + i]);
+    for (const [o, i] of [
+      [0, 0],
+      [5, 17],
+      [15, 99],
+    ])
+      expect(ours[2 * 1600 + i * 16 + o]).toBe(torchW[o * 100 + i]);
     expect(Array.from(model.gates[1].bn.runningVar.dataSync())).toEqual(Array.from(state['gates.1.mlp.1.running_var'].data));
   });
 
@@ -101,23 +106,46 @@ describe.skipIf(!HAVE_FIXTURES)('importTorchRechub', () => {
 
 describe.skipIf(!HAVE_FIXTURES)('torchRechubModel', () => {
   it('refuses unknown classes and arguments, and feature names it was not given', async () => {
-    expect(() => wm.torchRechubModel({ ...config, class: 'OMOE' })).toThrow(/unknown torch-rechub class 'OMOE'; known: MMOE, PLE, SharedBottom, ESMM, AITM \(OMoE has no torch-rechub class\)/);
+    expect(() => wm.torchRechubModel({ ...config, class: 'OMOE' })).toThrow(
+      /unknown torch-rechub class 'OMOE'; known: MMOE, PLE, SharedBottom, ESMM, AITM \(OMoE has no torch-rechub class\)/,
+    );
     expect(() => wm.torchRechubModel({ ...config, class: 'toString' })).toThrow(wm.TorchRechubError);
-    expect(() => wm.torchRechubModel({ ...config, features: [{ ...config.features[0], embedding_dim: 8 }, ...config.features.slice(1)] } as never)).toThrow(/feature '101': unknown option 'embedding_dim'/);
-    await expect(wm.exportTorchRechub(wm.torchRechubModel(config), { gradient: true } as never)).rejects.toThrow(/exportTorchRechub: unknown option 'gradient' \(did you mean 'gradients'\?\)/);
-    expect(() => wm.torchRechubModel({ ...config, constructor_args: { ...config.constructor_args, n_experts: 4 } })).toThrow(/MMOE has no argument 'n_experts'/);
-    expect(() => wm.torchRechubModel({ ...config, features: config.features.slice(1) })).toThrow(/names feature '101', which 'features' does not declare/);
+    expect(() =>
+      wm.torchRechubModel({ ...config, features: [{ ...config.features[0], embedding_dim: 8 }, ...config.features.slice(1)] } as never),
+    ).toThrow(/feature '101': unknown option 'embedding_dim'/);
+    await expect(wm.exportTorchRechub(wm.torchRechubModel(config), { gradient: true } as never)).rejects.toThrow(
+      /exportTorchRechub: unknown option 'gradient' \(did you mean 'gradients'\?\)/,
+    );
+    expect(() => wm.torchRechubModel({ ...config, constructor_args: { ...config.constructor_args, n_experts: 4 } })).toThrow(
+      /MMOE has no argument 'n_experts'/,
+    );
+    expect(() => wm.torchRechubModel({ ...config, features: config.features.slice(1) })).toThrow(
+      /names feature '101', which 'features' does not declare/,
+    );
   });
 
   it('OMoE has no torch-rechub counterpart: export says so', async () => {
-    const omoe = new wm.OMoE({ features: [new SparseFeature({ name: 'a', vocabSize: 3, embedDim: 2 })], numTasks: 2, nExpert: 2, expertParams: { dims: [3] }, towerParamsList: [{ dims: [2] }, { dims: [2] }] });
+    const omoe = new wm.OMoE({
+      features: [new SparseFeature({ name: 'a', vocabSize: 3, embedDim: 2 })],
+      numTasks: 2,
+      nExpert: 2,
+      expertParams: { dims: [3] },
+      towerParamsList: [{ dims: [2] }, { dims: [2] }],
+    });
     await expect(wm.exportTorchRechub(omoe)).rejects.toThrow(/OMoE has no torch-rechub counterpart/);
   });
 });
 
 describe("AITM's behavioural-expectation calibrator (Xi et al. 2021)", () => {
   const features = () => [new SparseFeature({ name: 'a', vocabSize: 5, embedDim: 3 }), new DenseFeature('d')];
-  const aitm = (opts: Partial<wm.AITMOptions> = {}) => new wm.AITM({ features: features(), nTask: 3, bottomParams: { dims: [4] }, towerParamsList: [{ dims: [3] }, { dims: [3] }, { dims: [3] }], ...opts });
+  const aitm = (opts: Partial<wm.AITMOptions> = {}) =>
+    new wm.AITM({
+      features: features(),
+      nTask: 3,
+      bottomParams: { dims: [4] },
+      towerParamsList: [{ dims: [3] }, { dims: [3] }, { dims: [3] }],
+      ...opts,
+    });
 
   it('is α · mean over rows of Σ_t max(ŷ_t − ŷ_{t−1}, 0), α = 0.6 by default, off with calibratorWeight 0', async () => {
     const out = wm.fromArray(Float32Array.of(0.5, 0.7, 0.2, /**/ 0.9, 0.3, 0.4, /**/ 0.1, 0.2, 0.6), [3, 3]);
@@ -129,7 +157,9 @@ describe("AITM's behavioural-expectation calibrator (Xi et al. 2021)", () => {
     expect((await aitm({ calibratorWeight: 2.5 }).auxiliaryLoss(out)!.data())[0]).toBeCloseTo((2.5 * 0.8) / 3, 6);
     expect(aitm({ calibratorWeight: 0 }).auxiliaryLoss(out)).toBeNull();
     expect(() => aitm({ calibratorWeight: -1 })).toThrow(/calibratorWeight must be a finite number ≥ 0/);
-    expect(() => aitm({ taskTypes: ['classification', 'regression', 'classification'], calibratorWeight: 0.6 })).toThrow(/every task must be a classification task/);
+    expect(() => aitm({ taskTypes: ['classification', 'regression', 'classification'], calibratorWeight: 0.6 })).toThrow(
+      /every task must be a classification task/,
+    );
     expect(aitm({ taskTypes: ['classification', 'regression', 'classification'] }).calibratorWeight).toBe(0);
   });
 
@@ -142,7 +172,13 @@ describe("AITM's behavioural-expectation calibrator (Xi et al. 2021)", () => {
     const model = aitm({ calibratorWeight: 3 });
     const start = model.stateDict();
     const initial = Object.fromEntries(Object.entries(start).map(([n, t]) => [n, wm.fromArray(t.dataSync().slice(), t.shape)]));
-    const trainer = new wm.MTLTrainer(model, { nEpoch: 1, optimizer: 'sgd', optimizerParams: { lr: 0.5 }, device: 'cpu', progress: 'none' });
+    const trainer = new wm.MTLTrainer(model, {
+      nEpoch: 1,
+      optimizer: 'sgd',
+      optimizerParams: { lr: 0.5 },
+      device: 'cpu',
+      progress: 'none',
+    });
     await trainer.fit(new DataLoader(new wm.ColumnarDataset(x, y, ['task0', 'task1', 'task2']), { batchSize: rows }));
 
     // The same step by hand, from the same initial values.
@@ -155,7 +191,13 @@ describe("AITM's behavioural-expectation calibrator (Xi et al. 2021)", () => {
     const out = twin.forward(batch);
     const col = (t: wm.Tensor, j: number) => wm.reshape(wm.slice(t, [0, j], [rows, 1]), [rows]);
     const bce = [0, 1, 2].map((j) => wm.binaryCrossEntropy(col(out, j), col(labels, j)));
-    const loss = wm.add(wm.mul(bce.reduce((a, b) => wm.add(a, b)), 1 / 3), twin.auxiliaryLoss(out)!);
+    const loss = wm.add(
+      wm.mul(
+        bce.reduce((a, b) => wm.add(a, b)),
+        1 / 3,
+      ),
+      twin.auxiliaryLoss(out)!,
+    );
     wm.backward(loss);
     new wm.SGD(twin.parameters(), { lr: 0.5 }).step();
     const want = Object.fromEntries(twin.namedParameters().map(([n, p]) => [n, Array.from(p.dataSync())]));

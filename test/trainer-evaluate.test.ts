@@ -10,7 +10,7 @@ import * as wm from '../src/index.js';
 wm.setBackend(new CpuBackend());
 
 describe('MTLTrainer.evaluate after fit', () => {
-  it('uses the evaluated loader\'s label layout', async () => {
+  it("uses the evaluated loader's label layout", async () => {
     const rows = 256;
     const r = new wm.Random(3);
     const user = Int32Array.from({ length: rows }, () => r.int(20));
@@ -24,7 +24,12 @@ describe('MTLTrainer.evaluate after fit', () => {
       three.set([buy[i], click[i], click[i] * buy[i]], i * 3); // [cvr, ctr, ctcvr]
     }
     wm.seed(1);
-    const model = new wm.ESMM({ userFeatures: [new SparseFeature({ name: 'user', vocabSize: 20, embedDim: 4 })], itemFeatures: [new SparseFeature({ name: 'item', vocabSize: 10, embedDim: 4 })], cvrParams: { dims: [8] }, ctrParams: { dims: [8] } });
+    const model = new wm.ESMM({
+      userFeatures: [new SparseFeature({ name: 'user', vocabSize: 20, embedDim: 4 })],
+      itemFeatures: [new SparseFeature({ name: 'item', vocabSize: 10, embedDim: 4 })],
+      cvrParams: { dims: [8] },
+      ctrParams: { dims: [8] },
+    });
     const trainer = new wm.MTLTrainer(model, { nEpoch: 2, device: 'cpu', progress: 'none', optimizerParams: { lr: 0.01 } });
     await trainer.fit(new DataLoader(new wm.ColumnarDataset({ user, item }, two, ['click', 'purchase']), { batchSize: 64 }));
     const threeLoader = new DataLoader(new wm.ColumnarDataset({ user, item }, three, ['cvr', 'ctr', 'ctcvr']), { batchSize: 64 });
@@ -33,7 +38,9 @@ describe('MTLTrainer.evaluate after fit', () => {
     expect(got.ctr).toEqual(want.ctr);
     expect(got.ctcvr).toEqual(want.ctcvr);
     // And the same scores as on the two-column layout, which holds the same labels.
-    const again = await trainer.evaluate(new DataLoader(new wm.ColumnarDataset({ user, item }, two, ['click', 'purchase']), { batchSize: 64 }));
+    const again = await trainer.evaluate(
+      new DataLoader(new wm.ColumnarDataset({ user, item }, two, ['click', 'purchase']), { batchSize: 64 }),
+    );
     expect(got.ctr).toEqual(again.ctr);
     expect(got.ctcvr).toEqual(again.ctcvr);
   });

@@ -27,10 +27,20 @@ afterAll(() => {
   for (const b of backends) if (b.backend !== cpu) (b.backend as { destroy?: () => void } | null)?.destroy?.();
 });
 const BATCH = 16;
-const features = () => [new SparseFeature({ name: 'user', vocabSize: 9, embedDim: 3 }), new SparseFeature({ name: 'item', vocabSize: 6, embedDim: 2 }), new DenseFeature('price')];
+const features = () => [
+  new SparseFeature({ name: 'user', vocabSize: 9, embedDim: 3 }),
+  new SparseFeature({ name: 'item', vocabSize: 6, embedDim: 2 }),
+  new DenseFeature('price'),
+];
 const makeModel = () => {
   wm.seed(5);
-  return new wm.MMoE({ features: features(), taskTypes: ['classification', 'regression'], nExpert: 3, expertParams: { dims: [6], dropout: 0.2 }, towerParamsList: [{ dims: [4], dropout: 0.1 }, { dims: [4] }] });
+  return new wm.MMoE({
+    features: features(),
+    taskTypes: ['classification', 'regression'],
+    nExpert: 3,
+    expertParams: { dims: [6], dropout: 0.2 },
+    towerParamsList: [{ dims: [4], dropout: 0.1 }, { dims: [4] }],
+  });
 };
 
 /**
@@ -62,10 +72,13 @@ async function snapshot(trainer: wm.MTLTrainer): Promise<unknown> {
   const bytes = async (t: wm.Tensor) => Array.from(new Uint8Array((await t.data()).slice().buffer));
   const model: Record<string, number[]> = {};
   for (const [n, t] of Object.entries(trainer.model.stateDict())) model[n] = await bytes(t);
-  const counts = [...trainer.model.namedModules()].flatMap(([n, m]) => ('numBatchesTracked' in m ? [[n, (m as { numBatchesTracked: unknown }).numBatchesTracked]] : []));
+  const counts = [...trainer.model.namedModules()].flatMap(([n, m]) =>
+    'numBatchesTracked' in m ? [[n, (m as { numBatchesTracked: unknown }).numBatchesTracked]] : [],
+  );
   const opt = trainer.optimizer.stateDict();
   const moments: Record<string, unknown> = {};
-  for (const [i, s] of Object.entries(opt.state)) moments[i] = { step: s.step, buffers: await Promise.all(Object.values(s.buffers).map((t) => bytes(t as wm.Tensor))) };
+  for (const [i, s] of Object.entries(opt.state))
+    moments[i] = { step: s.step, buffers: await Promise.all(Object.values(s.buffers).map((t) => bytes(t as wm.Tensor))) };
   return { model, counts, moments, strategy: await trainer.strategy.stateDict?.(), random: wm.globalRng().getState() };
 }
 
@@ -110,67 +123,79 @@ type Method = 'fixed' | 'gradnorm' | 'metabalance' | 'pcgrad' | 'uwl';
 let device: Backend = cpu;
 const trainerFor = (method: Method, opts: Partial<wm.MTLTrainerOptions> = {}, poisonAt = -1) => {
   const model = makeModel();
-  const strategy = new PoisonAt(wm.createStrategy({ method } as wm.StrategySpec, { taskTypes: ['classification', 'regression'] }), poisonAt);
-  return new wm.MTLTrainer(model, { nEpoch: 1, device, progress: 'none', seed: 7, optimizer: { strategy }, optimizerParams: { lr: 0.01 }, ...opts });
+  const strategy = new PoisonAt(
+    wm.createStrategy({ method } as wm.StrategySpec, { taskTypes: ['classification', 'regression'] }),
+    poisonAt,
+  );
+  return new wm.MTLTrainer(model, {
+    nEpoch: 1,
+    device,
+    progress: 'none',
+    seed: 7,
+    optimizer: { strategy },
+    optimizerParams: { lr: 0.01 },
+    ...opts,
+  });
 };
 const fit = (trainer: wm.MTLTrainer, ds: wm.ColumnarDataset) => trainer.fit(new DataLoader(ds, { batchSize: BATCH }));
 
 for (const { name, backend, methods } of backends) {
-describe.skipIf(!backend)(`a refused step changes nothing (${name})`, () => {
-  beforeAll(() => {
-    device = backend!;
-    wm.setBackend(backend!);
+  describe.skipIf(!backend)(`a refused step changes nothing (${name})`, () => {
+    beforeAll(() => {
+      device = backend!;
+      wm.setBackend(backend!);
+    });
+    afterAll(() => {
+      device = cpu;
+      wm.setBackend(cpu);
+    });
+    for (const method of methods) {
+      it(`${method}: a non-finite loss at step 3 stops training with everything as after step 2`, async () => {
+        const failed = trainerFor(method);
+        await expect(fit(failed, data([0, 1, 2, 3, 4], 2, 'label'))).rejects.toThrow(NonFiniteLossError);
+        const after = await snapshot(failed);
+        const good = trainerFor(method);
+        await fit(good, data([0, 1]));
+        expect(after).toEqual(await snapshot(good));
+      });
+
+      it(`${method}: BatchNorm statistics that would overflow at step 3 stop training with everything as after step 2`, async () => {
+        const failed = trainerFor(method);
+        const error = await fit(failed, data([0, 1, 2, 3, 4], 2)).catch((e: unknown) => e);
+        expect(error).toBeInstanceOf(NonFiniteStatisticsError);
+        expect((error as Error).message).toMatch(/BatchNorm running_var \[.*\] would become Infinity .*Scale or clip the dense features/);
+        const after = await snapshot(failed);
+        const good = trainerFor(method);
+        await fit(good, data([0, 1]));
+        expect(after).toEqual(await snapshot(good));
+      });
+
+      it(`${method}: a non-finite gradient at step 3 (finite losses) stops training with everything as after step 2, naming the tensor`, async () => {
+        const failed = trainerFor(method, {}, 2);
+        const error = await fit(failed, data([0, 1, 2, 3, 4])).catch((e: unknown) => e);
+        expect(error).toBeInstanceOf(NonFiniteGradientError);
+        expect((error as Error).message).toMatch(
+          /the gradient of 'embedding\.embed\.user\.weight' is not finite \(NaN at flat index 0\) at epoch 1, step 2/,
+        );
+        expect((error as Error).message).toMatch(/lower learning rate|clipGradNorm/);
+        const after = await snapshot(failed);
+        const good = trainerFor(method);
+        await fit(good, data([0, 1]));
+        expect(after).toEqual(await snapshot(good));
+      });
+
+      it(`${method}: nonFinite 'skip' drops the bad steps; the run ends exactly as one without those batches`, async () => {
+        // Batch 2 has a non-finite loss; the gradient of step 3 (batch 4: skipped steps do not count) is poisoned.
+        const skipping = trainerFor(method, { nonFinite: 'skip' }, 3);
+        const history = await fit(skipping, data([0, 1, 2, 3, 4, 5], 2, 'label'));
+        expect(history.epochs[0].skippedSteps).toBe(2);
+        const after = await snapshot(skipping);
+        const without = trainerFor(method);
+        await fit(without, data([0, 1, 3, 5]));
+        expect(after).toEqual(await snapshot(without));
+      });
+    }
   });
-  afterAll(() => {
-    device = cpu;
-    wm.setBackend(cpu);
-  });
-  for (const method of methods) {
-    it(`${method}: a non-finite loss at step 3 stops training with everything as after step 2`, async () => {
-      const failed = trainerFor(method);
-      await expect(fit(failed, data([0, 1, 2, 3, 4], 2, 'label'))).rejects.toThrow(NonFiniteLossError);
-      const after = await snapshot(failed);
-      const good = trainerFor(method);
-      await fit(good, data([0, 1]));
-      expect(after).toEqual(await snapshot(good));
-    });
-
-    it(`${method}: BatchNorm statistics that would overflow at step 3 stop training with everything as after step 2`, async () => {
-      const failed = trainerFor(method);
-      const error = await fit(failed, data([0, 1, 2, 3, 4], 2)).catch((e: unknown) => e);
-      expect(error).toBeInstanceOf(NonFiniteStatisticsError);
-      expect((error as Error).message).toMatch(/BatchNorm running_var \[.*\] would become Infinity .*Scale or clip the dense features/);
-      const after = await snapshot(failed);
-      const good = trainerFor(method);
-      await fit(good, data([0, 1]));
-      expect(after).toEqual(await snapshot(good));
-    });
-
-    it(`${method}: a non-finite gradient at step 3 (finite losses) stops training with everything as after step 2, naming the tensor`, async () => {
-      const failed = trainerFor(method, {}, 2);
-      const error = await fit(failed, data([0, 1, 2, 3, 4])).catch((e: unknown) => e);
-      expect(error).toBeInstanceOf(NonFiniteGradientError);
-      expect((error as Error).message).toMatch(/the gradient of 'embedding\.embed\.user\.weight' is not finite \(NaN at flat index 0\) at epoch 1, step 2/);
-      expect((error as Error).message).toMatch(/lower learning rate|clipGradNorm/);
-      const after = await snapshot(failed);
-      const good = trainerFor(method);
-      await fit(good, data([0, 1]));
-      expect(after).toEqual(await snapshot(good));
-    });
-
-    it(`${method}: nonFinite 'skip' drops the bad steps; the run ends exactly as one without those batches`, async () => {
-      // Batch 2 has a non-finite loss; the gradient of step 3 (batch 4: skipped steps do not count) is poisoned.
-      const skipping = trainerFor(method, { nonFinite: 'skip' }, 3);
-      const history = await fit(skipping, data([0, 1, 2, 3, 4, 5], 2, 'label'));
-      expect(history.epochs[0].skippedSteps).toBe(2);
-      const after = await snapshot(skipping);
-      const without = trainerFor(method);
-      await fit(without, data([0, 1, 3, 5]));
-      expect(after).toEqual(await snapshot(without));
-    });
-  }
-
-});
 }
 
 describe('more of the step check', () => {
@@ -199,7 +224,7 @@ describe('more of the step check', () => {
     expect(after).toEqual(await snapshot(good));
   });
 
-  it("a dropped step leaves no inspector report: the history holds one report per applied step", async () => {
+  it('a dropped step leaves no inspector report: the history holds one report per applied step', async () => {
     const trainer = trainerFor('fixed', { nonFinite: 'skip', inspectEvery: 1 });
     const history = await fit(trainer, data([0, 1, 2, 3], 1, 'label'));
     expect(history.epochs[0].skippedSteps).toBe(1);
@@ -211,7 +236,9 @@ describe('the messages', () => {
   it('the error for a non-finite loss says which task, which step, and what to try', async () => {
     const error = await fit(trainerFor('fixed'), data([0, 1, 2], 1, 'label')).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(NonFiniteLossError);
-    expect((error as Error).message).toMatch(/the loss of task 'spend' is not finite at epoch 1, step 1 .*Nothing of this step was applied.*clipGradNorm/);
+    expect((error as Error).message).toMatch(
+      /the loss of task 'spend' is not finite at epoch 1, step 1 .*Nothing of this step was applied.*clipGradNorm/,
+    );
   });
 });
 
@@ -219,14 +246,26 @@ describe('clipGradNorm', () => {
   it('one SGD step equals a hand step with the gradient scaled to the norm (torch clip_grad_norm_)', async () => {
     const ds = data([0]);
     const max = 0.05;
-    const trainer = new wm.MTLTrainer(makeModel(), { nEpoch: 1, device: 'cpu', progress: 'none', seed: 7, optimizer: 'sgd', optimizerParams: { lr: 0.5 }, clipGradNorm: max });
+    const trainer = new wm.MTLTrainer(makeModel(), {
+      nEpoch: 1,
+      device: 'cpu',
+      progress: 'none',
+      seed: 7,
+      optimizer: 'sgd',
+      optimizerParams: { lr: 0.5 },
+      clipGradNorm: max,
+    });
     const twin = makeModel();
     await fit(trainer, ds);
 
     // By hand: the same forward (same seed for dropout), the mean loss, the global norm, the scaled step.
     wm.seed(7);
     twin.train();
-    const x = { user: wm.fromArray(ds.columns.user as Int32Array, [BATCH]), item: wm.fromArray(ds.columns.item as Int32Array, [BATCH]), price: wm.fromArray(ds.columns.price as Float32Array, [BATCH]) };
+    const x = {
+      user: wm.fromArray(ds.columns.user as Int32Array, [BATCH]),
+      item: wm.fromArray(ds.columns.item as Int32Array, [BATCH]),
+      price: wm.fromArray(ds.columns.price as Float32Array, [BATCH]),
+    };
     const y = wm.fromArray(ds.labels, [BATCH, 2]);
     const out = twin.forward(x);
     const col = (t: wm.Tensor, j: number) => wm.reshape(wm.slice(t, [0, j], [BATCH, 1]), [BATCH]);

@@ -23,7 +23,8 @@ async function trainWith(opts: Partial<MTLTrainerOptions>, model = (seed(3), cre
   return { history, click: (test.click as ClassificationReport).auc!, trainer };
 }
 
-const flatParams = (model: { parameters(): { dataSync(): ArrayLike<number> }[] }) => model.parameters().flatMap((p) => Array.from(p.dataSync()));
+const flatParams = (model: { parameters(): { dataSync(): ArrayLike<number> }[] }) =>
+  model.parameters().flatMap((p) => Array.from(p.dataSync()));
 
 describe('balancing strategies through MTLTrainer', () => {
   // What each method reduces to when it changes nothing: the plain sum of the task losses.
@@ -70,7 +71,9 @@ describe('balancing strategies through MTLTrainer', () => {
   it('bad balancing options fail at construction with the known methods listed', () => {
     seed(3);
     const model = createModel('mmoe', schema);
-    expect(() => new MTLTrainer(model, { adaptiveParams: { method: 'magic' } as never })).toThrow(/unknown method 'magic'.*fixed, uwl, gradnorm/);
+    expect(() => new MTLTrainer(model, { adaptiveParams: { method: 'magic' } as never })).toThrow(
+      /unknown method 'magic'.*fixed, uwl, gradnorm/,
+    );
     expect(() => new MTLTrainer(model, { adaptiveParams: { method: 'gradnorm', alpha: -1 } })).toThrow(/alpha/);
     expect(() => new MTLTrainer(model, { adaptiveParams: { method: 'metabalance', relaxFactor: 2 } })).toThrow(/relaxFactor/);
   });

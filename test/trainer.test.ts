@@ -121,10 +121,18 @@ describe('MTLTrainer', () => {
     expect((await mean.fit(loaders(4096).train)).epochs[0].taskWeights).toEqual({ click: 0.5, purchase: 0.5 });
     const given = new MTLTrainer(build('mmoe'), { nEpoch: 1, device: 'cpu', progress: 'none', taskWeights: [1, 0.25] });
     expect((await given.fit(loaders(4096).train)).epochs[0].taskWeights).toEqual({ click: 1, purchase: 0.25 });
-    const named = new MTLTrainer(build('mmoe'), { nEpoch: 1, device: 'cpu', progress: 'none', adaptiveParams: { method: 'fixed' }, taskWeights: [2, 1] });
+    const named = new MTLTrainer(build('mmoe'), {
+      nEpoch: 1,
+      device: 'cpu',
+      progress: 'none',
+      adaptiveParams: { method: 'fixed' },
+      taskWeights: [2, 1],
+    });
     expect((await named.fit(loaders(4096).train)).epochs[0].taskWeights).toEqual({ click: 2, purchase: 1 });
     // Now refused when the trainer is built (the model says how many losses it trains).
-    expect(() => new MTLTrainer(build('mmoe'), { taskWeights: [1, 2, 3], device: 'cpu', progress: 'none' })).toThrow(/taskWeights must be 2 finite numbers ≥ 0, one per trained task, got \[1,2,3\]/);
+    expect(() => new MTLTrainer(build('mmoe'), { taskWeights: [1, 2, 3], device: 'cpu', progress: 'none' })).toThrow(
+      /taskWeights must be 2 finite numbers ≥ 0, one per trained task, got \[1,2,3\]/,
+    );
   });
 
   it('per-task learning rates become optimizer groups', () => {
@@ -151,7 +159,9 @@ describe('MTLTrainer bad input: a clear error and nothing changed', () => {
     const rows = Int32Array.from({ length: 64 }, (_, i) => i);
     const badIds = data.train.take(rows);
     (badIds.column('205') as Int32Array)[10] = data.vocabSizes['205'] + 5;
-    await expect(trainer.fit(new DataLoader(badIds, { batchSize: 32 }))).rejects.toThrow(new RegExp(`"205".*${data.vocabSizes['205'] + 5}.*${data.vocabSizes['205']}`, 's'));
+    await expect(trainer.fit(new DataLoader(badIds, { batchSize: 32 }))).rejects.toThrow(
+      new RegExp(`"205".*${data.vocabSizes['205'] + 5}.*${data.vocabSizes['205']}`, 's'),
+    );
     const badDense = data.train.take(rows);
     (badDense.column('D702') as Float32Array)[3] = NaN;
     await expect(trainer.fit(new DataLoader(badDense, { batchSize: 32 }))).rejects.toThrow(/D702/);

@@ -61,7 +61,9 @@ describe.skipIf(missing)('the wasm backend in headless Chromium', () => {
     const bundle = readFileSync(BUNDLE);
     server = createServer((req, res) => {
       const isolated = req.url?.startsWith('/isolated') ?? false;
-      const headers: Record<string, string> = isolated ? { 'cross-origin-opener-policy': 'same-origin', 'cross-origin-embedder-policy': 'require-corp' } : {};
+      const headers: Record<string, string> = isolated
+        ? { 'cross-origin-opener-policy': 'same-origin', 'cross-origin-embedder-policy': 'require-corp' }
+        : {};
       if (req.url?.endsWith('/webmtl.js')) {
         res.writeHead(200, { 'content-type': 'text/javascript', ...headers, 'cross-origin-resource-policy': 'same-origin' });
         res.end(bundle);

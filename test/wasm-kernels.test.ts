@@ -14,16 +14,34 @@ import { execFileSync } from 'node:child_process';
 import { afterAll, describe, expect, it } from 'vitest';
 import { type Backend, type BinaryOp, type Buffer, type TypedArray, type UnaryOp } from '../src/backend/backend.js';
 import { CpuBackend } from '../src/backend/cpu/cpu-backend.js';
-import { GATE_MIX_CASES, SIZES, SOFTMAX_CASES, checkCopy, checkDropoutMask, checkGateMix, checkGatherPlacement, checkGatherRows, checkScatterAdd, checkSoftmax, contiguous, expectBitExact, expectClose, ints, onBoth, prod, uniform, upload } from './helpers/kernel-checks.js';
 import { WASM_BASE64 } from '../src/backend/wasm/kernels-wasm.js';
 import { unsharedVariant } from '../src/backend/wasm/module.js';
 import { coalesce } from '../src/backend/wasm/strided.js';
 import { createWasmBackend, type WasmBackend } from '../src/backend/wasm/wasm-backend.js';
+import {
+  checkCopy,
+  checkDropoutMask,
+  checkGateMix,
+  checkGatherPlacement,
+  checkGatherRows,
+  checkScatterAdd,
+  checkSoftmax,
+  contiguous,
+  expectBitExact,
+  expectClose,
+  GATE_MIX_CASES,
+  ints,
+  onBoth,
+  prod,
+  SIZES,
+  SOFTMAX_CASES,
+  uniform,
+  upload,
+} from './helpers/kernel-checks.js';
 
 const cpu = new CpuBackend();
 const single = await createWasmBackend({ threads: 0 });
 const threaded = await createWasmBackend({ threads: 1 });
-
 
 afterAll(() => {
   single.destroy();
@@ -57,11 +75,31 @@ describe('the embedded wasm binary', () => {
   it('coalesces axes every operand walks contiguously', () => {
     expect(coalesce([8, 1024, 16], [[16384, 16, 1], [16, 0, 1], contiguous([8, 1024, 16])])).toEqual({
       shape: [8, 1024, 16],
-      strides: [[16384, 16, 1], [16, 0, 1], [16384, 16, 1]],
+      strides: [
+        [16384, 16, 1],
+        [16, 0, 1],
+        [16384, 16, 1],
+      ],
       size: 8 * 1024 * 16,
     });
-    expect(coalesce([4, 1, 5, 6], [[30, 30, 6, 1], [30, 30, 6, 1]]).shape).toEqual([120]);
-    expect(coalesce([3, 4], [[0, 0], [4, 1]])).toEqual({ shape: [12], strides: [[0], [1]], size: 12 });
+    expect(
+      coalesce(
+        [4, 1, 5, 6],
+        [
+          [30, 30, 6, 1],
+          [30, 30, 6, 1],
+        ],
+      ).shape,
+    ).toEqual([120]);
+    expect(
+      coalesce(
+        [3, 4],
+        [
+          [0, 0],
+          [4, 1],
+        ],
+      ),
+    ).toEqual({ shape: [12], strides: [[0], [1]], size: 12 });
     expect(coalesce([1, 1], [[5, 7]])).toEqual({ shape: [1], strides: [[0]], size: 1 });
     expect(coalesce([2, 0, 3], [[0, 0, 0]]).size).toBe(0);
   });
@@ -87,7 +125,16 @@ for (const [label, w] of [
       }
     });
 
-    const unaryCases: Array<{ op: UnaryOp; p0?: number; p1?: number; lo: number; hi: number; rtol: number; atol?: number; extra?: number[] }> = [
+    const unaryCases: Array<{
+      op: UnaryOp;
+      p0?: number;
+      p1?: number;
+      lo: number;
+      hi: number;
+      rtol: number;
+      atol?: number;
+      extra?: number[];
+    }> = [
       { op: 'neg', lo: -3, hi: 3, rtol: 0, extra: [NaN, -0] },
       { op: 'exp', lo: -20, hi: 20, rtol: 1e-6 },
       { op: 'log', lo: 1e-3, hi: 100, rtol: 1e-6, atol: 1e-7 },
@@ -127,7 +174,12 @@ for (const [label, w] of [
     it('unary ops large enough to be split with the helper thread', async () => {
       const n = 200_003;
       const x = uniform(n, -3, 3, 5);
-      for (const [op, p0, p1] of [['relu', 0, 0], ['affine', 0.5, 0.25], ['gtScalar', 0, 0], ['tanh', 0, 0]] as const) {
+      for (const [op, p0, p1] of [
+        ['relu', 0, 0],
+        ['affine', 0.5, 0.25],
+        ['gtScalar', 0, 0],
+        ['tanh', 0, 0],
+      ] as const) {
         const { want, got } = await onBoth(g, [x], [{ size: n }], (b, [xb], [o]) => b.unary(op, xb, o, n, p0, p1));
         if (op === 'tanh') expectClose(got[0], want[0], 1e-6, 1e-8, op);
         else expectBitExact(got[0], want[0], op);
@@ -162,18 +214,58 @@ for (const [label, w] of [
 
     const broadcastCases: Array<[number[], number[], number[]]> = [
       ...SIZES.map((n): [number[], number[], number[]] => [[n], [1], [1]]),
-      [[3, 17], [17, 1], [0, 1]],
-      [[3, 17], [1, 3], [1, 0]],
-      [[17, 3], [3, 1], [1, 0]],
-      [[5, 4, 3], [12, 3, 1], [1, 0, 0]],
-      [[2, 1, 3, 2, 2, 3], [36, 36, 12, 6, 3, 1], [0, 0, 1, 0, 3, 0]],
-      [[41, 29], [29, 1], [0, 0]],
-      [[8, 64, 16], [1024, 16, 1], [16, 0, 1]],
-      [[7, 9], [0, 1], [9, 1]],
+      [
+        [3, 17],
+        [17, 1],
+        [0, 1],
+      ],
+      [
+        [3, 17],
+        [1, 3],
+        [1, 0],
+      ],
+      [
+        [17, 3],
+        [3, 1],
+        [1, 0],
+      ],
+      [
+        [5, 4, 3],
+        [12, 3, 1],
+        [1, 0, 0],
+      ],
+      [
+        [2, 1, 3, 2, 2, 3],
+        [36, 36, 12, 6, 3, 1],
+        [0, 0, 1, 0, 3, 0],
+      ],
+      [
+        [41, 29],
+        [29, 1],
+        [0, 0],
+      ],
+      [
+        [8, 64, 16],
+        [1024, 16, 1],
+        [16, 0, 1],
+      ],
+      [
+        [7, 9],
+        [0, 1],
+        [9, 1],
+      ],
       // large enough to be split with the helper thread: rank 1 (elements), 2 and 3 (rows)
       [[100003], [1], [1]],
-      [[1030, 100], [100, 1], [0, 1]],
-      [[8, 1030, 16], [16480, 16, 1], [16, 0, 1]],
+      [
+        [1030, 100],
+        [100, 1],
+        [0, 1],
+      ],
+      [
+        [8, 1030, 16],
+        [16480, 16, 1],
+        [16, 0, 1],
+      ],
     ];
 
     it.each(binaryCases)('binary $op with broadcasting', async ({ op, rtol, atol, a: aRange = [-3, 3], b: bRange = [-3, 3] }) => {
@@ -196,7 +288,9 @@ for (const [label, w] of [
       const b = ints(1000, -1000, 1000, 6);
       for (let i = 0; i < 1000; i += 4) b[i] = a[i];
       for (const op of ['add', 'mul', 'eq', 'max'] as const) {
-        const { want, got } = await onBoth(g, [a, b], [{ size: 1000, dtype: 'i32' }], (be, [ab, bb], [o]) => be.binary(op, ab, bb, o, [1000], [1], [1]));
+        const { want, got } = await onBoth(g, [a, b], [{ size: 1000, dtype: 'i32' }], (be, [ab, bb], [o]) =>
+          be.binary(op, ab, bb, o, [1000], [1], [1]),
+        );
         expectBitExact(got[0], want[0], `i32 ${op}`);
       }
       const f = uniform(1000, -3, 3, 7);
@@ -206,18 +300,24 @@ for (const [label, w] of [
 
     it('where (f32 cond incl. -0 and NaN, i32 cond, i32 values)', async () => {
       const shape = [7, 13, 3];
-      const cond = Float32Array.from(uniform(13 * 3, -1, 1, 9), (v, i) => (i % 3 === 0 ? 0 : i % 5 === 0 ? -0 : i % 7 === 0 ? NaN : v > 0 ? 1 : 0));
+      const cond = Float32Array.from(uniform(13 * 3, -1, 1, 9), (v, i) =>
+        i % 3 === 0 ? 0 : i % 5 === 0 ? -0 : i % 7 === 0 ? NaN : v > 0 ? 1 : 0,
+      );
       const a = uniform(prod(shape), -3, 3, 10);
       const b = uniform(3, -3, 3, 11);
       const cs = [0, 3, 1];
       const as = contiguous(shape);
       const bs = [0, 0, 1];
-      const r1 = await onBoth(g, [cond, a, b], [{ size: prod(shape) }], (be, [c, ab, bb], [o]) => be.where(c, ab, bb, o, shape, cs, as, bs));
+      const r1 = await onBoth(g, [cond, a, b], [{ size: prod(shape) }], (be, [c, ab, bb], [o]) =>
+        be.where(c, ab, bb, o, shape, cs, as, bs),
+      );
       expectBitExact(r1.got[0], r1.want[0], 'where f32 cond');
       const icond = ints(13 * 3, -1, 2, 12);
       const ia = ints(prod(shape), -99, 99, 13);
       const ib = ints(3, -99, 99, 14);
-      const r2 = await onBoth(g, [icond, ia, ib], [{ size: prod(shape), dtype: 'i32' }], (be, [c, ab, bb], [o]) => be.where(c, ab, bb, o, shape, cs, as, bs));
+      const r2 = await onBoth(g, [icond, ia, ib], [{ size: prod(shape), dtype: 'i32' }], (be, [c, ab, bb], [o]) =>
+        be.where(c, ab, bb, o, shape, cs, as, bs),
+      );
       expectBitExact(r2.got[0], r2.want[0], 'where i32');
     });
 
@@ -247,7 +347,16 @@ for (const [label, w] of [
       expectBitExact(got[1], want[1], `max [${outer},${reduce},${inner}]`);
     });
 
-    const matmulCases: Array<{ batch: number; m: number; n: number; k: number; transA: boolean; transB: boolean; shareA?: boolean; shareB?: boolean }> = [
+    const matmulCases: Array<{
+      batch: number;
+      m: number;
+      n: number;
+      k: number;
+      transA: boolean;
+      transB: boolean;
+      shareA?: boolean;
+      shareB?: boolean;
+    }> = [
       { batch: 1, m: 1, n: 1, k: 1, transA: false, transB: false },
       ...[false, true].flatMap((transA) => [false, true].map((transB) => ({ batch: 1, m: 3, n: 17, k: 5, transA, transB }))),
       ...[false, true].flatMap((transA) => [false, true].map((transB) => ({ batch: 3, m: 300, n: 150, k: 200, transA, transB }))),
@@ -267,8 +376,11 @@ for (const [label, w] of [
       const a = uniform(Math.max(1, (c.shareA ? 1 : c.batch) * c.m * c.k), -1, 1, c.m * 7 + c.k);
       const b = uniform(Math.max(1, (c.shareB ? 1 : c.batch) * c.k * c.n), -1, 1, c.n * 5 + c.k);
       const p = { ...c, aBatchStride, bBatchStride };
-      const { want, got } = await onBoth(g, [a, b], [{ size: c.batch * c.m * c.n, init: uniform(c.batch * c.m * c.n, 5, 6, 1) }], (be, [ab, bb], [o]) =>
-        be.matmul(ab, bb, o, p),
+      const { want, got } = await onBoth(
+        g,
+        [a, b],
+        [{ size: c.batch * c.m * c.n, init: uniform(c.batch * c.m * c.n, 5, 6, 1) }],
+        (be, [ab, bb], [o]) => be.matmul(ab, bb, o, p),
       );
       expectClose(got[0], want[0], 1e-4, 1e-5, `matmul ${JSON.stringify(c)}`);
     });
@@ -290,13 +402,18 @@ for (const [label, w] of [
       const b = uniform(Math.max(1, c.batch * c.k * c.n), -1, 1, c.n + 3);
       const bias = uniform((c.perEntry ? c.batch : 1) * c.n, -2, 2, c.n + 5);
       const shape = [c.batch, c.m, c.n];
-      const { want, got } = await onBoth(g, [a, b, bias], [{ size: c.batch * c.m * c.n, init: uniform(c.batch * c.m * c.n, 5, 6, 1) }], (be, [ab, bb, zb], [o]) => {
-        if (be.matmulBias) be.matmulBias(ab, bb, zb, o, { ...p, biasBatchStride: c.perEntry ? c.n : 0 });
-        else {
-          be.matmul(ab, bb, o, p);
-          be.binary('add', o, zb, o, shape, contiguous(shape), [c.perEntry ? c.n : 0, 0, 1]);
-        }
-      });
+      const { want, got } = await onBoth(
+        g,
+        [a, b, bias],
+        [{ size: c.batch * c.m * c.n, init: uniform(c.batch * c.m * c.n, 5, 6, 1) }],
+        (be, [ab, bb, zb], [o]) => {
+          if (be.matmulBias) be.matmulBias(ab, bb, zb, o, { ...p, biasBatchStride: c.perEntry ? c.n : 0 });
+          else {
+            be.matmul(ab, bb, o, p);
+            be.binary('add', o, zb, o, shape, contiguous(shape), [c.perEntry ? c.n : 0, 0, 1]);
+          }
+        },
+      );
       expectClose(got[0], want[0], 1e-4, 1e-5, `matmulBias ${JSON.stringify(c)}`);
     });
 
@@ -389,13 +506,12 @@ for (const [label, w] of [
       await checkDropoutMask(g);
     });
 
-    it.each([
-      ...GATE_MIX_CASES,
-      [2, 1030, 8, 16],
-      [1, 1030, 5, 18],
-    ])('gateMixForward / gateMixBackward T=%i B=%i E=%i H=%i', async (T, B, E, H) => {
-      await checkGateMix(g, T, B, E, H);
-    });
+    it.each([...GATE_MIX_CASES, [2, 1030, 8, 16], [1, 1030, 5, 18]])(
+      'gateMixForward / gateMixBackward T=%i B=%i E=%i H=%i',
+      async (T, B, E, H) => {
+        await checkGateMix(g, T, B, E, H);
+      },
+    );
 
     it('adam and adamw over three steps (small and split sizes)', async () => {
       for (const n of [1017, 200_003]) {
@@ -404,7 +520,15 @@ for (const [label, w] of [
           const grads = [uniform(n, -1, 1, 2), uniform(n, -1, 1, 3), uniform(n, -1, 1, 4)];
           const { want, got } = await onBoth(g, grads, [{ size: n, init: param }, { size: n }, { size: n }], (b, gs, [p, m, v]) => {
             gs.forEach((gr, step) =>
-              b.adam!(p, gr, m, v, n, { lr: 1e-2, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: decoupled ? 0.1 : 0.01, decoupled, step: step + 1 }),
+              b.adam!(p, gr, m, v, n, {
+                lr: 1e-2,
+                beta1: 0.9,
+                beta2: 0.999,
+                eps: 1e-8,
+                weightDecay: decoupled ? 0.1 : 0.01,
+                decoupled,
+                step: step + 1,
+              }),
             );
           });
           ['param', 'm', 'v'].forEach((name, k) => expectClose(got[k], want[k], 1e-5, 1e-6, `adam n=${n} decoupled=${decoupled} ${name}`));
@@ -522,7 +646,9 @@ describe('the helper thread', () => {
     if (!threaded.threaded) return;
     const n = 100_000;
     const bufs = [1, 2, 3, 4].map((s) => upload(threaded, uniform(n, 0, 1, s)));
-    const worker = (threaded as unknown as { worker: { parallel(fn: string, args: number[], total: number, chunk: number, run: () => void): void } }).worker;
+    const worker = (
+      threaded as unknown as { worker: { parallel(fn: string, args: number[], total: number, chunk: number, run: () => void): void } }
+    ).worker;
     const ptr = (b: Buffer) => (b as unknown as { ptr: number }).ptr;
     const args = [...bufs.map(ptr), 1e-3, 0.9, 0.999, 1e-8, 0, 0, 0.1, 0.001, 0, 0];
     // On a busy machine the helper may take every chunk before this thread takes one (then nothing

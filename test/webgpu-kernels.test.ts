@@ -9,8 +9,27 @@
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type Backend, type BinaryOp, type Buffer, type TypedArray, type UnaryOp } from '../src/backend/backend.js';
 import { CpuBackend } from '../src/backend/cpu/cpu-backend.js';
-import { GATE_MIX_CASES, SIZES, SOFTMAX_CASES, checkCopy, checkDropoutMask, checkGateMix, checkGatherPlacement, checkGatherRows, checkScatterAdd, checkSoftmax, contiguous, expectBitExact, expectClose, ints, onBoth, prod, uniform, upload } from './helpers/kernel-checks.js';
 import { MAX_GATE_EXPERTS, type WebGPUBackend } from '../src/backend/webgpu/webgpu-backend.js';
+import {
+  checkCopy,
+  checkDropoutMask,
+  checkGateMix,
+  checkGatherPlacement,
+  checkGatherRows,
+  checkScatterAdd,
+  checkSoftmax,
+  contiguous,
+  expectBitExact,
+  expectClose,
+  GATE_MIX_CASES,
+  ints,
+  onBoth,
+  prod,
+  SIZES,
+  SOFTMAX_CASES,
+  uniform,
+  upload,
+} from './helpers/kernel-checks.js';
 import { getWebGPUOrSkip } from './helpers/webgpu.js';
 
 const gpu = await getWebGPUOrSkip();
@@ -18,7 +37,6 @@ const gpu = await getWebGPUOrSkip();
 // submit: small inputs then exercise 2D grids, dispatch chunking and arena-full flushes.
 const tiny = gpu ? await getWebGPUOrSkip({ maxWorkgroupsPerDimension: 8, paramSlots: 4 }) : null;
 const cpu = new CpuBackend();
-
 
 // ------------------------------------------------------------------ tests
 
@@ -52,7 +70,16 @@ describe.skipIf(!gpu)('WebGPU kernels match the CPU reference', () => {
     expect(got.every((v) => v === 3.5)).toBe(true);
   });
 
-  const unaryCases: Array<{ op: UnaryOp; p0?: number; p1?: number; lo: number; hi: number; rtol: number; atol?: number; extra?: number[] }> = [
+  const unaryCases: Array<{
+    op: UnaryOp;
+    p0?: number;
+    p1?: number;
+    lo: number;
+    hi: number;
+    rtol: number;
+    atol?: number;
+    extra?: number[];
+  }> = [
     { op: 'neg', lo: -3, hi: 3, rtol: 0 },
     { op: 'exp', lo: -20, hi: 20, rtol: 1e-5 },
     { op: 'log', lo: 1e-3, hi: 100, rtol: 1e-5, atol: 1e-6 },
@@ -111,11 +138,31 @@ describe.skipIf(!gpu)('WebGPU kernels match the CPU reference', () => {
   // [output shape, a strides, b strides]; strides of 0 broadcast.
   const broadcastCases: Array<[number[], number[], number[]]> = [
     ...SIZES.map((n): [number[], number[], number[]] => [[n], [1], [1]]),
-    [[3, 17], [17, 1], [0, 1]],
-    [[3, 17], [1, 3], [1, 0]],
-    [[5, 4, 3], [12, 3, 1], [1, 0, 0]],
-    [[2, 1, 3, 2, 2, 3], [36, 36, 12, 6, 3, 1], [0, 0, 1, 0, 3, 0]],
-    [[41, 29], [29, 1], [0, 0]],
+    [
+      [3, 17],
+      [17, 1],
+      [0, 1],
+    ],
+    [
+      [3, 17],
+      [1, 3],
+      [1, 0],
+    ],
+    [
+      [5, 4, 3],
+      [12, 3, 1],
+      [1, 0, 0],
+    ],
+    [
+      [2, 1, 3, 2, 2, 3],
+      [36, 36, 12, 6, 3, 1],
+      [0, 0, 1, 0, 3, 0],
+    ],
+    [
+      [41, 29],
+      [29, 1],
+      [0, 0],
+    ],
   ];
 
   it.each(binaryCases)('binary $op with broadcasting', async ({ op, rtol, atol, a: aRange = [-3, 3], b: bRange = [-3, 3] }) => {
@@ -152,7 +199,9 @@ describe.skipIf(!gpu)('WebGPU kernels match the CPU reference', () => {
 
   it('where (f32 cond incl. -0 and NaN, i32 cond, i32 values)', async () => {
     const shape = [7, 13, 3];
-    const cond = Float32Array.from(uniform(13 * 3, -1, 1, 9), (v, i) => (i % 3 === 0 ? 0 : i % 5 === 0 ? -0 : i % 7 === 0 ? NaN : v > 0 ? 1 : 0));
+    const cond = Float32Array.from(uniform(13 * 3, -1, 1, 9), (v, i) =>
+      i % 3 === 0 ? 0 : i % 5 === 0 ? -0 : i % 7 === 0 ? NaN : v > 0 ? 1 : 0,
+    );
     const a = uniform(prod(shape), -3, 3, 10);
     const b = uniform(3, -3, 3, 11);
     const cs = [0, 3, 1];
@@ -198,7 +247,16 @@ describe.skipIf(!gpu)('WebGPU kernels match the CPU reference', () => {
     expectClose(got[1], want[1], 0, 0, `max [${outer},${reduce},${inner}]`);
   });
 
-  const matmulCases: Array<{ batch: number; m: number; n: number; k: number; transA: boolean; transB: boolean; shareA?: boolean; shareB?: boolean }> = [
+  const matmulCases: Array<{
+    batch: number;
+    m: number;
+    n: number;
+    k: number;
+    transA: boolean;
+    transB: boolean;
+    shareA?: boolean;
+    shareB?: boolean;
+  }> = [
     { batch: 1, m: 1, n: 1, k: 1, transA: false, transB: false },
     ...[false, true].flatMap((transA) => [false, true].map((transB) => ({ batch: 1, m: 3, n: 17, k: 5, transA, transB }))),
     ...[false, true].flatMap((transA) => [false, true].map((transB) => ({ batch: 3, m: 300, n: 150, k: 200, transA, transB }))),
@@ -214,8 +272,11 @@ describe.skipIf(!gpu)('WebGPU kernels match the CPU reference', () => {
     const a = uniform(Math.max(1, (c.shareA ? 1 : c.batch) * c.m * c.k), -1, 1, c.m * 7 + c.k);
     const b = uniform(Math.max(1, (c.shareB ? 1 : c.batch) * c.k * c.n), -1, 1, c.n * 5 + c.k);
     const p = { ...c, aBatchStride, bBatchStride };
-    const { want, got } = await onBoth(g, [a, b], [{ size: c.batch * c.m * c.n, init: uniform(c.batch * c.m * c.n, 5, 6, 1) }], (be, [ab, bb], [o]) =>
-      be.matmul(ab, bb, o, p),
+    const { want, got } = await onBoth(
+      g,
+      [a, b],
+      [{ size: c.batch * c.m * c.n, init: uniform(c.batch * c.m * c.n, 5, 6, 1) }],
+      (be, [ab, bb], [o]) => be.matmul(ab, bb, o, p),
     );
     expectClose(got[0], want[0], 1e-4, 1e-5, `matmul ${JSON.stringify(c)}`);
   });
@@ -263,16 +324,19 @@ describe.skipIf(!gpu)('WebGPU kernels match the CPU reference', () => {
     for (const decoupled of [false, true]) {
       const param = uniform(n, -1, 1, 1);
       const grads = [uniform(n, -1, 1, 2), uniform(n, -1, 1, 3), uniform(n, -1, 1, 4)];
-      const { want, got } = await onBoth(
-        g,
-        grads,
-        [{ size: n, init: param }, { size: n }, { size: n }],
-        (b, gs, [p, m, v]) => {
-          gs.forEach((gr, step) =>
-            b.adam!(p, gr, m, v, n, { lr: 1e-2, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: decoupled ? 0.1 : 0.01, decoupled, step: step + 1 }),
-          );
-        },
-      );
+      const { want, got } = await onBoth(g, grads, [{ size: n, init: param }, { size: n }, { size: n }], (b, gs, [p, m, v]) => {
+        gs.forEach((gr, step) =>
+          b.adam!(p, gr, m, v, n, {
+            lr: 1e-2,
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+            weightDecay: decoupled ? 0.1 : 0.01,
+            decoupled,
+            step: step + 1,
+          }),
+        );
+      });
       ['param', 'm', 'v'].forEach((name, k) => expectClose(got[k], want[k], 1e-5, 1e-6, `adam decoupled=${decoupled} ${name}`));
     }
   });
@@ -392,8 +456,11 @@ describe.skipIf(!tiny)('WebGPU kernels with tiny dispatch limits (2D grids, chun
     expectClose(sm.got[0], sm.want[0], 1e-5, 1e-7, 'softmax wg rows');
 
     const [T, B, E, H] = [2, 7, 4, 9];
-    const gate = await onBoth(t, [x.subarray(0, T * B * E), x.subarray(0, E * B * H)], [{ size: T * B * H }, { size: T * B * E }], (b, [l, e], [m, w]) =>
-      b.gateMixForward!(l, e, m, w, { tasks: T, batch: B, experts: E, hidden: H }),
+    const gate = await onBoth(
+      t,
+      [x.subarray(0, T * B * E), x.subarray(0, E * B * H)],
+      [{ size: T * B * H }, { size: T * B * E }],
+      (b, [l, e], [m, w]) => b.gateMixForward!(l, e, m, w, { tasks: T, batch: B, experts: E, hidden: H }),
     );
     expectClose(gate.got[0], gate.want[0], 1e-4, 1e-5, 'gate mix');
 

@@ -30,7 +30,12 @@ function setStatus(text, kind = '') {
 /** Loss per step as one line per task; dashed lines mark epoch boundaries. */
 function drawLosses(svg, losses, epochStarts) {
   svg.replaceChildren();
-  const W = 400, H = 220, L = 40, R = 10, T = 22, B = 26;
+  const W = 400,
+    H = 220,
+    L = 40,
+    R = 10,
+    T = 22,
+    B = 26;
   const tasks = Object.keys(losses);
   const n = Math.max(0, ...tasks.map((t) => losses[t].length));
   const all = tasks.flatMap((t) => losses[t]);
@@ -55,7 +60,12 @@ function drawLosses(svg, losses, epochStarts) {
     if (pts) el(svg, 'polyline', { points: pts, fill: 'none', stroke: colorOf(t, i), 'stroke-width': 1.8, 'stroke-linejoin': 'round' });
     const last = losses[t].at(-1);
     el(svg, 'rect', { x: L + 8 + i * 120, y: 6, width: 10, height: 10, fill: colorOf(t, i) });
-    el(svg, 'text', { x: L + 22 + i * 120, y: 15, 'font-size': 11, fill: '#1d2330' }, `${t}${last !== undefined ? ` ${last.toFixed(3)}` : ''}`);
+    el(
+      svg,
+      'text',
+      { x: L + 22 + i * 120, y: 15, 'font-size': 11, fill: '#1d2330' },
+      `${t}${last !== undefined ? ` ${last.toFixed(3)}` : ''}`,
+    );
   });
 }
 
@@ -73,7 +83,10 @@ function drawGates(svg, gates) {
   const E = gates[tasks[0]].length;
   const uniform = 1 / E;
   const spread = Math.max(0.02, ...tasks.flatMap((t) => gates[t].map((w) => Math.abs(w - uniform))));
-  const W = 400, L = 70, T = 18, B = 40;
+  const W = 400,
+    L = 70,
+    T = 18,
+    B = 40;
   const cw = (W - L - 6) / E;
   const ch = Math.min(60, (220 - T - B) / tasks.length);
   const color = (w) => {
@@ -90,7 +103,12 @@ function drawGates(svg, gates) {
     el(svg, 'text', { x: L - 6, y: y0 + ch / 2 + 4, 'text-anchor': 'end', 'font-size': 12, fill: colorOf(t, i) }, t);
     gates[t].forEach((w, e) => {
       el(svg, 'rect', { x: L + e * cw, y: y0, width: cw - 2, height: ch - 2, fill: color(w), rx: 2 });
-      el(svg, 'text', { x: L + (e + 0.5) * cw - 1, y: y0 + ch / 2 + 3, 'text-anchor': 'middle', 'font-size': Math.min(10, cw / 3.6), fill: '#1d2330' }, w.toFixed(3).slice(1));
+      el(
+        svg,
+        'text',
+        { x: L + (e + 0.5) * cw - 1, y: y0 + ch / 2 + 3, 'text-anchor': 'middle', 'font-size': Math.min(10, cw / 3.6), fill: '#1d2330' },
+        w.toFixed(3).slice(1),
+      );
     });
   });
   // legend: orange (less than 1/E) → white (1/E) → blue (more)
@@ -100,8 +118,12 @@ function drawGates(svg, gates) {
     const w = uniform + spread * ((k / (steps - 1)) * 2 - 1);
     el(svg, 'rect', { x: L + k * 14, y: ly, width: 14, height: 10, fill: color(w) });
   }
-  el(svg, 'text', { x: L + steps * 14 + 8, y: ly + 9, 'font-size': 10, fill: '#5d6677' },
-    `${fmt(uniform - spread, 3)} … 1/${E} = ${fmt(uniform, 3)} … ${fmt(uniform + spread, 3)}`);
+  el(
+    svg,
+    'text',
+    { x: L + steps * 14 + 8, y: ly + 9, 'font-size': 10, fill: '#5d6677' },
+    `${fmt(uniform - spread, 3)} … 1/${E} = ${fmt(uniform, 3)} … ${fmt(uniform + spread, 3)}`,
+  );
 }
 
 function drawAucTable(taskNames, val, trainLoss, oracle) {
@@ -185,7 +207,9 @@ async function main() {
       for (const [t, v] of Object.entries(e.losses)) (losses[t] ??= []).push(v);
       $('progress').textContent =
         `epoch ${e.epoch + 1}/${opts.epochs} · step ${e.step}/${e.steps} · ` +
-        Object.entries(e.losses).map(([t, v]) => `${t} ${v.toFixed(4)}`).join(' · ') +
+        Object.entries(e.losses)
+          .map(([t, v]) => `${t} ${v.toFixed(4)}`)
+          .join(' · ') +
         ` · ${Math.round(e.samplesPerSecond)} rows/s`;
       redraw(e.gates);
     },
@@ -202,7 +226,12 @@ async function main() {
   drawAucTable(result.taskNames, result.val, trainLoss, oracle);
   $('test').innerHTML =
     '<b>Test set</b> (weights of the best validation epoch): ' +
-    result.taskNames.map((t) => `<span style="color:${colorOf(t, result.taskNames.indexOf(t))}">${t}</span> AUC ${fmt(result.test[t].auc)}, logloss ${fmt(result.test[t].logloss)}`).join(' · ');
+    result.taskNames
+      .map(
+        (t) =>
+          `<span style="color:${colorOf(t, result.taskNames.indexOf(t))}">${t}</span> AUC ${fmt(result.test[t].auc)}, logloss ${fmt(result.test[t].logloss)}`,
+      )
+      .join(' · ');
   $('progress').textContent = `Done: ${result.losses[result.taskNames[0]].length} steps in ${result.seconds.toFixed(1)} s on ${label}.`;
 
   const metrics = (reports) => Object.fromEntries(Object.entries(reports).map(([t, r]) => [t, { auc: r.auc, logloss: r.logloss }]));

@@ -36,7 +36,10 @@ export interface ExperimentResult {
 
 export const DEFAULTS: Readonly<ExampleOptions>;
 export function parseOptions(search?: string | URLSearchParams): ExampleOptions;
-export function initBackend(wm: Webmtl, want: ExampleOptions['backend']): Promise<{ backend: string; adapter: string; fallbackReason: string | null }>;
+export function initBackend(
+  wm: Webmtl,
+  want: ExampleOptions['backend'],
+): Promise<{ backend: string; adapter: string; fallbackReason: string | null }>;
 export function loadData(
   wm: Webmtl,
   opts: ExampleOptions,

@@ -152,7 +152,14 @@ export async function runExperiment(wm, opts, data, hooks = {}) {
       // The gate weights of this step's forward ([batch, experts] per task). data() starts the copy
       // now, before the next step's forward replaces them; the values arrive a little later.
       const reads = Object.entries(model.lastGateWeights ?? {}).map(([t, w]) => [t, w.shape, w.data()]);
-      const event = { epoch: e.epoch, step: e.step, steps: e.steps, globalStep: ++globalStep, losses: stepLoss, samplesPerSecond: e.samplesPerSecond };
+      const event = {
+        epoch: e.epoch,
+        step: e.step,
+        steps: e.steps,
+        globalStep: ++globalStep,
+        losses: stepLoss,
+        samplesPerSecond: e.samplesPerSecond,
+      };
       pending.push(
         Promise.all(reads.map(([, , p]) => p)).then((arrays) => {
           const means = {};

@@ -1,9 +1,10 @@
 // A tiny read-only static file server for the browser example and its test: serves the repository root
 // (so the page can load /dist/browser/webmtl.js and /data/ali-ccp/*.csv) on 127.0.0.1 only.
 // WebGPU needs a secure context, and http://localhost / 127.0.0.1 counts as one.
-import { createServer } from 'node:http';
+
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
+import { createServer } from 'node:http';
 import { extname, join, normalize, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 

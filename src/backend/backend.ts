@@ -91,7 +91,16 @@ export interface Backend {
   binary(op: BinaryOp, a: Buffer, b: Buffer, out: Buffer, shape: number[], aStrides: number[], bStrides: number[]): void;
 
   /** out[idx] = cond[...] != 0 ? a[...] : b[...], broadcasting like `binary`. */
-  where(cond: Buffer, a: Buffer, b: Buffer, out: Buffer, shape: number[], condStrides: number[], aStrides: number[], bStrides: number[]): void;
+  where(
+    cond: Buffer,
+    a: Buffer,
+    b: Buffer,
+    out: Buffer,
+    shape: number[],
+    condStrides: number[],
+    aStrides: number[],
+    bStrides: number[],
+  ): void;
 
   /** x viewed as [outer, reduce, inner] → out [outer, inner]. */
   reduce(op: ReduceOp, x: Buffer, out: Buffer, outer: number, reduce: number, inner: number): void;
@@ -172,13 +181,32 @@ export interface Backend {
    * mean = (Σ_r x) / rows;  variance = (Σ_r (x − mean)²) / rows;  std = sqrt(variance + eps);
    * y = ((x − mean) / std) · gamma + beta. Writes y, mean, variance and std (groups·channels each).
    */
-  batchNormForward?(x: Buffer, gamma: Buffer, beta: Buffer, y: Buffer, mean: Buffer, variance: Buffer, std: Buffer, p: BatchNormShape): void;
+  batchNormForward?(
+    x: Buffer,
+    gamma: Buffer,
+    beta: Buffer,
+    y: Buffer,
+    mean: Buffer,
+    variance: Buffer,
+    std: Buffer,
+    p: BatchNormShape,
+  ): void;
 
   /**
    * Backward of batchNormForward given gy and the saved mean and std, with x̂ = (x − mean) / std:
    * gBeta = Σ_r gy;  gGamma = Σ_r gy · x̂;  gx = gamma / std · (gy − gBeta / rows − x̂ · gGamma / rows).
    */
-  batchNormBackward?(x: Buffer, gamma: Buffer, mean: Buffer, std: Buffer, gy: Buffer, gx: Buffer, gGamma: Buffer, gBeta: Buffer, p: BatchNormShape): void;
+  batchNormBackward?(
+    x: Buffer,
+    gamma: Buffer,
+    mean: Buffer,
+    std: Buffer,
+    gy: Buffer,
+    gx: Buffer,
+    gGamma: Buffer,
+    gBeta: Buffer,
+    p: BatchNormShape,
+  ): void;
 
   /**
    * Fused BatchNorm in eval mode (inference, no gradient), per group and channel:
@@ -186,7 +214,15 @@ export interface Backend {
    * step rounded to f32 as the elementwise form rounds it (mean, variance, gamma and beta hold
    * groups·channels values).
    */
-  batchNormEval?(x: Buffer, mean: Buffer, variance: Buffer, gamma: Buffer, beta: Buffer, y: Buffer, p: BatchNormShape & { relu: boolean }): void;
+  batchNormEval?(
+    x: Buffer,
+    mean: Buffer,
+    variance: Buffer,
+    gamma: Buffer,
+    beta: Buffer,
+    y: Buffer,
+    p: BatchNormShape & { relu: boolean },
+  ): void;
 }
 
 /** Where gathered rows land in a wider output: row i starts at element offset + i·stride. */
@@ -307,7 +343,7 @@ export class OutOfMemoryError extends Error {
   readonly op: string | undefined;
 
   constructor(info: OutOfMemoryInfo, options?: { cause?: unknown }) {
-    const op = info.op === undefined ? allocatingOp() : info.op ?? undefined;
+    const op = info.op === undefined ? allocatingOp() : (info.op ?? undefined);
     const limit = info.limitBytes === null ? info.limitName : `${info.limitName} = ${fmtBytes(info.limitBytes)}`;
     const held = info.inUseBytes === undefined ? '' : `, ${fmtBytes(info.inUseBytes)} already held`;
     super(

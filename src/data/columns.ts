@@ -39,7 +39,10 @@ export class SequenceColumn {
       for (let j = 0; j < width; j++) {
         const id = row[j];
         if (!isInt32(id)) {
-          throw new DataError(`${name}: row ${i} position ${j} holds ${id}, not an integer id. Fix: label-encode the items first.`, { row: i, value: id });
+          throw new DataError(`${name}: row ${i} position ${j} holds ${id}, not an integer id. Fix: label-encode the items first.`, {
+            row: i,
+            value: id,
+          });
         }
         values[i * width + j] = id;
       }
@@ -89,7 +92,10 @@ export interface PadSequencesOptions {
  */
 export function padSequences(rows: ArrayLike<ArrayLike<number>>, options: PadSequencesOptions = {}): SequenceColumn {
   const { value = 0, padding = 'pre', truncating = 'pre' } = options;
-  for (const [what, v] of [['padding', padding], ['truncating', truncating]] as const) {
+  for (const [what, v] of [
+    ['padding', padding],
+    ['truncating', truncating],
+  ] as const) {
     if (v !== 'pre' && v !== 'post') throw new DataError(`padSequences: ${what} must be 'pre' or 'post', got ${JSON.stringify(v)}.`);
   }
   let maxlen = options.maxlen;
@@ -265,7 +271,8 @@ export class ColumnarDataset {
     const labels = new Float32Array(n * labelNames.length);
     labelNames.forEach((name, task) => {
       const col = table[name];
-      if (col instanceof SequenceColumn) throw new DataError(`Label "${name}" is a sequence column; a label needs one value per row.`, { column: name });
+      if (col instanceof SequenceColumn)
+        throw new DataError(`Label "${name}" is a sequence column; a label needs one value per row.`, { column: name });
       const nTask = labelNames.length;
       for (let i = 0; i < n; i++) labels[i * nTask + task] = col[i];
     });

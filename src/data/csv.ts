@@ -4,8 +4,8 @@
 // browsers pass the text itself.
 
 import Papa from 'papaparse';
-import { SequenceColumn, padSequences, type Column, type Columns, type PadSequencesOptions } from './columns.js';
 import { describeUnknown, unknownKeys } from '../options.js';
+import { type Column, type Columns, type PadSequencesOptions, padSequences, SequenceColumn } from './columns.js';
 import { DataError, listNames, missingColumnError } from './errors.js';
 import { LabelEncoder } from './preprocess.js';
 
@@ -113,7 +113,9 @@ class ColumnBuilder {
     else if (kind === 'categorical') this.storage = encoder ? 'int' : 'string';
     else this.storage = 'int';
     if (encoder && !encoder.fitted) {
-      throw new DataError(`The encoder given for column "${name}" is not fitted. Fix: fit it on the training values first.`, { column: name });
+      throw new DataError(`The encoder given for column "${name}" is not fitted. Fix: fit it on the training values first.`, {
+        column: name,
+      });
     }
   }
 
@@ -265,12 +267,17 @@ const OPTION_NAMES: readonly string[] = ['columns', 'others', 'fillNa', 'encoder
 const BAD_DELIMITERS = ['\r', '\n', '"', '\uFEFF'];
 
 /** record[name] when it is the record's own property (never something inherited from Object.prototype). */
-const own = <T>(record: Record<string, T> | undefined, name: string): T | undefined => (record !== undefined && Object.hasOwn(record, name) ? record[name] : undefined);
+const own = <T>(record: Record<string, T> | undefined, name: string): T | undefined =>
+  record !== undefined && Object.hasOwn(record, name) ? record[name] : undefined;
 
 const isPlainObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const shown = (v: unknown): string => {
   try {
-    return typeof v === 'string' ? JSON.stringify(v) : typeof v === 'number' || typeof v === 'boolean' ? String(v) : (JSON.stringify(v) ?? typeof v);
+    return typeof v === 'string'
+      ? JSON.stringify(v)
+      : typeof v === 'number' || typeof v === 'boolean'
+        ? String(v)
+        : (JSON.stringify(v) ?? typeof v);
   } catch {
     return typeof v;
   }
@@ -281,7 +288,9 @@ function checkOptions(options: ReadCsvOptions): void {
   if (!isPlainObject(options)) throw new DataError(`readCsv: options must be an object, got ${shown(options)}.`);
   const unknown = unknownKeys(options, OPTION_NAMES);
   if (unknown.length) {
-    throw new DataError(`readCsv: unknown option${unknown.length > 1 ? 's' : ''} ${describeUnknown(unknown, OPTION_NAMES)}; the options are ${listNames(OPTION_NAMES)}.`);
+    throw new DataError(
+      `readCsv: unknown option${unknown.length > 1 ? 's' : ''} ${describeUnknown(unknown, OPTION_NAMES)}; the options are ${listNames(OPTION_NAMES)}.`,
+    );
   }
   const { columns, others, fillNa, encoders, sequences, delimiter, chunkSize } = options as Record<string, unknown>;
   if (columns !== undefined) {
@@ -292,23 +301,34 @@ function checkOptions(options: ReadCsvOptions): void {
     }
     for (const [name, kind] of Object.entries(columns)) {
       if (!COLUMN_KINDS.includes(kind as ColumnKind)) {
-        throw new DataError(`readCsv: column "${name}" has kind ${shown(kind)}; the kinds are ${listNames(COLUMN_KINDS)}.`, { column: name, value: kind });
+        throw new DataError(`readCsv: column "${name}" has kind ${shown(kind)}; the kinds are ${listNames(COLUMN_KINDS)}.`, {
+          column: name,
+          value: kind,
+        });
       }
     }
   }
-  if (others !== undefined && others !== 'drop' && others !== 'auto') throw new DataError(`readCsv: others must be 'drop' or 'auto', got ${shown(others)}.`);
+  if (others !== undefined && others !== 'drop' && others !== 'auto')
+    throw new DataError(`readCsv: others must be 'drop' or 'auto', got ${shown(others)}.`);
   if (fillNa !== undefined && typeof fillNa !== 'number') {
     if (!isPlainObject(fillNa)) throw new DataError(`readCsv: fillNa must be a number or { column: number }, got ${shown(fillNa)}.`);
     for (const [name, v] of Object.entries(fillNa)) {
-      if (typeof v !== 'number') throw new DataError(`readCsv: fillNa for column "${name}" must be a number, got ${shown(v)}.`, { column: name, value: v });
+      if (typeof v !== 'number')
+        throw new DataError(`readCsv: fillNa for column "${name}" must be a number, got ${shown(v)}.`, { column: name, value: v });
     }
   }
-  for (const [option, value] of [['encoders', encoders], ['sequences', sequences]] as const) {
+  for (const [option, value] of [
+    ['encoders', encoders],
+    ['sequences', sequences],
+  ] as const) {
     if (value === undefined) continue;
     if (!isPlainObject(value)) throw new DataError(`readCsv: ${option} must be an object keyed by column name, got ${shown(value)}.`);
     for (const [name, v] of Object.entries(value)) {
       if (!isPlainObject(v) && !(option === 'encoders' && v instanceof LabelEncoder)) {
-        throw new DataError(`readCsv: ${option} for column "${name}" must be ${option === 'encoders' ? 'a fitted LabelEncoder' : 'an object'}, got ${shown(v)}.`, { column: name });
+        throw new DataError(
+          `readCsv: ${option} for column "${name}" must be ${option === 'encoders' ? 'a fitted LabelEncoder' : 'an object'}, got ${shown(v)}.`,
+          { column: name },
+        );
       }
     }
   }
@@ -316,12 +336,19 @@ function checkOptions(options: ReadCsvOptions): void {
     for (const [name, v] of Object.entries(sequences)) {
       const separator = (v as { separator?: unknown }).separator;
       if (separator !== undefined && (typeof separator !== 'string' || separator.length === 0)) {
-        throw new DataError(`readCsv: the separator of sequence column "${name}" must be a non-empty string, got ${shown(separator)}.`, { column: name });
+        throw new DataError(`readCsv: the separator of sequence column "${name}" must be a non-empty string, got ${shown(separator)}.`, {
+          column: name,
+        });
       }
     }
   }
-  if (delimiter !== undefined && (typeof delimiter !== 'string' || delimiter.length === 0 || BAD_DELIMITERS.some((b) => delimiter.includes(b)))) {
-    throw new DataError(`readCsv: delimiter must be a non-empty string without line breaks, double quotes or a byte-order mark, got ${shown(delimiter)}. Fix: e.g. ',', ';' or '\t'.`);
+  if (
+    delimiter !== undefined &&
+    (typeof delimiter !== 'string' || delimiter.length === 0 || BAD_DELIMITERS.some((b) => delimiter.includes(b)))
+  ) {
+    throw new DataError(
+      `readCsv: delimiter must be a non-empty string without line breaks, double quotes or a byte-order mark, got ${shown(delimiter)}. Fix: e.g. ',', ';' or '\t'.`,
+    );
   }
   if (chunkSize !== undefined && !(typeof chunkSize === 'number' && Number.isSafeInteger(chunkSize) && chunkSize > 0)) {
     throw new DataError(`readCsv: chunkSize must be a positive integer number of bytes, got ${shown(chunkSize)}.`);
@@ -401,7 +428,9 @@ class TableBuilder {
     const fill = this.options.fillNa;
     for (const [name, kind] of wanted) {
       const fillValue = typeof fill === 'number' ? fill : own(fill, name);
-      this.builders.push(new ColumnBuilder(name, kind, this.source, fillValue, own(this.options.encoders, name), own(this.options.sequences, name)));
+      this.builders.push(
+        new ColumnBuilder(name, kind, this.source, fillValue, own(this.options.encoders, name), own(this.options.sequences, name)),
+      );
       this.fieldIndex.push(header.indexOf(name));
     }
   }
@@ -485,7 +514,8 @@ class LineChunker {
           i = limit;
           break;
         }
-        if (b[q + 1] === '"') i = q + 2; // an escaped quote
+        if (b[q + 1] === '"')
+          i = q + 2; // an escaped quote
         else {
           this.quoted = false;
           i = q + 1;
@@ -522,7 +552,12 @@ const SPECIAL = /["\r\n]/g;
 /** Parses whole rows with papaparse (synchronously) into the builder. */
 function parsePiece(builder: TableBuilder, options: ReadCsvOptions, piece: string, newline: Newline | undefined): void {
   if (piece.length === 0) return;
-  const results = Papa.parse<string[]>(piece, { header: false, skipEmptyLines: true, delimiter: options.delimiter ?? ',', newline: newline ?? '\n' });
+  const results = Papa.parse<string[]>(piece, {
+    header: false,
+    skipEmptyLines: true,
+    delimiter: options.delimiter ?? ',',
+    newline: newline ?? '\n',
+  });
   builder.addRows(results.data, results.errors);
 }
 
@@ -545,7 +580,8 @@ export function parseCsv(text: string, options: ReadCsvOptions = {}): CsvTable {
 /** Options of the second pass that re-reads, as text, the 'auto' columns that turned to strings late. */
 function textPassOptions(options: ReadCsvOptions, names: string[]): ReadCsvOptions {
   const columns: ColumnSpec = {};
-  for (const name of names) Object.defineProperty(columns, name, { value: 'categorical', enumerable: true, writable: true, configurable: true });
+  for (const name of names)
+    Object.defineProperty(columns, name, { value: 'categorical', enumerable: true, writable: true, configurable: true });
   const pass: ReadCsvOptions = { columns, others: 'drop' };
   if (options.delimiter !== undefined) pass.delimiter = options.delimiter;
   if (options.chunkSize !== undefined) pass.chunkSize = options.chunkSize;
@@ -553,14 +589,19 @@ function textPassOptions(options: ReadCsvOptions, names: string[]): ReadCsvOptio
 }
 
 function putBackText(table: CsvTable, names: string[], text: CsvTable): void {
-  if (text.numRows !== table.numRows) throw new DataError(`readCsv: the second read of ${listNames(names)} found ${text.numRows} rows, not ${table.numRows} (did the file change while it was read?).`);
-  for (const name of names) Object.defineProperty(table.categorical, name, { value: text.categorical[name], enumerable: true, writable: true, configurable: true });
+  if (text.numRows !== table.numRows)
+    throw new DataError(
+      `readCsv: the second read of ${listNames(names)} found ${text.numRows} rows, not ${table.numRows} (did the file change while it was read?).`,
+    );
+  for (const name of names)
+    Object.defineProperty(table.categorical, name, { value: text.categorical[name], enumerable: true, writable: true, configurable: true });
 }
 
 /** Streams a CSV file from disk (Node only). */
 export async function readCsvFile(path: string, options: ReadCsvOptions = {}): Promise<CsvTable> {
   const fs = await import('node:fs');
-  if (typeof path !== 'string' || !fs.existsSync(path)) throw new DataError(`CSV file not found: ${path}. Fix: check the path (relative paths start at ${process.cwd()}).`);
+  if (typeof path !== 'string' || !fs.existsSync(path))
+    throw new DataError(`CSV file not found: ${path}. Fix: check the path (relative paths start at ${process.cwd()}).`);
   const builder = new TableBuilder(options, path);
   const chunker = new LineChunker(options.delimiter ?? ',');
   const stream = fs.createReadStream(path, { encoding: 'utf8', highWaterMark: options.chunkSize ?? 1 << 20 });
@@ -608,8 +649,10 @@ export async function readCsv(source: CsvSource, options: ReadCsvOptions = {}): 
   if (typeof source === 'string') {
     return /[\r\n]/.test(source) ? parseCsv(source, options) : readCsvFile(source, options);
   }
-  if (typeof source === 'object' && source !== null && typeof (source as { text?: unknown }).text === 'string') return parseCsv((source as { text: string }).text, options);
-  if (typeof source === 'object' && source !== null && typeof (source as { path?: unknown }).path === 'string') return readCsvFile((source as { path: string }).path, options);
+  if (typeof source === 'object' && source !== null && typeof (source as { text?: unknown }).text === 'string')
+    return parseCsv((source as { text: string }).text, options);
+  if (typeof source === 'object' && source !== null && typeof (source as { path?: unknown }).path === 'string')
+    return readCsvFile((source as { path: string }).path, options);
   throw new DataError(`readCsv: the source must be a path, CSV text, { path } or { text } (a string), got ${shown(source)}.`);
 }
 
@@ -626,7 +669,8 @@ export function encodeCategoricalColumns(
   const vocabSizes: Record<string, number> = {};
   for (const name of names) {
     const values = train.categorical[name] ?? train.columns[name];
-    if (values === undefined) throw missingColumnError(name, [...Object.keys(train.columns), ...Object.keys(train.categorical)], 'the training table');
+    if (values === undefined)
+      throw missingColumnError(name, [...Object.keys(train.columns), ...Object.keys(train.categorical)], 'the training table');
     const enc = new LabelEncoder().fit(values);
     encoders[name] = enc;
     vocabSizes[name] = enc.vocabSize;

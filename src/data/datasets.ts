@@ -32,17 +32,57 @@ interface SplitLayout {
 // Ali-CCP
 
 const ALI_CCP_SPARSE = [
-  '101', '121', '122', '124', '125', '126', '127', '128', '129', '205', '206', '207', '210', '216',
-  '508', '509', '702', '853', '301', '109_14', '110_14', '127_14', '150_14',
+  '101',
+  '121',
+  '122',
+  '124',
+  '125',
+  '126',
+  '127',
+  '128',
+  '129',
+  '205',
+  '206',
+  '207',
+  '210',
+  '216',
+  '508',
+  '509',
+  '702',
+  '853',
+  '301',
+  '109_14',
+  '110_14',
+  '127_14',
+  '150_14',
 ] as const;
 const ALI_CCP_DENSE = ['D109_14', 'D110_14', 'D127_14', 'D150_14', 'D508', 'D509', 'D702', 'D853'] as const;
 
 /** Vocabulary sizes of the Ali-CCP-schema benchmark set (69,100 ids in all). */
 const ALI_CCP_VOCAB: Readonly<Record<string, number>> = {
-  '101': 200, '121': 200, '122': 200, '124': 200, '125': 200, '126': 200, '127': 200, '128': 200, '129': 200,
-  '205': 12000, '206': 5500, '207': 14000, '210': 15800, '216': 8200,
-  '508': 3400, '509': 2300, '702': 2400, '853': 2700,
-  '301': 200, '109_14': 200, '110_14': 200, '127_14': 200, '150_14': 200,
+  '101': 200,
+  '121': 200,
+  '122': 200,
+  '124': 200,
+  '125': 200,
+  '126': 200,
+  '127': 200,
+  '128': 200,
+  '129': 200,
+  '205': 12000,
+  '206': 5500,
+  '207': 14000,
+  '210': 15800,
+  '216': 8200,
+  '508': 3400,
+  '509': 2300,
+  '702': 2400,
+  '853': 2700,
+  '301': 200,
+  '109_14': 200,
+  '110_14': 200,
+  '127_14': 200,
+  '150_14': 200,
 };
 
 export const aliCcpSchema = {
@@ -59,7 +99,11 @@ export const aliCcpSchema = {
   itemColumns: ['129', '205', '206', '207', '210', '216'] as readonly string[],
 } as const;
 
-const ALI_CCP_LAYOUT: SplitLayout = { labels: aliCcpSchema.labelColumns, dense: aliCcpSchema.denseColumns, itemColumns: aliCcpSchema.itemColumns };
+const ALI_CCP_LAYOUT: SplitLayout = {
+  labels: aliCcpSchema.labelColumns,
+  dense: aliCcpSchema.denseColumns,
+  itemColumns: aliCcpSchema.itemColumns,
+};
 
 export interface SplitFiles {
   train: string;
@@ -95,8 +139,13 @@ export function aliCcpFromCsvText(text: { train: string; val: string; test: stri
 const CENSUS_LAYOUT: SplitLayout = {
   labels: ['income', 'marital status'],
   dense: [
-    'age', 'wage per hour', 'capital gains', 'capital losses', 'divdends from stocks',
-    'num persons worked for employer', 'weeks worked in year',
+    'age',
+    'wage per hour',
+    'capital gains',
+    'capital losses',
+    'divdends from stocks',
+    'num persons worked for employer',
+    'weeks worked in year',
   ],
 };
 
@@ -196,6 +245,9 @@ function splitsFromTables(tables: { train: CsvTable; val: CsvTable; test: CsvTab
     denseColumns,
     labelColumns: [...layout.labels],
     ...(layout.itemColumns ? { itemColumns: [...layout.itemColumns] } : {}),
-    vocabSizes: vocabSizesFromMax(splits.map((d) => d.columns), sparseColumns),
+    vocabSizes: vocabSizesFromMax(
+      splits.map((d) => d.columns),
+      sparseColumns,
+    ),
   };
 }

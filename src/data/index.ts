@@ -1,52 +1,76 @@
 // Public API of the data layer: typed-array tables, CSV in/out, preprocessing, datasets, synthetic
 // generators, batching and validation. Nothing here depends on the tensor engine.
 
-export { type Column, type ColumnLike, type Columns, ColumnarDataset, SequenceColumn, columnValues, columnsLength, gatherColumn, gatherMatrixRows, maxId, padSequences, toColumn, toColumns, vocabSizesFromMax, type PadSequencesOptions } from './columns.js';
-export { DataError, type DataErrorDetails } from './errors.js';
+export { rocAuc } from './auc.js';
+export {
+  type Column,
+  ColumnarDataset,
+  type ColumnLike,
+  type Columns,
+  columnsLength,
+  columnValues,
+  gatherColumn,
+  gatherMatrixRows,
+  maxId,
+  type PadSequencesOptions,
+  padSequences,
+  SequenceColumn,
+  toColumn,
+  toColumns,
+  vocabSizesFromMax,
+} from './columns.js';
 export {
   type ColumnKind,
   type ColumnSpec,
   type CsvSource,
   type CsvTable,
-  type ReadCsvOptions,
   csvBlocks,
   csvHeaderOfFile,
   csvHeaderOfText,
   encodeCategoricalColumns,
   formatFloat32,
   parseCsv,
+  type ReadCsvOptions,
   readCsv,
   readCsvFile,
   toCsvText,
   writeCsv,
 } from './csv.js';
-export { LabelEncoder, MinMaxScaler, type Scaler, StandardScaler, UNKNOWN_ID, scaleColumns } from './preprocess.js';
-export { rocAuc } from './auc.js';
-export { Rng, ZipfSampler, deriveSeed } from './random.js';
-export { type SplitDatasets, type SplitFiles, aliCcpFromCsvText, aliCcpSchema, loadAliCcp, loadAliExpress, loadCensusIncome } from './datasets.js';
-export { packageDataDir } from './package-data.js';
 export {
-  type AliCcpGeneratorOptions,
-  type AliCcpOracle,
-  type AliCcpSplitOptions,
-  type SyntheticAliCcp,
-  aliCcpCsvText,
-  generateAliCcp,
-  generateAliCcpSplits,
-  scaledAliCcpVocab,
-  writeAliCcpCsv,
-} from './synthetic-ali-ccp.js';
-export { type MmoeSynthetic, type MmoeSyntheticOptions, generateMmoeSynthetic, orthonormalPair } from './synthetic-mmoe.js';
+  aliCcpFromCsvText,
+  aliCcpSchema,
+  loadAliCcp,
+  loadAliExpress,
+  loadCensusIncome,
+  type SplitDatasets,
+  type SplitFiles,
+} from './datasets.js';
+export { DataError, type DataErrorDetails } from './errors.js';
 export {
   type BatchSource,
+  DataGenerator,
+  DataLoader,
   type DataLoaderOptions,
   type GenerateDataloaderOptions,
   type HostBatch,
   type LabelsLike,
-  DataGenerator,
-  DataLoader,
   toLabelMatrix,
 } from './loader.js';
+export { packageDataDir } from './package-data.js';
+export { LabelEncoder, MinMaxScaler, type Scaler, StandardScaler, scaleColumns, UNKNOWN_ID } from './preprocess.js';
+export { deriveSeed, Rng, ZipfSampler } from './random.js';
+export {
+  type AliCcpGeneratorOptions,
+  type AliCcpOracle,
+  type AliCcpSplitOptions,
+  aliCcpCsvText,
+  generateAliCcp,
+  generateAliCcpSplits,
+  type SyntheticAliCcp,
+  scaledAliCcpVocab,
+  writeAliCcpCsv,
+} from './synthetic-ali-ccp.js';
+export { generateMmoeSynthetic, type MmoeSynthetic, type MmoeSyntheticOptions, orthonormalPair } from './synthetic-mmoe.js';
 export {
   type FeatureSchema,
   type TaskTypeName,

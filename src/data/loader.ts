@@ -2,9 +2,19 @@
 // train / val / test loaders; each loader iterates over typed-array batches. Turning a host batch into
 // device tensors is left to a `map` step (see DataLoader.map), so this file needs no tensor engine.
 
-import { type Column, ColumnarDataset, type ColumnLike, type Columns, SequenceColumn, columnsLength, gatherColumn, gatherMatrixRows, toColumns } from './columns.js';
+import {
+  type Column,
+  ColumnarDataset,
+  type ColumnLike,
+  type Columns,
+  columnsLength,
+  gatherColumn,
+  gatherMatrixRows,
+  SequenceColumn,
+  toColumns,
+} from './columns.js';
 import { DataError, missingColumnError } from './errors.js';
-import { Rng, deriveSeed } from './random.js';
+import { deriveSeed, Rng } from './random.js';
 
 export interface HostBatch {
   /** Feature columns for the batch's rows (views into the dataset when not shuffled, copies otherwise). */
@@ -252,11 +262,7 @@ export class DataLoader implements BatchSource<HostBatch> {
 export type LabelsLike = Float32Array | ArrayLike<number> | readonly (readonly number[])[] | Record<string, ArrayLike<number>>;
 
 /** Normalises y to a row-major [n, nTask] Float32Array with names. */
-export function toLabelMatrix(
-  y: LabelsLike,
-  n: number,
-  labelNames?: readonly string[],
-): { labels: Float32Array; labelNames: string[] } {
+export function toLabelMatrix(y: LabelsLike, n: number, labelNames?: readonly string[]): { labels: Float32Array; labelNames: string[] } {
   const names = (count: number) => {
     if (labelNames && labelNames.length !== count) {
       throw new DataError(`Got ${labelNames.length} label names for ${count} label column(s) in y.`);
@@ -264,10 +270,9 @@ export function toLabelMatrix(
     return labelNames ? [...labelNames] : Array.from({ length: count }, (_, t) => `task${t}`);
   };
   const mismatch = (rows: number) =>
-    new DataError(
-      `Row count mismatch: x has ${n} rows but y has ${rows}. Fix: x and y must describe the same rows, in the same order.`,
-      { value: rows },
-    );
+    new DataError(`Row count mismatch: x has ${n} rows but y has ${rows}. Fix: x and y must describe the same rows, in the same order.`, {
+      value: rows,
+    });
 
   if (Array.isArray(y) && (y.length === 0 || Array.isArray(y[0]))) {
     const rows = y as readonly (readonly number[])[];
@@ -276,7 +281,9 @@ export function toLabelMatrix(
     const labels = new Float32Array(n * nTask);
     rows.forEach((row, i) => {
       if (row.length !== nTask) {
-        throw new DataError(`y row ${i} has ${row.length} values but row 0 has ${nTask}. Fix: every row needs one value per task.`, { row: i });
+        throw new DataError(`y row ${i} has ${row.length} values but row 0 has ${nTask}. Fix: every row needs one value per task.`, {
+          row: i,
+        });
       }
       for (let t = 0; t < nTask; t++) labels[i * nTask + t] = row[t];
     });
@@ -301,7 +308,10 @@ export function toLabelMatrix(
   const labels = new Float32Array(n * nTask);
   entries.forEach(([name, col], t) => {
     if (col.length !== n) {
-      throw new DataError(`Row count mismatch: x has ${n} rows but label "${name}" has ${col.length}.`, { column: name, value: col.length });
+      throw new DataError(`Row count mismatch: x has ${n} rows but label "${name}" has ${col.length}.`, {
+        column: name,
+        value: col.length,
+      });
     }
     for (let i = 0; i < n; i++) labels[i * nTask + t] = col[i];
   });

@@ -204,7 +204,8 @@ export function scaleColumns<T extends Record<string, ArrayLike<number> | Sequen
   const scaled = [train, ...others].map((table) => ({ ...table }) as Record<string, ArrayLike<number> | SequenceColumn>);
   const values = (table: Record<string, ArrayLike<number> | SequenceColumn>, name: string): ArrayLike<number> => {
     const col = table[name];
-    if (col instanceof SequenceColumn) throw new DataError(`Cannot scale column "${name}": it holds id sequences, not numbers.`, { column: name });
+    if (col instanceof SequenceColumn)
+      throw new DataError(`Cannot scale column "${name}": it holds id sequences, not numbers.`, { column: name });
     return col;
   };
   for (const name of columns) {

@@ -1,8 +1,9 @@
 // The data layer's randomness: the seeded generator of src/rng.ts under the name the data code uses,
 // and a Zipf-like id sampler for skewed popularity.
-import { Random, deriveSeed, mix32 } from '../rng.js';
+import { deriveSeed, mix32, Random } from '../rng.js';
 
-export { Random as Rng, deriveSeed, mix32 };
+export { deriveSeed, mix32, Random as Rng };
+
 type Rng = Random;
 
 /**

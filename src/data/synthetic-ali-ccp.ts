@@ -33,7 +33,7 @@ import { ColumnarDataset, type Columns } from './columns.js';
 import { toCsvText, writeCsv } from './csv.js';
 import { aliCcpSchema, type SplitDatasets } from './datasets.js';
 import { DataError } from './errors.js';
-import { Rng, ZipfSampler, deriveSeed } from './random.js';
+import { deriveSeed, Rng, ZipfSampler } from './random.js';
 
 export interface AliCcpGeneratorOptions {
   rows: number;
@@ -248,10 +248,19 @@ function drawImpressions(world: World, rows: number, rng: Rng, withColumns: bool
     const priceTerm = world.signal * zPrice * world.userLatent[0][u]; // price × the user's price sensitivity
 
     ctrLogit[r] =
-      ctr.user[u] + ctr.item[i] + ctr.category[c] + ctr.scene[scene] + ctr.brand[brand[i]] + affinity +
+      ctr.user[u] +
+      ctr.item[i] +
+      ctr.category[c] +
+      ctr.scene[scene] +
+      ctr.brand[brand[i]] +
+      affinity +
       world.signal * (0.2 * zPrice - EFFECTS.ctrPriceSensitivity * priceTerm);
     cvrLogit[r] =
-      cvr.user[u] + cvr.item[i] + cvr.shop[shop[i]] + cvr.category[c] + affinityCvr +
+      cvr.user[u] +
+      cvr.item[i] +
+      cvr.shop[shop[i]] +
+      cvr.category[c] +
+      affinityCvr +
       world.signal * (-0.4 * zPrice - EFFECTS.cvrPriceSensitivity * priceTerm);
 
     if (!columns) continue;
@@ -383,7 +392,9 @@ export interface AliCcpSplitOptions extends Omit<AliCcpGeneratorOptions, 'rows'>
  * Train / val / test drawn from one world, shaped like `loadAliCcp`'s result, plus each split's oracle.
  * `vocabSizes` are the schema sizes (not max + 1), so model sizes match the benchmark's.
  */
-export function generateAliCcpSplits(options: AliCcpSplitOptions): SplitDatasets & { oracle: Record<'train' | 'val' | 'test', AliCcpOracle> } {
+export function generateAliCcpSplits(
+  options: AliCcpSplitOptions,
+): SplitDatasets & { oracle: Record<'train' | 'val' | 'test', AliCcpOracle> } {
   const { train, val, test, seed, ...rest } = options;
   const part = (rows: number, name: string) => generateAliCcp({ ...rest, rows, seed: deriveSeed(seed, name) });
   const tr = part(train, 'train');

@@ -1,7 +1,7 @@
 // Checks to run before training. Each failure says what is wrong, where (column, row, value) and how to fix it.
 
 import type { Columns } from './columns.js';
-import { SequenceColumn, columnsLength } from './columns.js';
+import { columnsLength, SequenceColumn } from './columns.js';
 import { DataError, missingColumnError } from './errors.js';
 
 /** 'binary' is accepted as a synonym of 'classification' (the tutorials use both). */
@@ -34,11 +34,7 @@ export function validateSparseIds(columnName: string, ids: ArrayLike<number>, vo
       if (!(Number.isInteger(v) && v >= 0 && v < vocabSize)) bad++;
       if (v > maxSeen) maxSeen = v;
     }
-    const why = !Number.isInteger(id)
-      ? 'is not an integer id'
-      : id < 0
-        ? 'is negative'
-        : `is outside [0, ${vocabSize})`;
+    const why = !Number.isInteger(id) ? 'is not an integer id' : id < 0 ? 'is negative' : `is outside [0, ${vocabSize})`;
     const fix =
       !Number.isInteger(id) || id < 0
         ? `Fix: label-encode the column (LabelEncoder maps values to 1..n and unknown ones to 0) or fill missing ids with 0.`
@@ -134,7 +130,10 @@ export function validateFeatures(x: Columns, schema: FeatureSchema, where = 'x')
   const scalar = (name: string, kind: string) => {
     const col = x[name];
     if (col instanceof SequenceColumn) {
-      throw new DataError(`${kind} feature "${name}" has a sequence column (${col.width} ids per row) in ${where}. Fix: declare it a SequenceFeature, or pass one value per row.`, { column: name });
+      throw new DataError(
+        `${kind} feature "${name}" has a sequence column (${col.width} ids per row) in ${where}. Fix: declare it a SequenceFeature, or pass one value per row.`,
+        { column: name },
+      );
     }
     return col;
   };

@@ -6,16 +6,16 @@
 //   3. the mixture-of-experts models beat Shared-Bottom.
 import type { Backend } from '../backend/backend.js';
 import type { ColumnarDataset } from '../data/columns.js';
-import { generateMmoeSynthetic } from '../data/synthetic-mmoe.js';
 import { DataLoader } from '../data/loader.js';
+import { generateMmoeSynthetic } from '../data/synthetic-mmoe.js';
 import { DenseFeature } from '../features.js';
+import type { BackendName } from '../init.js';
 import type { MultiTaskModel } from '../models/base.js';
 import { MMoE } from '../models/mmoe.js';
 import { OMoE } from '../models/omoe.js';
 import { SharedBottom } from '../models/shared-bottom.js';
-import type { BackendName } from '../init.js';
-import { inspectGradients, type GradientReport } from '../mtl/inspector.js';
-import { claimVerdict, type Claim } from '../report/html.js';
+import { type GradientReport, inspectGradients } from '../mtl/inspector.js';
+import { type Claim, claimVerdict } from '../report/html.js';
 import { tidyAsync } from '../tensor/engine.js';
 import { seed as seedGlobal } from '../tensor/random.js';
 import { toDevice } from '../train/batch.js';
@@ -131,12 +131,29 @@ const REGRESSION: ['regression', 'regression'] = ['regression', 'regression'];
 export function buildModel(name: ExperimentModel, dim: number, bottomUnits: number): MultiTaskModel {
   const features = featuresFor(dim);
   const towerParamsList = [{ dims: [PAPER_SIZES.towerUnits] }, { dims: [PAPER_SIZES.towerUnits] }];
-  const moe = { features, taskTypes: REGRESSION, taskNames: TASKS, nExpert: PAPER_SIZES.nExpert, expertParams: { dims: [PAPER_SIZES.expertUnits] }, towerParamsList };
+  const moe = {
+    features,
+    taskTypes: REGRESSION,
+    taskNames: TASKS,
+    nExpert: PAPER_SIZES.nExpert,
+    expertParams: { dims: [PAPER_SIZES.expertUnits] },
+    towerParamsList,
+  };
   switch (name) {
-    case 'mmoe': return new MMoE(moe);
-    case 'omoe': return new OMoE(moe);
-    case 'sharedbottom': return new SharedBottom({ features, taskTypes: REGRESSION, taskNames: TASKS, bottomParams: { dims: [bottomUnits] }, towerParamsList });
-    default: throw new Error(`mmoe-synthetic: unknown model '${name as string}'; use ${EXPERIMENT_MODELS.join(', ')}`);
+    case 'mmoe':
+      return new MMoE(moe);
+    case 'omoe':
+      return new OMoE(moe);
+    case 'sharedbottom':
+      return new SharedBottom({
+        features,
+        taskTypes: REGRESSION,
+        taskNames: TASKS,
+        bottomParams: { dims: [bottomUnits] },
+        towerParamsList,
+      });
+    default:
+      throw new Error(`mmoe-synthetic: unknown model '${name as string}'; use ${EXPERIMENT_MODELS.join(', ')}`);
   }
 }
 
@@ -191,9 +208,13 @@ export function experimentSettings(options: MmoeSyntheticExperimentOptions = {})
   if (base.correlations.length === 0) throw new Error('mmoe-synthetic: give at least one correlation');
   for (const r of base.correlations) if (!(r >= -1 && r <= 1)) throw new Error(`mmoe-synthetic: correlations must be in [-1, 1], got ${r}`);
   if (base.models.length === 0) throw new Error(`mmoe-synthetic: give at least one model of ${EXPERIMENT_MODELS.join(', ')}`);
-  for (const m of base.models) if (!EXPERIMENT_MODELS.includes(m)) throw new Error(`mmoe-synthetic: unknown model '${m}'; use ${EXPERIMENT_MODELS.join(', ')}`);
+  for (const m of base.models)
+    if (!EXPERIMENT_MODELS.includes(m)) throw new Error(`mmoe-synthetic: unknown model '${m}'; use ${EXPERIMENT_MODELS.join(', ')}`);
   const bottomUnits = matchedBottomUnits(base.dim);
-  const parameters = Object.fromEntries(EXPERIMENT_MODELS.map((m) => [m, buildModel(m, base.dim, bottomUnits).numParameters()])) as Record<ExperimentModel, number>;
+  const parameters = Object.fromEntries(EXPERIMENT_MODELS.map((m) => [m, buildModel(m, base.dim, bottomUnits).numParameters()])) as Record<
+    ExperimentModel,
+    number
+  >;
   return { ...base, labels: { ...MODEL_LABELS }, sizes: { ...PAPER_SIZES }, bottomUnits, parameters };
 }
 
@@ -216,7 +237,11 @@ export function experimentJobs(settings: ExperimentSettings): ExperimentJob[] {
  * Trains one model on one (ρ, seed) draw and tests it. Each job seeds everything it uses, so jobs can
  * run in any order or in parallel workers and give the same numbers.
  */
-export async function runExperimentJob(settings: ExperimentSettings, job: ExperimentJob, opts: { device?: BackendName | Backend; inspect?: boolean } = {}): Promise<RunResult> {
+export async function runExperimentJob(
+  settings: ExperimentSettings,
+  job: ExperimentJob,
+  opts: { device?: BackendName | Backend; inspect?: boolean } = {},
+): Promise<RunResult> {
   const { rows, evalRows, dim } = settings;
   // One draw of (w1, w2, α, β) per seed (the same at every ρ), split into train / validation / test.
   const all = generateMmoeSynthetic({ rows: rows + 2 * evalRows, dim, correlation: job.correlation, seed: job.seed }).toDataset();
@@ -274,7 +299,13 @@ async function trainOne(name: ExperimentModel, o: OneRun): Promise<RunResult> {
   // Model initialisation draws from the global generator: the same seed gives the same weights.
   seedGlobal(1000 + o.seed);
   const model = buildModel(name, o.dim, o.bottomUnits);
-  const trainer = new MTLTrainer(model, { nEpoch: o.epochs, optimizerParams: { lr: o.lr }, device: o.device ?? 'cpu', progress: 'none', seed: o.seed });
+  const trainer = new MTLTrainer(model, {
+    nEpoch: o.epochs,
+    optimizerParams: { lr: o.lr },
+    device: o.device ?? 'cpu',
+    progress: 'none',
+    seed: o.seed,
+  });
   const history = await trainer.fit(
     new DataLoader(o.train, { batchSize: o.batchSize, shuffle: true, seed: o.seed }),
     new DataLoader(o.val, { batchSize: 4096 }),
@@ -285,7 +316,16 @@ async function trainOne(name: ExperimentModel, o: OneRun): Promise<RunResult> {
   if (o.inspect) {
     const first = new DataLoader(o.test, { batchSize: 1024 })[Symbol.iterator]().next().value!;
     model.train();
-    gradients = await tidyAsync(() => inspectGradients(model, toDevice(first, model.backend!, model.features.map((f) => f.name))));
+    gradients = await tidyAsync(() =>
+      inspectGradients(
+        model,
+        toDevice(
+          first,
+          model.backend!,
+          model.features.map((f) => f.name),
+        ),
+      ),
+    );
   }
   return {
     model: name,
@@ -353,7 +393,8 @@ export function checkClaims(input: ExperimentResult | CellSummary[]): Claim[] {
     const claim = 'MMoE degrades least as the correlation falls';
     const [hi, lo] = [rhos[0], rhos[rhos.length - 1]];
     const growth = models.map((m) => ({ m, g: (at(m, lo) ?? NaN) - (at(m, hi) ?? NaN) }));
-    if (rhos.length < 2 || !models.includes('mmoe') || models.length < 2) claims.push({ claim, holds: null, detail: 'needs MMoE, another model and at least two correlations' });
+    if (rhos.length < 2 || !models.includes('mmoe') || models.length < 2)
+      claims.push({ claim, holds: null, detail: 'needs MMoE, another model and at least two correlations' });
     else {
       const mmoe = growth.find((x) => x.m === 'mmoe')!.g;
       const others = growth.filter((x) => x.m !== 'mmoe');
@@ -369,8 +410,9 @@ export function checkClaims(input: ExperimentResult | CellSummary[]): Claim[] {
   {
     const avg = (m: ExperimentModel) => mean(rhos.map((r) => at(m, r) ?? NaN));
     const moe = models.filter((m) => m !== 'sharedbottom');
-    const claim = `The MoE models (${(moe.length ? [...moe].reverse() : ['mmoe', 'omoe'] as ExperimentModel[]).map(label).join(', ')}) beat Shared-Bottom on average over ρ`;
-    if (!models.includes('sharedbottom') || moe.length === 0) claims.push({ claim, holds: null, detail: 'needs Shared-Bottom and a MoE model' });
+    const claim = `The MoE models (${(moe.length ? [...moe].reverse() : (['mmoe', 'omoe'] as ExperimentModel[])).map(label).join(', ')}) beat Shared-Bottom on average over ρ`;
+    if (!models.includes('sharedbottom') || moe.length === 0)
+      claims.push({ claim, holds: null, detail: 'needs Shared-Bottom and a MoE model' });
     else {
       const sb = avg('sharedbottom');
       claims.push({
@@ -392,7 +434,11 @@ export function formatTable(result: ExperimentResult): string {
     return c ? `${fmt(c.mean)} ± ${fmt(c.std)}` : '–';
   };
   const header = ['model', 'params', ...correlations.map((r) => `ρ = ${r}`)];
-  const rows = models.map((m) => [MODEL_LABELS[m], result.settings.parameters[m].toLocaleString('en-US'), ...correlations.map((r) => cell(m, r))]);
+  const rows = models.map((m) => [
+    MODEL_LABELS[m],
+    result.settings.parameters[m].toLocaleString('en-US'),
+    ...correlations.map((r) => cell(m, r)),
+  ]);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
   const line = (cols: string[]) => cols.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('   ');
   return [line(header), widths.map((w) => '-'.repeat(w)).join('   '), ...rows.map(line)].join('\n');

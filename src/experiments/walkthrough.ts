@@ -12,10 +12,10 @@ import type { MultiTaskModel } from '../models/base.js';
 import { MMoE } from '../models/mmoe.js';
 import { SharedBottom } from '../models/shared-bottom.js';
 import { makeBalanceContext } from '../mtl/context.js';
-import { inspectGradients, type GradientReport } from '../mtl/inspector.js';
+import type { StrategySpec } from '../mtl/index.js';
+import { type GradientReport, inspectGradients } from '../mtl/inspector.js';
 import { MetaBalance } from '../mtl/metabalance.js';
 import { PCGrad } from '../mtl/pcgrad.js';
-import type { StrategySpec } from '../mtl/index.js';
 import { setBackend, tidyAsync } from '../tensor/engine.js';
 import * as ops from '../tensor/ops.js';
 import { seed as seedGlobal } from '../tensor/random.js';
@@ -59,7 +59,14 @@ export interface WalkthroughResult {
     norms: number[];
     /** ‖∇_W (L_1 + L_2)‖, the plain sum. */
     sumNorm: number;
-    metabalance: { relaxFactor: number; beta: number; scale: number; scaledAuxNorm: number; predictedAuxNorm: number; combinedNorm: number };
+    metabalance: {
+      relaxFactor: number;
+      beta: number;
+      scale: number;
+      scaledAuxNorm: number;
+      predictedAuxNorm: number;
+      combinedNorm: number;
+    };
     /** L_k on the batch at initialisation (L_k(0) for GradNorm below). */
     initialLosses: number[];
     /**
@@ -67,7 +74,16 @@ export interface WalkthroughResult {
      * inverse training rates r_k, raw norms G_k = ‖∇_W L_k‖, its targets Ḡ·r_k^α, and the weights (Σ w = T)
      * that put w_k·G_k in the targets' proportion, with the resulting norms.
      */
-    gradnorm: { alpha: number; steps: number; lossRatios: number[]; rates: number[]; norms: number[]; targets: number[]; weights: number[]; weightedNorms: number[] };
+    gradnorm: {
+      alpha: number;
+      steps: number;
+      lossRatios: number[];
+      rates: number[];
+      norms: number[];
+      targets: number[];
+      weights: number[];
+      weightedNorms: number[];
+    };
   };
   pcgrad: {
     /** The seed of the Shared-Bottom's initial weights. */
@@ -95,24 +111,50 @@ function features(): DenseFeature[] {
 }
 
 function tinyMMoE(): MMoE {
-  return new MMoE({ features: features(), taskTypes: REGRESSION, taskNames: TASKS, nExpert: 3, expertParams: { dims: [4] }, towerParamsList: [{ dims: [4] }, { dims: [4] }] });
+  return new MMoE({
+    features: features(),
+    taskTypes: REGRESSION,
+    taskNames: TASKS,
+    nExpert: 3,
+    expertParams: { dims: [4] },
+    towerParamsList: [{ dims: [4] }, { dims: [4] }],
+  });
 }
 
 function tinySharedBottom(units: number): SharedBottom {
-  return new SharedBottom({ features: features(), taskTypes: REGRESSION, taskNames: TASKS, bottomParams: { dims: [units] }, towerParamsList: [{ dims: [4] }, { dims: [4] }] });
+  return new SharedBottom({
+    features: features(),
+    taskTypes: REGRESSION,
+    taskNames: TASKS,
+    bottomParams: { dims: [units] },
+    towerParamsList: [{ dims: [4] }, { dims: [4] }],
+  });
 }
 
 /** Trains with Adam (lr 0.01); by default on the plain sum of the task losses (weights 1, as GradNorm's sum to T). */
-async function train(model: MultiTaskModel, data: ColumnarDataset, epochs: number, seed: number, balance: StrategySpec = { method: 'fixed', weights: [1, 1] }): Promise<{ steps: number; weights: number[] }> {
+async function train(
+  model: MultiTaskModel,
+  data: ColumnarDataset,
+  epochs: number,
+  seed: number,
+  balance: StrategySpec = { method: 'fixed', weights: [1, 1] },
+): Promise<{ steps: number; weights: number[] }> {
   const loader = new DataLoader(data, { batchSize: BATCH, shuffle: true, seed });
-  const trainer = new MTLTrainer(model, { nEpoch: epochs, optimizerParams: { lr: 0.01 }, device: 'cpu', progress: 'none', seed, adaptiveParams: balance });
+  const trainer = new MTLTrainer(model, {
+    nEpoch: epochs,
+    optimizerParams: { lr: 0.01 },
+    device: 'cpu',
+    progress: 'none',
+    seed,
+    adaptiveParams: balance,
+  });
   const history = await trainer.fit(loader);
   const last = history.epochs[history.epochs.length - 1];
   return { steps: epochs * loader.length, weights: TASKS.map((t) => last.taskWeights[t]) };
 }
 
 function firstBatch(data: ColumnarDataset): HostBatch {
-  return new DataLoader(data, { batchSize: BATCH }) [Symbol.iterator]().next().value!;
+  return new DataLoader(data, { batchSize: BATCH })[Symbol.iterator]().next().value!;
 }
 
 const norm = (t: Tensor) => ops.sqrt(ops.sum(ops.square(t)));
@@ -128,7 +170,11 @@ function taskLosses(out: Tensor, y: Tensor): Tensor[] {
 /** MMoE's forward written out, so that the expert outputs and the mixtures are tensors we can differentiate to. */
 async function routingAtRow(model: MMoE, batch: HostBatch, row: number): Promise<RoutingRow> {
   return tidyAsync(async () => {
-    const { x, y } = toDevice(batch, model.backend!, model.features.map((f) => f.name));
+    const { x, y } = toDevice(
+      batch,
+      model.backend!,
+      model.features.map((f) => f.name),
+    );
     const input = model.embedding.forward(x);
     const experts = model.experts.forward(input); // [E, B, H]
     const { mix, weights } = ops.gateMix(ops.stack(model.gates.map((g) => g.forward(input))), experts); // mix [T, B, H], weights [T, B, E]
@@ -154,9 +200,16 @@ async function routingAtRow(model: MMoE, batch: HostBatch, row: number): Promise
 /** ‖∂L_k/∂h(x)‖ for the Shared-Bottom's bottom output h on one row. */
 async function bottomRowNorms(model: SharedBottom, batch: HostBatch, row: number): Promise<number[]> {
   return tidyAsync(async () => {
-    const { x, y } = toDevice(batch, model.backend!, model.features.map((f) => f.name));
+    const { x, y } = toDevice(
+      batch,
+      model.backend!,
+      model.features.map((f) => f.name),
+    );
     const h = model.bottom.forward(model.embedding.forward(x));
-    const out = ops.concat(model.towers.map((t) => t.forward(h)), 1);
+    const out = ops.concat(
+      model.towers.map((t) => t.forward(h)),
+      1,
+    );
     const losses = taskLosses(out, y);
     const H = h.shape[1];
     const norms: number[] = [];
@@ -169,7 +222,16 @@ async function bottomRowNorms(model: SharedBottom, batch: HostBatch, row: number
 function sharedGradients(model: MultiTaskModel, x: Record<string, Tensor>, y: Tensor, names?: string[]) {
   const shared = model.parameterGroups().shared.filter(([n]) => !names || names.includes(n));
   const losses = taskLosses(model.forward(x), y);
-  return { losses, shared, grads: losses.map((l) => grad(l, shared.map(([, t]) => t))) };
+  return {
+    losses,
+    shared,
+    grads: losses.map((l) =>
+      grad(
+        l,
+        shared.map(([, t]) => t),
+      ),
+    ),
+  };
 }
 
 const dotAll = (a: Tensor[], b: Tensor[]) => a.map((t, i) => ops.sum(ops.mul(t, b[i]))).reduce((s, v) => ops.add(s, v));
@@ -188,14 +250,32 @@ export async function runWalkthrough(opts: WalkthroughOptions = {}): Promise<Wal
   const mmoe = tinyMMoE();
   mmoe.train();
   const row = await routingAtRow(mmoe, batch, 0);
-  const mmoeReport = await tidyAsync(() => inspectGradients(mmoe, toDevice(batch, mmoe.backend!, mmoe.features.map((f) => f.name))));
+  const mmoeReport = await tidyAsync(() =>
+    inspectGradients(
+      mmoe,
+      toDevice(
+        batch,
+        mmoe.backend!,
+        mmoe.features.map((f) => f.name),
+      ),
+    ),
+  );
 
   // 2. Shared-Bottom of about the same size, also at initialisation.
   const bottomUnits = 12;
   seedGlobal(seed);
   const sb = tinySharedBottom(bottomUnits);
   sb.train();
-  const sbReport = await tidyAsync(() => inspectGradients(sb, toDevice(batch, sb.backend!, sb.features.map((f) => f.name))));
+  const sbReport = await tidyAsync(() =>
+    inspectGradients(
+      sb,
+      toDevice(
+        batch,
+        sb.backend!,
+        sb.features.map((f) => f.name),
+      ),
+    ),
+  );
   const sbRow = await bottomRowNorms(sb, batch, 0);
 
   // 3. Unequal tasks: y2 scaled by 10, so its loss and gradients dwarf y1's.
@@ -208,7 +288,11 @@ export async function runWalkthrough(opts: WalkthroughOptions = {}): Promise<Wal
   fresh.train();
   const watched = gradNormWatched(fresh.parameterGroups().shared.map(([n]) => n));
   const before = await tidyAsync(async () => {
-    const { x, y } = toDevice(unequalBatch, fresh.backend!, fresh.features.map((f) => f.name));
+    const { x, y } = toDevice(
+      unequalBatch,
+      fresh.backend!,
+      fresh.features.map((f) => f.name),
+    );
     const { grads, losses } = sharedGradients(fresh, x, y, [watched]);
     const norms = [await value(normAll(grads[0])), await value(normAll(grads[1]))];
     const sumNorm = await value(normAll(grads[0].map((g, i) => ops.add(g, grads[1][i]))));
@@ -218,7 +302,15 @@ export async function runWalkthrough(opts: WalkthroughOptions = {}): Promise<Wal
     fresh.zeroGrad();
     const lossValues = await Promise.all(losses.map((l) => value(l)));
     const groups = fresh.parameterGroups();
-    mb.backward(makeBalanceContext({ losses, lossValues, shared: groups.shared.map(([, t]) => t), sharedNames: groups.shared.map(([n]) => n), perTask: groups.perTask.map((g) => g.map(([, t]) => t)) }));
+    mb.backward(
+      makeBalanceContext({
+        losses,
+        lossValues,
+        shared: groups.shared.map(([, t]) => t),
+        sharedNames: groups.shared.map(([n]) => n),
+        perTask: groups.perTask.map((g) => g.map(([, t]) => t)),
+      }),
+    );
     const W = groups.shared.find(([n]) => n === watched)![1];
     const combinedNorm = await value(norm(W.grad!));
     fresh.zeroGrad();
@@ -233,7 +325,11 @@ export async function runWalkthrough(opts: WalkthroughOptions = {}): Promise<Wal
   const eq = await train(plain, unequal, BALANCE_EPOCHS, seed);
   plain.train();
   const after = await tidyAsync(async () => {
-    const { x, y } = toDevice(unequalBatch, plain.backend!, plain.features.map((f) => f.name));
+    const { x, y } = toDevice(
+      unequalBatch,
+      plain.backend!,
+      plain.features.map((f) => f.name),
+    );
     const { grads, losses } = sharedGradients(plain, x, y, [watched]);
     return {
       norms: [await value(normAll(grads[0])), await value(normAll(grads[1]))],
@@ -267,9 +363,25 @@ export async function runWalkthrough(opts: WalkthroughOptions = {}): Promise<Wal
       labelScale,
       norms: before.norms,
       sumNorm: before.sumNorm,
-      metabalance: { relaxFactor: r, beta: 0.9, scale, scaledAuxNorm: scale * before.norms[1], predictedAuxNorm: r * before.norms[0] + (1 - r) * before.norms[1], combinedNorm: before.combinedNorm },
+      metabalance: {
+        relaxFactor: r,
+        beta: 0.9,
+        scale,
+        scaledAuxNorm: scale * before.norms[1],
+        predictedAuxNorm: r * before.norms[0] + (1 - r) * before.norms[1],
+        combinedNorm: before.combinedNorm,
+      },
       initialLosses: before.lossValues,
-      gradnorm: { alpha: ALPHA, steps: eq.steps, lossRatios: after.lossRatios, rates, norms: after.norms, targets, weights, weightedNorms: weights.map((w, k) => w * after.norms[k]) },
+      gradnorm: {
+        alpha: ALPHA,
+        steps: eq.steps,
+        lossRatios: after.lossRatios,
+        rates,
+        norms: after.norms,
+        targets,
+        weights,
+        weightedNorms: weights.map((w, k) => w * after.norms[k]),
+      },
     },
     pcgrad,
   };
@@ -286,7 +398,12 @@ function gradNormWatched(names: string[]): string {
  * parameters point most against each other, for a Shared-Bottom at initialisation (no training, so
  * no trajectory to depend on).
  */
-async function strongestConflict(model: SharedBottom, data: ColumnarDataset, seed: number, weightSeed: number): Promise<WalkthroughResult['pcgrad'] | null> {
+async function strongestConflict(
+  model: SharedBottom,
+  data: ColumnarDataset,
+  seed: number,
+  weightSeed: number,
+): Promise<WalkthroughResult['pcgrad'] | null> {
   model.train();
   const loader = new DataLoader(data, { batchSize: BATCH, shuffle: true, seed });
   // Two shuffled epochs of batches.
@@ -296,7 +413,11 @@ async function strongestConflict(model: SharedBottom, data: ColumnarDataset, see
   for (const batch of batches) {
     cosines.push(
       await tidyAsync(async () => {
-        const { x, y } = toDevice(batch, model.backend!, model.features.map((f) => f.name));
+        const { x, y } = toDevice(
+          batch,
+          model.backend!,
+          model.features.map((f) => f.name),
+        );
         const { grads } = sharedGradients(model, x, y);
         return (await value(dotAll(grads[0], grads[1]))) / ((await value(normAll(grads[0]))) * (await value(normAll(grads[1]))));
       }),
@@ -308,7 +429,11 @@ async function strongestConflict(model: SharedBottom, data: ColumnarDataset, see
   {
     const batch = batches[worst];
     return tidyAsync(async () => {
-      const { x, y } = toDevice(batch, model.backend!, model.features.map((f) => f.name));
+      const { x, y } = toDevice(
+        batch,
+        model.backend!,
+        model.features.map((f) => f.name),
+      );
       const { losses, shared, grads } = sharedGradients(model, x, y);
       const dot = await value(dotAll(grads[0], grads[1]));
       const n = [await value(normAll(grads[0])), await value(normAll(grads[1]))];
@@ -323,7 +448,14 @@ async function strongestConflict(model: SharedBottom, data: ColumnarDataset, see
       strategy.setup({ nTask: 2 });
       model.zeroGrad();
       const groups = model.parameterGroups();
-      strategy.backward(makeBalanceContext({ losses, lossValues: await Promise.all(losses.map((l) => value(l))), shared: shared.map(([, t]) => t), perTask: groups.perTask.map((g) => g.map(([, t]) => t)) }));
+      strategy.backward(
+        makeBalanceContext({
+          losses,
+          lossValues: await Promise.all(losses.map((l) => value(l))),
+          shared: shared.map(([, t]) => t),
+          perTask: groups.perTask.map((g) => g.map(([, t]) => t)),
+        }),
+      );
       const strategyNorm = await value(normAll(shared.map(([, t]) => t.grad!)));
       model.zeroGrad();
       return {
@@ -353,19 +485,23 @@ export function formatWalkthrough(w: WalkthroughResult): string {
   const { row } = w.mmoe;
   const E = row.gate[0].length;
   const cols = (cells: string[]) => cells.map((c) => pad(c, 10)).join('');
-  out.push(`webmtl walkthrough (seed ${w.seed}): MMoE synthetic tasks, d = ${DIM}, ρ = ${w.correlation}, batch of ${BATCH} rows, CPU backend`);
+  out.push(
+    `webmtl walkthrough (seed ${w.seed}): MMoE synthetic tasks, d = ${DIM}, ρ = ${w.correlation}, batch of ${BATCH} rows, CPU backend`,
+  );
   out.push('');
   out.push(`1. MMoE (3 experts of 4 units, towers of 4; ${w.mmoe.parameters} parameters) at initialisation.`);
-  out.push('   Row 0 of the batch: the gate weight g_i^(k) and the gradient of L_k at expert i\'s output');
+  out.push("   Row 0 of the batch: the gate weight g_i^(k) and the gradient of L_k at expert i's output");
   out.push(`   ${''.padEnd(30)}${cols(Array.from({ length: E }, (_, i) => `expert ${i}`))}`);
   row.gate.forEach((g, k) => {
     out.push(`   ${`g_i^(${k + 1})  (gate of ${TASKS[k]})`.padEnd(30)}${cols(g.map((v) => f(v)))}`);
     out.push(`   ${`‖∂L${k + 1}/∂E_i‖`.padEnd(30)}${cols(row.expertNorm[k].map((v) => f(v, 5)))}`);
     out.push(`   ${`‖∂L${k + 1}/∂E_i‖ / ‖∂L${k + 1}/∂f^${k + 1}‖`.padEnd(30)}${cols(row.expertNorm[k].map((v) => f(v / row.mixNorm[k])))}`);
   });
-  out.push(`   ‖∂L1/∂f^1‖ = ${f(row.mixNorm[0], 5)}, ‖∂L2/∂f^2‖ = ${f(row.mixNorm[1], 5)} (the gradient at each task's mixture f^k = Σ_i g_i^(k) E_i)`);
+  out.push(
+    `   ‖∂L1/∂f^1‖ = ${f(row.mixNorm[0], 5)}, ‖∂L2/∂f^2‖ = ${f(row.mixNorm[1], 5)} (the gradient at each task's mixture f^k = Σ_i g_i^(k) E_i)`,
+  );
   const m = w.mmoe.report.experts[0];
-  out.push('   Over the whole batch (inspector): mean gate weight and share of each task\'s gradient on the expert parameters');
+  out.push("   Over the whole batch (inspector): mean gate weight and share of each task's gradient on the expert parameters");
   out.push(`   ${''.padEnd(30)}${cols(Array.from({ length: E }, (_, i) => `expert ${i}`))}`);
   TASKS.forEach((t, k) => {
     out.push(`   ${`gate mean, ${t}`.padEnd(30)}${cols(m.gateMean[k]!.map((v) => f(v)))}`);
@@ -377,28 +513,50 @@ export function formatWalkthrough(w: WalkthroughResult): string {
   out.push(`   ${'cosine(∇L1, ∇L2)'.padEnd(30)}${cols(expertGroups.map((g) => (g.cosine[0][1] === null ? 'n/a' : f(g.cosine[0][1]!))))}`);
   out.push('');
   const bottom = w.sharedBottom.report.groups.find((g) => g.kind === 'bottom')!;
-  out.push(`2. Shared-Bottom (a bottom of ${w.sharedBottom.bottomUnits} units, towers of 4; ${w.sharedBottom.parameters} parameters) at initialisation.`);
-  out.push(`   Row 0: ‖∂L1/∂h‖ = ${f(w.sharedBottom.rowNorm[0], 5)}, ‖∂L2/∂h‖ = ${f(w.sharedBottom.rowNorm[1], 5)} at the bottom's output h, which both towers read whole`);
-  out.push(`   Batch: ‖∇L1‖ = ${f(bottom.norms[0], 5)}, ‖∇L2‖ = ${f(bottom.norms[1], 5)} on the bottom's ${bottom.size} parameters, cosine ${bottom.cosine[0][1] === null ? 'n/a' : f(bottom.cosine[0][1]!)}`);
+  out.push(
+    `2. Shared-Bottom (a bottom of ${w.sharedBottom.bottomUnits} units, towers of 4; ${w.sharedBottom.parameters} parameters) at initialisation.`,
+  );
+  out.push(
+    `   Row 0: ‖∂L1/∂h‖ = ${f(w.sharedBottom.rowNorm[0], 5)}, ‖∂L2/∂h‖ = ${f(w.sharedBottom.rowNorm[1], 5)} at the bottom's output h, which both towers read whole`,
+  );
+  out.push(
+    `   Batch: ‖∇L1‖ = ${f(bottom.norms[0], 5)}, ‖∇L2‖ = ${f(bottom.norms[1], 5)} on the bottom's ${bottom.size} parameters, cosine ${bottom.cosine[0][1] === null ? 'n/a' : f(bottom.cosine[0][1]!)}`,
+  );
   out.push('');
   const b = w.balancing;
   out.push(`3. Unequal tasks: y2 scaled by ${b.labelScale}. Shared tensor W = ${b.tensor} of a fresh Shared-Bottom, one batch.`);
-  out.push(`   before: ‖∇_W L1‖ = ${f(b.norms[0], 5)}, ‖∇_W L2‖ = ${f(b.norms[1], 5)} (ratio ${f(b.norms[1] / b.norms[0], 2)}), ‖∇_W (L1 + L2)‖ = ${f(b.sumNorm, 5)}`);
+  out.push(
+    `   before: ‖∇_W L1‖ = ${f(b.norms[0], 5)}, ‖∇_W L2‖ = ${f(b.norms[1], 5)} (ratio ${f(b.norms[1] / b.norms[0], 2)}), ‖∇_W (L1 + L2)‖ = ${f(b.sumNorm, 5)}`,
+  );
   const mb = b.metabalance;
   out.push(`   MetaBalance (r = ${mb.relaxFactor}, β = ${mb.beta}, target y1), first step: y2's gradient on W is multiplied by`);
-  out.push(`     r·‖∇_W L1‖/‖∇_W L2‖ + (1 − r) = ${f(mb.scale)}, so ‖∇_W L2‖ becomes ${f(mb.scaledAuxNorm, 5)} (= r·${f(b.norms[0], 5)} + (1 − r)·${f(b.norms[1], 5)} = ${f(mb.predictedAuxNorm, 5)})`);
+  out.push(
+    `     r·‖∇_W L1‖/‖∇_W L2‖ + (1 − r) = ${f(mb.scale)}, so ‖∇_W L2‖ becomes ${f(mb.scaledAuxNorm, 5)} (= r·${f(b.norms[0], 5)} + (1 − r)·${f(b.norms[1], 5)} = ${f(mb.predictedAuxNorm, 5)})`,
+  );
   out.push(`     ‖W.grad‖ after MetaBalance = ${f(mb.combinedNorm, 5)} (plain sum: ${f(b.sumNorm, 5)})`);
   const gn = b.gradnorm;
   out.push(`   GradNorm (α = ${gn.alpha}), read after ${gn.steps} steps of training with equal weights:`);
-  out.push(`     L_k(t)/L_k(0) = ${gn.lossRatios.map((v) => f(v)).join(', ')} (L(0) = ${b.initialLosses.map((v) => f(v)).join(', ')}); relative inverse training rates r_k = ${gn.rates.map((v) => f(v)).join(', ')}`);
-  out.push(`     G_k = ‖∇_W L_k‖ = ${gn.norms.map((v) => f(v, 5)).join(', ')} (ratio ${f(gn.norms[1] / gn.norms[0], 2)}); targets Ḡ·r_k^α = ${gn.targets.map((v) => f(v, 5)).join(', ')}`);
-  out.push(`     weights in the targets' proportion (Σ w = 2): w = (${gn.weights.map((v) => f(v)).join(', ')}); w_k·G_k = ${gn.weightedNorms.map((v) => f(v, 5)).join(', ')} (ratio ${f(gn.weightedNorms[1] / gn.weightedNorms[0], 3)})`);
+  out.push(
+    `     L_k(t)/L_k(0) = ${gn.lossRatios.map((v) => f(v)).join(', ')} (L(0) = ${b.initialLosses.map((v) => f(v)).join(', ')}); relative inverse training rates r_k = ${gn.rates.map((v) => f(v)).join(', ')}`,
+  );
+  out.push(
+    `     G_k = ‖∇_W L_k‖ = ${gn.norms.map((v) => f(v, 5)).join(', ')} (ratio ${f(gn.norms[1] / gn.norms[0], 2)}); targets Ḡ·r_k^α = ${gn.targets.map((v) => f(v, 5)).join(', ')}`,
+  );
+  out.push(
+    `     weights in the targets' proportion (Σ w = 2): w = (${gn.weights.map((v) => f(v)).join(', ')}); w_k·G_k = ${gn.weightedNorms.map((v) => f(v, 5)).join(', ')} (ratio ${f(gn.weightedNorms[1] / gn.weightedNorms[0], 3)})`,
+  );
   out.push('');
   const p = w.pcgrad;
-  out.push(`4. PCGrad: a Shared-Bottom at initialisation (weight seed ${p.weightSeed}); the task gradients conflict on ${p.conflicting} of ${p.batches} batches, most on batch ${p.batch}.`);
-  out.push(`   On all shared parameters: ‖g1‖ = ${f(p.norms[0], 5)}, ‖g2‖ = ${f(p.norms[1], 5)}, g1·g2 = ${f(p.dot, 6)}, cosine ${f(p.cosine)}`);
+  out.push(
+    `4. PCGrad: a Shared-Bottom at initialisation (weight seed ${p.weightSeed}); the task gradients conflict on ${p.conflicting} of ${p.batches} batches, most on batch ${p.batch}.`,
+  );
+  out.push(
+    `   On all shared parameters: ‖g1‖ = ${f(p.norms[0], 5)}, ‖g2‖ = ${f(p.norms[1], 5)}, g1·g2 = ${f(p.dot, 6)}, cosine ${f(p.cosine)}`,
+  );
   out.push(`   removed from g1: (g1·g2/‖g2‖²)·g2, norm ${f(p.removed[0], 5)}; removed from g2: norm ${f(p.removed[1], 5)}`);
   out.push(`   after projection: g1^PC·g2 = ${f(p.residualDots[0], 2)}, g2^PC·g1 = ${f(p.residualDots[1], 2)}`);
-  out.push(`   ‖g1 + g2‖ = ${f(p.sumNorm, 5)}; ‖g1^PC + g2^PC‖ = ${f(p.projectedNorm, 5)}; ‖shared .grad‖ from the PCGrad strategy = ${f(p.strategyNorm, 5)}`);
+  out.push(
+    `   ‖g1 + g2‖ = ${f(p.sumNorm, 5)}; ‖g1^PC + g2^PC‖ = ${f(p.projectedNorm, 5)}; ‖shared .grad‖ from the PCGrad strategy = ${f(p.strategyNorm, 5)}`,
+  );
   return out.join('\n');
 }

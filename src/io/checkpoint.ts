@@ -68,7 +68,9 @@ async function nodeModules(): Promise<{ fs: FsPromises; path: NodePath }> {
     const [fs, path] = await Promise.all([import('node:fs/promises'), import('node:path')]);
     return { fs, path };
   } catch {
-    throw new Error('Checkpoint files need Node.js (node:fs); in the browser use encodeSafetensors/decodeSafetensors with your own storage');
+    throw new Error(
+      'Checkpoint files need Node.js (node:fs); in the browser use encodeSafetensors/decodeSafetensors with your own storage',
+    );
   }
 }
 
@@ -160,7 +162,8 @@ export async function saveCheckpoint(file: string, module: Module, extra: Checkp
   // Null prototype: a user key such as `__proto__` is stored as a plain key.
   const metadata: Record<string, string> = Object.create(null);
   for (const [k, v] of Object.entries(extra.metadata ?? {})) {
-    if (k.startsWith('webmtl.')) throw new Error(`saveCheckpoint: metadata key '${k}' is reserved (keys starting with 'webmtl.' are written by webmtl)`);
+    if (k.startsWith('webmtl.'))
+      throw new Error(`saveCheckpoint: metadata key '${k}' is reserved (keys starting with 'webmtl.' are written by webmtl)`);
     metadata[k] = v;
   }
   metadata[KEY_FORMAT] = FORMAT;
@@ -170,14 +173,16 @@ export async function saveCheckpoint(file: string, module: Module, extra: Checkp
     for (const [i, s] of Object.entries(sd.state)) {
       steps[Number(i)] = s.step;
       for (const [key, value] of Object.entries(s.buffers)) {
-        tensors[`${OPTIMIZER_PREFIX}${i}.${key}`] = value instanceof Float32Array ? { dtype: 'F32', shape: [value.length], data: value } : await hostTensor(value);
+        tensors[`${OPTIMIZER_PREFIX}${i}.${key}`] =
+          value instanceof Float32Array ? { dtype: 'F32', shape: [value.length], data: value } : await hostTensor(value);
       }
     }
     const header: OptimizerHeader = { type: sd.type, groups: sd.groups, steps };
     metadata[KEY_OPTIMIZER] = JSON.stringify(header);
   }
   if (extra.scheduler) metadata[KEY_SCHEDULER] = JSON.stringify(extra.scheduler.stateDict());
-  if (extra.strategy) metadata[KEY_STRATEGY] = JSON.stringify({ name: extra.strategy.name, state: (await extra.strategy.stateDict?.()) ?? null });
+  if (extra.strategy)
+    metadata[KEY_STRATEGY] = JSON.stringify({ name: extra.strategy.name, state: (await extra.strategy.stateDict?.()) ?? null });
 
   const bytes = encodeSafetensors(tensors, metadata);
   await writeAtomically(file, bytes);
@@ -196,7 +201,8 @@ function randomTag(): string {
  * The temporary files this process is writing now (absolute paths); never removed as stale. Kept on
  * globalThis so that two copies of this module in one process (a bundle and the sources) share it.
  */
-const inFlight: Set<string> = ((globalThis as Record<symbol, unknown>)[Symbol.for('webmtl.checkpoint.inFlight')] ??= new Set<string>()) as Set<string>;
+const inFlight: Set<string> = ((globalThis as Record<symbol, unknown>)[Symbol.for('webmtl.checkpoint.inFlight')] ??=
+  new Set<string>()) as Set<string>;
 
 /** A temporary file untouched this long is abandoned even if a process with its pid is running. */
 const ABANDONED_MS = 60 * 60 * 1000;
@@ -254,7 +260,8 @@ async function writeAtomically(file: string, bytes: Uint8Array): Promise<void> {
   const { fs, path } = await nodeModules();
   const target = path.resolve(file);
   const dir = path.dirname(target);
-  const fail = (e: unknown): Error => new Error(`Cannot save checkpoint to '${file}': ${fsReason(e)}. Choose a writable location.`, { cause: e });
+  const fail = (e: unknown): Error =>
+    new Error(`Cannot save checkpoint to '${file}': ${fsReason(e)}. Choose a writable location.`, { cause: e });
   try {
     await makeDirectory(dir);
   } catch (e) {
@@ -341,7 +348,13 @@ function headerNames(bytes: Uint8Array): { tensors: string[]; metadata: [string,
 const COUNT = /^(0|[1-9][0-9]*)$/;
 
 /** Pure: checks the whole file against the module and opts, and throws listing every problem. */
-function planLoad(file: string, decoded: ReturnType<typeof decodeSafetensors>, header: ReturnType<typeof headerNames>, module: Module, opts: LoadCheckpointOptions): LoadPlan {
+function planLoad(
+  file: string,
+  decoded: ReturnType<typeof decodeSafetensors>,
+  header: ReturnType<typeof headerNames>,
+  module: Module,
+  opts: LoadCheckpointOptions,
+): LoadPlan {
   const problems: string[] = [];
   const hasTensor = (name: string): boolean => Object.hasOwn(decoded.tensors, name);
   // Metadata, as own entries (a `__proto__` key stays a plain key).
@@ -355,7 +368,9 @@ function planLoad(file: string, decoded: ReturnType<typeof decodeSafetensors>, h
   const optimizerTensors = new Map<number, Map<string, SafetensorsTensor>>();
   for (const name of header.tensors) {
     if (!hasTensor(name)) {
-      problems.push(`the file has a tensor named '${name}', a name this loader refuses (it is JavaScript's prototype key); rename the tensor`);
+      problems.push(
+        `the file has a tensor named '${name}', a name this loader refuses (it is JavaScript's prototype key); rename the tensor`,
+      );
       continue;
     }
     const t = decoded.tensors[name];
@@ -365,7 +380,9 @@ function planLoad(file: string, decoded: ReturnType<typeof decodeSafetensors>, h
     }
     const m = /^(0|[1-9][0-9]*)\.([A-Za-z_][A-Za-z0-9_]*)$/.exec(name.slice(OPTIMIZER_PREFIX.length));
     if (!m) {
-      problems.push(`unexpected optimizer tensor '${name}' (optimizer state is stored as '${OPTIMIZER_PREFIX}<parameter index>.<state name>')`);
+      problems.push(
+        `unexpected optimizer tensor '${name}' (optimizer state is stored as '${OPTIMIZER_PREFIX}<parameter index>.<state name>')`,
+      );
       continue;
     }
     if (t.dtype !== 'F32') problems.push(`optimizer tensor '${name}' is ${t.dtype}; optimizer state is F32`);
@@ -388,11 +405,18 @@ function planLoad(file: string, decoded: ReturnType<typeof decodeSafetensors>, h
   for (const [name, t] of own) {
     const src = moduleTensors.get(name);
     const dtype = t.dtype === 'f32' ? 'F32' : 'I32';
-    if (!src) problems.push(`missing '${name}' ${fmtShape(t.shape)}: the file was saved from a model without it; load it into the model it was saved from`);
-    else if (src.shape.join() !== t.shape.join()) problems.push(`'${name}': expected ${fmtShape(t.shape)}, got ${fmtShape(src.shape)}; build the model with the sizes it was saved with`);
+    if (!src)
+      problems.push(
+        `missing '${name}' ${fmtShape(t.shape)}: the file was saved from a model without it; load it into the model it was saved from`,
+      );
+    else if (src.shape.join() !== t.shape.join())
+      problems.push(
+        `'${name}': expected ${fmtShape(t.shape)}, got ${fmtShape(src.shape)}; build the model with the sizes it was saved with`,
+      );
     else if (src.dtype !== dtype) problems.push(`'${name}': the model has ${t.dtype}, the file ${src.dtype}`);
   }
-  for (const name of moduleTensors.keys()) if (!own.has(name)) problems.push(`unexpected '${name}': the model has no parameter or buffer of that name`);
+  for (const name of moduleTensors.keys())
+    if (!own.has(name)) problems.push(`unexpected '${name}': the model has no parameter or buffer of that name`);
 
   // Optimizer: the header (type, groups, step counts) and the tensors, then the fit.
   let optimizerState: OptimizerStateDict | undefined;
@@ -416,7 +440,10 @@ function planLoad(file: string, decoded: ReturnType<typeof decodeSafetensors>, h
             const p = params?.[i];
             let data = t.data as Float32Array;
             if (p && (t.dtype !== 'F32' || t.shape.join() !== p.shape.join())) {
-              if (t.shape.join() !== p.shape.join()) problems.push(`optimizer: parameter #${i} '${name}': the file has ${fmtShape(t.shape)}, the parameter${nameOf(module, p)} is ${fmtShape(p.shape)}`);
+              if (t.shape.join() !== p.shape.join())
+                problems.push(
+                  `optimizer: parameter #${i} '${name}': the file has ${fmtShape(t.shape)}, the parameter${nameOf(module, p)} is ${fmtShape(p.shape)}`,
+                );
               data = new Float32Array(p.size); // reported above; a stand-in so the rest is still checked
             }
             buffers[name] = data;
@@ -424,14 +451,16 @@ function planLoad(file: string, decoded: ReturnType<typeof decodeSafetensors>, h
           state[i] = { step: h.steps[key] as number, buffers };
         }
         for (const i of optimizerTensors.keys()) {
-          if (!Object.hasOwn(h.steps, String(i))) problems.push(`optimizer tensors for parameter #${i} but no step count (the file is corrupt)`);
+          if (!Object.hasOwn(h.steps, String(i)))
+            problems.push(`optimizer tensors for parameter #${i} but no step count (the file is corrupt)`);
         }
         optimizerState = { type: h.type, groups: h.groups as OptimizerStateDict['groups'], state };
       }
     }
   } else if (optimizerTensors.size) problems.push('optimizer tensors without the optimizer state header (the file is corrupt)');
   if (opts.optimizer) {
-    if (!meta.has(KEY_OPTIMIZER)) problems.push('it has no optimizer state; it was saved without { optimizer }. Load it without an optimizer to start a fresh one.');
+    if (!meta.has(KEY_OPTIMIZER))
+      problems.push('it has no optimizer state; it was saved without { optimizer }. Load it without an optimizer to start a fresh one.');
     else if (optimizerState) {
       const names = new Map(module.namedParameters().map(([n, p]) => [p, n]));
       problems.push(...opts.optimizer.stateDictProblems(optimizerState, (p) => names.get(p)).map((x) => `optimizer: ${x}`));
@@ -477,7 +506,8 @@ function planLoad(file: string, decoded: ReturnType<typeof decodeSafetensors>, h
   for (const key of opts.countFields ?? []) {
     if (!Object.hasOwn(metadata, key)) continue;
     const v = metadata[key];
-    if (!COUNT.test(v) || !Number.isSafeInteger(Number(v))) problems.push(`its '${key}' '${v}' is not a count (a whole number ≥ 0 in decimal digits)`);
+    if (!COUNT.test(v) || !Number.isSafeInteger(Number(v)))
+      problems.push(`its '${key}' '${v}' is not a count (a whole number ≥ 0 in decimal digits)`);
   }
   if (opts.checkMetadata) {
     try {
@@ -493,7 +523,12 @@ function planLoad(file: string, decoded: ReturnType<typeof decodeSafetensors>, h
     optimizerState,
     schedulerState,
     strategyState: strategySaved?.state ?? undefined,
-    result: { metadata, hasOptimizerState: optimizerState !== undefined, hasSchedulerState: schedulerState !== undefined, hasStrategyState: strategySaved !== undefined },
+    result: {
+      metadata,
+      hasOptimizerState: optimizerState !== undefined,
+      hasSchedulerState: schedulerState !== undefined,
+      hasStrategyState: strategySaved !== undefined,
+    },
   };
 }
 

@@ -37,18 +37,27 @@ function setOwn<T>(record: Record<string, T>, key: string, value: T): void {
 }
 
 const isPlainObject = (v: unknown): v is Record<string, unknown> =>
-  typeof v === 'object' && v !== null && !Array.isArray(v) && (Object.getPrototypeOf(v) === Object.prototype || Object.getPrototypeOf(v) === null);
+  typeof v === 'object' &&
+  v !== null &&
+  !Array.isArray(v) &&
+  (Object.getPrototypeOf(v) === Object.prototype || Object.getPrototypeOf(v) === null);
 
 /** Serialises tensors (in the order given) and optional string metadata into safetensors bytes. */
 export function encodeSafetensors(tensors: Record<string, SafetensorsTensor>, metadata?: Record<string, string>): Uint8Array {
   const header: Record<string, unknown> = {};
-  if (!isPlainObject(tensors)) throw new Error(`encodeSafetensors: tensors must be an object { name: { dtype, shape, data } }, got ${tensors === null ? 'null' : typeof tensors}`);
+  if (!isPlainObject(tensors))
+    throw new Error(
+      `encodeSafetensors: tensors must be an object { name: { dtype, shape, data } }, got ${tensors === null ? 'null' : typeof tensors}`,
+    );
   if (metadata !== undefined && !isPlainObject(metadata)) {
-    throw new Error(`encodeSafetensors: metadata must be a plain object of strings, got ${metadata === null ? 'null' : Array.isArray(metadata) ? 'an array' : typeof metadata === 'object' ? `a ${(metadata as object).constructor?.name ?? 'object'}` : typeof metadata}`);
+    throw new Error(
+      `encodeSafetensors: metadata must be a plain object of strings, got ${metadata === null ? 'null' : Array.isArray(metadata) ? 'an array' : typeof metadata === 'object' ? `a ${(metadata as object).constructor?.name ?? 'object'}` : typeof metadata}`,
+    );
   }
   if (metadata && Object.keys(metadata).length) {
     for (const [k, v] of Object.entries(metadata)) {
-      if (typeof v !== 'string') throw new Error(`encodeSafetensors: metadata '${k}' must be a string, got ${typeof v}; JSON.stringify structured values`);
+      if (typeof v !== 'string')
+        throw new Error(`encodeSafetensors: metadata '${k}' must be a string, got ${typeof v}; JSON.stringify structured values`);
     }
     const copy: Record<string, string> = {};
     for (const [k, v] of Object.entries(metadata)) setOwn(copy, k, v);
@@ -58,14 +67,21 @@ export function encodeSafetensors(tensors: Record<string, SafetensorsTensor>, me
   const entries = Object.entries(tensors);
   for (const [name, t] of entries) {
     if (name === METADATA_KEY || name === '') throw new Error(`encodeSafetensors: '${name}' cannot be used as a tensor name`);
-    if (typeof t !== 'object' || t === null) throw new Error(`encodeSafetensors: tensor '${name}' must be { dtype, shape, data }, got ${t === null ? 'null' : typeof t}`);
-    if (!Array.isArray(t.shape)) throw new Error(`encodeSafetensors: tensor '${name}' has no shape array (got ${t.shape === null ? 'null' : typeof t.shape})`);
-    if (!Object.hasOwn(BYTES_PER_ELEMENT, t.dtype)) throw new Error(`encodeSafetensors: tensor '${name}' has dtype '${String(t.dtype)}'; supported are F32 and I32`);
+    if (typeof t !== 'object' || t === null)
+      throw new Error(`encodeSafetensors: tensor '${name}' must be { dtype, shape, data }, got ${t === null ? 'null' : typeof t}`);
+    if (!Array.isArray(t.shape))
+      throw new Error(`encodeSafetensors: tensor '${name}' has no shape array (got ${t.shape === null ? 'null' : typeof t.shape})`);
+    if (!Object.hasOwn(BYTES_PER_ELEMENT, t.dtype))
+      throw new Error(`encodeSafetensors: tensor '${name}' has dtype '${String(t.dtype)}'; supported are F32 and I32`);
     const expectedArray = t.dtype === 'F32' ? Float32Array : Int32Array;
-    if (!(t.data instanceof expectedArray)) throw new Error(`encodeSafetensors: tensor '${name}' is ${t.dtype} but its data is a ${t.data?.constructor?.name}`);
-    if (!t.shape.every((d) => Number.isInteger(d) && d >= 0)) throw new Error(`encodeSafetensors: tensor '${name}' has an invalid shape [${t.shape.join(', ')}]`);
+    if (!(t.data instanceof expectedArray))
+      throw new Error(`encodeSafetensors: tensor '${name}' is ${t.dtype} but its data is a ${t.data?.constructor?.name}`);
+    if (!t.shape.every((d) => Number.isInteger(d) && d >= 0))
+      throw new Error(`encodeSafetensors: tensor '${name}' has an invalid shape [${t.shape.join(', ')}]`);
     if (elementCount(t.shape) !== t.data.length) {
-      throw new Error(`encodeSafetensors: tensor '${name}' has shape [${t.shape.join(', ')}] (${elementCount(t.shape)} elements) but ${t.data.length} values`);
+      throw new Error(
+        `encodeSafetensors: tensor '${name}' has shape [${t.shape.join(', ')}] (${elementCount(t.shape)} elements) but ${t.data.length} values`,
+      );
     }
     const size = t.data.length * BYTES_PER_ELEMENT[t.dtype];
     setOwn(header, name, { dtype: t.dtype, shape: [...t.shape], data_offsets: [offset, offset + size] });
@@ -129,7 +145,9 @@ export function decodeSafetensors(bytes: Uint8Array, source = '(in memory)'): De
 
   const headerLength = new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0, true);
   if (headerLength > BigInt(bytes.length - 8)) {
-    throw corrupt(`the header length says ${headerLength} bytes but only ${bytes.length - 8} follow (truncated file, or not a safetensors file)`);
+    throw corrupt(
+      `the header length says ${headerLength} bytes but only ${bytes.length - 8} follow (truncated file, or not a safetensors file)`,
+    );
   }
   if (headerLength > BigInt(MAX_HEADER_BYTES)) throw corrupt(`the header length ${headerLength} exceeds ${MAX_HEADER_BYTES} bytes`);
   const n = Number(headerLength);
@@ -166,18 +184,24 @@ export function decodeSafetensors(bytes: Uint8Array, source = '(in memory)'): De
     const { dtype, shape, data_offsets: offsets } = entry as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
     if (typeof dtype !== 'string') throw corrupt(`tensor '${name}' has no dtype`);
     if (!Object.hasOwn(READ_BYTES, dtype)) {
-      throw new Error(`checkpoint ${source}: tensor '${name}' has dtype '${dtype}', which webmtl cannot read (only F32, I32 and I64); convert it to float32 before saving`);
+      throw new Error(
+        `checkpoint ${source}: tensor '${name}' has dtype '${dtype}', which webmtl cannot read (only F32, I32 and I64); convert it to float32 before saving`,
+      );
     }
-    if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) throw corrupt(`tensor '${name}' has an invalid shape ${JSON.stringify(shape)}`);
+    if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0))
+      throw corrupt(`tensor '${name}' has an invalid shape ${JSON.stringify(shape)}`);
     if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every((o) => Number.isSafeInteger(o) && o >= 0)) {
       throw corrupt(`tensor '${name}' has invalid data_offsets ${JSON.stringify(offsets)}`);
     }
     const [begin, end] = offsets as [number, number];
     if (begin > end) throw corrupt(`tensor '${name}' has data_offsets [${begin}, ${end}] with begin after end`);
-    if (end > dataLength) throw corrupt(`tensor '${name}' has data_offsets [${begin}, ${end}] beyond the ${dataLength} data bytes (truncated file?)`);
+    if (end > dataLength)
+      throw corrupt(`tensor '${name}' has data_offsets [${begin}, ${end}] beyond the ${dataLength} data bytes (truncated file?)`);
     const expected = elementCount(shape as number[]) * READ_BYTES[dtype];
     if (end - begin !== expected) {
-      throw corrupt(`tensor '${name}' has shape [${(shape as number[]).join(', ')}] ${dtype} (${expected} bytes) but data_offsets [${begin}, ${end}] span ${end - begin} bytes`);
+      throw corrupt(
+        `tensor '${name}' has shape [${(shape as number[]).join(', ')}] ${dtype} (${expected} bytes) but data_offsets [${begin}, ${end}] span ${end - begin} bytes`,
+      );
     }
     spans.push({ name, dtype: dtype as SafetensorsDType | 'I64', shape: shape as number[], begin, end });
   }
@@ -190,15 +214,26 @@ export function decodeSafetensors(bytes: Uint8Array, source = '(in memory)'): De
     if (s.begin > covered) throw corrupt(`there is a gap of ${s.begin - covered} bytes before tensor '${s.name}'`);
     covered = s.end;
   }
-  if (covered !== dataLength) throw corrupt(`${dataLength - covered} bytes after the last tensor (the tensors cover ${covered} of ${dataLength} data bytes)`);
+  if (covered !== dataLength)
+    throw corrupt(`${dataLength - covered} bytes after the last tensor (the tensors cover ${covered} of ${dataLength} data bytes)`);
 
   const tensors: Record<string, SafetensorsTensor> = {};
   for (const s of spans) {
     if (s.dtype === 'I64') {
-      setOwn(tensors, s.name, { dtype: 'I32', shape: s.shape, data: readInt64AsInt32(bytes, dataStart + s.begin, dataStart + s.end, (i, v) => corrupt(`tensor '${s.name}' is I64 and its element ${i} (${v}) does not fit in int32`)) });
+      setOwn(tensors, s.name, {
+        dtype: 'I32',
+        shape: s.shape,
+        data: readInt64AsInt32(bytes, dataStart + s.begin, dataStart + s.end, (i, v) =>
+          corrupt(`tensor '${s.name}' is I64 and its element ${i} (${v}) does not fit in int32`),
+        ),
+      });
       continue;
     }
-    setOwn(tensors, s.name, { dtype: s.dtype, shape: s.shape, data: readLittleEndian(s.dtype, bytes, dataStart + s.begin, dataStart + s.end) });
+    setOwn(tensors, s.name, {
+      dtype: s.dtype,
+      shape: s.shape,
+      data: readLittleEndian(s.dtype, bytes, dataStart + s.begin, dataStart + s.end),
+    });
   }
   return { tensors, metadata };
 }

@@ -2,14 +2,14 @@
 // in and out in its state-dict names and layouts (Linear weights [out, in], one module per expert,
 // BatchNorm's running statistics and num_batches_tracked). Each model lists where its tensors sit
 // (MultiTaskModel.torchRechubEntries); this file only reads those lists. Browser-safe.
-import { DenseFeature, SequenceFeature, SparseFeature, type Feature, type Pooling } from '../features.js';
+import { DenseFeature, type Feature, type Pooling, SequenceFeature, SparseFeature } from '../features.js';
 import type { MLPParams, MultiTaskModel } from '../models/base.js';
 import { MODEL_ENTRIES } from '../models/registry.js';
-import { checkOptionNames, describeUnknown, unknownKeys } from '../options.js';
 import type { TorchEntry, TorchTensorEntry } from '../nn/torch-layout.js';
+import { checkOptionNames, describeUnknown, unknownKeys } from '../options.js';
 import { noGrad, tidy } from '../tensor/engine.js';
 import { assign } from '../tensor/ops.js';
-import { fromArray, fmtShape, type Tensor } from '../tensor/tensor.js';
+import { fmtShape, fromArray, type Tensor } from '../tensor/tensor.js';
 import { decodeSafetensors, encodeSafetensors, type SafetensorsTensor } from './safetensors.js';
 
 /** A state dict as host arrays, by torch-rechub name (what decodeSafetensors returns). */
@@ -40,12 +40,15 @@ function checkEntry(e: TorchEntry, src: SafetensorsTensor | undefined): string[]
   if (typeof src !== 'object' || !Array.isArray(src.shape) || !(src.data instanceof Float32Array || src.data instanceof Int32Array)) {
     return [`'${e.name}' is not a tensor ({ dtype, shape: number[], data: Float32Array | Int32Array })`];
   }
-  if (src.data.length !== src.shape.reduce((a, b) => a * b, 1)) return [`'${e.name}' has shape ${fmtShape(src.shape)} but ${src.data.length} values`];
+  if (src.data.length !== src.shape.reduce((a, b) => a * b, 1))
+    return [`'${e.name}' has shape ${fmtShape(src.shape)} but ${src.data.length} values`];
   if (e.kind === 'counter') {
-    if (src.data.length !== 1 || !Number.isInteger(src.data[0]) || src.data[0] < 0) return [`'${e.name}' must be one non-negative integer (num_batches_tracked), got ${fmtShape(src.shape)} ${src.dtype}`];
+    if (src.data.length !== 1 || !Number.isInteger(src.data[0]) || src.data[0] < 0)
+      return [`'${e.name}' must be one non-negative integer (num_batches_tracked), got ${fmtShape(src.shape)} ${src.dtype}`];
     return [];
   }
-  if (!sameShape(src.shape, e.shape)) return [`'${e.name}': torch-rechub's shape is ${fmtShape(src.shape)}, this model's ${fmtShape(e.shape)}`];
+  if (!sameShape(src.shape, e.shape))
+    return [`'${e.name}': torch-rechub's shape is ${fmtShape(src.shape)}, this model's ${fmtShape(e.shape)}`];
   if (src.dtype !== 'F32' || !(src.data instanceof Float32Array)) return [`'${e.name}' is ${src.dtype}; expected F32 (float32)`];
   let bad = 0;
   let first = -1;
@@ -86,7 +89,10 @@ function entriesOf(model: MultiTaskModel): TorchEntry[] {
   for (const e of entries) if (e.kind !== 'counter') covered.set(e.tensor, (covered.get(e.tensor) ?? 0) + span(e).size);
   const own = new Set(Object.values(model.stateDict()));
   for (const t of own) {
-    if (covered.get(t) !== t.size) throw new Error(`${model.constructor.name}: the torch-rechub layout covers ${covered.get(t) ?? 0} of the ${t.size} values of '${t.name}' (a bug in the model's torchRechubEntries)`);
+    if (covered.get(t) !== t.size)
+      throw new Error(
+        `${model.constructor.name}: the torch-rechub layout covers ${covered.get(t) ?? 0} of the ${t.size} values of '${t.name}' (a bug in the model's torchRechubEntries)`,
+      );
   }
   return entries;
 }
@@ -102,9 +108,14 @@ export function importTorchRechub(model: MultiTaskModel, state: TorchStateDict |
   try {
     dict = state instanceof Uint8Array ? decodeSafetensors(state, '(torch-rechub state dict)').tensors : state;
   } catch (e) {
-    throw new TorchRechubError(`importTorchRechub: the bytes are not a readable safetensors file (${(e as Error).message}); nothing was loaded`);
+    throw new TorchRechubError(
+      `importTorchRechub: the bytes are not a readable safetensors file (${(e as Error).message}); nothing was loaded`,
+    );
   }
-  if (!dict || typeof dict !== 'object') throw new TorchRechubError('importTorchRechub: expected safetensors bytes or a { name: { dtype, shape, data } } state dict; nothing was loaded');
+  if (!dict || typeof dict !== 'object')
+    throw new TorchRechubError(
+      'importTorchRechub: expected safetensors bytes or a { name: { dtype, shape, data } } state dict; nothing was loaded',
+    );
   const entries = entriesOf(model);
   const problems = entries.flatMap((e) => checkEntry(e, Object.hasOwn(dict, e.name) ? dict[e.name] : undefined));
   const known = new Set(entries.map((e) => e.name));
@@ -114,7 +125,10 @@ export function importTorchRechub(model: MultiTaskModel, state: TorchStateDict |
     problems.push(`unexpected '${name}'${Array.isArray(shape) ? ` ${fmtShape(shape)}` : ''}`);
   }
   if (problems.length) {
-    throw new TorchRechubError(`importTorchRechub: the state dict does not fit this ${model.constructor.name} (torch-rechub ${model.torchRechubClass}); nothing was loaded`, problems);
+    throw new TorchRechubError(
+      `importTorchRechub: the state dict does not fit this ${model.constructor.name} (torch-rechub ${model.torchRechubClass}); nothing was loaded`,
+      problems,
+    );
   }
 
   const hosts = new Map<Tensor, Float32Array>();
@@ -149,7 +163,10 @@ export async function exportTorchRechub(model: MultiTaskModel, opts: { gradients
   }
   const out: TorchStateDict = {};
   for (const e of entries) {
-    out[e.name] = e.kind === 'counter' ? { dtype: 'I32', shape: [], data: Int32Array.of(e.get()) } : { dtype: 'F32', shape: [...e.shape], data: take(e, hosts.get(e.tensor)!) };
+    out[e.name] =
+      e.kind === 'counter'
+        ? { dtype: 'I32', shape: [], data: Int32Array.of(e.get()) }
+        : { dtype: 'F32', shape: [...e.shape], data: take(e, hosts.get(e.tensor)!) };
   }
   return out;
 }
@@ -184,12 +201,24 @@ const FEATURE_SPEC_KEYS = ['name', 'kind', 'vocab_size', 'embed_dim', 'shared_wi
 
 function buildFeature(f: TorchRechubFeatureSpec): Feature {
   checkOptionNames(`torchRechubModel: feature '${String(f?.name)}'`, f ?? {}, FEATURE_SPEC_KEYS, (m) => new TorchRechubError(m));
-  const common = { name: f.name, vocabSize: f.vocab_size!, embedDim: f.embed_dim!, sharedWith: f.shared_with ?? undefined, paddingIdx: f.padding_idx ?? undefined };
+  const common = {
+    name: f.name,
+    vocabSize: f.vocab_size!,
+    embedDim: f.embed_dim!,
+    sharedWith: f.shared_with ?? undefined,
+    paddingIdx: f.padding_idx ?? undefined,
+  };
   switch (f.kind) {
-    case 'sparse': return new SparseFeature(common);
-    case 'sequence': return new SequenceFeature({ ...common, pooling: f.pooling });
-    case 'dense': return new DenseFeature(f.name);
-    default: throw new TorchRechubError(`torchRechubModel: feature '${String((f as { name?: unknown }).name)}' has kind '${String((f as { kind?: unknown }).kind)}'; use 'sparse', 'dense' or 'sequence'`);
+    case 'sparse':
+      return new SparseFeature(common);
+    case 'sequence':
+      return new SequenceFeature({ ...common, pooling: f.pooling });
+    case 'dense':
+      return new DenseFeature(f.name);
+    default:
+      throw new TorchRechubError(
+        `torchRechubModel: feature '${String((f as { name?: unknown }).name)}' has kind '${String((f as { kind?: unknown }).kind)}'; use 'sparse', 'dense' or 'sequence'`,
+      );
   }
 }
 
@@ -202,11 +231,22 @@ type TorchModel = Extract<ModelEntryOf, { torchRechubClass: string }>['name'];
 const TORCH_ARGS: Record<TorchModel, { args: string[]; options: (a: Args, features: (key: string) => Feature[]) => object }> = {
   sharedbottom: {
     args: ['features', 'task_types', 'bottom_params', 'tower_params_list'],
-    options: (a, f) => ({ features: f('features'), taskTypes: a.task_types, bottomParams: a.bottom_params as MLPParams, towerParamsList: a.tower_params_list as MLPParams[] }),
+    options: (a, f) => ({
+      features: f('features'),
+      taskTypes: a.task_types,
+      bottomParams: a.bottom_params as MLPParams,
+      towerParamsList: a.tower_params_list as MLPParams[],
+    }),
   },
   mmoe: {
     args: ['features', 'task_types', 'n_expert', 'expert_params', 'tower_params_list'],
-    options: (a, f) => ({ features: f('features'), taskTypes: a.task_types, nExpert: a.n_expert as number, expertParams: a.expert_params as MLPParams, towerParamsList: a.tower_params_list as MLPParams[] }),
+    options: (a, f) => ({
+      features: f('features'),
+      taskTypes: a.task_types,
+      nExpert: a.n_expert as number,
+      expertParams: a.expert_params as MLPParams,
+      towerParamsList: a.tower_params_list as MLPParams[],
+    }),
   },
   ple: {
     args: ['features', 'task_types', 'n_level', 'n_expert_specific', 'n_expert_shared', 'expert_params', 'tower_params_list'],
@@ -222,17 +262,30 @@ const TORCH_ARGS: Record<TorchModel, { args: string[]; options: (a: Args, featur
   },
   esmm: {
     args: ['user_features', 'item_features', 'cvr_params', 'ctr_params'],
-    options: (a, f) => ({ userFeatures: f('user_features'), itemFeatures: f('item_features'), cvrParams: a.cvr_params as MLPParams, ctrParams: a.ctr_params as MLPParams }),
+    options: (a, f) => ({
+      userFeatures: f('user_features'),
+      itemFeatures: f('item_features'),
+      cvrParams: a.cvr_params as MLPParams,
+      ctrParams: a.ctr_params as MLPParams,
+    }),
   },
   aitm: {
     args: ['features', 'n_task', 'bottom_params', 'tower_params_list'],
     // torch-rechub's AITM has no behavioural-expectation calibrator: build it without one.
-    options: (a, f) => ({ features: f('features'), nTask: a.n_task as number, bottomParams: a.bottom_params as MLPParams, towerParamsList: a.tower_params_list as MLPParams[], calibratorWeight: 0 }),
+    options: (a, f) => ({
+      features: f('features'),
+      nTask: a.n_task as number,
+      bottomParams: a.bottom_params as MLPParams,
+      towerParamsList: a.tower_params_list as MLPParams[],
+      calibratorWeight: 0,
+    }),
   },
 };
 
 /** The registry entry of a torch-rechub class name, with its argument conversion. */
-function torchClass(name: string): { entry: ModelEntryOf; args: string[]; options: (a: Args, features: (key: string) => Feature[]) => object } | undefined {
+function torchClass(
+  name: string,
+): { entry: ModelEntryOf; args: string[]; options: (a: Args, features: (key: string) => Feature[]) => object } | undefined {
   const entry = MODEL_ENTRIES.find((e) => e.torchRechubClass !== null && e.torchRechubClass === name);
   return entry ? { entry, ...TORCH_ARGS[entry.name as TorchModel] } : undefined;
 }
@@ -247,16 +300,28 @@ export function torchRechubModel(spec: TorchRechubModelSpec): MultiTaskModel {
   if (!cls) {
     const known = MODEL_ENTRIES.flatMap((e) => (e.torchRechubClass === null ? [] : [e.torchRechubClass]));
     const without = MODEL_ENTRIES.filter((e) => e.torchRechubClass === null).map((e) => e.aliases[0] ?? e.name);
-    throw new TorchRechubError(`torchRechubModel: unknown torch-rechub class '${spec.class}'; known: ${known.join(', ')}${without.length ? ` (${without.join(', ')} ${without.length > 1 ? 'have' : 'has'} no torch-rechub class)` : ''}`);
+    throw new TorchRechubError(
+      `torchRechubModel: unknown torch-rechub class '${spec.class}'; known: ${known.join(', ')}${without.length ? ` (${without.join(', ')} ${without.length > 1 ? 'have' : 'has'} no torch-rechub class)` : ''}`,
+    );
   }
   const args = spec.constructor_args ?? {};
   const unknown = unknownKeys(args, cls.args);
-  if (unknown.length) throw new TorchRechubError(`torchRechubModel: ${spec.class} has no argument ${describeUnknown(unknown, cls.args)}; its arguments are ${cls.args.join(', ')}`);
+  if (unknown.length)
+    throw new TorchRechubError(
+      `torchRechubModel: ${spec.class} has no argument ${describeUnknown(unknown, cls.args)}; its arguments are ${cls.args.join(', ')}`,
+    );
   const byName = new Map(spec.features.map((f) => [f.name, buildFeature(f)]));
   const features = (key: string): Feature[] => {
     const names = args[key];
-    if (!Array.isArray(names)) throw new TorchRechubError(`torchRechubModel: ${spec.class} argument '${key}' must be a list of feature names`);
-    return names.map((n) => byName.get(String(n)) ?? (() => { throw new TorchRechubError(`torchRechubModel: '${key}' names feature '${String(n)}', which 'features' does not declare`); })());
+    if (!Array.isArray(names))
+      throw new TorchRechubError(`torchRechubModel: ${spec.class} argument '${key}' must be a list of feature names`);
+    return names.map(
+      (n) =>
+        byName.get(String(n)) ??
+        (() => {
+          throw new TorchRechubError(`torchRechubModel: '${key}' names feature '${String(n)}', which 'features' does not declare`);
+        })(),
+    );
   };
   return cls.entry.build(cls.options(args, features));
 }

@@ -11,11 +11,21 @@ import type { Feature } from '../features.js';
 import { EmbeddingLayer, type FeatureBatch } from '../nn/embedding-layer.js';
 import { Linear, MLP } from '../nn/layers.js';
 import { Module } from '../nn/module.js';
-import * as ops from '../tensor/ops.js';
-import type { Tensor } from '../tensor/tensor.js';
 import type { TorchEntry } from '../nn/torch-layout.js';
 import { AITM_SPELLINGS, type BottomSpellings } from '../spellings.js';
-import { checkModelOptions, modelOptions, TASK_OPTION_NAMES, MultiTaskModel, missing, resolveTaskTypes, towerOptions, type MLPParams, type TaskOptions } from './base.js';
+import * as ops from '../tensor/ops.js';
+import type { Tensor } from '../tensor/tensor.js';
+import {
+  checkModelOptions,
+  type MLPParams,
+  MultiTaskModel,
+  missing,
+  modelOptions,
+  resolveTaskTypes,
+  TASK_OPTION_NAMES,
+  type TaskOptions,
+  towerOptions,
+} from './base.js';
 import type { ModelEntry, PresetInput } from './registry.js';
 
 export interface AITMParams extends TaskOptions {
@@ -56,7 +66,11 @@ export class TransferAttention extends Module {
   }
   /** torch-rechub's AttentionLayer: q_layer, k_layer, v_layer, Linear without bias. */
   torchEntries(prefix: string): TorchEntry[] {
-    return [...this.query.torchEntries(`${prefix}.q_layer`), ...this.key.torchEntries(`${prefix}.k_layer`), ...this.value.torchEntries(`${prefix}.v_layer`)];
+    return [
+      ...this.query.torchEntries(`${prefix}.q_layer`),
+      ...this.key.torchEntries(`${prefix}.k_layer`),
+      ...this.value.torchEntries(`${prefix}.v_layer`),
+    ];
   }
   forward(own: Tensor, transferred: Tensor): Tensor {
     const u = ops.stack([own, transferred], 1); // [B, 2, d]
@@ -94,7 +108,9 @@ export class AITM extends MultiTaskModel {
       throw new Error(`AITM: calibratorWeight must be a finite number ≥ 0, got ${opts.calibratorWeight}`);
     }
     if (this.calibratorWeight > 0 && !allClassification) {
-      throw new Error('AITM: the calibrator compares the tasks\' probabilities, so every task must be a classification task; pass calibratorWeight: 0 for regression tasks');
+      throw new Error(
+        "AITM: the calibrator compares the tasks' probabilities, so every task must be a classification task; pass calibratorWeight: 0 for regression tasks",
+      );
     }
 
     this.embedding = this.child('embedding', new EmbeddingLayer(this.features));
@@ -153,5 +169,11 @@ export const AITM_ENTRY = {
   summary: 'Adaptive information transfer along a conversion funnel, with a behavioural-expectation calibrator (Xi et al., KDD 2021)',
   build: (opts: object) => new AITM(opts as AITMOptions),
   preset: ({ features, taskTypes, taskNames }: PresetInput) =>
-    new AITM({ features: features(4), taskTypes, taskNames, bottomParams: { dims: [32, 16] }, towerParamsList: [{ dims: [8] }, { dims: [8] }] }),
+    new AITM({
+      features: features(4),
+      taskTypes,
+      taskNames,
+      bottomParams: { dims: [32, 16] },
+      towerParamsList: [{ dims: [8] }, { dims: [8] }],
+    }),
 } as const satisfies ModelEntry;

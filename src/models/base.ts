@@ -2,19 +2,19 @@
 // for classification tasks, raw values for regression), predict(), the gate weights of the last
 // forward (MoE models), and which parameters are shared and which belong to one task.
 import { CpuBackend } from '../backend/cpu/cpu-backend.js';
-import { getBackend, keep, noGrad, setBackend, tidy } from '../tensor/engine.js';
-import { Random } from '../tensor/random.js';
-import { fromArray, grad } from '../tensor/tensor.js';
-import * as ops from '../tensor/ops.js';
-import type { Tensor } from '../tensor/tensor.js';
-import { SequenceFeature, SparseFeature, type Feature } from '../features.js';
+import { type Feature, SequenceFeature, SparseFeature } from '../features.js';
 import type { FeatureBatch } from '../nn/embedding-layer.js';
 import type { Experts, Gate } from '../nn/experts.js';
 import type { ActivationName, MLPOptions } from '../nn/layers.js';
 import { Module } from '../nn/module.js';
-import { checkOptionNames } from '../options.js';
-import { toInternal, type Spellings } from '../spellings.js';
 import type { TorchEntry } from '../nn/torch-layout.js';
+import { checkOptionNames } from '../options.js';
+import { type Spellings, toInternal } from '../spellings.js';
+import { getBackend, keep, noGrad, setBackend, tidy } from '../tensor/engine.js';
+import * as ops from '../tensor/ops.js';
+import { Random } from '../tensor/random.js';
+import type { Tensor } from '../tensor/tensor.js';
+import { fromArray, grad } from '../tensor/tensor.js';
 
 export type TaskType = 'classification' | 'regression';
 /** 'binary' is accepted as another name for 'classification' (the tutorials use both). */
@@ -104,7 +104,9 @@ export function resolveTaskTypes(model: string, opts: { taskTypes?: TaskTypeInpu
  * model constructor starts with it. Unknown names, nulls and disagreeing double spellings are errors.
  */
 export function modelOptions<T extends object>(model: string, given: unknown, internal: readonly string[], spellings: Spellings): T {
-  return toInternal<T>(model, given, internal, spellings, { withEmbeddingDim: (features, dim) => withEmbeddingDim(features as Feature[], dim) });
+  return toInternal<T>(model, given, internal, spellings, {
+    withEmbeddingDim: (features, dim) => withEmbeddingDim(features as Feature[], dim),
+  });
 }
 
 /** Features with every sparse/sequence embedding size replaced by `dim` (new objects; inputs untouched). */
@@ -135,24 +137,29 @@ const FEATURE_LISTS = ['features', 'userFeatures', 'itemFeatures'];
  * that are not { dims: number[], dropout?, activation? }.
  */
 export function checkModelOptions(model: string, opts: unknown, known: readonly string[], mlpOptions: readonly string[]): void {
-  if (!opts || typeof opts !== 'object' || Array.isArray(opts)) throw new Error(`${model}: options must be an object, got ${JSON.stringify(opts) ?? String(opts)}`);
+  if (!opts || typeof opts !== 'object' || Array.isArray(opts))
+    throw new Error(`${model}: options must be an object, got ${JSON.stringify(opts) ?? String(opts)}`);
   const o = opts as Record<string, unknown>;
   checkOptionNames(model, o, known);
   for (const [k, v] of Object.entries(o)) {
     if (v === null) throw new Error(`${model}: ${k} is null; pass a value, or leave it out for the default`);
-    if (FEATURE_LISTS.includes(k) && v !== undefined && !Array.isArray(v)) throw new Error(`${model}: ${k} must be a list of features (SparseFeature, DenseFeature, SequenceFeature), got ${typeof v}`);
+    if (FEATURE_LISTS.includes(k) && v !== undefined && !Array.isArray(v))
+      throw new Error(`${model}: ${k} must be a list of features (SparseFeature, DenseFeature, SequenceFeature), got ${typeof v}`);
   }
   const checkMlp = (what: string, p: unknown) => {
-    if (!p || typeof p !== 'object' || Array.isArray(p)) throw new Error(`${model}: ${what} must be { dims: [...], dropout?, activation? }, got ${JSON.stringify(p) ?? String(p)}`);
+    if (!p || typeof p !== 'object' || Array.isArray(p))
+      throw new Error(`${model}: ${what} must be { dims: [...], dropout?, activation? }, got ${JSON.stringify(p) ?? String(p)}`);
     checkOptionNames(`${model} ${what}`, p, MLP_PARAM_NAMES);
     const dims = (p as { dims?: unknown }).dims;
-    if (!Array.isArray(dims) || !dims.every((d) => Number.isInteger(d) && d > 0)) throw new Error(`${model}: ${what}.dims must be a list of positive whole numbers (hidden sizes), got ${JSON.stringify(dims)}`);
+    if (!Array.isArray(dims) || !dims.every((d) => Number.isInteger(d) && d > 0))
+      throw new Error(`${model}: ${what}.dims must be a list of positive whole numbers (hidden sizes), got ${JSON.stringify(dims)}`);
   };
   for (const k of mlpOptions) {
     const v = o[k];
     if (v === undefined) continue;
     if (k === 'towerParamsList') {
-      if (!Array.isArray(v)) throw new Error(`${model}: towerParamsList must be a list of { dims: [...] }, one per task, got ${JSON.stringify(v) ?? String(v)}`);
+      if (!Array.isArray(v))
+        throw new Error(`${model}: towerParamsList must be a list of { dims: [...] }, one per task, got ${JSON.stringify(v) ?? String(v)}`);
       v.forEach((p, i) => checkMlp(`towerParamsList[${i}]`, p));
     } else checkMlp(k, v);
   }
@@ -208,7 +215,9 @@ export abstract class MultiTaskModel extends Module {
   /** The plan for data with `nLabel` label columns (named `names`): output i against label i. */
   taskPlan(nLabel: number, names?: string[]): TaskPlan {
     if (nLabel !== this.nTask) {
-      throw new Error(`${this.constructor.name} has ${this.nTask} tasks (${this.taskNames.join(', ')}) but the data has ${nLabel} label column(s); give one label column per task`);
+      throw new Error(
+        `${this.constructor.name} has ${this.nTask} tasks (${this.taskNames.join(', ')}) but the data has ${nLabel} label column(s); give one label column per task`,
+      );
     }
     const terms = this.taskTypes.map((type, i) => ({ name: names?.[i] ?? this.taskNames[i], type, output: i, label: i }));
     return { nLabel, train: terms, evaluate: terms };
@@ -245,7 +254,9 @@ export abstract class MultiTaskModel extends Module {
    * nn/torch-layout.ts); importTorchRechub / exportTorchRechub read this.
    */
   torchRechubEntries(): TorchEntry[] {
-    throw new Error(`${this.constructor.name} has no torch-rechub counterpart, so its weights cannot be imported from or exported to torch-rechub`);
+    throw new Error(
+      `${this.constructor.name} has no torch-rechub counterpart, so its weights cannot be imported from or exported to torch-rechub`,
+    );
   }
 
   /** forward() in eval mode without recording gradients; restores the previous mode. */
@@ -269,7 +280,9 @@ export abstract class MultiTaskModel extends Module {
     const reach = this.outputReach();
     for (const k of taskOutputs.flat()) {
       if (!Number.isInteger(k) || k < 0 || k >= reach.length) {
-        throw new Error(`${this.constructor.name}.parameterGroups: output ${k} does not exist; the model has outputs 0..${reach.length - 1}`);
+        throw new Error(
+          `${this.constructor.name}.parameterGroups: output ${k} does not exist; the model has outputs 0..${reach.length - 1}`,
+        );
       }
     }
     const groups: ParameterGroups = { shared: [], perTask: taskOutputs.map(() => []) };
@@ -331,7 +344,6 @@ export abstract class MultiTaskModel extends Module {
   }
 }
 
-
 /** [T, B, H] → T tensors [B, H] (one mixture per task). */
 export function unstack(t: Tensor): Tensor[] {
   const [n, b, h] = t.shape;
@@ -349,7 +361,10 @@ function probeOutputReach(model: MultiTaskModel, seed: number): boolean[][] {
     // Running variances must stay positive; everything else is drawn from [-1, 1).
     const positive = /running_var$/.test(name);
     for (let i = 0; i < values.length; i++) values[i] = positive ? 0.5 + rng.uniform() : 2 * rng.uniform() - 1;
-    return fromArray(t.dtype === 'f32' ? values : Int32Array.from(values, (v) => Math.abs(Math.round(v))), t.shape, { backend: cpu, dtype: t.dtype });
+    return fromArray(t.dtype === 'f32' ? values : Int32Array.from(values, (v) => Math.abs(Math.round(v))), t.shape, {
+      backend: cpu,
+      dtype: t.dtype,
+    });
   });
   const params = model.parameters();
   const modes = [...model.namedModules()].map(([, m]) => [m, m.training] as const);
@@ -366,7 +381,9 @@ function probeOutputReach(model: MultiTaskModel, seed: number): boolean[][] {
       const [batch, nOut] = out.shape;
       // One output at a time, each gradient reduced to a flag and freed before the next.
       return Array.from({ length: nOut }, (_, k) =>
-        tidy(() => grad(ops.sum(ops.slice(out, [0, k], [batch, 1])), params).map((g) => (g.dataSync() as Float32Array).some((v) => v !== 0))),
+        tidy(() =>
+          grad(ops.sum(ops.slice(out, [0, k], [batch, 1])), params).map((g) => (g.dataSync() as Float32Array).some((v) => v !== 0)),
+        ),
       );
     });
   } finally {
@@ -386,7 +403,11 @@ function probeBatch(features: Feature[], backend: CpuBackend, rng: Random): Feat
   const batch: FeatureBatch = {};
   for (const f of features) {
     if (f.kind === 'dense') {
-      batch[f.name] = fromArray(Float32Array.from({ length: rows }, () => 2 * rng.uniform() - 1), [rows], { backend });
+      batch[f.name] = fromArray(
+        Float32Array.from({ length: rows }, () => 2 * rng.uniform() - 1),
+        [rows],
+        { backend },
+      );
     } else {
       const len = f.kind === 'sequence' ? (f.maxLen ?? 3) : 1;
       const ids = Int32Array.from({ length: rows * len }, (_, i) => (i * 7 + 1) % f.vocabSize);

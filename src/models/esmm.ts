@@ -7,11 +7,20 @@
 import type { Feature } from '../features.js';
 import { EmbeddingLayer, type FeatureBatch } from '../nn/embedding-layer.js';
 import { MLP } from '../nn/layers.js';
-import * as ops from '../tensor/ops.js';
-import type { Tensor } from '../tensor/tensor.js';
 import type { TorchEntry } from '../nn/torch-layout.js';
 import { ESMM_SPELLINGS, type ESMMSpellings } from '../spellings.js';
-import { checkModelOptions, modelOptions, MultiTaskModel, missing, towerOptions, type MLPParams, type TaskPlan, type TaskType } from './base.js';
+import * as ops from '../tensor/ops.js';
+import type { Tensor } from '../tensor/tensor.js';
+import {
+  checkModelOptions,
+  type MLPParams,
+  MultiTaskModel,
+  missing,
+  modelOptions,
+  type TaskPlan,
+  type TaskType,
+  towerOptions,
+} from './base.js';
 import type { ModelEntry, PresetInput } from './registry.js';
 
 export interface ESMMParams {
@@ -88,7 +97,11 @@ export class ESMM extends MultiTaskModel {
   }
 
   override torchRechubEntries(): TorchEntry[] {
-    return [...this.embedding.torchEntries('embedding'), ...this.cvrTower.torchEntries('tower_cvr'), ...this.ctrTower.torchEntries('tower_ctr')];
+    return [
+      ...this.embedding.torchEntries('embedding'),
+      ...this.cvrTower.torchEntries('tower_cvr'),
+      ...this.ctrTower.torchEntries('tower_ctr'),
+    ];
   }
 
   /** [batch, 3]: pCVR, pCTR, pCTCVR. */
@@ -111,7 +124,9 @@ export const ESMM_ENTRY = {
   preset: ({ schema, features }: PresetInput) => {
     const items = new Set(schema.itemColumns ?? []);
     if (items.size === 0) {
-      throw new Error("createModel('esmm'): the schema has no itemColumns to split user and item features; pass schema.itemColumns (Ali-CCP's are wm.aliCcpSchema.itemColumns)");
+      throw new Error(
+        "createModel('esmm'): the schema has no itemColumns to split user and item features; pass schema.itemColumns (Ali-CCP's are wm.aliCcpSchema.itemColumns)",
+      );
     }
     const all = features(16);
     return new ESMM({

@@ -6,13 +6,26 @@
 //                         └─ gate 1 → softmax ─ Σ_e ─── tower 1 → ŷ1
 import type { Feature } from '../features.js';
 import { EmbeddingLayer, type FeatureBatch } from '../nn/embedding-layer.js';
-import { Experts, Gate, type ExpertsOptions } from '../nn/experts.js';
+import { Experts, type ExpertsOptions, Gate } from '../nn/experts.js';
 import { MLP } from '../nn/layers.js';
-import * as ops from '../tensor/ops.js';
-import type { Tensor } from '../tensor/tensor.js';
 import type { TorchEntry } from '../nn/torch-layout.js';
 import { MOE_SPELLINGS, type MoESpellings } from '../spellings.js';
-import { checkModelOptions, modelOptions, TASK_OPTION_NAMES, MultiTaskModel, missing, resolveTaskTypes, towerOptions, unstack, type GateMixture, type MLPParams, type TaskOptions, type TaskType } from './base.js';
+import * as ops from '../tensor/ops.js';
+import type { Tensor } from '../tensor/tensor.js';
+import {
+  checkModelOptions,
+  type GateMixture,
+  type MLPParams,
+  MultiTaskModel,
+  missing,
+  modelOptions,
+  resolveTaskTypes,
+  TASK_OPTION_NAMES,
+  type TaskOptions,
+  type TaskType,
+  towerOptions,
+  unstack,
+} from './base.js';
 import type { ModelEntry, PresetInput } from './registry.js';
 
 /** MMoE's and OMoE's options, torch-rechub's names. */
@@ -32,7 +45,10 @@ export type MMoEOptions = MoEOptions;
 export const MOE_OPTION_NAMES = [...TASK_OPTION_NAMES, 'nExpert', 'expertParams', 'towerParamsList'];
 
 /** MMoE's and OMoE's options in the internal names, checked; the experts' and towers' parameters. */
-export function moeOptions(model: string, given: MoEOptions): Omit<MoEParams, 'taskTypes'> & { taskTypes: TaskType[]; nExpert: number; expertParams: ExpertsOptions; towerParamsList: MLPParams[] } {
+export function moeOptions(
+  model: string,
+  given: MoEOptions,
+): Omit<MoEParams, 'taskTypes'> & { taskTypes: TaskType[]; nExpert: number; expertParams: ExpertsOptions; towerParamsList: MLPParams[] } {
   const opts = modelOptions<MoEParams>(model, given, MOE_OPTION_NAMES, MOE_SPELLINGS);
   const taskTypes = resolveTaskTypes(model, opts, opts.towerParamsList?.length);
   checkModelOptions(model, opts, MOE_OPTION_NAMES, ['expertParams', 'towerParamsList']);
@@ -105,5 +121,12 @@ export const MMOE_ENTRY = {
   summary: 'Multi-gate mixture of experts: shared experts, one softmax gate per task (Ma et al., KDD 2018)',
   build: (opts: object) => new MMoE(opts as MMoEOptions),
   preset: ({ features, taskTypes, taskNames, nExpert }: PresetInput) =>
-    new MMoE({ features: features(4), taskTypes, taskNames, nExpert: nExpert ?? 8, expertParams: { dims: [16] }, towerParamsList: [{ dims: [8] }, { dims: [8] }] }),
+    new MMoE({
+      features: features(4),
+      taskTypes,
+      taskNames,
+      nExpert: nExpert ?? 8,
+      expertParams: { dims: [16] },
+      towerParamsList: [{ dims: [8] }, { dims: [8] }],
+    }),
 } as const satisfies ModelEntry;

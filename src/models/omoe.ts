@@ -10,9 +10,9 @@ import { Experts, Gate } from '../nn/experts.js';
 import { MLP } from '../nn/layers.js';
 import * as ops from '../tensor/ops.js';
 import type { Tensor } from '../tensor/tensor.js';
-import { MultiTaskModel, towerOptions, unstack, type GateMixture } from './base.js';
+import { type GateMixture, MultiTaskModel, towerOptions, unstack } from './base.js';
+import { type MoEOptions, moeOptions } from './mmoe.js';
 import type { ModelEntry, PresetInput } from './registry.js';
-import { moeOptions, type MoEOptions } from './mmoe.js';
 
 export type OMoEOptions = MoEOptions;
 
@@ -61,8 +61,15 @@ export const OMOE_ENTRY = {
   name: 'omoe',
   aliases: ['OMoE'],
   torchRechubClass: null,
-  summary: 'One-gate mixture of experts: shared experts and one softmax gate for all tasks (the MMoE paper\'s baseline)',
+  summary: "One-gate mixture of experts: shared experts and one softmax gate for all tasks (the MMoE paper's baseline)",
   build: (opts: object) => new OMoE(opts as OMoEOptions),
   preset: ({ features, taskTypes, taskNames, nExpert }: PresetInput) =>
-    new OMoE({ features: features(4), taskTypes, taskNames, nExpert: nExpert ?? 8, expertParams: { dims: [16] }, towerParamsList: [{ dims: [8] }, { dims: [8] }] }),
+    new OMoE({
+      features: features(4),
+      taskTypes,
+      taskNames,
+      nExpert: nExpert ?? 8,
+      expertParams: { dims: [16] },
+      towerParamsList: [{ dims: [8] }, { dims: [8] }],
+    }),
 } as const satisfies ModelEntry;

@@ -8,14 +8,25 @@
 //                                          └─ shared gate (all)      → output_s  (→ next level)
 import type { Feature } from '../features.js';
 import { EmbeddingLayer, type FeatureBatch } from '../nn/embedding-layer.js';
-import { Experts, Gate, type ExpertsOptions } from '../nn/experts.js';
+import { Experts, type ExpertsOptions, Gate } from '../nn/experts.js';
 import { MLP } from '../nn/layers.js';
 import { Module } from '../nn/module.js';
-import * as ops from '../tensor/ops.js';
-import type { Tensor } from '../tensor/tensor.js';
 import type { TorchEntry } from '../nn/torch-layout.js';
 import { PLE_SPELLINGS, type PLESpellings } from '../spellings.js';
-import { checkModelOptions, modelOptions, TASK_OPTION_NAMES, MultiTaskModel, missing, resolveTaskTypes, towerOptions, type GateMixture, type MLPParams, type TaskOptions } from './base.js';
+import * as ops from '../tensor/ops.js';
+import type { Tensor } from '../tensor/tensor.js';
+import {
+  checkModelOptions,
+  type GateMixture,
+  type MLPParams,
+  MultiTaskModel,
+  missing,
+  modelOptions,
+  resolveTaskTypes,
+  TASK_OPTION_NAMES,
+  type TaskOptions,
+  towerOptions,
+} from './base.js';
 import type { ModelEntry, PresetInput } from './registry.js';
 
 export interface PLEParams extends TaskOptions {
@@ -44,11 +55,22 @@ export class CGCLevel extends Module {
   readonly taskGates: Gate[];
   readonly sharedGate: Gate | null;
 
-  constructor(nTask: number, readonly nExpertSpecific: number, readonly nExpertShared: number, inputDim: number, expertParams: ExpertsOptions, withSharedGate: boolean) {
+  constructor(
+    nTask: number,
+    readonly nExpertSpecific: number,
+    readonly nExpertShared: number,
+    inputDim: number,
+    expertParams: ExpertsOptions,
+    withSharedGate: boolean,
+  ) {
     super();
-    this.taskExperts = Array.from({ length: nTask }, (_, i) => this.child(`taskExperts.${i}`, new Experts(nExpertSpecific, inputDim, expertParams)));
+    this.taskExperts = Array.from({ length: nTask }, (_, i) =>
+      this.child(`taskExperts.${i}`, new Experts(nExpertSpecific, inputDim, expertParams)),
+    );
     this.sharedExperts = nExpertShared > 0 ? this.child('sharedExperts', new Experts(nExpertShared, inputDim, expertParams)) : null;
-    this.taskGates = Array.from({ length: nTask }, (_, i) => this.child(`taskGates.${i}`, new Gate(inputDim, nExpertSpecific + nExpertShared)));
+    this.taskGates = Array.from({ length: nTask }, (_, i) =>
+      this.child(`taskGates.${i}`, new Gate(inputDim, nExpertSpecific + nExpertShared)),
+    );
     this.sharedGate = withSharedGate ? this.child('sharedGate', new Gate(inputDim, nTask * nExpertSpecific + nExpertShared)) : null;
   }
 
@@ -76,10 +98,20 @@ export class CGCLevel extends Module {
   mixtures(keys: string[]): GateMixture[] {
     const n = this.nExpertSpecific;
     const shared = (offset: number) => (this.sharedExperts ? [{ module: this.sharedExperts, offset }] : []);
-    const mixtures: GateMixture[] = this.taskGates.map((gate, i) => ({ key: keys[i], gate, experts: [{ module: this.taskExperts[i], offset: 0 }, ...shared(n)], tasks: [i] }));
+    const mixtures: GateMixture[] = this.taskGates.map((gate, i) => ({
+      key: keys[i],
+      gate,
+      experts: [{ module: this.taskExperts[i], offset: 0 }, ...shared(n)],
+      tasks: [i],
+    }));
     if (this.sharedGate) {
       const own = this.taskExperts.map((module, t) => ({ module, offset: t * n }));
-      mixtures.push({ key: keys[this.taskGates.length], gate: this.sharedGate, experts: [...own, ...shared(this.taskExperts.length * n)], tasks: [] });
+      mixtures.push({
+        key: keys[this.taskGates.length],
+        gate: this.sharedGate,
+        experts: [...own, ...shared(this.taskExperts.length * n)],
+        tasks: [],
+      });
     }
     return mixtures;
   }
@@ -183,5 +215,14 @@ export const PLE_ENTRY = {
   summary: 'Progressive layered extraction: stacked levels of task-specific and shared experts (Tang et al., RecSys 2020)',
   build: (opts: object) => new PLE(opts as PLEOptions),
   preset: ({ features, taskTypes, taskNames }: PresetInput) =>
-    new PLE({ features: features(4), taskTypes, taskNames, nLevel: 1, nExpertSpecific: 2, nExpertShared: 1, expertParams: { dims: [16] }, towerParamsList: [{ dims: [8] }, { dims: [8] }] }),
+    new PLE({
+      features: features(4),
+      taskTypes,
+      taskNames,
+      nLevel: 1,
+      nExpertSpecific: 2,
+      nExpertShared: 1,
+      expertParams: { dims: [16] },
+      towerParamsList: [{ dims: [8] }, { dims: [8] }],
+    }),
 } as const satisfies ModelEntry;

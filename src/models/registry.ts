@@ -2,7 +2,7 @@
 // one-line summary, how to build it from options and the CLI's preset (the sizes of torch-rechub's
 // Ali-CCP tutorials). Each model file exports its own entry; adding a model is that file plus one
 // line in MODEL_ENTRIES.
-import { DenseFeature, SparseFeature, type Feature } from '../features.js';
+import { DenseFeature, type Feature, SparseFeature } from '../features.js';
 import { describeUnknown } from '../options.js';
 import { AITM_ENTRY } from './aitm.js';
 import type { MultiTaskModel, TaskType } from './base.js';
@@ -77,7 +77,10 @@ export function sparseFeatures(schema: Schema, embedDim: number): SparseFeature[
 export function createModel(name: string, schema: Schema, opts: { embedDim?: number; nExpert?: number } = {}): MultiTaskModel {
   return modelEntry(name).preset({
     schema,
-    features: (presetEmbedDim) => [...sparseFeatures(schema, opts.embedDim ?? presetEmbedDim), ...schema.denseColumns.map((d) => new DenseFeature(d))],
+    features: (presetEmbedDim) => [
+      ...sparseFeatures(schema, opts.embedDim ?? presetEmbedDim),
+      ...schema.denseColumns.map((d) => new DenseFeature(d)),
+    ],
     taskTypes: ['classification', 'classification'],
     taskNames: schema.labelColumns ? [...schema.labelColumns] : undefined,
     nExpert: opts.nExpert,

@@ -6,10 +6,20 @@
 import type { Feature } from '../features.js';
 import { EmbeddingLayer, type FeatureBatch } from '../nn/embedding-layer.js';
 import { MLP } from '../nn/layers.js';
-import type { Tensor } from '../tensor/tensor.js';
 import type { TorchEntry } from '../nn/torch-layout.js';
-import { SHARED_BOTTOM_SPELLINGS, type BottomSpellings } from '../spellings.js';
-import { checkModelOptions, modelOptions, TASK_OPTION_NAMES, MultiTaskModel, missing, resolveTaskTypes, towerOptions, type MLPParams, type TaskOptions } from './base.js';
+import { type BottomSpellings, SHARED_BOTTOM_SPELLINGS } from '../spellings.js';
+import type { Tensor } from '../tensor/tensor.js';
+import {
+  checkModelOptions,
+  type MLPParams,
+  MultiTaskModel,
+  missing,
+  modelOptions,
+  resolveTaskTypes,
+  TASK_OPTION_NAMES,
+  type TaskOptions,
+  towerOptions,
+} from './base.js';
 import type { ModelEntry, PresetInput } from './registry.js';
 
 export interface SharedBottomParams extends TaskOptions {
@@ -69,5 +79,11 @@ export const SHARED_BOTTOM_ENTRY = {
   summary: 'One bottom MLP shared by all tasks, then a tower per task (Caruana 1997)',
   build: (opts: object) => new SharedBottom(opts as SharedBottomOptions),
   preset: ({ features, taskTypes, taskNames }: PresetInput) =>
-    new SharedBottom({ features: features(4), taskTypes, taskNames, bottomParams: { dims: [117] }, towerParamsList: [{ dims: [8] }, { dims: [8] }] }),
+    new SharedBottom({
+      features: features(4),
+      taskTypes,
+      taskNames,
+      bottomParams: { dims: [117] },
+      towerParamsList: [{ dims: [8] }, { dims: [8] }],
+    }),
 } as const satisfies ModelEntry;

@@ -17,8 +17,8 @@
 import { noGrad } from '../tensor/engine.js';
 import * as ops from '../tensor/ops.js';
 import { fromArray, full, type Tensor } from '../tensor/tensor.js';
-import { balanceMethod, type BalanceContext, type BalanceStrategy, type StepReport } from './strategy.js';
-import { HostWeights, accumulateGrad, backwardInto, checkFinite, checkTaskCount, dot, requireShared, taskSpecificParams } from './util.js';
+import { type BalanceContext, type BalanceStrategy, balanceMethod, type StepReport } from './strategy.js';
+import { accumulateGrad, backwardInto, checkFinite, checkTaskCount, dot, HostWeights, requireShared, taskSpecificParams } from './util.js';
 
 /** The exact solver enumerates the 2^T − 1 faces of the simplex (4095 small solves at T = 12). */
 export const CAGRAD_MAX_TASKS = 12;
@@ -115,7 +115,9 @@ export function cagradObjective(gram: ArrayLike<ArrayLike<number>>, c: number, w
 
 function checkTaskLimit(T: number): void {
   if (T > CAGRAD_MAX_TASKS) {
-    throw new Error(`CAGrad: the exact dual solver enumerates the 2^T − 1 faces of the simplex and supports up to ${CAGRAD_MAX_TASKS} tasks, got ${T}`);
+    throw new Error(
+      `CAGrad: the exact dual solver enumerates the 2^T − 1 faces of the simplex and supports up to ${CAGRAD_MAX_TASKS} tasks, got ${T}`,
+    );
   }
 }
 
@@ -230,7 +232,12 @@ function conePoint(G: number[][], r: number, S: number[], q: number[]): CAGradSo
   const lamSum = sum(lam);
   const total = lamSum * Math.min(1, r / dist); // Σλ after shrinking into the ball (rounding only)
   if (!(total > 0)) return null;
-  return point(G, lam.map((v) => v / lamSum), total, 'cone');
+  return point(
+    G,
+    lam.map((v) => v / lamSum),
+    total,
+    'cone',
+  );
 }
 
 /** d = g0, always feasible. Its dual weights: the vertex with the smallest ⟨g_i, g0⟩ (optimal when r = 0). */
@@ -280,8 +287,14 @@ export function solveCAGradDualOnDevice(gram: Tensor, c: number): { coef: Tensor
     const constant = (values: number[], shape: number[]) => fromArray(Float32Array.from(values), shape, { backend });
     const oneMinus = (x: Tensor) => ops.affine(x, -1, 1);
     const positive = (x: Tensor) => ops.where(ops.relu(x), constant([1], [1]), constant([0], [1])); // 1 where x > 0
-    const masks = constant(Array.from({ length: K * T }, (_, idx) => ((Math.floor(idx / T) + 1) >> idx % T) & 1), [K, T]); // face k = the bits of k + 1
-    const eye = constant(Array.from({ length: T * T }, (_, idx) => (Math.floor(idx / T) === idx % T ? 1 : 0)), [T, T]);
+    const masks = constant(
+      Array.from({ length: K * T }, (_, idx) => ((Math.floor(idx / T) + 1) >> (idx % T)) & 1),
+      [K, T],
+    ); // face k = the bits of k + 1
+    const eye = constant(
+      Array.from({ length: T * T }, (_, idx) => (Math.floor(idx / T) === idx % T ? 1 : 0)),
+      [T, T],
+    );
     const b = full([T], 1 / T, { backend });
 
     const G = ops.mul(ops.add(gram, ops.transpose(gram)), 0.5);
@@ -302,7 +315,10 @@ export function solveCAGradDualOnDevice(gram: Tensor, c: number): { coef: Tensor
       const safe = ops.where(good, pivot, ops.reshape(scale, [1, 1, 1]));
       const rowA = ops.div(ops.slice(A, [0, j, 0], [K, 1, T]), safe);
       const rowR = ops.div(ops.slice(R, [0, j, 0], [K, 1, 2]), safe);
-      const e = constant(Array.from({ length: T }, (_, i) => (i === j ? 1 : 0)), [1, T, 1]);
+      const e = constant(
+        Array.from({ length: T }, (_, i) => (i === j ? 1 : 0)),
+        [1, T, 1],
+      );
       const col = ops.sub(ops.slice(A, [0, 0, j], [K, T, 1]), e);
       A = ops.sub(A, ops.mul(col, rowA));
       R = ops.sub(R, ops.mul(col, rowR));
@@ -393,7 +409,8 @@ export class CAGrad implements BalanceStrategy {
 
   constructor(opts: CAGradOptions = {}) {
     this.c = checkFinite('CAGrad', 'c', opts.c ?? 0.4, (v) => v >= 0, 'must be a number ≥ 0 (the paper uses 0.2 to 0.9)');
-    if (opts.rescale !== undefined && typeof opts.rescale !== 'boolean') throw new Error(`CAGrad: rescale must be true or false, got ${JSON.stringify(opts.rescale)}`);
+    if (opts.rescale !== undefined && typeof opts.rescale !== 'boolean')
+      throw new Error(`CAGrad: rescale must be true or false, got ${JSON.stringify(opts.rescale)}`);
     this.rescale = opts.rescale ?? false;
     const it = opts.iterations ?? 100;
     if (!Number.isInteger(it) || it < 1) throw new Error(`CAGrad: iterations must be a positive integer, got ${String(it)}`);
@@ -417,11 +434,17 @@ export class CAGrad implements BalanceStrategy {
       const factor = T / (this.rescale ? 1 + this.c * this.c : 1);
       const scaled = ops.mul(coef, factor);
       ctx.shared.forEach((p, j) => {
-        accumulateGrad(p, grads.map((g, i) => ops.mul(g[j], ops.slice(scaled, [i], [1]))).reduce((x, y) => ops.add(x, y)));
+        accumulateGrad(
+          p,
+          grads.map((g, i) => ops.mul(g[j], ops.slice(scaled, [i], [1]))).reduce((x, y) => ops.add(x, y)),
+        );
       });
       return scaled;
     });
-    backwardInto(ctx.losses.reduce((x, y) => ops.add(x, y)), taskSpecificParams(ctx));
+    backwardInto(
+      ctx.losses.reduce((x, y) => ops.add(x, y)),
+      taskSpecificParams(ctx),
+    );
     return { weights: this.host.snapshot(report) };
   }
 }
@@ -430,6 +453,10 @@ export const cagradMethod = balanceMethod({
   name: 'cagrad',
   options: ['c', 'rescale', 'iterations'],
   summary: 'Conflict-averse gradient descent: the update that most improves the worst task near the average gradient',
-  paper: { authors: 'Liu, Liu, Jin, Stone & Liu', venue: 'NeurIPS 2021', title: 'Conflict-Averse Gradient Descent for Multi-task Learning' },
+  paper: {
+    authors: 'Liu, Liu, Jin, Stone & Liu',
+    venue: 'NeurIPS 2021',
+    title: 'Conflict-Averse Gradient Descent for Multi-task Learning',
+  },
   create: (options: CAGradOptions) => new CAGrad(options),
 });

@@ -6,7 +6,7 @@
 // with L_i the mean training loss of an epoch (reported through onEpochEnd) and w = 1 for the first two
 // epochs. A task whose loss stalls (r near 1) gets more weight than one whose loss is dropping.
 import { backward } from '../tensor/tensor.js';
-import { balanceMethod, numberList, type BalanceContext, type BalanceStrategy, type StepReport, type StrategyState } from './strategy.js';
+import { type BalanceContext, type BalanceStrategy, balanceMethod, numberList, type StepReport, type StrategyState } from './strategy.js';
 import { checkFinite, checkTaskCount, weightedSum } from './util.js';
 
 export interface DWAOptions {
@@ -65,7 +65,8 @@ export class DWA implements BalanceStrategy {
     const T = this.nTask ?? (Array.isArray(h[0]) ? h[0].length : 0);
     h.forEach((row, e) => {
       numberList(row, T, `DWA state: history[${e}]`);
-      if ((row as number[]).some((v) => !(v > 0))) throw new Error(`DWA state: history[${e}] must hold losses > 0, got ${JSON.stringify(row)}`);
+      if ((row as number[]).some((v) => !(v > 0)))
+        throw new Error(`DWA state: history[${e}] must hold losses > 0, got ${JSON.stringify(row)}`);
     });
   }
 
@@ -77,7 +78,9 @@ export class DWA implements BalanceStrategy {
   onEpochEnd(epoch: number, meanLosses: number[]): void {
     meanLosses.forEach((v, i) => {
       if (!(Number.isFinite(v) && v > 0)) {
-        throw new Error(`DWA: the mean loss of task ${i} in epoch ${epoch + 1} is ${v}; DWA divides by it, so it must be a finite number > 0`);
+        throw new Error(
+          `DWA: the mean loss of task ${i} in epoch ${epoch + 1} is ${v}; DWA divides by it, so it must be a finite number > 0`,
+        );
       }
     });
     if (this.history.length > 0 && this.history[0].length !== meanLosses.length) {

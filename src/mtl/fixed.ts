@@ -1,7 +1,7 @@
 // Fixed task weights: L = Σ_i w_i L_i, one backward pass. The default (every w_i = 1/T) is the mean
 // of the task losses, what MTLTrainer minimises without taskWeights or a balancing method.
 import { backward } from '../tensor/tensor.js';
-import { balanceMethod, type BalanceContext, type BalanceStrategy, type StepReport } from './strategy.js';
+import { type BalanceContext, type BalanceStrategy, balanceMethod, type StepReport } from './strategy.js';
 import { checkTaskCount, weightedSum } from './util.js';
 
 export interface FixedWeightsOptions {
@@ -17,7 +17,8 @@ export class FixedWeights implements BalanceStrategy {
   constructor(opts: FixedWeightsOptions = {}) {
     const w = opts.weights;
     if (w !== undefined) {
-      if (!Array.isArray(w) || w.length === 0) throw new Error(`FixedWeights: weights must be a non-empty array of numbers, one per task, got ${String(w)}`);
+      if (!Array.isArray(w) || w.length === 0)
+        throw new Error(`FixedWeights: weights must be a non-empty array of numbers, one per task, got ${String(w)}`);
       w.forEach((v, i) => {
         if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) {
           throw new Error(`FixedWeights: weights[${i}] must be a finite number ≥ 0, got ${String(v)}`);

@@ -18,12 +18,21 @@
 // (‖∇_W L_i‖ ≈ 0.1 and falling) and by up to 0.25 a step on the paper's σ = 100 toy; Adam's step is about
 // lr whatever that scale. The renormalisation follows the Adam step (Algorithm 1). The weights are not
 // strategy.parameters, so the trainer's optimizer never sees them.
+
+import { Adam } from '../optim/adam.js';
 import { keep, noGrad } from '../tensor/engine.js';
 import * as ops from '../tensor/ops.js';
-import { backward, full, grad, tensor, type Tensor } from '../tensor/tensor.js';
-import { Adam } from '../optim/adam.js';
-import { balanceMethod, numberList, type BalanceContext, type BalanceStrategy, type StepReport, type StrategySnapshot, type StrategyState } from './strategy.js';
-import { HostWeights, checkFinite, checkTaskCount, modelLabel, requireShared, sumSquares, weightedSum } from './util.js';
+import { backward, full, grad, type Tensor, tensor } from '../tensor/tensor.js';
+import {
+  type BalanceContext,
+  type BalanceStrategy,
+  balanceMethod,
+  numberList,
+  type StepReport,
+  type StrategySnapshot,
+  type StrategyState,
+} from './strategy.js';
+import { checkFinite, checkTaskCount, HostWeights, modelLabel, requireShared, sumSquares, weightedSum } from './util.js';
 
 export interface GradNormOptions {
   /** Strength of the pull towards equal training rates (paper: 0.12–3; 1.5 default). Must be > 0. */
@@ -67,7 +76,9 @@ export function gradNormLayer(ctx: BalanceContext, layer: string | undefined): {
   if (layer !== undefined) {
     const chosen = pick((n) => n === layer || n.startsWith(`${layer}.`));
     if (chosen.names.length === 0) {
-      throw new Error(`GradNorm: layer '${layer}' is not a shared parameter or module of ${modelLabel(ctx)}; shared parameters: ${ctx.sharedNames.join(', ')}`);
+      throw new Error(
+        `GradNorm: layer '${layer}' is not a shared parameter or module of ${modelLabel(ctx)}; shared parameters: ${ctx.sharedNames.join(', ')}`,
+      );
     }
     return chosen;
   }
@@ -113,7 +124,8 @@ export class GradNorm implements BalanceStrategy {
 
   constructor(opts: GradNormOptions = {}) {
     this.alpha = checkFinite('GradNorm', 'alpha', opts.alpha ?? 1.5, (a) => a > 0, 'must be a number > 0 (the paper uses 0.12 to 3)');
-    if (opts.lr !== undefined) checkFinite('GradNorm', 'lr', opts.lr, (v) => v > 0, 'must be a number > 0 (the learning rate of the weights\' Adam; default 0.025)');
+    if (opts.lr !== undefined)
+      checkFinite('GradNorm', 'lr', opts.lr, (v) => v > 0, "must be a number > 0 (the learning rate of the weights' Adam; default 0.025)");
     this.lrGiven = opts.lr;
     this.lr = opts.lr ?? GRADNORM_DEFAULT_LR;
     this.minWeight = checkFinite('GradNorm', 'minWeight', opts.minWeight ?? 1e-4, (v) => v > 0, 'must be a number > 0');
@@ -145,7 +157,8 @@ export class GradNorm implements BalanceStrategy {
     this.watched ??= gradNormLayer(ctx, this.layer).names;
     const W = this.watched.map((name) => {
       const j = ctx.sharedNames.indexOf(name);
-      if (j < 0) throw new Error(`GradNorm: the watched parameter '${name}' is no longer among the shared parameters of ${modelLabel(ctx)}`);
+      if (j < 0)
+        throw new Error(`GradNorm: the watched parameter '${name}' is no longer among the shared parameters of ${modelLabel(ctx)}`);
       return ctx.shared[j];
     });
     this.initialLosses ??= ctx.lossValues.map((v, i) => {
@@ -178,9 +191,7 @@ export class GradNorm implements BalanceStrategy {
     const used = this.host.snapshot(w);
 
     // ‖∇_W L_i‖ per task, constants for the weight update.
-    const norms = noGrad(() =>
-      ops.sqrt(ops.concat(ctx.losses.map((l) => ops.reshape(sumSquares(grad(l, W)), [1])))),
-    );
+    const norms = noGrad(() => ops.sqrt(ops.concat(ctx.losses.map((l) => ops.reshape(sumSquares(grad(l, W)), [1])))));
     const G = ops.mul(w, norms); // G_i = w_i ‖∇_W L_i‖ = ‖∇_W w_i L_i‖ for w_i > 0
     const target = noGrad(() => ops.mul(ops.mean(G), tensor(this.rateTargets(ctx.lossValues), { backend })));
     const gradLoss = ops.sum(ops.abs(ops.sub(G, target)));
@@ -203,11 +214,22 @@ export class GradNorm implements BalanceStrategy {
   /** Everything backward() changes: w, its Adam state, L_i(0), the watched layer, the reported weights. */
   snapshot(): StrategySnapshot {
     const [w, opt] = [this.w, this.opt];
-    const [watched, initialLosses, restored, restoredMoments, reported] = [this.watched, this.initialLosses, this.restored, this.restoredMoments, this.host.last];
+    const [watched, initialLosses, restored, restoredMoments, reported] = [
+      this.watched,
+      this.initialLosses,
+      this.restored,
+      this.restoredMoments,
+      this.host.last,
+    ];
     const copy = (t: Tensor) => keep(noGrad(() => ops.add(t, 0)));
     const savedW = w ? copy(w) : null;
     const savedAdam = opt ? opt.stateDict() : null;
-    const savedMoments = savedAdam ? Object.values(savedAdam.state).map((s) => ({ step: s.step, buffers: Object.fromEntries(Object.entries(s.buffers).map(([k, t]) => [k, copy(t as Tensor)])) })) : [];
+    const savedMoments = savedAdam
+      ? Object.values(savedAdam.state).map((s) => ({
+          step: s.step,
+          buffers: Object.fromEntries(Object.entries(s.buffers).map(([k, t]) => [k, copy(t as Tensor)])),
+        }))
+      : [];
     const release = () => {
       savedW?.dispose();
       for (const s of savedMoments) for (const t of Object.values(s.buffers)) t.dispose();
@@ -220,7 +242,13 @@ export class GradNorm implements BalanceStrategy {
         this.opt = opt;
         if (w && savedW) noGrad(() => ops.assign(w, savedW));
         if (opt && savedAdam) opt.loadStateDict({ ...savedAdam, state: Object.fromEntries(savedMoments.map((s, i) => [i, s])) });
-        [this.watched, this.initialLosses, this.restored, this.restoredMoments, this.host.last] = [watched, initialLosses, restored, restoredMoments, reported];
+        [this.watched, this.initialLosses, this.restored, this.restoredMoments, this.host.last] = [
+          watched,
+          initialLosses,
+          restored,
+          restoredMoments,
+          reported,
+        ];
         release();
       },
       release,
@@ -257,7 +285,10 @@ export class GradNorm implements BalanceStrategy {
 
   /** The weights' Adam moments (null before their first step). */
   private async moments(): Promise<WeightMoments | null> {
-    if (!this.w) return this.restoredMoments ? { ...this.restoredMoments, expAvg: [...this.restoredMoments.expAvg], expAvgSq: [...this.restoredMoments.expAvgSq] } : null;
+    if (!this.w)
+      return this.restoredMoments
+        ? { ...this.restoredMoments, expAvg: [...this.restoredMoments.expAvg], expAvgSq: [...this.restoredMoments.expAvgSq] }
+        : null;
     const s = this.opt?.stateDict().state[0];
     if (!s) return null;
     const read = async (t: Tensor | Float32Array) => Array.from(t instanceof Float32Array ? t : await t.data());
@@ -270,7 +301,10 @@ export class GradNorm implements BalanceStrategy {
     }
     const w = state.weights === null ? null : numberList(state.weights, this.nTask ?? null, 'GradNorm state: weights');
     if (w?.some((v) => !(v > 0))) throw new Error(`GradNorm state: weights must be > 0, got ${JSON.stringify(w)}`);
-    const l0 = state.initialLosses === null ? null : numberList(state.initialLosses, w?.length ?? this.nTask ?? null, 'GradNorm state: initialLosses');
+    const l0 =
+      state.initialLosses === null
+        ? null
+        : numberList(state.initialLosses, w?.length ?? this.nTask ?? null, 'GradNorm state: initialLosses');
     if (l0?.some((v) => !(v > 0))) throw new Error(`GradNorm state: initialLosses must be > 0, got ${JSON.stringify(l0)}`);
     const watched = state.watched;
     if (watched !== null && !(Array.isArray(watched) && watched.length > 0 && watched.every((n) => typeof n === 'string' && n !== ''))) {
@@ -278,7 +312,7 @@ export class GradNorm implements BalanceStrategy {
     }
     const adam = state.adam as Partial<WeightMoments> | undefined;
     if (adam !== undefined) {
-      if (w === null) throw new Error('GradNorm state: adam (the weights\' moments) is given without weights');
+      if (w === null) throw new Error("GradNorm state: adam (the weights' moments) is given without weights");
       if (!adam || typeof adam !== 'object' || !(Number.isInteger(adam.step) && adam.step! >= 1)) {
         throw new Error(`GradNorm state: adam must be { step ≥ 1, expAvg, expAvgSq }, got ${JSON.stringify(adam)}`);
       }
@@ -315,7 +349,11 @@ export class GradNorm implements BalanceStrategy {
 export const gradNormMethod = balanceMethod({
   name: 'gradnorm',
   options: ['alpha', 'layer', 'lr', 'minWeight'],
-  summary: 'Loss weights tuned so that the tasks\' gradient norms on the last shared layer follow their training rates',
-  paper: { authors: 'Chen, Badrinarayanan, Lee & Rabinovich', venue: 'ICML 2018', title: 'GradNorm: Gradient Normalization for Adaptive Loss Balancing in Deep Multitask Networks' },
+  summary: "Loss weights tuned so that the tasks' gradient norms on the last shared layer follow their training rates",
+  paper: {
+    authors: 'Chen, Badrinarayanan, Lee & Rabinovich',
+    venue: 'ICML 2018',
+    title: 'GradNorm: Gradient Normalization for Adaptive Loss Balancing in Deep Multitask Networks',
+  },
   create: (options: GradNormOptions) => new GradNorm(options),
 });

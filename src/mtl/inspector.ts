@@ -7,13 +7,13 @@
 // declares itself (model.mixtures()); the inspector knows no model class.
 //
 // Everything is computed on the device and read back once; the report is plain JSON.
-import { SequenceColumn, type Column } from '../data/columns.js';
+import { type Column, SequenceColumn } from '../data/columns.js';
 import type { GateMixture, MultiTaskModel, TaskTerm } from '../models/base.js';
 import { Experts, Gate } from '../nn/experts.js';
 import { closeStage, keep, noGrad, openStage, tidyAsync } from '../tensor/engine.js';
 import * as ops from '../tensor/ops.js';
 import { globalRng } from '../tensor/random.js';
-import { Tensor, fromArray, grad } from '../tensor/tensor.js';
+import { fromArray, grad, Tensor } from '../tensor/tensor.js';
 
 export interface InspectOptions {
   /** The tasks to inspect, by name or by position among the trained tasks. Default: all (ESMM: ctr, ctcvr). */
@@ -78,9 +78,7 @@ interface PlannedGroup {
  * and the global random generator (dropout seeds) are restored afterwards and no .grad is touched. labels y: [batch, label columns] as the trainer takes them.
  */
 /** A batch as tensors, or as a DataLoader yields it: typed-array columns and labels [rows, nLabel] row-major. */
-export type InspectBatch =
-  | { x: Record<string, Tensor>; y: Tensor }
-  | { x: Record<string, Column>; y: Float32Array; size?: number };
+export type InspectBatch = { x: Record<string, Tensor>; y: Tensor } | { x: Record<string, Column>; y: Float32Array; size?: number };
 
 /** Host columns and labels uploaded to the model's backend; tensors pass through. */
 function onDevice(model: MultiTaskModel, batch: InspectBatch): { x: Record<string, Tensor>; y: Tensor } {
@@ -90,20 +88,23 @@ function onDevice(model: MultiTaskModel, batch: InspectBatch): { x: Record<strin
   const first = columns[0]?.[1];
   const rows = (batch as { size?: number }).size ?? (first instanceof Tensor ? first.shape[0] : first?.length) ?? 0;
   if (rows === 0 || batch.y.length % rows !== 0) {
-    throw new Error(`inspectGradients: labels of length ${batch.y.length} do not fit ${rows} rows; pass y as [rows, nLabel] row-major (or as a Tensor)`);
+    throw new Error(
+      `inspectGradients: labels of length ${batch.y.length} do not fit ${rows} rows; pass y as [rows, nLabel] row-major (or as a Tensor)`,
+    );
   }
   const x: Record<string, Tensor> = {};
   for (const [name, col] of columns) {
-    x[name] = col instanceof Tensor ? col : col instanceof SequenceColumn ? fromArray(col.values, [rows, col.width], { backend }) : fromArray(col, [rows], { backend });
+    x[name] =
+      col instanceof Tensor
+        ? col
+        : col instanceof SequenceColumn
+          ? fromArray(col.values, [rows, col.width], { backend })
+          : fromArray(col, [rows], { backend });
   }
   return { x, y: fromArray(batch.y, [rows, batch.y.length / rows], { backend }) };
 }
 
-export async function inspectGradients(
-  model: MultiTaskModel,
-  batch: InspectBatch,
-  opts: InspectOptions = {},
-): Promise<GradientReport> {
+export async function inspectGradients(model: MultiTaskModel, batch: InspectBatch, opts: InspectOptions = {}): Promise<GradientReport> {
   const { x, y } = onDevice(model, batch);
   if (y.rank !== 2) throw new Error(`inspectGradients: labels y must be [batch, columns], got ${y.describe()}`);
   const plan = model.taskPlan(y.shape[1]);
@@ -130,7 +131,9 @@ export async function inspectGradients(
       const rows = out.shape[0];
       const column = (t: Tensor, c: number) => ops.reshape(ops.slice(t, [0, c], [rows, 1]), [rows]);
       const losses = terms.map((t) =>
-        t.type === 'classification' ? ops.binaryCrossEntropy(column(out, t.output), column(y, t.label)) : ops.mseLoss(column(out, t.output), column(y, t.label)),
+        t.type === 'classification'
+          ? ops.binaryCrossEntropy(column(out, t.output), column(y, t.label))
+          : ops.mseLoss(column(out, t.output), column(y, t.label)),
       );
       const grads = losses.map((l) => grad(l, shared));
 
@@ -205,7 +208,10 @@ function selectTasks(terms: TaskTerm[], wanted: (string | number)[] | undefined)
   if (!Array.isArray(wanted) || wanted.length === 0) throw new Error('inspectGradients: tasks must list at least one task name or index');
   return wanted.map((w) => {
     const t = typeof w === 'number' ? terms[w] : terms.find((term) => term.name === w);
-    if (!t) throw new Error(`inspectGradients: no trained task ${typeof w === 'number' ? `#${w}` : `'${w}'`}; the tasks are ${terms.map((x) => x.name).join(', ')}`);
+    if (!t)
+      throw new Error(
+        `inspectGradients: no trained task ${typeof w === 'number' ? `#${w}` : `'${w}'`}; the tasks are ${terms.map((x) => x.name).join(', ')}`,
+      );
     return t;
   });
 }
@@ -227,7 +233,11 @@ function groupDot(members: Member[], a: Tensor[], b: Tensor[]): Tensor {
  * Groups of the shared parameters: each expert of every shared Experts module, each shared gate, the
  * embedding tables together, and everything else by its top-level module (e.g. 'bottom').
  */
-function planGroups(model: MultiTaskModel, names: string[], tensors: Tensor[]): {
+function planGroups(
+  model: MultiTaskModel,
+  names: string[],
+  tensors: Tensor[],
+): {
   groups: PlannedGroup[];
   experts: { module: string; experts: Experts; nExpert: number; groups: string[] }[];
 } {
@@ -242,14 +252,28 @@ function planGroups(model: MultiTaskModel, names: string[], tensors: Tensor[]): 
     if (own.length === 0) continue;
     own.forEach(([n]) => taken.add(index.get(n)!));
     if (m instanceof Gate) {
-      groups.push(planned(path, 'gate', own.map(([n]) => ({ name: n, index: index.get(n)! })), tensors));
+      groups.push(
+        planned(
+          path,
+          'gate',
+          own.map(([n]) => ({ name: n, index: index.get(n)! })),
+          tensors,
+        ),
+      );
       continue;
     }
     const names: string[] = [];
     for (let e = 0; e < m.nExpert; e++) {
       const name = `${path}[${e}]`;
       names.push(name);
-      groups.push(planned(name, 'expert', own.map(([n]) => ({ name: `${n}[${e}]`, index: index.get(n)!, expert: e })), tensors));
+      groups.push(
+        planned(
+          name,
+          'expert',
+          own.map(([n]) => ({ name: `${n}[${e}]`, index: index.get(n)!, expert: e })),
+          tensors,
+        ),
+      );
     }
     experts.push({ module: path, experts: m, nExpert: m.nExpert, groups: names });
   }
@@ -264,11 +288,17 @@ function planGroups(model: MultiTaskModel, names: string[], tensors: Tensor[]): 
   const kinds: Record<string, GroupReport['kind']> = { embeddings: 'embeddings', bottom: 'bottom' };
   const others = [...rest].map(([top, members]) => planned(top, kinds[top] ?? 'other', members, tensors));
   // Inputs first: the embeddings, then the layers in model order.
-  return { groups: [...others.filter((g) => g.report.kind === 'embeddings'), ...groups, ...others.filter((g) => g.report.kind !== 'embeddings')], experts };
+  return {
+    groups: [...others.filter((g) => g.report.kind === 'embeddings'), ...groups, ...others.filter((g) => g.report.kind !== 'embeddings')],
+    experts,
+  };
 }
 
 function planned(name: string, kind: GroupReport['kind'], members: Member[], tensors: Tensor[]): PlannedGroup {
-  const size = members.reduce((s, m) => s + (m.expert === undefined ? tensors[m.index].size : tensors[m.index].size / tensors[m.index].shape[0]), 0);
+  const size = members.reduce(
+    (s, m) => s + (m.expert === undefined ? tensors[m.index].size : tensors[m.index].size / tensors[m.index].shape[0]),
+    0,
+  );
   return { report: { name, kind, parameters: members.map((m) => m.name), size }, members };
 }
 
@@ -295,9 +325,11 @@ export class GradientRecorder {
 
   constructor(opts: { every?: number; limit?: number } = {}) {
     const every = opts.every ?? 100;
-    if (!Number.isInteger(every) || every < 1) throw new Error(`GradientRecorder: every must be a positive integer, got ${String(opts.every)}`);
+    if (!Number.isInteger(every) || every < 1)
+      throw new Error(`GradientRecorder: every must be a positive integer, got ${String(opts.every)}`);
     const limit = opts.limit ?? Infinity;
-    if (!(limit === Infinity || (Number.isInteger(limit) && limit >= 1))) throw new Error(`GradientRecorder: limit must be a positive integer, got ${String(opts.limit)}`);
+    if (!(limit === Infinity || (Number.isInteger(limit) && limit >= 1)))
+      throw new Error(`GradientRecorder: limit must be a positive integer, got ${String(opts.limit)}`);
     this.every = every;
     this.limit = limit;
   }

@@ -16,8 +16,16 @@
 import { keep, noGrad } from '../tensor/engine.js';
 import * as ops from '../tensor/ops.js';
 import { Tensor, tensor, zeros } from '../tensor/tensor.js';
-import { balanceMethod, numberList, type BalanceContext, type BalanceStrategy, type StepReport, type StrategySnapshot, type StrategyState } from './strategy.js';
-import { HostWeights, TINY, accumulateGrad, backwardInto, checkFinite, checkTaskCount, requireShared, taskSpecificParams } from './util.js';
+import {
+  type BalanceContext,
+  type BalanceStrategy,
+  balanceMethod,
+  numberList,
+  type StepReport,
+  type StrategySnapshot,
+  type StrategyState,
+} from './strategy.js';
+import { accumulateGrad, backwardInto, checkFinite, checkTaskCount, HostWeights, requireShared, TINY, taskSpecificParams } from './util.js';
 
 export interface MetaBalanceOptions {
   /** r in [0, 1]; default 0.7. */
@@ -52,7 +60,13 @@ export class MetaBalance implements BalanceStrategy {
   constructor(a?: Tensor[] | { params: Tensor[] }[] | MetaBalanceOptions, b?: MetaBalanceOptions) {
     const opts = Array.isArray(a) ? (b ?? {}) : (a ?? {});
     this.params = Array.isArray(a) ? a.flatMap((x) => (x instanceof Tensor ? [x] : x.params)) : [];
-    this.relaxFactor = checkFinite('MetaBalance', 'relaxFactor', opts.relaxFactor ?? 0.7, (r) => r >= 0 && r <= 1, 'must be in [0, 1] (the paper uses 0.7)');
+    this.relaxFactor = checkFinite(
+      'MetaBalance',
+      'relaxFactor',
+      opts.relaxFactor ?? 0.7,
+      (r) => r >= 0 && r <= 1,
+      'must be in [0, 1] (the paper uses 0.7)',
+    );
     this.beta = checkFinite('MetaBalance', 'beta', opts.beta ?? 0.9, (v) => v >= 0 && v < 1, 'must be in [0, 1) (the paper uses 0.9)');
     const target = opts.targetTask ?? 0;
     if (!Number.isInteger(target) || target < 0) throw new Error(`MetaBalance: targetTask must be a task index ≥ 0, got ${String(target)}`);
@@ -84,14 +98,23 @@ export class MetaBalance implements BalanceStrategy {
     if (this.restored && this.restored[0].length !== T) {
       throw new Error(`MetaBalance: the restored moving averages are for ${this.restored[0].length} tasks but ${T} are trained`);
     }
-    this.averages ??= this.restored ? this.restored.map((m) => keep(tensor(m, { backend }))) : ctx.shared.map(() => keep(zeros([T], { backend })));
+    this.averages ??= this.restored
+      ? this.restored.map((m) => keep(tensor(m, { backend })))
+      : ctx.shared.map(() => keep(zeros([T], { backend })));
     this.restored = null;
     if (this.averages.length !== ctx.shared.length) {
-      throw new Error(`MetaBalance: its moving averages cover ${this.averages.length} shared tensors but this step has ${ctx.shared.length}; use one MetaBalance per model`);
+      throw new Error(
+        `MetaBalance: its moving averages cover ${this.averages.length} shared tensors but this step has ${ctx.shared.length}; use one MetaBalance per model`,
+      );
     }
     const grads = ctx.taskGradients(); // [task][shared tensor]
     const r = this.relaxFactor;
-    this.auxMask ??= keep(tensor(Array.from({ length: T }, (_, i) => (i === this.targetTask ? 0 : 1)), { backend }));
+    this.auxMask ??= keep(
+      tensor(
+        Array.from({ length: T }, (_, i) => (i === this.targetTask ? 0 : 1)),
+        { backend },
+      ),
+    );
     const aux = this.auxMask;
 
     noGrad(() => {
@@ -116,7 +139,10 @@ export class MetaBalance implements BalanceStrategy {
       this.lastWeights = keep(ops.sqrt(ops.div(scaledSq!, ops.add(plainSq!, TINY))));
     });
 
-    backwardInto(ctx.losses.reduce((x, y) => ops.add(x, y)), taskSpecificParams(ctx));
+    backwardInto(
+      ctx.losses.reduce((x, y) => ops.add(x, y)),
+      taskSpecificParams(ctx),
+    );
     return { weights: this.host.snapshot(this.lastWeights!) };
   }
 
@@ -160,11 +186,13 @@ export class MetaBalance implements BalanceStrategy {
   validateStateDict(state: StrategyState): void {
     const a = state.averages;
     if (a === null) return;
-    if (!Array.isArray(a) || a.length === 0) throw new Error(`MetaBalance state: averages must be null or one list per shared tensor, got ${JSON.stringify(a)}`);
+    if (!Array.isArray(a) || a.length === 0)
+      throw new Error(`MetaBalance state: averages must be null or one list per shared tensor, got ${JSON.stringify(a)}`);
     const T = Array.isArray(a[0]) ? a[0].length : 0;
     a.forEach((m, j) => {
       numberList(m, this.nTask ?? T, `MetaBalance state: averages[${j}]`);
-      if ((m as number[]).some((v) => v < 0)) throw new Error(`MetaBalance state: averages[${j}] holds a negative norm: ${JSON.stringify(m)}`);
+      if ((m as number[]).some((v) => v < 0))
+        throw new Error(`MetaBalance state: averages[${j}] holds a negative norm: ${JSON.stringify(m)}`);
     });
   }
 
@@ -184,13 +212,19 @@ export class MetaBalance implements BalanceStrategy {
 
 /** Whether x can balance tasks (a BalanceStrategy, e.g. a MetaBalance passed where an optimizer goes). */
 export function isBalanceStrategy(x: unknown): x is BalanceStrategy {
-  return !!x && typeof x === 'object' && typeof (x as BalanceStrategy).backward === 'function' && typeof (x as BalanceStrategy).name === 'string';
+  return (
+    !!x && typeof x === 'object' && typeof (x as BalanceStrategy).backward === 'function' && typeof (x as BalanceStrategy).name === 'string'
+  );
 }
 
 export const metaBalanceMethod = balanceMethod({
   name: 'metabalance',
   options: ['relaxFactor', 'beta', 'targetTask', 'nTask'],
-  summary: 'Scales the auxiliary tasks\' shared gradients towards the target task\'s magnitude',
-  paper: { authors: 'He et al.', venue: 'WWW 2022', title: 'MetaBalance: Improving Multi-Task Recommendations via Adapting Gradient Magnitudes of Auxiliary Tasks' },
+  summary: "Scales the auxiliary tasks' shared gradients towards the target task's magnitude",
+  paper: {
+    authors: 'He et al.',
+    venue: 'WWW 2022',
+    title: 'MetaBalance: Improving Multi-Task Recommendations via Adapting Gradient Magnitudes of Auxiliary Tasks',
+  },
   create: (options: MetaBalanceOptions) => new MetaBalance(options),
 });

@@ -11,10 +11,17 @@
 // is read back. The order is drawn from a seeded generator, the same on every backend.
 import { noGrad } from '../tensor/engine.js';
 import * as ops from '../tensor/ops.js';
-import { Random, isRandomState } from '../tensor/random.js';
+import { isRandomState, Random } from '../tensor/random.js';
 import type { Tensor } from '../tensor/tensor.js';
-import { balanceMethod, type BalanceContext, type BalanceStrategy, type StepReport, type StrategySnapshot, type StrategyState } from './strategy.js';
-import { TINY, accumulateGrad, backwardInto, checkTaskCount, dot, requireShared, sumSquares, taskSpecificParams } from './util.js';
+import {
+  type BalanceContext,
+  type BalanceStrategy,
+  balanceMethod,
+  type StepReport,
+  type StrategySnapshot,
+  type StrategyState,
+} from './strategy.js';
+import { accumulateGrad, backwardInto, checkTaskCount, dot, requireShared, sumSquares, TINY, taskSpecificParams } from './util.js';
 
 export interface PCGradOptions {
   /** Seed of the projection order. Default 0. */
@@ -66,7 +73,10 @@ export class PCGrad implements BalanceStrategy {
     requireShared(ctx, 'PCGrad');
     const combined = projectConflicting(ctx.taskGradients(), projectionOrder(this.rng, T));
     ctx.shared.forEach((p, j) => accumulateGrad(p, combined[j]));
-    backwardInto(ctx.losses.reduce((a, b) => ops.add(a, b)), taskSpecificParams(ctx));
+    backwardInto(
+      ctx.losses.reduce((a, b) => ops.add(a, b)),
+      taskSpecificParams(ctx),
+    );
     return { weights: Array<number>(T).fill(1) };
   }
 
@@ -82,7 +92,8 @@ export class PCGrad implements BalanceStrategy {
   }
 
   validateStateDict(state: StrategyState): void {
-    if (!isRandomState(state.random)) throw new Error(`PCGrad state: random must be a generator state, got ${JSON.stringify(state.random)}`);
+    if (!isRandomState(state.random))
+      throw new Error(`PCGrad state: random must be a generator state, got ${JSON.stringify(state.random)}`);
   }
 
   loadStateDict(state: StrategyState): void {

@@ -33,7 +33,11 @@ export function findBalanceMethod(name: string, methods: readonly BalanceMethod[
  * case-insensitive; unknown methods and unknown option names are errors. `methods` is the list to
  * choose from (default: the registered ones), so a method of your own needs no edit here.
  */
-export function createStrategy(spec: StrategySpec | StrategyMethod, defaults: StrategyDefaults = {}, methods: readonly BalanceMethod[] = BALANCE_METHODS): BalanceStrategy {
+export function createStrategy(
+  spec: StrategySpec | StrategyMethod,
+  defaults: StrategyDefaults = {},
+  methods: readonly BalanceMethod[] = BALANCE_METHODS,
+): BalanceStrategy {
   const names = methods.map((m) => m.name);
   const given = typeof spec === 'string' ? { method: spec } : spec;
   if (!given || typeof given !== 'object' || typeof given.method !== 'string') {
@@ -44,7 +48,9 @@ export function createStrategy(spec: StrategySpec | StrategyMethod, defaults: St
   const { method: _m, ...options } = given as { method: string } & Record<string, unknown>;
   const unknown = unknownKeys(options, entry.options);
   if (unknown.length) {
-    throw new Error(`createStrategy: ${entry.name} has no option${unknown.length > 1 ? 's' : ''} ${describeUnknown(unknown, entry.options)}; its options are ${entry.options.join(', ') || '(none)'}`);
+    throw new Error(
+      `createStrategy: ${entry.name} has no option${unknown.length > 1 ? 's' : ''} ${describeUnknown(unknown, entry.options)}; its options are ${entry.options.join(', ') || '(none)'}`,
+    );
   }
   return entry.create(options, defaults);
 }

@@ -120,6 +120,8 @@ export interface Paper {
 }
 
 /** A registry entry, with its name and options typed from what it is given. */
-export function balanceMethod<const Name extends string, Options extends object>(entry: BalanceMethod<Name, Options>): BalanceMethod<Name, Options> {
+export function balanceMethod<const Name extends string, Options extends object>(
+  entry: BalanceMethod<Name, Options>,
+): BalanceMethod<Name, Options> {
   return entry;
 }

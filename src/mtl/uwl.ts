@@ -9,9 +9,9 @@ import type { Backend } from '../backend/backend.js';
 import { normalizeTaskType, type TaskType, type TaskTypeInput } from '../models/base.js';
 import { getBackend, keep, noGrad, tidy } from '../tensor/engine.js';
 import * as ops from '../tensor/ops.js';
-import { backward, full, tensor, type Tensor } from '../tensor/tensor.js';
-import { balanceMethod, numberList, type BalanceContext, type BalanceStrategy, type StepReport, type StrategyState } from './strategy.js';
-import { HostWeights, checkTaskCount, stackScalars } from './util.js';
+import { backward, full, type Tensor, tensor } from '../tensor/tensor.js';
+import { type BalanceContext, type BalanceStrategy, balanceMethod, numberList, type StepReport, type StrategyState } from './strategy.js';
+import { checkTaskCount, HostWeights, stackScalars } from './util.js';
 
 export interface UWLOptions {
   /** One per task ('classification' / 'binary' or 'regression'); sets the number of tasks. */
@@ -39,7 +39,8 @@ export class UWL implements BalanceStrategy {
       throw new Error(`UWL: nTask must be a positive integer, got ${String(opts.nTask)}`);
     }
     const n = opts.taskTypes?.length ?? opts.nTask;
-    this.taskTypes = n === undefined ? null : (opts.taskTypes ?? Array<TaskTypeInput>(n).fill('classification')).map((t) => normalizeTaskType(t, 'UWL'));
+    this.taskTypes =
+      n === undefined ? null : (opts.taskTypes ?? Array<TaskTypeInput>(n).fill('classification')).map((t) => normalizeTaskType(t, 'UWL'));
     this.host = new HostWeights(this.taskTypes ? this.scales() : []);
     if (this.taskTypes) this.create(opts.backend ?? getBackend());
   }
@@ -66,7 +67,9 @@ export class UWL implements BalanceStrategy {
   setup(info: { nTask: number }): void {
     const n = this.taskTypes?.length;
     if (n !== undefined && n !== info.nTask) {
-      throw new Error(`UWL: built for ${n} tasks (taskTypes / nTask) but ${info.nTask} tasks are trained; give one task type per trained loss`);
+      throw new Error(
+        `UWL: built for ${n} tasks (taskTypes / nTask) but ${info.nTask} tasks are trained; give one task type per trained loss`,
+      );
     }
   }
 
@@ -74,7 +77,9 @@ export class UWL implements BalanceStrategy {
     const s = this.parameters;
     checkTaskCount('UWL', s.length, ctx.losses.length);
     if (s[0].backend !== ctx.losses[0].backend) {
-      throw new Error(`UWL: the log-variances live on ${s[0].backend.name} but the losses on ${ctx.losses[0].backend.name}; move them with the model (await t.moveTo(backend) for each of strategy.parameters)`);
+      throw new Error(
+        `UWL: the log-variances live on ${s[0].backend.name} but the losses on ${ctx.losses[0].backend.name}; move them with the model (await t.moveTo(backend) for each of strategy.parameters)`,
+      );
     }
     const c = this.scales();
     const terms = ctx.losses.map((l, i) => ops.add(ops.mul(ops.mul(ops.exp(ops.neg(s[i])), l), c[i]), ops.mul(s[i], 0.5)));
@@ -120,7 +125,9 @@ export class UWL implements BalanceStrategy {
   }
 
   private weightTensor(): Tensor {
-    return noGrad(() => ops.mul(ops.exp(ops.neg(stackScalars(this.parameters))), tensor(this.scales(), { backend: this.parameters[0].backend })));
+    return noGrad(() =>
+      ops.mul(ops.exp(ops.neg(stackScalars(this.parameters))), tensor(this.scales(), { backend: this.parameters[0].backend })),
+    );
   }
 
   private create(backend: Backend): void {
@@ -136,7 +143,12 @@ export const uwlMethod = balanceMethod({
   name: 'uwl',
   options: ['taskTypes', 'nTask', 'backend'],
   summary: 'Uncertainty weighting: a learned log-variance per task weighs its loss',
-  paper: { authors: 'Kendall, Gal & Cipolla', venue: 'CVPR 2018', title: 'Multi-Task Learning Using Uncertainty to Weigh Losses for Scene Geometry and Semantics' },
+  paper: {
+    authors: 'Kendall, Gal & Cipolla',
+    venue: 'CVPR 2018',
+    title: 'Multi-Task Learning Using Uncertainty to Weigh Losses for Scene Geometry and Semantics',
+  },
   // Without taskTypes or nTask, the trained tasks' types (the trainer passes them).
-  create: (options: UWLOptions, defaults) => new UWL({ ...options, taskTypes: options.taskTypes ?? (options.nTask === undefined ? defaults.taskTypes : undefined) }),
+  create: (options: UWLOptions, defaults) =>
+    new UWL({ ...options, taskTypes: options.taskTypes ?? (options.nTask === undefined ? defaults.taskTypes : undefined) }),
 });

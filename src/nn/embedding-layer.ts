@@ -1,8 +1,8 @@
 // Maps a batch of feature columns to the flattened model input: every sparse/sequence embedding
 // (in feature order), then the dense values — the input layout of torch-rechub's MTL models.
-import { featureWidth, type DenseFeature, type Feature, type SequenceFeature, type SparseFeature } from '../features.js';
+import { type DenseFeature, type Feature, featureWidth, type SequenceFeature, type SparseFeature } from '../features.js';
 import * as ops from '../tensor/ops.js';
-import { Tensor, fromArray } from '../tensor/tensor.js';
+import { fromArray, Tensor } from '../tensor/tensor.js';
 import { Embedding } from './layers.js';
 import { Module } from './module.js';
 import type { TorchEntry } from './torch-layout.js';
@@ -34,7 +34,9 @@ export class EmbeddingLayer extends Module {
       const owner = this.tables.get(f.sharedWith);
       if (!owner) throw new Error(`Feature '${f.name}' shares the table of '${f.sharedWith}', which is not a sparse feature of this model`);
       if (owner.dim !== f.embedDim || owner.vocabSize < f.vocabSize) {
-        throw new Error(`Feature '${f.name}' (vocab ${f.vocabSize}, dim ${f.embedDim}) cannot share '${f.sharedWith}' (vocab ${owner.vocabSize}, dim ${owner.dim})`);
+        throw new Error(
+          `Feature '${f.name}' (vocab ${f.vocabSize}, dim ${f.embedDim}) cannot share '${f.sharedWith}' (vocab ${owner.vocabSize}, dim ${owner.dim})`,
+        );
       }
     }
     this.outputDim = features.reduce((n, f) => n + featureWidth(f), 0);
@@ -53,7 +55,9 @@ export class EmbeddingLayer extends Module {
   private column(x: FeatureBatch, name: string): Tensor {
     const t = x[name];
     if (!t) {
-      throw new Error(`Missing input column '${name}'; the batch has ${Object.keys(x).join(', ') || 'no columns'}. Add the column or remove the feature.`);
+      throw new Error(
+        `Missing input column '${name}'; the batch has ${Object.keys(x).join(', ') || 'no columns'}. Add the column or remove the feature.`,
+      );
     }
     return t;
   }

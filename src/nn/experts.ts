@@ -2,11 +2,12 @@
 // stacked ([E, in, out]), so a layer is one batched matmul with its bias (ops.linear) and one grouped BatchNorm
 // however many experts there are. Per expert the parameters are exactly those of a torch-rechub
 // MLP(output_layer=False): Linear → BatchNorm1d → activation → Dropout per hidden size.
-import { globalRng, init } from '../tensor/random.js';
-import * as ops from '../tensor/ops.js';
-import { full, ones, zeros, type Tensor } from '../tensor/tensor.js';
-import { BatchNorm1d, Linear, applyActivation, diceMix, type ActivationName, type StatelessActivation } from './layers.js';
+
 import { stageWrite } from '../tensor/engine.js';
+import * as ops from '../tensor/ops.js';
+import { globalRng, init } from '../tensor/random.js';
+import { full, ones, type Tensor, zeros } from '../tensor/tensor.js';
+import { type ActivationName, applyActivation, BatchNorm1d, diceMix, Linear, type StatelessActivation } from './layers.js';
 import { Module } from './module.js';
 import { batchNormEntries, linearEntries, type TorchEntry } from './torch-layout.js';
 
@@ -25,7 +26,11 @@ export class GroupedBatchNorm extends Module {
   readonly runningVar: Tensor;
   /** Training-mode forwards so far, per group (torch's num_batches_tracked of each expert's BatchNorm). */
   readonly numBatchesTracked: number[];
-  constructor(readonly groups: number, readonly numFeatures: number, readonly opts: { eps?: number; momentum?: number; affine?: boolean } = {}) {
+  constructor(
+    readonly groups: number,
+    readonly numFeatures: number,
+    readonly opts: { eps?: number; momentum?: number; affine?: boolean } = {},
+  ) {
     super();
     const shape = [groups, 1, numFeatures];
     const affine = opts.affine ?? true;
@@ -45,12 +50,18 @@ export class GroupedBatchNorm extends Module {
     if (this.training) stageWrite(() => this.numBatchesTracked.forEach((n, g) => (this.numBatchesTracked[g] = n + 1)));
     const gamma = this.weight ?? full(shape, 1, { backend: x.backend });
     const beta = this.bias ?? full(shape, 0, { backend: x.backend });
-    return ops.batchNorm1d(x, gamma, beta, { runningMean: this.runningMean, runningVar: this.runningVar }, {
-      training: this.training,
-      eps: this.opts.eps,
-      momentum: this.opts.momentum,
-      relu: opts.relu,
-    });
+    return ops.batchNorm1d(
+      x,
+      gamma,
+      beta,
+      { runningMean: this.runningMean, runningVar: this.runningVar },
+      {
+        training: this.training,
+        eps: this.opts.eps,
+        momentum: this.opts.momentum,
+        relu: opts.relu,
+      },
+    );
   }
 }
 
@@ -64,7 +75,11 @@ class ExpertActivation extends Module {
   readonly slope: Tensor | null = null;
   readonly alpha: Tensor | null = null;
   readonly bn: GroupedBatchNorm | null = null;
-  constructor(readonly kind: string, nExpert: number, dim: number) {
+  constructor(
+    readonly kind: string,
+    nExpert: number,
+    dim: number,
+  ) {
     super();
     if (!EXPERT_ACTIVATIONS.includes(kind)) {
       throw new Error(`Experts: unknown activation '${kind}'; use one of ${EXPERT_ACTIVATIONS.join(', ')}`);
@@ -83,7 +98,10 @@ class ExpertActivation extends Module {
   /** Expert e's activation parameters in torch-rechub (PReLU: its slope [1]). */
   torchEntries(prefix: string, e: number): TorchEntry[] {
     if (this.slope) return [{ kind: 'parameter', name: `${prefix}.weight`, shape: [1], tensor: this.slope, slot: e }];
-    if (this.alpha) throw new Error(`${prefix}: Dice has no torch-rechub counterpart with the same parameters (torch-rechub's Dice has one α and no BatchNorm); use another activation to export`);
+    if (this.alpha)
+      throw new Error(
+        `${prefix}: Dice has no torch-rechub counterpart with the same parameters (torch-rechub's Dice has one α and no BatchNorm); use another activation to export`,
+      );
     return [];
   }
 }
@@ -94,7 +112,13 @@ class ExpertLayer extends Module {
   readonly bias: Tensor;
   readonly bn: GroupedBatchNorm;
   readonly act: ExpertActivation;
-  constructor(nExpert: number, readonly inFeatures: number, readonly outFeatures: number, activation: string, readonly dropout: number) {
+  constructor(
+    nExpert: number,
+    readonly inFeatures: number,
+    readonly outFeatures: number,
+    activation: string,
+    readonly dropout: number,
+  ) {
     super();
     // torch's Linear default, drawn independently for every expert.
     const bound = 1 / Math.sqrt(inFeatures);
@@ -125,9 +149,14 @@ export class Experts extends Module {
   /** Width of each expert's output (the last hidden size). */
   readonly outputDim: number;
 
-  constructor(readonly nExpert: number, readonly inputDim: number, opts: ExpertsOptions) {
+  constructor(
+    readonly nExpert: number,
+    readonly inputDim: number,
+    opts: ExpertsOptions,
+  ) {
     super();
-    if (!Number.isInteger(nExpert) || nExpert < 1) throw new Error(`Experts: the number of experts must be a positive integer, got ${nExpert}`);
+    if (!Number.isInteger(nExpert) || nExpert < 1)
+      throw new Error(`Experts: the number of experts must be a positive integer, got ${nExpert}`);
     if (!opts.dims?.length) throw new Error('Experts: dims must list at least one hidden size, e.g. { dims: [16] }');
     const dropout = opts.dropout ?? 0;
     if (!(dropout >= 0 && dropout < 1)) throw new Error(`Experts: dropout must be in [0, 1), got ${dropout}`);
@@ -148,7 +177,9 @@ export class Experts extends Module {
     const shared = x.rank === 2;
     const width = x.shape[x.rank - 1];
     if ((!shared && (x.rank !== 3 || x.shape[0] !== this.nExpert)) || width !== this.inputDim) {
-      throw new Error(`Experts(${this.nExpert} × ${this.inputDim} → ${this.outputDim}): expected input [batch, ${this.inputDim}] or [${this.nExpert}, batch, ${this.inputDim}], got ${x.describe()}`);
+      throw new Error(
+        `Experts(${this.nExpert} × ${this.inputDim} → ${this.outputDim}): expected input [batch, ${this.inputDim}] or [${this.nExpert}, batch, ${this.inputDim}], got ${x.describe()}`,
+      );
     }
     let h = x;
     for (const layer of this.layers) h = layer.forward(h);
@@ -169,7 +200,10 @@ export class Experts extends Module {
 export class Gate extends Module {
   readonly linear: Linear;
   readonly bn: BatchNorm1d;
-  constructor(readonly inputDim: number, readonly nExpert: number) {
+  constructor(
+    readonly inputDim: number,
+    readonly nExpert: number,
+  ) {
     super();
     this.linear = this.child('linear', new Linear(inputDim, nExpert));
     this.bn = this.child('bn', new BatchNorm1d(nExpert));

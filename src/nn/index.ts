@@ -1,8 +1,8 @@
-export { Module } from './module.js';
-export { Linear, BatchNorm1d, Dropout, Embedding, MLP, PReLU, Dice, activation } from './layers.js';
-export type { ActivationName, MLPOptions } from './layers.js';
-export { EmbeddingLayer } from './embedding-layer.js';
 export type { FeatureBatch } from './embedding-layer.js';
-export { Experts, Gate, GroupedBatchNorm } from './experts.js';
+export { EmbeddingLayer } from './embedding-layer.js';
 export type { ExpertsOptions } from './experts.js';
-export type { TorchEntry, TorchTensorEntry, TorchCounterEntry } from './torch-layout.js';
+export { Experts, Gate, GroupedBatchNorm } from './experts.js';
+export type { ActivationName, MLPOptions } from './layers.js';
+export { activation, BatchNorm1d, Dice, Dropout, Embedding, Linear, MLP, PReLU } from './layers.js';
+export { Module } from './module.js';
+export type { TorchCounterEntry, TorchEntry, TorchTensorEntry } from './torch-layout.js';

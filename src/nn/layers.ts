@@ -1,9 +1,9 @@
 // The layers of the models: Linear, BatchNorm1d, Dropout, Embedding, activations, and MLP.
-import { globalRng } from '../tensor/random.js';
-import { init } from '../tensor/random.js';
-import * as ops from '../tensor/ops.js';
-import { full, ones, zeros, type Tensor } from '../tensor/tensor.js';
+
 import { stageWrite } from '../tensor/engine.js';
+import * as ops from '../tensor/ops.js';
+import { globalRng, init } from '../tensor/random.js';
+import { full, ones, type Tensor, zeros } from '../tensor/tensor.js';
 import { Module } from './module.js';
 import { batchNormEntries, linearEntries, type TorchEntry } from './torch-layout.js';
 
@@ -11,7 +11,11 @@ import { batchNormEntries, linearEntries, type TorchEntry } from './torch-layout
 export class Linear extends Module {
   readonly weight: Tensor;
   readonly bias: Tensor | null;
-  constructor(readonly inFeatures: number, readonly outFeatures: number, opts: { bias?: boolean } = {}) {
+  constructor(
+    readonly inFeatures: number,
+    readonly outFeatures: number,
+    opts: { bias?: boolean } = {},
+  ) {
     super();
     const bound = 1 / Math.sqrt(inFeatures);
     this.weight = this.param('weight', init.uniform([inFeatures, outFeatures], -bound, bound));
@@ -19,7 +23,9 @@ export class Linear extends Module {
   }
   forward(x: Tensor): Tensor {
     if (x.shape[x.rank - 1] !== this.inFeatures) {
-      throw new Error(`Linear(${this.inFeatures} → ${this.outFeatures}): input ${x.describe()} has ${x.shape[x.rank - 1]} features, expected ${this.inFeatures}`);
+      throw new Error(
+        `Linear(${this.inFeatures} → ${this.outFeatures}): input ${x.describe()} has ${x.shape[x.rank - 1]} features, expected ${this.inFeatures}`,
+      );
     }
     return ops.linear(x, this.weight, this.bias);
   }
@@ -36,7 +42,10 @@ export class BatchNorm1d extends Module {
   readonly runningVar: Tensor;
   /** Training-mode forwards so far (torch's num_batches_tracked; informational, momentum is fixed). */
   numBatchesTracked = 0;
-  constructor(readonly numFeatures: number, readonly opts: { eps?: number; momentum?: number; affine?: boolean } = {}) {
+  constructor(
+    readonly numFeatures: number,
+    readonly opts: { eps?: number; momentum?: number; affine?: boolean } = {},
+  ) {
     super();
     const affine = opts.affine ?? true;
     this.weight = affine ? this.param('weight', ones([numFeatures])) : null;
@@ -49,7 +58,13 @@ export class BatchNorm1d extends Module {
     const gamma = this.weight ?? full([this.numFeatures], 1);
     const beta = this.bias ?? full([this.numFeatures], 0);
     if (this.training) stageWrite(() => this.numBatchesTracked++);
-    return ops.batchNorm1d(x, gamma, beta, { runningMean: this.runningMean, runningVar: this.runningVar }, { training: this.training, ...this.opts, relu: opts.relu });
+    return ops.batchNorm1d(
+      x,
+      gamma,
+      beta,
+      { runningMean: this.runningMean, runningVar: this.runningVar },
+      { training: this.training, ...this.opts, relu: opts.relu },
+    );
   }
   torchEntries(prefix: string): TorchEntry[] {
     return batchNormEntries(prefix, this, { get: () => this.numBatchesTracked, set: (v) => (this.numBatchesTracked = v) });
@@ -71,7 +86,11 @@ export class Dropout extends Module {
 /** A lookup table [vocab, dim], initialised N(0, std) (1e-4 as torch-rechub). */
 export class Embedding extends Module {
   readonly weight: Tensor;
-  constructor(readonly vocabSize: number, readonly dim: number, opts: { std?: number; name?: string } = {}) {
+  constructor(
+    readonly vocabSize: number,
+    readonly dim: number,
+    opts: { std?: number; name?: string } = {},
+  ) {
     super();
     this.weight = this.param('weight', init.normal([vocabSize, dim], 0, opts.std ?? 1e-4));
     this.label = opts.name ?? `Embedding(${vocabSize}, ${dim})`;
@@ -121,12 +140,18 @@ export type StatelessActivation = Exclude<ActivationName, 'prelu' | 'dice'>;
 /** The activations without parameters, on a tensor of any shape (softmax: over the last axis). */
 export function applyActivation(kind: StatelessActivation, x: Tensor): Tensor {
   switch (kind) {
-    case 'relu': return ops.relu(x);
-    case 'sigmoid': return ops.sigmoid(x);
-    case 'tanh': return ops.tanh(x);
-    case 'leakyrelu': return ops.leakyRelu(x, 0.01);
-    case 'softmax': return ops.softmax(x);
-    case 'linear': return x;
+    case 'relu':
+      return ops.relu(x);
+    case 'sigmoid':
+      return ops.sigmoid(x);
+    case 'tanh':
+      return ops.tanh(x);
+    case 'leakyrelu':
+      return ops.leakyRelu(x, 0.01);
+    case 'softmax':
+      return ops.softmax(x);
+    case 'linear':
+      return x;
   }
 }
 
@@ -157,7 +182,10 @@ export function activation(name: ActivationName | string, dim: number): Module &
 /** An activation's torch-rechub entries: none, or PReLU's slope. Dice's parameters differ from torch-rechub's. */
 function activationEntries(act: Module, prefix: string): TorchEntry[] {
   if (act instanceof PReLU) return act.torchEntries(prefix);
-  if (act instanceof Dice) throw new Error(`${prefix}: Dice has no torch-rechub counterpart with the same parameters (torch-rechub's Dice has one α and no BatchNorm); use another activation to export`);
+  if (act instanceof Dice)
+    throw new Error(
+      `${prefix}: Dice has no torch-rechub counterpart with the same parameters (torch-rechub's Dice has one α and no BatchNorm); use another activation to export`,
+    );
   return [];
 }
 
@@ -174,7 +202,10 @@ export class MLP extends Module {
   private readonly blocks: { linear: Linear; bn: BatchNorm1d; act: Module & { forward(x: Tensor): Tensor }; drop: Dropout }[] = [];
   private readonly output: Linear | null;
   readonly outputDim: number;
-  constructor(readonly inputDim: number, opts: MLPOptions) {
+  constructor(
+    readonly inputDim: number,
+    opts: MLPOptions,
+  ) {
     super();
     let d = inputDim;
     opts.dims.forEach((h, i) => {
@@ -186,7 +217,7 @@ export class MLP extends Module {
       });
       d = h;
     });
-    this.output = opts.outputLayer ?? true ? this.child('output', new Linear(d, 1)) : null;
+    this.output = (opts.outputLayer ?? true) ? this.child('output', new Linear(d, 1)) : null;
     this.outputDim = this.output ? 1 : d;
   }
   /**
@@ -207,7 +238,10 @@ export class MLP extends Module {
     let h = x;
     for (const b of this.blocks) {
       // ReLU goes into the BatchNorm call, which fuses the two at inference where the backend can.
-      const normed = b.act instanceof Activation && b.act.kind === 'relu' ? b.bn.forward(b.linear.forward(h), { relu: true }) : b.act.forward(b.bn.forward(b.linear.forward(h)));
+      const normed =
+        b.act instanceof Activation && b.act.kind === 'relu'
+          ? b.bn.forward(b.linear.forward(h), { relu: true })
+          : b.act.forward(b.bn.forward(b.linear.forward(h)));
       h = b.drop.forward(normed);
     }
     return this.output ? this.output.forward(h) : h;

@@ -3,7 +3,7 @@
 import type { Backend } from '../backend/backend.js';
 import { keep } from '../tensor/engine.js';
 import { assign } from '../tensor/ops.js';
-import { Tensor, fmtShape } from '../tensor/tensor.js';
+import { fmtShape, Tensor } from '../tensor/tensor.js';
 
 export abstract class Module {
   training = true;
@@ -85,7 +85,8 @@ export abstract class Module {
    * plain name (unexpected, unless the model has it), never Object.prototype's.
    */
   stateDictProblems(state: Record<string, Tensor>, opts: { strict?: boolean } = {}): string[] {
-    if (!state || typeof state !== 'object' || Array.isArray(state)) return [`expected an object of tensors by name, got ${state === null ? 'null' : Array.isArray(state) ? 'an array' : typeof state}`];
+    if (!state || typeof state !== 'object' || Array.isArray(state))
+      return [`expected an object of tensors by name, got ${state === null ? 'null' : Array.isArray(state) ? 'an array' : typeof state}`];
     const strict = opts.strict ?? true;
     const own = new Map([...this.namedParameters(), ...this.namedBuffers()]);
     const problems: string[] = [];
@@ -95,14 +96,20 @@ export abstract class Module {
         continue;
       }
       const src: unknown = state[name];
-      if (!(src instanceof Tensor)) problems.push(`'${name}': not a Tensor (${src === null ? 'null' : Array.isArray(src) ? 'an array' : typeof src}); build it with fromArray(values, ${fmtShape(t.shape)})`);
+      if (!(src instanceof Tensor))
+        problems.push(
+          `'${name}': not a Tensor (${src === null ? 'null' : Array.isArray(src) ? 'an array' : typeof src}); build it with fromArray(values, ${fmtShape(t.shape)})`,
+        );
       else if (src.disposed) problems.push(`'${name}': the tensor was disposed`);
       else if (src.shape.join() !== t.shape.join()) problems.push(`'${name}': expected ${fmtShape(t.shape)}, got ${fmtShape(src.shape)}`);
       else if (src.dtype !== t.dtype) problems.push(`'${name}': expected ${t.dtype}, got ${src.dtype}`);
     }
     if (strict) {
       for (const name of Object.keys(state)) {
-        if (!own.has(name)) problems.push(`unexpected '${name}' (the model has no parameter or buffer of that name; pass { strict: false } to ignore extra entries)`);
+        if (!own.has(name))
+          problems.push(
+            `unexpected '${name}' (the model has no parameter or buffer of that name; pass { strict: false } to ignore extra entries)`,
+          );
       }
     }
     return problems;
@@ -111,7 +118,8 @@ export abstract class Module {
   /** Throws, naming every problem, when `state` cannot be loaded. Changes nothing. */
   validateStateDict(state: Record<string, Tensor>, opts: { strict?: boolean } = {}): void {
     const problems = this.stateDictProblems(state, opts);
-    if (problems.length) throw new Error(`loadStateDict: state does not match the model (nothing was changed):\n  ${problems.join('\n  ')}`);
+    if (problems.length)
+      throw new Error(`loadStateDict: state does not match the model (nothing was changed):\n  ${problems.join('\n  ')}`);
   }
 
   /**

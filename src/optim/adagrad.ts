@@ -2,7 +2,7 @@
 //   d = g + wd·θ;  clr = lr / (1 + (step − 1)·lrDecay);  s ← s + d²;  θ ← θ − clr · d / (√s + eps)
 import { add, assign, div, mul, sqrt, square, sub } from '../tensor/ops.js';
 import type { Tensor } from '../tensor/tensor.js';
-import { Optimizer, checkRange, type OptimizerParamGroup, type ParamGroup, type ParamState } from './optimizer.js';
+import { checkRange, Optimizer, type OptimizerParamGroup, type ParamGroup, type ParamState } from './optimizer.js';
 
 export interface AdagradOptions {
   /** Default 1e-2 (torch's default). */
@@ -28,7 +28,14 @@ export class Adagrad extends Optimizer {
     this.initialAccumulatorValue = opts.initialAccumulatorValue ?? 0;
     this.eps = opts.eps ?? 1e-10;
     checkRange('Adagrad', 'lrDecay', this.lrDecay, 0, Infinity, 'use 0 for no decay');
-    checkRange('Adagrad', 'initialAccumulatorValue', this.initialAccumulatorValue, 0, Infinity, 'use 0 (the default) or a small positive value');
+    checkRange(
+      'Adagrad',
+      'initialAccumulatorValue',
+      this.initialAccumulatorValue,
+      0,
+      Infinity,
+      'use 0 (the default) or a small positive value',
+    );
     checkRange('Adagrad', 'eps', this.eps, 0, Infinity, 'the usual value is 1e-10');
   }
 

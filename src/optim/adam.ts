@@ -3,7 +3,7 @@
 // (or, on a backend without it, the same update from elementwise kernels).
 import type { AdamHyper, Backend, BinaryOp, Buffer, UnaryOp } from '../backend/backend.js';
 import type { Tensor } from '../tensor/tensor.js';
-import { Optimizer, checkRange, type OptimizerParamGroup, type ParamGroup, type ParamState } from './optimizer.js';
+import { checkRange, Optimizer, type OptimizerParamGroup, type ParamGroup, type ParamState } from './optimizer.js';
 
 export interface AdamOptions {
   /** Default 1e-3. */
@@ -20,10 +20,17 @@ abstract class AdamFamily extends Optimizer {
   readonly betas: [number, number];
   readonly eps: number;
 
-  protected constructor(type: string, params: Tensor[] | ParamGroup[], opts: AdamOptions, defaultWeightDecay: number, private readonly decoupled: boolean) {
+  protected constructor(
+    type: string,
+    params: Tensor[] | ParamGroup[],
+    opts: AdamOptions,
+    defaultWeightDecay: number,
+    private readonly decoupled: boolean,
+  ) {
     super(type, params, { lr: opts.lr ?? 1e-3, weightDecay: opts.weightDecay ?? defaultWeightDecay }, ['exp_avg', 'exp_avg_sq']);
     const betas = opts.betas ?? [0.9, 0.999];
-    if (!Array.isArray(betas) || betas.length !== 2) throw new Error(`${type}: betas must be a pair [beta1, beta2], got ${String(betas)}; the usual value is [0.9, 0.999]`);
+    if (!Array.isArray(betas) || betas.length !== 2)
+      throw new Error(`${type}: betas must be a pair [beta1, beta2], got ${String(betas)}; the usual value is [0.9, 0.999]`);
     checkRange(type, 'betas[0]', betas[0], 0, 1, 'the usual value is 0.9');
     checkRange(type, 'betas[1]', betas[1], 0, 1, 'the usual value is 0.999');
     const eps = opts.eps ?? 1e-8;
@@ -60,7 +67,8 @@ function composedAdam(b: Backend, p: Buffer, g: Buffer, m: Buffer, v: Buffer, n:
   const u = b.alloc(n, 'f32');
   try {
     let grad = g;
-    if (h.weightDecay !== 0 && h.decoupled) unary('affine', p, p, 1 - h.lr * h.weightDecay); // θ ← θ(1 − lr·wd)
+    if (h.weightDecay !== 0 && h.decoupled)
+      unary('affine', p, p, 1 - h.lr * h.weightDecay); // θ ← θ(1 − lr·wd)
     else if (h.weightDecay !== 0) {
       unary('affine', p, t, h.weightDecay); // g' = g + wd·θ
       binary('add', g, t, t);

@@ -1,10 +1,10 @@
-export { Optimizer } from './optimizer.js';
-export type { ParamGroup, OptimizerParamGroup, OptimizerStateDict, ParamState } from './optimizer.js';
-export { SGD } from './sgd.js';
-export type { SGDOptions } from './sgd.js';
-export { Adam, AdamW } from './adam.js';
-export type { AdamOptions } from './adam.js';
-export { Adagrad } from './adagrad.js';
 export type { AdagradOptions } from './adagrad.js';
-export { LRScheduler, StepLR, CosineAnnealingLR } from './scheduler.js';
+export { Adagrad } from './adagrad.js';
+export type { AdamOptions } from './adam.js';
+export { Adam, AdamW } from './adam.js';
+export type { OptimizerParamGroup, OptimizerStateDict, ParamGroup, ParamState } from './optimizer.js';
+export { Optimizer } from './optimizer.js';
 export type { SchedulerStateDict } from './scheduler.js';
+export { CosineAnnealingLR, LRScheduler, StepLR } from './scheduler.js';
+export type { SGDOptions } from './sgd.js';
+export { SGD } from './sgd.js';

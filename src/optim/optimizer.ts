@@ -3,7 +3,7 @@
 // Updates happen in place on the parameters' backend; nothing is read back to the host.
 import { keep, noGrad, tidy } from '../tensor/engine.js';
 import { assign } from '../tensor/ops.js';
-import { Tensor, fmtShape, fromArray, full } from '../tensor/tensor.js';
+import { fmtShape, fromArray, full, Tensor } from '../tensor/tensor.js';
 
 /** A set of parameters sharing hyperparameters; unset fields take the optimizer's defaults. */
 export interface ParamGroup {
@@ -70,13 +70,17 @@ export abstract class Optimizer {
       noGrad(() => {
         this.paramGroups.forEach((group, gi) => {
           if (!(group.lr >= 0 && Number.isFinite(group.lr))) {
-            throw new Error(`${this.type}: ${groupLabel(group, gi)} has lr ${group.lr}; it must be a finite number ≥ 0 (check the scheduler or the code that sets paramGroups[${gi}].lr)`);
+            throw new Error(
+              `${this.type}: ${groupLabel(group, gi)} has lr ${group.lr}; it must be a finite number ≥ 0 (check the scheduler or the code that sets paramGroups[${gi}].lr)`,
+            );
           }
           for (const p of group.params) {
             const g = p.grad;
             if (!g) continue;
             if (g.shape.join() !== p.shape.join() || g.dtype !== 'f32' || g.backend !== p.backend) {
-              throw new Error(`${this.type}: the gradient ${g.describe()} on ${g.backend.name} does not match parameter ${p.describe()} on ${p.backend.name}`);
+              throw new Error(
+                `${this.type}: the gradient ${g.describe()} on ${g.backend.name} does not match parameter ${p.describe()} on ${p.backend.name}`,
+              );
             }
             let s = this.state.get(p);
             if (!s) {
@@ -122,7 +126,12 @@ export abstract class Optimizer {
     });
     return {
       type: this.type,
-      groups: this.paramGroups.map((g) => ({ lr: g.lr, weightDecay: g.weightDecay, ...(g.name !== undefined ? { name: g.name } : {}), numParams: g.params.length })),
+      groups: this.paramGroups.map((g) => ({
+        lr: g.lr,
+        weightDecay: g.weightDecay,
+        ...(g.name !== undefined ? { name: g.name } : {}),
+        numParams: g.params.length,
+      })),
       state,
     };
   }
@@ -153,9 +162,12 @@ export abstract class Optimizer {
   stateDictProblems(sd: OptimizerStateDict, paramName?: (p: Tensor) => string | undefined): string[] {
     const problems: string[] = [];
     if (!isRecord(sd)) return [`expected a state dict object { type, groups, state }, got ${describeValue(sd)}`];
-    if (sd.type !== this.type) problems.push(`it was saved by ${String(sd.type)}, this is ${this.type}; load it into the same kind of optimizer`);
+    if (sd.type !== this.type)
+      problems.push(`it was saved by ${String(sd.type)}, this is ${this.type}; load it into the same kind of optimizer`);
     if (!Array.isArray(sd.groups) || sd.groups.length !== this.paramGroups.length) {
-      problems.push(`it has ${Array.isArray(sd.groups) ? sd.groups.length : 'no list of'} parameter groups, this optimizer has ${this.paramGroups.length}; build the optimizer with the same groups`);
+      problems.push(
+        `it has ${Array.isArray(sd.groups) ? sd.groups.length : 'no list of'} parameter groups, this optimizer has ${this.paramGroups.length}; build the optimizer with the same groups`,
+      );
     } else {
       sd.groups.forEach((g, i) => {
         const own = this.paramGroups[i];
@@ -163,9 +175,14 @@ export abstract class Optimizer {
           problems.push(`${groupLabel(own, i)}: expected { lr, weightDecay, numParams }, got ${describeValue(g)}`);
           return;
         }
-        if (g.numParams !== own.params.length) problems.push(`${groupLabel(own, i)}: ${String(g.numParams)} parameters saved, ${own.params.length} here; build the optimizer with the same groups`);
-        if (!(typeof g.lr === 'number' && g.lr >= 0 && Number.isFinite(g.lr))) problems.push(`${groupLabel(own, i)}: lr ${String(g.lr)} is not a finite number ≥ 0`);
-        if (!(typeof g.weightDecay === 'number' && g.weightDecay >= 0 && Number.isFinite(g.weightDecay))) problems.push(`${groupLabel(own, i)}: weightDecay ${String(g.weightDecay)} is not a finite number ≥ 0`);
+        if (g.numParams !== own.params.length)
+          problems.push(
+            `${groupLabel(own, i)}: ${String(g.numParams)} parameters saved, ${own.params.length} here; build the optimizer with the same groups`,
+          );
+        if (!(typeof g.lr === 'number' && g.lr >= 0 && Number.isFinite(g.lr)))
+          problems.push(`${groupLabel(own, i)}: lr ${String(g.lr)} is not a finite number ≥ 0`);
+        if (!(typeof g.weightDecay === 'number' && g.weightDecay >= 0 && Number.isFinite(g.weightDecay)))
+          problems.push(`${groupLabel(own, i)}: weightDecay ${String(g.weightDecay)} is not a finite number ≥ 0`);
       });
     }
     const params = this.allParams();
@@ -178,7 +195,9 @@ export abstract class Optimizer {
     for (const key of Object.keys(state)) {
       const i = /^(0|[1-9][0-9]*)$/.test(key) ? Number(key) : NaN;
       if (!(i < params.length)) {
-        problems.push(`state for '${key}', which is not a parameter index (there are ${params.length} parameters, #0 to #${params.length - 1})`);
+        problems.push(
+          `state for '${key}', which is not a parameter index (there are ${params.length} parameters, #0 to #${params.length - 1})`,
+        );
         continue;
       }
       const p = params[i];
@@ -189,25 +208,36 @@ export abstract class Optimizer {
         problems.push(`${where}: expected { step, buffers }, got ${describeValue(s)}`);
         continue;
       }
-      if (!(typeof s.step === 'number' && Number.isSafeInteger(s.step) && s.step >= 0)) problems.push(`${where}: step ${describeStep(s.step)} is not a non-negative integer`);
+      if (!(typeof s.step === 'number' && Number.isSafeInteger(s.step) && s.step >= 0))
+        problems.push(`${where}: step ${describeStep(s.step)} is not a non-negative integer`);
       const buffers: unknown = s.buffers ?? {};
       if (!isRecord(buffers)) {
         problems.push(`${where}: buffers is ${describeValue(buffers)}, expected an object of state tensors`);
         continue;
       }
       for (const name of required) {
-        if (!Object.hasOwn(buffers, name)) problems.push(`${where}: missing '${name}' (${this.describeStateKeys()} for every parameter it has updated; the next step would start it from zeros). Save and load with the same optimizer and options`);
+        if (!Object.hasOwn(buffers, name))
+          problems.push(
+            `${where}: missing '${name}' (${this.describeStateKeys()} for every parameter it has updated; the next step would start it from zeros). Save and load with the same optimizer and options`,
+          );
       }
       for (const name of Object.keys(buffers)) {
         const value = (buffers as Record<string, unknown>)[name];
         if (!required.includes(name)) {
-          problems.push(`${where}: unexpected state '${name}' (${this.describeStateKeys()}); build the optimizer with the options it was saved with`);
+          problems.push(
+            `${where}: unexpected state '${name}' (${this.describeStateKeys()}); build the optimizer with the options it was saved with`,
+          );
         } else if (value instanceof Float32Array) {
-          if (value.length !== p.size) problems.push(`parameter #${i} '${name}': ${value.length} values, parameter ${p.describe()} has ${p.size}`);
+          if (value.length !== p.size)
+            problems.push(`parameter #${i} '${name}': ${value.length} values, parameter ${p.describe()} has ${p.size}`);
         } else if (value instanceof Tensor) {
           if (value.disposed) problems.push(`parameter #${i} '${name}': the tensor was disposed`);
-          else if (value.shape.join() !== p.shape.join() || value.dtype !== 'f32') problems.push(`parameter #${i} '${name}': ${value.describe()} does not match parameter ${p.describe()}`);
-          else if (value.backend !== p.backend) problems.push(`parameter #${i} '${name}': lives on ${value.backend.name}, the parameter on ${p.backend.name}; pass its values as a Float32Array`);
+          else if (value.shape.join() !== p.shape.join() || value.dtype !== 'f32')
+            problems.push(`parameter #${i} '${name}': ${value.describe()} does not match parameter ${p.describe()}`);
+          else if (value.backend !== p.backend)
+            problems.push(
+              `parameter #${i} '${name}': lives on ${value.backend.name}, the parameter on ${p.backend.name}; pass its values as a Float32Array`,
+            );
         } else problems.push(`parameter #${i} '${name}': expected a Tensor or Float32Array, got ${describeValue(value)}`);
       }
     }
@@ -217,7 +247,10 @@ export abstract class Optimizer {
   /** Throws, naming every mismatch, when `sd` does not fit this optimizer. Changes nothing. */
   validateStateDict(sd: OptimizerStateDict): void {
     const problems = this.stateDictProblems(sd);
-    if (problems.length) throw new Error(`${this.type}.loadStateDict: the state does not fit this optimizer (nothing was changed):\n  ${problems.join('\n  ')}`);
+    if (problems.length)
+      throw new Error(
+        `${this.type}.loadStateDict: the state does not fit this optimizer (nothing was changed):\n  ${problems.join('\n  ')}`,
+      );
   }
 
   /**
@@ -299,12 +332,15 @@ function resolveGroups(type: string, params: Tensor[] | ParamGroup[], defaults: 
   if (params.length === 0) {
     throw new Error(`${type}: got an empty parameter list; pass model.parameters() of a model that has parameters`);
   }
-  const isGroup = (x: unknown): x is ParamGroup => !!x && typeof x === 'object' && !(x instanceof Tensor) && Array.isArray((x as ParamGroup).params);
+  const isGroup = (x: unknown): x is ParamGroup =>
+    !!x && typeof x === 'object' && !(x instanceof Tensor) && Array.isArray((x as ParamGroup).params);
   let groups: ParamGroup[];
   if (params.every((x) => x instanceof Tensor)) groups = [{ params: params as Tensor[] }];
   else if (params.every(isGroup)) groups = params as ParamGroup[];
   else {
-    throw new Error(`${type}: params must be all Tensors or all param groups ({ params: Tensor[], lr?, weightDecay?, name? }), not a mix or other values`);
+    throw new Error(
+      `${type}: params must be all Tensors or all param groups ({ params: Tensor[], lr?, weightDecay?, name? }), not a mix or other values`,
+    );
   }
 
   const owner = new Map<Tensor, string>();
@@ -318,7 +354,8 @@ function resolveGroups(type: string, params: Tensor[] | ParamGroup[], defaults: 
     for (const p of g.params) {
       if (!(p instanceof Tensor)) throw new Error(`${type}: ${label} contains ${describeValue(p)}, not a Tensor`);
       if (p.disposed) throw new Error(`${type}: parameter ${p.describe()} in ${label} was disposed`);
-      if (p.dtype !== 'f32') throw new Error(`${type}: parameter ${p.describe()} in ${label} is not float32; only float tensors can be optimized`);
+      if (p.dtype !== 'f32')
+        throw new Error(`${type}: parameter ${p.describe()} in ${label} is not float32; only float tensors can be optimized`);
       const prev = owner.get(p);
       if (prev !== undefined) {
         throw new Error(
@@ -336,7 +373,7 @@ function isRecord(v: unknown): v is Record<string, unknown> {
 }
 
 function describeStep(v: unknown): string {
-  return typeof v === 'number' ? String(v) : JSON.stringify(v) ?? String(v);
+  return typeof v === 'number' ? String(v) : (JSON.stringify(v) ?? String(v));
 }
 
 function describeValue(v: unknown): string {

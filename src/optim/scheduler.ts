@@ -49,25 +49,41 @@ export abstract class LRScheduler {
 
   /** Every reason `sd` does not fit this scheduler (empty when it fits). Pure: changes nothing. */
   stateDictProblems(sd: SchedulerStateDict): string[] {
-    if (!sd || typeof sd !== 'object' || Array.isArray(sd)) return [`expected a scheduler state { type, lastEpoch, baseLrs }, got ${JSON.stringify(sd) ?? String(sd)}`];
+    if (!sd || typeof sd !== 'object' || Array.isArray(sd))
+      return [`expected a scheduler state { type, lastEpoch, baseLrs }, got ${JSON.stringify(sd) ?? String(sd)}`];
     const problems: string[] = [];
     const has = (k: string) => Object.hasOwn(sd, k);
-    if (has('type') && sd.type !== this.type) problems.push(`it was saved by ${JSON.stringify(sd.type)?.replace(/^"|"$/g, '')}, this is ${this.type}; resume with the same kind of scheduler`);
+    if (has('type') && sd.type !== this.type)
+      problems.push(
+        `it was saved by ${JSON.stringify(sd.type)?.replace(/^"|"$/g, '')}, this is ${this.type}; resume with the same kind of scheduler`,
+      );
     if (!(typeof sd.lastEpoch === 'number' && Number.isSafeInteger(sd.lastEpoch) && sd.lastEpoch >= 0)) {
-      problems.push(`lastEpoch must be an integer ≥ 0 (the number of step() calls), got ${JSON.stringify(sd.lastEpoch) ?? String(sd.lastEpoch)}`);
+      problems.push(
+        `lastEpoch must be an integer ≥ 0 (the number of step() calls), got ${JSON.stringify(sd.lastEpoch) ?? String(sd.lastEpoch)}`,
+      );
     }
-    if (!Array.isArray(sd.baseLrs) || sd.baseLrs.length !== this.baseLrs.length || !sd.baseLrs.every((x) => typeof x === 'number' && x > 0 && Number.isFinite(x))) {
-      problems.push(`expected ${this.baseLrs.length} positive finite base lrs (one per param group), got ${Array.isArray(sd.baseLrs) ? `[${sd.baseLrs.map(String).join(', ')}]` : JSON.stringify(sd.baseLrs) ?? String(sd.baseLrs)}`);
+    if (
+      !Array.isArray(sd.baseLrs) ||
+      sd.baseLrs.length !== this.baseLrs.length ||
+      !sd.baseLrs.every((x) => typeof x === 'number' && x > 0 && Number.isFinite(x))
+    ) {
+      problems.push(
+        `expected ${this.baseLrs.length} positive finite base lrs (one per param group), got ${Array.isArray(sd.baseLrs) ? `[${sd.baseLrs.map(String).join(', ')}]` : (JSON.stringify(sd.baseLrs) ?? String(sd.baseLrs))}`,
+      );
     }
     const extra = Object.keys(sd).filter((k) => !SCHEDULER_FIELDS.has(k));
-    if (extra.length) problems.push(`unknown fields ${extra.map((k) => `'${k}'`).join(', ')} (a scheduler state has type, lastEpoch and baseLrs)`);
+    if (extra.length)
+      problems.push(`unknown fields ${extra.map((k) => `'${k}'`).join(', ')} (a scheduler state has type, lastEpoch and baseLrs)`);
     return problems;
   }
 
   /** Throws, naming every problem, when `sd` does not fit this scheduler. Changes nothing. */
   validateStateDict(sd: SchedulerStateDict): void {
     const problems = this.stateDictProblems(sd);
-    if (problems.length) throw new Error(`${this.type}.loadStateDict: the state does not fit this scheduler (nothing was changed):\n  ${problems.join('\n  ')}`);
+    if (problems.length)
+      throw new Error(
+        `${this.type}.loadStateDict: the state does not fit this scheduler (nothing was changed):\n  ${problems.join('\n  ')}`,
+      );
   }
 
   /** Restores the epoch count and base lrs and writes the lrs they give into the optimizer. All-or-nothing. */
@@ -97,7 +113,8 @@ export class StepLR extends LRScheduler {
     }
     this.stepSize = opts.stepSize;
     this.gamma = opts.gamma ?? 0.1;
-    if (!(this.gamma > 0) || !Number.isFinite(this.gamma)) throw new Error(`StepLR: gamma must be a positive finite number, got ${String(this.gamma)}; the usual value is 0.1`);
+    if (!(this.gamma > 0) || !Number.isFinite(this.gamma))
+      throw new Error(`StepLR: gamma must be a positive finite number, got ${String(this.gamma)}; the usual value is 0.1`);
   }
 
   protected override lrFor(base: number, epoch: number): number {
@@ -117,7 +134,9 @@ export class CosineAnnealingLR extends LRScheduler {
   constructor(optimizer: Optimizer, opts: { tMax: number; etaMin?: number }) {
     super(optimizer);
     if (!Number.isInteger(opts.tMax) || opts.tMax < 1) {
-      throw new Error(`CosineAnnealingLR: tMax must be a positive integer (epochs to reach etaMin, usually the number of epochs), got ${String(opts.tMax)}`);
+      throw new Error(
+        `CosineAnnealingLR: tMax must be a positive integer (epochs to reach etaMin, usually the number of epochs), got ${String(opts.tMax)}`,
+      );
     }
     this.tMax = opts.tMax;
     this.etaMin = opts.etaMin ?? 0;

@@ -1,10 +1,11 @@
 // Stochastic gradient descent with optional momentum (heavy-ball or Nesterov) and L2 weight decay,
 // following torch.optim.SGD with dampening 0:
 //   d = g + wd·θ;  b = d (first step) | μ·b + d;  d = d + μ·b (Nesterov) | b;  θ ← θ − lr·d
-import { add, assign, affine, mul, sub } from '../tensor/ops.js';
+
 import { keep } from '../tensor/engine.js';
+import { add, affine, assign, mul, sub } from '../tensor/ops.js';
 import type { Tensor } from '../tensor/tensor.js';
-import { Optimizer, checkRange, type OptimizerParamGroup, type ParamGroup, type ParamState } from './optimizer.js';
+import { checkRange, Optimizer, type OptimizerParamGroup, type ParamGroup, type ParamState } from './optimizer.js';
 
 export interface SGDOptions {
   /** Default 1e-3 (torch's default). */

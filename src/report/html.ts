@@ -92,11 +92,13 @@ function metricsTable(metrics: Record<string, TaskReport>): string {
 const TASK_WEIGHT_CAPTIONS: Record<string, string> = {
   fixed: '<b>Fixed weights stay flat</b>: every task contributes its loss with the same weight throughout.',
   uwl: '<b>UWL learns e^(−s) per task</b>: a task whose loss stays high (more uncertain) is weighted down.',
-  gradnorm: '<b>GradNorm raises the task whose loss falls slowest</b>, so that the gradient norms on the shared layer follow each task\'s training rate; the weights sum to the number of tasks.',
-  metabalance: '<b>MetaBalance scales each auxiliary task\'s shared gradient towards the target task\'s magnitude</b>: above 1 a gradient was enlarged, below 1 shrunk (the target stays at 1).',
+  gradnorm:
+    "<b>GradNorm raises the task whose loss falls slowest</b>, so that the gradient norms on the shared layer follow each task's training rate; the weights sum to the number of tasks.",
+  metabalance:
+    "<b>MetaBalance scales each auxiliary task's shared gradient towards the target task's magnitude</b>: above 1 a gradient was enlarged, below 1 shrunk (the target stays at 1).",
   pcgrad: '<b>PCGrad keeps weights at 1</b>: it changes the direction of conflicting gradients instead (see the conflict charts below).',
   dwa: '<b>DWA gives more weight to the task whose loss fell least</b> over the last epochs (1 for the first two epochs).',
-  cagrad: '<b>CAGrad\'s coefficient per task gradient</b>: a task whose gradient conflicts with the average gets more weight.',
+  cagrad: "<b>CAGrad's coefficient per task gradient</b>: a task whose gradient conflicts with the average gets more weight.",
 };
 
 /** ‖∇L_k‖ over all the groups of a report (the groups partition the shared parameters). */
@@ -163,17 +165,26 @@ function curveSection(history: History, tasks: string[], stepsPerEpoch?: number)
       figure(
         'Validation AUC per task',
         lineChart({ series, xLabel: 'epoch', yLabel: 'AUC', integerX: true }),
-        '<b>Higher is better</b>; a task whose AUC falls while another\'s rises is the seesaw effect of a shared model.',
+        "<b>Higher is better</b>; a task whose AUC falls while another's rises is the seesaw effect of a shared model.",
         legend(series.map((s) => ({ name: s.name, color: s.color! }))),
       ),
     );
   }
-  return ['<h2>Learning curves</h2>', '<p class="lead">Per task: the training loss and the validation loss per epoch.</p>', `<div class="charts">${figures.join('')}</div>`];
+  return [
+    '<h2>Learning curves</h2>',
+    '<p class="lead">Per task: the training loss and the validation loss per epoch.</p>',
+    `<div class="charts">${figures.join('')}</div>`,
+  ];
 }
 
 function weightSection(history: History, tasks: string[], strategy: string): string[] {
-  const series: Series[] = tasks.map((t, k) => ({ name: t, color: colorAt(k), points: history.epochs.map((e) => [e.epoch + 1, e.taskWeights[t]] as [number, number]) }));
-  const caption = TASK_WEIGHT_CAPTIONS[strategy.toLowerCase()] ?? '<b>How the balancing strategy weighs each task</b> at the end of every epoch.';
+  const series: Series[] = tasks.map((t, k) => ({
+    name: t,
+    color: colorAt(k),
+    points: history.epochs.map((e) => [e.epoch + 1, e.taskWeights[t]] as [number, number]),
+  }));
+  const caption =
+    TASK_WEIGHT_CAPTIONS[strategy.toLowerCase()] ?? '<b>How the balancing strategy weighs each task</b> at the end of every epoch.';
   return [
     `<h2>Task weights (${escapeHtml(strategy)})</h2>`,
     `<div class="charts">${figure('Task weight at the end of each epoch', lineChart({ series, xLabel: 'epoch', yLabel: 'weight', integerX: true }), caption, legend(series.map((s) => ({ name: s.name, color: s.color! }))))}</div>`,
@@ -187,13 +198,19 @@ function missingInspector(): string {
 function gradientSection(reports: RecordedReport[], tasks: string[]): string[] {
   const out: string[] = ['<h2>Task gradients on the shared parameters</h2>'];
   if (!reports.length) return [...out, missingInspector()];
-  out.push(`<p class="lead">From the gradient inspector, ${reports.length} reports between step ${reports[0].step} and step ${reports[reports.length - 1].step}: each is one batch, one gradient per task, on every group of shared parameters.</p>`);
+  out.push(
+    `<p class="lead">From the gradient inspector, ${reports.length} reports between step ${reports[0].step} and step ${reports[reports.length - 1].step}: each is one batch, one gradient per task, on every group of shared parameters.</p>`,
+  );
   const last = reports[reports.length - 1].report;
   const names = last.tasks.length ? last.tasks : tasks;
   const steps = reports.map((r) => r.step);
   const figures: string[] = [];
 
-  const normSeries: Series[] = names.map((t, k) => ({ name: t, color: colorAt(k), points: reports.map((r) => [r.step, totalNorm(r.report, k)] as [number, number]) }));
+  const normSeries: Series[] = names.map((t, k) => ({
+    name: t,
+    color: colorAt(k),
+    points: reports.map((r) => [r.step, totalNorm(r.report, k)] as [number, number]),
+  }));
   figures.push(
     figure(
       'Gradient norm per task, all shared parameters',
@@ -205,7 +222,11 @@ function gradientSection(reports: RecordedReport[], tasks: string[]): string[] {
 
   const pairs = taskPairs(names.length);
   if (pairs.length) {
-    const cosSeries: Series[] = pairs.map(([k, l], i) => ({ name: `${names[k]} · ${names[l]}`, color: colorAt(i + 2), points: reports.map((r) => [r.step, overallCosine(r.report, k, l) ?? NaN] as [number, number]) }));
+    const cosSeries: Series[] = pairs.map(([k, l], i) => ({
+      name: `${names[k]} · ${names[l]}`,
+      color: colorAt(i + 2),
+      points: reports.map((r) => [r.step, overallCosine(r.report, k, l) ?? NaN] as [number, number]),
+    }));
     figures.push(
       figure(
         'Conflict: cosine of task gradients, all shared parameters',
@@ -220,7 +241,16 @@ function gradientSection(reports: RecordedReport[], tasks: string[]): string[] {
       figures.push(
         figure(
           `Conflict per parameter group: ${names[k]} · ${names[l]}`,
-          heatmap({ rows: groupNames, cols: steps.map(String), values, scale: 'diverging', domain: [-1, 1], xLabel: 'training step', yLabel: 'group', label: 'cosine per group' }),
+          heatmap({
+            rows: groupNames,
+            cols: steps.map(String),
+            values,
+            scale: 'diverging',
+            domain: [-1, 1],
+            xLabel: 'training step',
+            yLabel: 'group',
+            label: 'cosine per group',
+          }),
           '<b>Red cells are conflicts</b> (cosine < 0) on that group at that step, blue cells agreement; grey: a task sent no gradient there.',
         ),
       );
@@ -241,14 +271,27 @@ function gateSection(reports: RecordedReport[]): string[] {
   const last = reports[reports.length - 1]?.report;
   const gates = last ? Object.keys(last.gates) : [];
   if (!last) return [...out, missingInspector()];
-  if (gates.length === 0) return [...out, `<p class="note">${escapeHtml(last.model)} has no gates: every task reads the same shared representation.</p>`];
+  if (gates.length === 0)
+    return [...out, `<p class="note">${escapeHtml(last.model)} has no gates: every task reads the same shared representation.</p>`];
   const figures: string[] = [];
   const nExpert = Math.max(...gates.map((g) => last.gates[g].length));
   const expertNames = Array.from({ length: nExpert }, (_, i) => `E${i}`);
   figures.push(
     figure(
       `Mean gate weight per expert, step ${reports[reports.length - 1].step}`,
-      heatmap({ rows: gates, cols: expertNames, values: gates.map((g) => expertNames.map((_, i) => last.gates[g][i] ?? null)), scale: 'sequential', domain: gateDomain(gates.flatMap((g) => last.gates[g]), nExpert), xLabel: 'expert', yLabel: 'gate', showValues: nExpert <= 12 }),
+      heatmap({
+        rows: gates,
+        cols: expertNames,
+        values: gates.map((g) => expertNames.map((_, i) => last.gates[g][i] ?? null)),
+        scale: 'sequential',
+        domain: gateDomain(
+          gates.flatMap((g) => last.gates[g]),
+          nExpert,
+        ),
+        xLabel: 'expert',
+        yLabel: 'gate',
+        showValues: nExpert <= 12,
+      }),
       '<b>Rows that differ are tasks that have specialised</b> onto different experts; identical rows mean the gates share everything (as OMoE must).',
     ),
   );
@@ -259,34 +302,52 @@ function gateSection(reports: RecordedReport[]): string[] {
     figures.push(
       figure(
         `Gate '${g}' over training`,
-        heatmap({ rows, cols: reports.map((r) => String(r.step)), values, scale: 'sequential', domain: gateDomain(values.flat(), n), xLabel: 'training step', yLabel: 'expert', label: `gate ${g}` }),
+        heatmap({
+          rows,
+          cols: reports.map((r) => String(r.step)),
+          values,
+          scale: 'sequential',
+          domain: gateDomain(values.flat(), n),
+          xLabel: 'training step',
+          yLabel: 'expert',
+          label: `gate ${g}`,
+        }),
         `<b>Dark rows are the experts gate '${escapeHtml(g)}' relies on</b>; a uniform column (1/${n} each) means the gate has not yet chosen.`,
       ),
     );
   }
-  out.push('<p class="lead">Mean over the inspected batch of each gate\'s softmax weights, like the gate-distribution figures of the MMoE and PLE papers.</p>');
+  out.push(
+    '<p class="lead">Mean over the inspected batch of each gate\'s softmax weights, like the gate-distribution figures of the MMoE and PLE papers.</p>',
+  );
   out.push(`<div class="charts">${figures.join('')}</div>`);
   return out;
 }
 
 function expertSection(reports: RecordedReport[]): string[] {
-  const out: string[] = ['<h2>Expert share of each task\'s gradient</h2>'];
+  const out: string[] = ["<h2>Expert share of each task's gradient</h2>"];
   const lastRecord = reports[reports.length - 1];
   if (!lastRecord) return [...out, missingInspector()];
   const last = lastRecord.report;
-  if (last.experts.length === 0) return [...out, `<p class="note">${escapeHtml(last.model)} has no shared experts: its shared gradient goes to ${escapeHtml(last.groups.map((g) => g.name).join(', '))}.</p>`];
+  if (last.experts.length === 0)
+    return [
+      ...out,
+      `<p class="note">${escapeHtml(last.model)} has no shared experts: its shared gradient goes to ${escapeHtml(last.groups.map((g) => g.name).join(', '))}.</p>`,
+    ];
   const figures = last.experts.map((m) => {
     const categories = Array.from({ length: m.nExpert }, (_, i) => `E${i}`);
     const series = last.tasks.map((t, k) => ({ name: `${t}: gradient share`, values: m.share[k], color: colorAt(k) }));
     const markers = last.tasks.map((t, k) => ({ name: `${t}: gate weight`, values: m.gateMean[k] ?? categories.map(() => null) }));
     const hasGate = m.gateMean.some((g) => g !== null);
-    const items = [...series.map((s) => ({ name: s.name, color: s.color })), ...(hasGate ? [{ name: 'gate weight of that task', color: '#222', marker: true }] : [])];
+    const items = [
+      ...series.map((s) => ({ name: s.name, color: s.color })),
+      ...(hasGate ? [{ name: 'gate weight of that task', color: '#222', marker: true }] : []),
+    ];
     return figure(
       `${m.module}: share of each task's gradient, step ${lastRecord.step}`,
       barChart({ categories, series, markers: hasGate ? markers : undefined, xLabel: 'expert', yLabel: 'share of ‖∇L_k‖' }),
       hasGate
-        ? '<b>Compare each bar with its diamond</b>: task k\'s gradient reaches expert i scaled by its gate weight g_i^(k), so the experts a gate ignores learn little from that task.'
-        : '<b>How task k\'s gradient on these experts splits between them</b> (shares sum to 1 per task).',
+        ? "<b>Compare each bar with its diamond</b>: task k's gradient reaches expert i scaled by its gate weight g_i^(k), so the experts a gate ignores learn little from that task."
+        : "<b>How task k's gradient on these experts splits between them</b> (shares sum to 1 per task).",
       legend(items),
     );
   });
@@ -306,7 +367,10 @@ export function renderReport(input: TrainingReportInput): string {
     ...(input.modelName ? [['model', input.modelName] as [string, string]] : []),
     ['balancing', strategy],
     ['tasks', tasks.join(', ')],
-    ['epochs', `${epochs.length}${history.stoppedEarly ? ' (stopped early)' : ''}${history.bestEpoch !== null ? `, best epoch ${history.bestEpoch + 1}` : ''}`],
+    [
+      'epochs',
+      `${epochs.length}${history.stoppedEarly ? ' (stopped early)' : ''}${history.bestEpoch !== null ? `, best epoch ${history.bestEpoch + 1}` : ''}`,
+    ],
     ['training time', `${seconds.toFixed(1)} s`],
     ...(input.facts ?? []),
   ];
@@ -379,10 +443,15 @@ export function renderExperimentReport(input: ExperimentReportInput): string {
   const cell = (m: string, rho: number) => result.cells.find((c) => c.model === m && c.correlation === rho);
 
   const table = `<table><thead><tr><th>model</th><th>parameters</th>${s.correlations.map((r) => `<th>ρ = ${r}</th>`).join('')}</tr></thead><tbody>${models
-    .map((m) => `<tr><td>${label(m)}</td><td>${s.parameters[m].toLocaleString('en-US')}</td>${s.correlations.map((r) => {
-      const c = cell(m, r);
-      return `<td>${c ? `${c.mean.toFixed(3)} ± ${c.std.toFixed(3)}` : '–'}</td>`;
-    }).join('')}</tr>`)
+    .map(
+      (m) =>
+        `<tr><td>${label(m)}</td><td>${s.parameters[m].toLocaleString('en-US')}</td>${s.correlations
+          .map((r) => {
+            const c = cell(m, r);
+            return `<td>${c ? `${c.mean.toFixed(3)} ± ${c.std.toFixed(3)}` : '–'}</td>`;
+          })
+          .join('')}</tr>`,
+    )
     .join('')}</tbody></table>`;
   const claimList = `<ul class="claims">${claims
     .map((c) => {
@@ -438,7 +507,13 @@ export function renderExperimentReport(input: ExperimentReportInput): string {
     for (const m of models) {
       const runs = result.runs.filter((r) => r.model === m && r.correlation === rho);
       if (!runs.length) continue;
-      for (const r of runs) series.push({ name: `${label(m)} seed ${r.seed}`, color: color(m), faint: true, points: r.valCurve.map((v, e) => [e + 1, v] as [number, number]) });
+      for (const r of runs)
+        series.push({
+          name: `${label(m)} seed ${r.seed}`,
+          color: color(m),
+          faint: true,
+          points: r.valCurve.map((v, e) => [e + 1, v] as [number, number]),
+        });
       const epochs = Math.max(...runs.map((r) => r.valCurve.length));
       const meanCurve = Array.from({ length: epochs }, (_, e) => {
         const vs = runs.map((r) => r.valCurve[e]).filter((v) => v !== undefined);
@@ -469,7 +544,7 @@ export function renderExperimentReport(input: ExperimentReportInput): string {
     }));
     figures.push(
       figure(
-        'Cosine of the two tasks\' gradients on the shared parameters, after training',
+        "Cosine of the two tasks' gradients on the shared parameters, after training",
         barChart({ categories: rhoLabels, series: cos, xLabel: 'task correlation', yLabel: 'cosine', yDomain: [-1, 1] }),
         '<b>Near 1 the two tasks push the shared parameters the same way, near 0 or below they pull apart</b> (after training, one test batch, mean over seeds).',
         legend(cos.map((b) => ({ name: b.name, color: b.color }))),
@@ -490,7 +565,15 @@ export function renderExperimentReport(input: ExperimentReportInput): string {
       figures.push(
         figure(
           `MMoE gates after training (seed ${seed0})`,
-          heatmap({ rows: gateRows, cols: Array.from({ length: nExpert }, (_, i) => `E${i}`), values: gateValues, scale: 'sequential', domain: gateDomain(gateValues.flat(), nExpert), xLabel: 'expert', yLabel: 'ρ and task gate' }),
+          heatmap({
+            rows: gateRows,
+            cols: Array.from({ length: nExpert }, (_, i) => `E${i}`),
+            values: gateValues,
+            scale: 'sequential',
+            domain: gateDomain(gateValues.flat(), nExpert),
+            xLabel: 'expert',
+            yLabel: 'ρ and task gate',
+          }),
           '<b>Compare the two rows of each ρ</b>: gates that pick different experts are tasks that have separated.',
         ),
       );
@@ -501,14 +584,23 @@ export function renderExperimentReport(input: ExperimentReportInput): string {
     `<h1>${escapeHtml(title)}</h1>`,
     '<p class="lead">Two regression tasks whose correlation ρ is set by construction, learned by Shared-Bottom, OMoE and MMoE of about the same size.</p>',
     facts([
-      ['data', `d = ${s.dim}, ${s.rows.toLocaleString('en-US')} training rows, ${s.evalRows.toLocaleString('en-US')} validation and ${s.evalRows.toLocaleString('en-US')} test rows per (ρ, seed)`],
-      ['models', `MMoE / OMoE: ${s.sizes.nExpert} experts of ${s.sizes.expertUnits} units, towers of ${s.sizes.towerUnits}; Shared-Bottom: a bottom of ${s.bottomUnits} units, towers of ${s.sizes.towerUnits}`],
-      ['training', `Adam, lr ${s.lr}, batch ${s.batchSize}, ${s.epochs} epochs, the best validation epoch kept; ${s.seeds} seed${s.seeds > 1 ? 's' : ''} per cell`],
+      [
+        'data',
+        `d = ${s.dim}, ${s.rows.toLocaleString('en-US')} training rows, ${s.evalRows.toLocaleString('en-US')} validation and ${s.evalRows.toLocaleString('en-US')} test rows per (ρ, seed)`,
+      ],
+      [
+        'models',
+        `MMoE / OMoE: ${s.sizes.nExpert} experts of ${s.sizes.expertUnits} units, towers of ${s.sizes.towerUnits}; Shared-Bottom: a bottom of ${s.bottomUnits} units, towers of ${s.sizes.towerUnits}`,
+      ],
+      [
+        'training',
+        `Adam, lr ${s.lr}, batch ${s.batchSize}, ${s.epochs} epochs, the best validation epoch kept; ${s.seeds} seed${s.seeds > 1 ? 's' : ''} per cell`,
+      ],
       ['time', `${result.seconds.toFixed(0)} s`],
     ]),
     '<h2>Final test loss (MSE, mean of both tasks; mean ± std over seeds)</h2>',
     table,
-    '<h2>The paper\'s claims on this run</h2>',
+    "<h2>The paper's claims on this run</h2>",
     claimList,
     '<h2>Charts</h2>',
     `<div class="charts">${figures.join('')}</div>`,

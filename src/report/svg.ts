@@ -1,7 +1,20 @@
 // Small SVG chart helpers for the self-contained HTML reports: a line chart, a heatmap and grouped bars,
 // each with axes, ticks and labels, returned as markup (no DOM, no network, no dependencies).
 
-export const PALETTE = ['#4e79a7', '#f28e2b', '#e15759', '#59a14f', '#b07aa1', '#76b7b2', '#edc948', '#9c755f', '#ff9da7', '#bab0ac', '#1f3b5c', '#8c564b'];
+export const PALETTE = [
+  '#4e79a7',
+  '#f28e2b',
+  '#e15759',
+  '#59a14f',
+  '#b07aa1',
+  '#76b7b2',
+  '#edc948',
+  '#9c755f',
+  '#ff9da7',
+  '#bab0ac',
+  '#1f3b5c',
+  '#8c564b',
+];
 
 export const colorAt = (i: number) => PALETTE[i % PALETTE.length];
 
@@ -129,7 +142,8 @@ export function lineChart(o: LineChartOptions): string {
   const xs = series.flatMap((s) => s.points.map((p) => p[0]));
   const ys = series.flatMap((s) => s.points.map((p) => p[1]));
   if (xs.length === 0) return emptyChart(f, o.label ?? o.yLabel);
-  const [x0, x1] = o.xDomain ?? (Math.min(...xs) === Math.max(...xs) ? [Math.min(...xs) - 1, Math.max(...xs) + 1] : [Math.min(...xs), Math.max(...xs)]);
+  const [x0, x1] =
+    o.xDomain ?? (Math.min(...xs) === Math.max(...xs) ? [Math.min(...xs) - 1, Math.max(...xs) + 1] : [Math.min(...xs), Math.max(...xs)]);
   let y0: number;
   let y1: number;
   let yTicks: number[];
@@ -177,10 +191,14 @@ export function lineChart(o: LineChartOptions): string {
     const d = s.points.map(([x, y], j) => `${j === 0 ? 'M' : 'L'}${n2(px(x))} ${n2(py(y))}`).join(' ');
     const width = s.width ?? (s.faint ? 1 : 2);
     const opacity = s.faint ? ' stroke-opacity="0.35"' : '';
-    parts.push(`<path d="${d}" fill="none" stroke="${color}" stroke-width="${width}"${opacity}${s.dashed ? ' stroke-dasharray="5 4"' : ''}><title>${escapeHtml(s.name)}</title></path>`);
+    parts.push(
+      `<path d="${d}" fill="none" stroke="${color}" stroke-width="${width}"${opacity}${s.dashed ? ' stroke-dasharray="5 4"' : ''}><title>${escapeHtml(s.name)}</title></path>`,
+    );
     if (s.markers ?? (s.points.length <= 12 && !s.faint)) {
       for (const [x, y] of s.points) {
-        parts.push(`<circle cx="${n2(px(x))}" cy="${n2(py(y))}" r="3" fill="${color}"><title>${escapeHtml(`${s.name}: ${formatNumber(x)}, ${formatNumber(y, 4)}`)}</title></circle>`);
+        parts.push(
+          `<circle cx="${n2(px(x))}" cy="${n2(py(y))}" r="3" fill="${color}"><title>${escapeHtml(`${s.name}: ${formatNumber(x)}, ${formatNumber(y, 4)}`)}</title></circle>`,
+        );
       }
     }
   });
@@ -251,11 +269,15 @@ export function heatmap(o: HeatmapOptions): string {
       const finiteV = v !== null && Number.isFinite(v);
       const fill = finiteV ? color(v) : '#e0e0e0';
       const tip = `${o.rows[r]} · ${o.cols[c]}: ${finiteV ? formatNumber(v, 4) : 'n/a'}`;
-      parts.push(`<rect x="${n2(x)}" y="${n2(y)}" width="${n2(cellW + 0.4)}" height="${n2(cellH + 0.4)}" fill="${fill}"><title>${escapeHtml(tip)}</title></rect>`);
+      parts.push(
+        `<rect x="${n2(x)}" y="${n2(y)}" width="${n2(cellW + 0.4)}" height="${n2(cellH + 0.4)}" fill="${fill}"><title>${escapeHtml(tip)}</title></rect>`,
+      );
       if (showValues && finiteV) {
         const t = (v - d0) / (d1 - d0 || 1);
         const dark = o.scale === 'sequential' ? t > 0.55 : Math.abs(t - 0.5) > 0.3;
-        parts.push(`<text class="cell" x="${n2(x + cellW / 2)}" y="${n2(y + cellH / 2)}" text-anchor="middle" dominant-baseline="middle" fill="${dark ? '#fff' : '#222'}">${formatNumber(v, 2)}</text>`);
+        parts.push(
+          `<text class="cell" x="${n2(x + cellW / 2)}" y="${n2(y + cellH / 2)}" text-anchor="middle" dominant-baseline="middle" fill="${dark ? '#fff' : '#222'}">${formatNumber(v, 2)}</text>`,
+        );
       }
     }),
   );
@@ -263,13 +285,17 @@ export function heatmap(o: HeatmapOptions): string {
   const rowStep = Math.ceil(11 / cellH);
   o.rows.forEach((name, r) => {
     if (r % rowStep !== 0) return;
-    parts.push(`<text class="tick" x="${f.left - 5}" y="${n2(f.top + (r + 0.5) * cellH)}" text-anchor="end" dominant-baseline="middle">${escapeHtml(name)}</text>`);
+    parts.push(
+      `<text class="tick" x="${f.left - 5}" y="${n2(f.top + (r + 0.5) * cellH)}" text-anchor="end" dominant-baseline="middle">${escapeHtml(name)}</text>`,
+    );
   });
   const longest = Math.max(1, ...o.cols.map((c) => c.length));
   const colStep = Math.ceil((longest * 6.5 + 6) / cellW);
   o.cols.forEach((name, c) => {
     if (c % colStep !== 0) return;
-    parts.push(`<text class="tick" x="${n2(f.left + (c + 0.5) * cellW)}" y="${n2(f.top + nr * cellH + 14)}" text-anchor="middle">${escapeHtml(name)}</text>`);
+    parts.push(
+      `<text class="tick" x="${n2(f.left + (c + 0.5) * cellW)}" y="${n2(f.top + nr * cellH + 14)}" text-anchor="middle">${escapeHtml(name)}</text>`,
+    );
   });
   // Colour bar.
   const barX = f.width - f.right + 12;
@@ -277,14 +303,24 @@ export function heatmap(o: HeatmapOptions): string {
   const steps = 24;
   for (let i = 0; i < steps; i++) {
     const t = 1 - (i + 0.5) / steps;
-    parts.push(`<rect x="${barX}" y="${n2(f.top + (i * barH) / steps)}" width="10" height="${n2(barH / steps + 0.4)}" fill="${color(d0 + t * (d1 - d0))}"/>`);
+    parts.push(
+      `<rect x="${barX}" y="${n2(f.top + (i * barH) / steps)}" width="10" height="${n2(barH / steps + 0.4)}" fill="${color(d0 + t * (d1 - d0))}"/>`,
+    );
   }
-  for (const [v, y] of [[d1, f.top], [d0, f.top + barH]] as const) {
+  for (const [v, y] of [
+    [d1, f.top],
+    [d0, f.top + barH],
+  ] as const) {
     parts.push(`<text class="tick" x="${barX + 14}" y="${n2(y)}" dominant-baseline="middle">${formatNumber(v, 2)}</text>`);
   }
-  if (o.scale === 'diverging' && d0 < 0 && d1 > 0) parts.push(`<text class="tick" x="${barX + 14}" y="${n2(f.top + barH * (d1 / (d1 - d0)))}" dominant-baseline="middle">0</text>`);
-  parts.push(`<text class="axis-label" x="${n2(f.left + plotWidth(f) / 2)}" y="${f.height - 8}" text-anchor="middle">${escapeHtml(o.xLabel)}</text>`);
-  parts.push(`<text class="axis-label" transform="translate(12 ${n2(f.top + barH / 2)}) rotate(-90)" text-anchor="middle">${escapeHtml(o.yLabel)}</text>`);
+  if (o.scale === 'diverging' && d0 < 0 && d1 > 0)
+    parts.push(`<text class="tick" x="${barX + 14}" y="${n2(f.top + barH * (d1 / (d1 - d0)))}" dominant-baseline="middle">0</text>`);
+  parts.push(
+    `<text class="axis-label" x="${n2(f.left + plotWidth(f) / 2)}" y="${f.height - 8}" text-anchor="middle">${escapeHtml(o.xLabel)}</text>`,
+  );
+  parts.push(
+    `<text class="axis-label" transform="translate(12 ${n2(f.top + barH / 2)}) rotate(-90)" text-anchor="middle">${escapeHtml(o.yLabel)}</text>`,
+  );
   parts.push('</svg>');
   return parts.join('');
 }
@@ -336,13 +372,19 @@ export function barChart(o: BarChartOptions): string {
     s.values.forEach((v, c) => {
       if (!Number.isFinite(v)) return;
       const [ya, yb] = [py(Math.max(v, y0)), py(Math.max(Math.min(0, y1), y0))];
-      parts.push(`<rect x="${n2(bx(c, si))}" y="${n2(Math.min(ya, yb))}" width="${n2(barW * 0.92)}" height="${n2(Math.abs(yb - ya))}" fill="${color}"><title>${escapeHtml(`${s.name} · ${o.categories[c]}: ${formatNumber(v, 4)}${s.errors ? ` ± ${formatNumber(s.errors[c], 3)}` : ''}`)}</title></rect>`);
+      parts.push(
+        `<rect x="${n2(bx(c, si))}" y="${n2(Math.min(ya, yb))}" width="${n2(barW * 0.92)}" height="${n2(Math.abs(yb - ya))}" fill="${color}"><title>${escapeHtml(`${s.name} · ${o.categories[c]}: ${formatNumber(v, 4)}${s.errors ? ` ± ${formatNumber(s.errors[c], 3)}` : ''}`)}</title></rect>`,
+      );
       const e = s.errors?.[c];
       if (e !== undefined && Number.isFinite(e) && e > 0) {
         const cx = n2(bx(c, si) + barW * 0.46);
         parts.push(`<line class="err" x1="${cx}" x2="${cx}" y1="${n2(py(v - e))}" y2="${n2(py(v + e))}"/>`);
-        parts.push(`<line class="err" x1="${n2(bx(c, si) + barW * 0.2)}" x2="${n2(bx(c, si) + barW * 0.72)}" y1="${n2(py(v + e))}" y2="${n2(py(v + e))}"/>`);
-        parts.push(`<line class="err" x1="${n2(bx(c, si) + barW * 0.2)}" x2="${n2(bx(c, si) + barW * 0.72)}" y1="${n2(py(v - e))}" y2="${n2(py(v - e))}"/>`);
+        parts.push(
+          `<line class="err" x1="${n2(bx(c, si) + barW * 0.2)}" x2="${n2(bx(c, si) + barW * 0.72)}" y1="${n2(py(v + e))}" y2="${n2(py(v + e))}"/>`,
+        );
+        parts.push(
+          `<line class="err" x1="${n2(bx(c, si) + barW * 0.2)}" x2="${n2(bx(c, si) + barW * 0.72)}" y1="${n2(py(v - e))}" y2="${n2(py(v - e))}"/>`,
+        );
       }
     });
   });
@@ -350,17 +392,23 @@ export function barChart(o: BarChartOptions): string {
     m.values.forEach((v, c) => {
       if (v === null || !Number.isFinite(v)) return;
       const cx = n2(bx(c, si) + barW * 0.46);
-      parts.push(`<path d="M${cx} ${n2(py(v) - 5)} l5 5 l-5 5 l-5 -5 z" fill="#fff" stroke="#222" stroke-width="1.5"><title>${escapeHtml(`${m.name} · ${o.categories[c]}: ${formatNumber(v, 4)}`)}</title></path>`);
+      parts.push(
+        `<path d="M${cx} ${n2(py(v) - 5)} l5 5 l-5 5 l-5 -5 z" fill="#fff" stroke="#222" stroke-width="1.5"><title>${escapeHtml(`${m.name} · ${o.categories[c]}: ${formatNumber(v, 4)}`)}</title></path>`,
+      );
     });
   });
   const longest = Math.max(1, ...o.categories.map((c) => c.length));
   const step = Math.ceil((longest * 6.5 + 6) / groupW);
   o.categories.forEach((name, c) => {
     if (c % step !== 0) return;
-    parts.push(`<text class="tick" x="${n2(f.left + (c + 0.5) * groupW)}" y="${f.top + plotHeight(f) + 16}" text-anchor="middle">${escapeHtml(name)}</text>`);
+    parts.push(
+      `<text class="tick" x="${n2(f.left + (c + 0.5) * groupW)}" y="${f.top + plotHeight(f) + 16}" text-anchor="middle">${escapeHtml(name)}</text>`,
+    );
   });
   parts.push(`<line class="axis" x1="${f.left}" x2="${f.left}" y1="${f.top}" y2="${f.top + plotHeight(f)}"/>`);
-  parts.push(`<line class="axis" x1="${f.left}" x2="${f.width - f.right}" y1="${n2(py(Math.max(y0, Math.min(0, y1))))}" y2="${n2(py(Math.max(y0, Math.min(0, y1))))}"/>`);
+  parts.push(
+    `<line class="axis" x1="${f.left}" x2="${f.width - f.right}" y1="${n2(py(Math.max(y0, Math.min(0, y1))))}" y2="${n2(py(Math.max(y0, Math.min(0, y1))))}"/>`,
+  );
   parts.push(axisLabels(f, o.xLabel, o.yLabel));
   parts.push('</svg>');
   return parts.join('');

@@ -1,6 +1,6 @@
-export { Tensor, Storage, tensor, fromArray, zeros, ones, full, backward, grad, sizeOf } from './tensor.js';
-export type { Shape, NestedArray, CreateOptions, GradNode } from './tensor.js';
-export { noGrad, tidy, tidyAsync, keep, getBackend, setBackend, isGradEnabled } from './engine.js';
-export { Random, seed, randn, rand, init as initializers, globalRng, type RandomState } from './random.js';
-export type { RandomOptions } from './random.js';
+export { getBackend, isGradEnabled, keep, noGrad, setBackend, tidy, tidyAsync } from './engine.js';
 export * from './ops.js';
+export type { RandomOptions } from './random.js';
+export { globalRng, init as initializers, Random, type RandomState, rand, randn, seed } from './random.js';
+export type { CreateOptions, GradNode, NestedArray, Shape } from './tensor.js';
+export { backward, fromArray, full, grad, ones, Storage, sizeOf, Tensor, tensor, zeros } from './tensor.js';

@@ -2,9 +2,9 @@
 // generator of src/rng.ts (re-exported here), so the same seed reproduces the same run on every backend.
 import { Random } from '../rng.js';
 import { getBackend } from './engine.js';
-import { fromArray, sizeOf, type CreateOptions, type Shape, type Tensor } from './tensor.js';
+import { type CreateOptions, fromArray, type Shape, sizeOf, type Tensor } from './tensor.js';
 
-export { Random, deriveSeed, isRandomState, mix32, type RandomState } from '../rng.js';
+export { deriveSeed, isRandomState, mix32, Random, type RandomState } from '../rng.js';
 
 let globalRandom = new Random(2022);
 

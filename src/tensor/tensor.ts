@@ -150,7 +150,9 @@ export class Tensor {
     checkShape('view', shape);
     const n = sizeOf(shape);
     if (n !== this.size) {
-      throw new Error(`view: shape ${fmtShape(shape)} (${n} elements) does not match the ${this.size} elements of ${this.describe()}; use reshape (-1 infers one dimension)`);
+      throw new Error(
+        `view: shape ${fmtShape(shape)} (${n} elements) does not match the ${this.size} elements of ${this.describe()}; use reshape (-1 infers one dimension)`,
+      );
     }
     const s = this.liveStorage();
     s.refs++;
@@ -237,29 +239,75 @@ export class Tensor {
   }
 
   // ---- op forwards (see ops.ts) ----
-  add(b: Tensor | number): Tensor { return ops.add(this, b); }
-  sub(b: Tensor | number): Tensor { return ops.sub(this, b); }
-  mul(b: Tensor | number): Tensor { return ops.mul(this, b); }
-  div(b: Tensor | number): Tensor { return ops.div(this, b); }
-  pow(b: Tensor | number): Tensor { return ops.pow(this, b); }
-  neg(): Tensor { return ops.neg(this); }
-  exp(): Tensor { return ops.exp(this); }
-  log(): Tensor { return ops.log(this); }
-  sqrt(): Tensor { return ops.sqrt(this); }
-  abs(): Tensor { return ops.abs(this); }
-  relu(): Tensor { return ops.relu(this); }
-  sigmoid(): Tensor { return ops.sigmoid(this); }
-  tanh(): Tensor { return ops.tanh(this); }
-  clamp(min: number, max: number): Tensor { return ops.clamp(this, min, max); }
-  matmul(b: Tensor, opts?: ops.MatmulOptions): Tensor { return ops.matmul(this, b, opts); }
-  sum(axis?: number | number[], keepDims = false): Tensor { return ops.sum(this, axis, keepDims); }
-  mean(axis?: number | number[], keepDims = false): Tensor { return ops.mean(this, axis, keepDims); }
-  max(axis?: number | number[], keepDims = false): Tensor { return ops.max(this, axis, keepDims); }
-  reshape(shape: number[]): Tensor { return ops.reshape(this, shape); }
-  transpose(perm?: number[]): Tensor { return ops.transpose(this, perm); }
-  softmax(): Tensor { return ops.softmax(this); }
-  logSoftmax(): Tensor { return ops.logSoftmax(this); }
-  get T(): Tensor { return ops.transpose(this); }
+  add(b: Tensor | number): Tensor {
+    return ops.add(this, b);
+  }
+  sub(b: Tensor | number): Tensor {
+    return ops.sub(this, b);
+  }
+  mul(b: Tensor | number): Tensor {
+    return ops.mul(this, b);
+  }
+  div(b: Tensor | number): Tensor {
+    return ops.div(this, b);
+  }
+  pow(b: Tensor | number): Tensor {
+    return ops.pow(this, b);
+  }
+  neg(): Tensor {
+    return ops.neg(this);
+  }
+  exp(): Tensor {
+    return ops.exp(this);
+  }
+  log(): Tensor {
+    return ops.log(this);
+  }
+  sqrt(): Tensor {
+    return ops.sqrt(this);
+  }
+  abs(): Tensor {
+    return ops.abs(this);
+  }
+  relu(): Tensor {
+    return ops.relu(this);
+  }
+  sigmoid(): Tensor {
+    return ops.sigmoid(this);
+  }
+  tanh(): Tensor {
+    return ops.tanh(this);
+  }
+  clamp(min: number, max: number): Tensor {
+    return ops.clamp(this, min, max);
+  }
+  matmul(b: Tensor, opts?: ops.MatmulOptions): Tensor {
+    return ops.matmul(this, b, opts);
+  }
+  sum(axis?: number | number[], keepDims = false): Tensor {
+    return ops.sum(this, axis, keepDims);
+  }
+  mean(axis?: number | number[], keepDims = false): Tensor {
+    return ops.mean(this, axis, keepDims);
+  }
+  max(axis?: number | number[], keepDims = false): Tensor {
+    return ops.max(this, axis, keepDims);
+  }
+  reshape(shape: number[]): Tensor {
+    return ops.reshape(this, shape);
+  }
+  transpose(perm?: number[]): Tensor {
+    return ops.transpose(this, perm);
+  }
+  softmax(): Tensor {
+    return ops.softmax(this);
+  }
+  logSoftmax(): Tensor {
+    return ops.logSoftmax(this);
+  }
+  get T(): Tensor {
+    return ops.transpose(this);
+  }
 }
 
 registerTensorCheck((v: unknown): v is Tensor => v instanceof Tensor);
@@ -302,7 +350,8 @@ function toInt32(op: string, data: ArrayLike<number>): Int32Array {
 
 /** Numeric typed arrays other than Float32Array/Int32Array are converted; these cannot be. */
 const isBigIntArray = (v: ArrayBufferView): boolean =>
-  (typeof BigInt64Array !== 'undefined' && v instanceof BigInt64Array) || (typeof BigUint64Array !== 'undefined' && v instanceof BigUint64Array);
+  (typeof BigInt64Array !== 'undefined' && v instanceof BigInt64Array) ||
+  (typeof BigUint64Array !== 'undefined' && v instanceof BigUint64Array);
 
 function fromArrayAs(op: string, data: TypedArray, shape: Shape, opts: CreateOptions): Tensor {
   checkShape(op, shape);
@@ -310,7 +359,9 @@ function fromArrayAs(op: string, data: TypedArray, shape: Shape, opts: CreateOpt
   const raw: unknown = data;
   if (ArrayBuffer.isView(raw)) {
     if (raw instanceof DataView || isBigIntArray(raw)) {
-      throw new Error(`${op}: data must be a Float32Array, an Int32Array, another numeric typed array or an array of numbers, got a ${raw.constructor.name}`);
+      throw new Error(
+        `${op}: data must be a Float32Array, an Int32Array, another numeric typed array or an array of numbers, got a ${raw.constructor.name}`,
+      );
     }
   } else if (Array.isArray(raw)) {
     const i = raw.findIndex((v) => typeof v !== 'number');
@@ -321,10 +372,19 @@ function fromArrayAs(op: string, data: TypedArray, shape: Shape, opts: CreateOpt
   const dtype: DType = opts.dtype ?? (data instanceof Int32Array ? 'i32' : 'f32');
   const n = sizeOf(shape);
   if (data.length !== n) {
-    throw new Error(`${op}: ${data.length} values do not fill shape ${fmtShape(shape)} (${n} elements); pass exactly ${n} values or change the shape`);
+    throw new Error(
+      `${op}: ${data.length} values do not fill shape ${fmtShape(shape)} (${n} elements); pass exactly ${n} values or change the shape`,
+    );
   }
   const backend = opts.backend ?? getBackend();
-  const values = dtype === 'f32' ? (data instanceof Float32Array ? data : Float32Array.from(data)) : data instanceof Int32Array ? data : toInt32(op, data);
+  const values =
+    dtype === 'f32'
+      ? data instanceof Float32Array
+        ? data
+        : Float32Array.from(data)
+      : data instanceof Int32Array
+        ? data
+        : toInt32(op, data);
   // An empty tensor gets a one-element placeholder buffer (as empty()), so no backend sees a zero-size buffer.
   const buf = backend.alloc(Math.max(n, 1), dtype);
   if (n > 0) backend.write(buf, values);
@@ -350,11 +410,18 @@ function flattenNested(op: string, values: unknown): { shape: number[]; flat: nu
   const at: number[] = [];
   const where = (): string => at.map((i) => `[${i}]`).join('');
   const bad = (v: unknown): Error => {
-    const hint = typeof v === 'boolean' ? ' (convert booleans first, e.g. values.map(Number))' : typeof v === 'string' ? ' (parse strings first, e.g. Number(s))' : '';
+    const hint =
+      typeof v === 'boolean'
+        ? ' (convert booleans first, e.g. values.map(Number))'
+        : typeof v === 'string'
+          ? ' (parse strings first, e.g. Number(s))'
+          : '';
     return new Error(`${op}: values${where()} is ${describeValue(v)}; every element must be a number${hint}`);
   };
   const ragged = (what: string): Error =>
-    new Error(`${op}: ragged nested array: values${where()} ${what} (shape ${fmtShape(shape)} from the first elements); make every row the same length and depth`);
+    new Error(
+      `${op}: ragged nested array: values${where()} ${what} (shape ${fmtShape(shape)} from the first elements); make every row the same length and depth`,
+    );
   const walk = (v: unknown, depth: number): void => {
     if (depth === shape.length) {
       if (typeof v === 'number') flat.push(v);
@@ -406,7 +473,9 @@ export function tensor(values: NestedArray | TypedArray, opts: CreateOptions & {
   const { shape: inferred, flat } = flattenNested('tensor', values);
   const shape = opts.shape ?? inferred;
   if (flat.length !== sizeOf(shape)) {
-    throw new Error(`tensor: ${flat.length} values do not fill shape ${fmtShape(shape)} (${sizeOf(shape)} elements); pass exactly that many values or change the shape`);
+    throw new Error(
+      `tensor: ${flat.length} values do not fill shape ${fmtShape(shape)} (${sizeOf(shape)} elements); pass exactly that many values or change the shape`,
+    );
   }
   const typed = opts.dtype === 'i32' ? toInt32('tensor', flat) : Float32Array.from(flat);
   return fromArrayAs('tensor', typed, shape, opts);

@@ -1,8 +1,9 @@
 // Host batches (typed arrays from a DataLoader) to device tensors.
-import type { HostBatch } from '../data/loader.js';
+
 import type { Backend } from '../backend/backend.js';
-import type { FeatureBatch } from '../nn/embedding-layer.js';
 import { SequenceColumn } from '../data/columns.js';
+import type { HostBatch } from '../data/loader.js';
+import type { FeatureBatch } from '../nn/embedding-layer.js';
 import { fromArray, type Tensor } from '../tensor/tensor.js';
 
 export interface DeviceBatch {

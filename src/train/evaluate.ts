@@ -34,7 +34,11 @@ export async function collectPredictions(model: MultiTaskModel, loader: BatchSou
   for (const batch of loader) {
     if (batch.size === 0) continue;
     const values = await tidyAsync(async () => {
-      const { x } = toDevice(batch, backend, model.features.map((f) => f.name));
+      const { x } = toDevice(
+        batch,
+        backend,
+        model.features.map((f) => f.name),
+      );
       const out = model.predict(x);
       nOut = out.shape[1];
       return (await out.data()) as Float32Array;
@@ -72,7 +76,14 @@ export function scorePredictions(p: Predictions, plan: TaskPlan): Record<string,
       labels.length > 0
         ? evaluateTask(t.type, labels, preds)
         : t.type === 'classification'
-          ? { type: 'classification', auc: null, aucReason: 'no rows to evaluate (no clicked rows in this set)', logloss: NaN, n: 0, positives: 0 }
+          ? {
+              type: 'classification',
+              auc: null,
+              aucReason: 'no rows to evaluate (no clicked rows in this set)',
+              logloss: NaN,
+              n: 0,
+              positives: 0,
+            }
           : { type: 'regression', mse: NaN, mae: NaN, n: 0 };
   }
   return report;

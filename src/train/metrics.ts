@@ -35,7 +35,10 @@ export function auc(labels: ArrayLike<number>, scores: ArrayLike<number>): Metri
   let positives = 0;
   for (let i = 0; i < n; i++) if (isPositive(labels[i])) positives++;
   if (positives === 0 || positives === n) {
-    return { value: null, reason: `AUC is undefined: all ${n} labels are ${positives === 0 ? 'negative' : 'positive'} (it needs both classes)` };
+    return {
+      value: null,
+      reason: `AUC is undefined: all ${n} labels are ${positives === 0 ? 'negative' : 'positive'} (it needs both classes)`,
+    };
   }
   const bad = firstNaN(scores);
   if (bad >= 0) return { value: null, reason: `AUC is undefined: the score at row ${bad} is NaN (did training diverge?)` };
@@ -59,7 +62,13 @@ export function gauc(labels: ArrayLike<number>, scores: ArrayLike<number>, group
   const n = checkLengths('gauc', labels, scores);
   if (groups.length !== n) throw new Error(`gauc: ${n} labels but ${groups.length} group ids; they must have the same length`);
   const bad = firstNaN(scores);
-  if (bad >= 0) return { value: null, reason: `GAUC is undefined: the score at row ${bad} is NaN (did training diverge?)`, groupsUsed: 0, groupsSkipped: 0 };
+  if (bad >= 0)
+    return {
+      value: null,
+      reason: `GAUC is undefined: the score at row ${bad} is NaN (did training diverge?)`,
+      groupsUsed: 0,
+      groupsSkipped: 0,
+    };
 
   // Rows ordered by group, so each group is a contiguous run of row indices.
   const order = new Int32Array(n);
@@ -88,7 +97,12 @@ export function gauc(labels: ArrayLike<number>, scores: ArrayLike<number>, group
     start = end;
   }
   if (used === 0) {
-    return { value: null, reason: `GAUC is undefined: none of the ${skipped} groups has both a positive and a negative label`, groupsUsed: 0, groupsSkipped: skipped };
+    return {
+      value: null,
+      reason: `GAUC is undefined: none of the ${skipped} groups has both a positive and a negative label`,
+      groupsUsed: 0,
+      groupsSkipped: skipped,
+    };
   }
   return { value: weighted / weight, groupsUsed: used, groupsSkipped: skipped };
 }

@@ -63,7 +63,9 @@ export class ProgressPrinter {
       this.bar.update(e.step, { epoch: `${e.epoch + 1}/${e.nEpoch}`, losses: fmtLosses(e.losses), speed: Math.round(e.samplesPerSecond) });
     } else if (this.mode === 'lines' && Date.now() - this.lastLine > 10_000) {
       this.lastLine = Date.now();
-      console.log(`epoch ${e.epoch + 1}/${e.nEpoch} step ${e.step}/${e.steps}  ${fmtLosses(e.losses)}  ${Math.round(e.samplesPerSecond)} samples/s`);
+      console.log(
+        `epoch ${e.epoch + 1}/${e.nEpoch} step ${e.step}/${e.steps}  ${fmtLosses(e.losses)}  ${Math.round(e.samplesPerSecond)} samples/s`,
+      );
     }
   }
 

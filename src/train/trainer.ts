@@ -2,31 +2,31 @@
 // balancing strategy, per-task learning rates, early stopping on validation with the best weights
 // restored and saved, progress, and checkpoints a run can resume from.
 import type { Backend } from '../backend/backend.js';
-import { checkOptionNames } from '../options.js';
-import { TRAINER_SPELLINGS, toInternal, type TrainerSpellings } from '../spellings.js';
 import { ColumnarDataset } from '../data/columns.js';
 import type { BatchSource, HostBatch } from '../data/loader.js';
 import { validateFeatures } from '../data/validate.js';
-import { createBackend, type BackendName } from '../init.js';
+import { type BackendName, createBackend } from '../init.js';
 import { checkWritable, loadCheckpoint, saveCheckpoint } from '../io/checkpoint.js';
 import type { MultiTaskModel } from '../models/base.js';
 import { modelBalanceContext } from '../mtl/context.js';
 import { createStrategy, isBalanceStrategy, type StrategySpec } from '../mtl/index.js';
-import type { BalanceStrategy, StrategySnapshot } from '../mtl/strategy.js';
 import { GradientRecorder, inspectGradients, type RecordedReport } from '../mtl/inspector.js';
+import type { BalanceStrategy, StrategySnapshot } from '../mtl/strategy.js';
 import { Adagrad } from '../optim/adagrad.js';
 import { Adam, AdamW } from '../optim/adam.js';
 import type { Optimizer, ParamGroup } from '../optim/optimizer.js';
-import { CosineAnnealingLR, StepLR, type LRScheduler } from '../optim/scheduler.js';
+import { CosineAnnealingLR, type LRScheduler, StepLR } from '../optim/scheduler.js';
 import { SGD } from '../optim/sgd.js';
-import { closeStage, noGrad, openStage, setBackend, tidyAsync, type StagedWrites } from '../tensor/engine.js';
-import { globalRng, isRandomState, seed as seedGlobal, type RandomState } from '../tensor/random.js';
+import { checkOptionNames } from '../options.js';
+import { TRAINER_SPELLINGS, type TrainerSpellings, toInternal } from '../spellings.js';
+import { closeStage, noGrad, openStage, type StagedWrites, setBackend, tidyAsync } from '../tensor/engine.js';
 import * as ops from '../tensor/ops.js';
+import { globalRng, isRandomState, type RandomState, seed as seedGlobal } from '../tensor/random.js';
 import { backward, fromArray, type Tensor } from '../tensor/tensor.js';
 import { toDevice } from './batch.js';
 import { collectPredictions, scorePredictions } from './evaluate.js';
 import type { TaskReport } from './metrics.js';
-import { ProgressPrinter, type ProgressEvent, type ProgressMode } from './progress.js';
+import { type ProgressEvent, type ProgressMode, ProgressPrinter } from './progress.js';
 import { checkLabels, type TaskPlan, type TaskTerm } from './tasks.js';
 
 export type OptimizerName = 'adam' | 'adamw' | 'sgd' | 'adagrad';
@@ -98,7 +98,9 @@ export interface TrainerSettings {
  * What MTLTrainer takes: its settings, or the tutorials' spellings of them (nEpochs, taskWeights,
  * taskWeightsStrategy + gradnormAlpha, a MetaBalance as optimizer; see spellings.ts).
  */
-export interface MTLTrainerOptions extends Omit<TrainerSettings, 'optimizer' | 'adaptiveParams'>, Omit<TrainerSpellings<BalanceStrategy>, 'optimizer'> {
+export interface MTLTrainerOptions
+  extends Omit<TrainerSettings, 'optimizer' | 'adaptiveParams'>,
+    Omit<TrainerSpellings<BalanceStrategy>, 'optimizer'> {
   optimizer?: OptimizerName | { strategy: BalanceStrategy };
   /** Task balancing: { method, ...options } for a registered method (mtl/registry.ts), e.g. { method: 'gradnorm', alpha: 1.5 }. */
   adaptiveParams?: StrategySpec;
@@ -106,32 +108,64 @@ export interface MTLTrainerOptions extends Omit<TrainerSettings, 'optimizer' | '
 
 /** Every setting MTLTrainer reads; anything else, bar the tutorials' spellings, is an error, never ignored. */
 const TRAINER_OPTIONS: readonly (keyof TrainerSettings)[] = [
-  'taskNames', 'taskTypes', 'optimizer', 'optimizerParams', 'scheduler', 'taskSpecificLr', 'adaptiveParams', 'nEpoch', 'earlystopPatience', 'earlystopTask',
-  'device', 'modelPath', 'seed', 'progress', 'inspectEvery', 'onProgress', 'onEpochEnd', 'clipGradNorm', 'nonFinite', 'checkGradients',
+  'taskNames',
+  'taskTypes',
+  'optimizer',
+  'optimizerParams',
+  'scheduler',
+  'taskSpecificLr',
+  'adaptiveParams',
+  'nEpoch',
+  'earlystopPatience',
+  'earlystopTask',
+  'device',
+  'modelPath',
+  'seed',
+  'progress',
+  'inspectEvery',
+  'onProgress',
+  'onEpochEnd',
+  'clipGradNorm',
+  'nonFinite',
+  'checkGradients',
 ];
 const OPTIMIZER_PARAMS: readonly (keyof OptimizerParams)[] = ['lr', 'weightDecay', 'betas', 'eps', 'momentum', 'nesterov'];
-
 
 /** Checks the type and range of each given option (undefined means "the default"). */
 function checkOptionValues(opts: TrainerSettings, nTrained: number): void {
   const bad = (name: string, value: unknown, want: string): never => {
-    throw new Error(`MTLTrainer: ${name} must be ${want}, got ${typeof value === 'string' ? `'${value}'` : JSON.stringify(value) ?? String(value)}`);
+    throw new Error(
+      `MTLTrainer: ${name} must be ${want}, got ${typeof value === 'string' ? `'${value}'` : (JSON.stringify(value) ?? String(value))}`,
+    );
   };
   const isCount = (v: unknown, min: number) => typeof v === 'number' && Number.isInteger(v) && v >= min;
   const o = opts as Record<string, unknown>;
-  if (o.earlystopPatience !== undefined && !isCount(o.earlystopPatience, 0)) bad('earlystopPatience', o.earlystopPatience, 'a whole number of epochs ≥ 0');
-  if (typeof o.earlystopTask === 'number' && !(isCount(o.earlystopTask, 0) && (o.earlystopTask as number) < nTrained)) bad('earlystopTask', o.earlystopTask, `a trained task's index (0..${nTrained - 1}), its name, or 'mean'`);
-  if (o.earlystopTask !== undefined && typeof o.earlystopTask !== 'number' && typeof o.earlystopTask !== 'string') bad('earlystopTask', o.earlystopTask, "a task's index or name, or 'mean'");
+  if (o.earlystopPatience !== undefined && !isCount(o.earlystopPatience, 0))
+    bad('earlystopPatience', o.earlystopPatience, 'a whole number of epochs ≥ 0');
+  if (typeof o.earlystopTask === 'number' && !(isCount(o.earlystopTask, 0) && (o.earlystopTask as number) < nTrained))
+    bad('earlystopTask', o.earlystopTask, `a trained task's index (0..${nTrained - 1}), its name, or 'mean'`);
+  if (o.earlystopTask !== undefined && typeof o.earlystopTask !== 'number' && typeof o.earlystopTask !== 'string')
+    bad('earlystopTask', o.earlystopTask, "a task's index or name, or 'mean'");
   if (o.seed !== undefined && !(isCount(o.seed, 0) && (o.seed as number) <= 0xffffffff)) bad('seed', o.seed, 'a whole number in [0, 2^32)');
   if (o.optimizer !== undefined && !['adam', 'adamw', 'sgd', 'adagrad'].includes(o.optimizer as string)) {
     bad('optimizer', o.optimizer, "'adam', 'adamw', 'sgd', 'adagrad', or a MetaBalance");
   }
-  if (o.progress !== undefined && !['auto', 'bar', 'lines', 'none'].includes(o.progress as string)) bad('progress', o.progress, "'auto', 'bar', 'lines' or 'none'");
+  if (o.progress !== undefined && !['auto', 'bar', 'lines', 'none'].includes(o.progress as string))
+    bad('progress', o.progress, "'auto', 'bar', 'lines' or 'none'");
   if (o.modelPath !== undefined && typeof o.modelPath !== 'string') bad('modelPath', o.modelPath, 'a directory path (string)');
-  if (o.device !== undefined && !(['auto', 'cpu', 'wasm', 'webgpu'].includes(o.device as string) || (typeof o.device === 'object' && o.device !== null && 'alloc' in o.device))) {
+  if (
+    o.device !== undefined &&
+    !(
+      ['auto', 'cpu', 'wasm', 'webgpu'].includes(o.device as string) ||
+      (typeof o.device === 'object' && o.device !== null && 'alloc' in o.device)
+    )
+  ) {
     bad('device', o.device, "'auto', 'cpu', 'wasm', 'webgpu' or a Backend");
   }
-  if (o.taskNames !== undefined && !(Array.isArray(o.taskNames) && o.taskNames.length === nTrained && o.taskNames.every((n) => typeof n === 'string' && n !== ''))) {
+  if (
+    o.taskNames !== undefined &&
+    !(Array.isArray(o.taskNames) && o.taskNames.length === nTrained && o.taskNames.every((n) => typeof n === 'string' && n !== ''))
+  ) {
     bad('taskNames', o.taskNames, `${nTrained} non-empty names, one per trained task`);
   }
   if (o.checkGradients !== undefined && typeof o.checkGradients !== 'boolean') bad('checkGradients', o.checkGradients, 'true or false');
@@ -287,12 +321,20 @@ export class MTLTrainer {
     if (opts.optimizerParams) checkOptionNames('MTLTrainer optimizerParams', opts.optimizerParams, OPTIMIZER_PARAMS);
     checkOptionValues(opts, nTrained);
     this.nEpoch = opts.nEpoch ?? 10;
-    if (!Number.isInteger(this.nEpoch) || this.nEpoch < 1) throw new Error(`MTLTrainer: nEpoch must be a positive integer, got ${opts.nEpoch}`);
-    if (opts.clipGradNorm !== undefined && !(typeof opts.clipGradNorm === 'number' && opts.clipGradNorm > 0 && Number.isFinite(opts.clipGradNorm))) {
-      throw new Error(`MTLTrainer: clipGradNorm must be a finite number > 0 (the largest global gradient norm), got ${String(opts.clipGradNorm)}`);
+    if (!Number.isInteger(this.nEpoch) || this.nEpoch < 1)
+      throw new Error(`MTLTrainer: nEpoch must be a positive integer, got ${opts.nEpoch}`);
+    if (
+      opts.clipGradNorm !== undefined &&
+      !(typeof opts.clipGradNorm === 'number' && opts.clipGradNorm > 0 && Number.isFinite(opts.clipGradNorm))
+    ) {
+      throw new Error(
+        `MTLTrainer: clipGradNorm must be a finite number > 0 (the largest global gradient norm), got ${String(opts.clipGradNorm)}`,
+      );
     }
     if (opts.clipGradNorm !== undefined && opts.checkGradients === false) {
-      throw new Error('MTLTrainer: clipGradNorm reads the gradient norm, which checkGradients: false turns off; keep checkGradients on to clip');
+      throw new Error(
+        'MTLTrainer: clipGradNorm reads the gradient norm, which checkGradients: false turns off; keep checkGradients on to clip',
+      );
     }
     if (opts.nonFinite !== undefined && opts.nonFinite !== 'stop' && opts.nonFinite !== 'skip') {
       throw new Error(`MTLTrainer: nonFinite must be 'stop' or 'skip', got ${JSON.stringify(opts.nonFinite)}`);
@@ -307,7 +349,9 @@ export class MTLTrainer {
     const balancing = opts.adaptiveParams ?? { method: 'fixed' };
     // The losses the model trains (ESMM: ctr and ctcvr from its three outputs).
     const trainedTypes = model.trainedTasks().map((t) => t.type);
-    this.strategy = isBalanceStrategy(balancing) ? balancing : createStrategy(withDefaultWeights(balancing, model.defaultTaskWeights()), { taskTypes: trainedTypes });
+    this.strategy = isBalanceStrategy(balancing)
+      ? balancing
+      : createStrategy(withDefaultWeights(balancing, model.defaultTaskWeights()), { taskTypes: trainedTypes });
     this.optimizer = this.buildOptimizer(opts.optimizer ?? 'adam');
     this.scheduler = this.buildScheduler();
     this.recorder = opts.inspectEvery ? new GradientRecorder({ every: opts.inspectEvery }) : null;
@@ -334,19 +378,27 @@ export class MTLTrainer {
     const paramGroups: ParamGroup[] = [{ params: groups.shared.map(([, t]) => t), name: 'shared' }];
     groups.perTask.forEach((g, i) => {
       if (g.length === 0 && taskLr(i) !== undefined) {
-        throw new Error(`MTLTrainer: taskSpecificLr gives task '${names[i]}' a learning rate, but no parameter is its own (every tensor its loss reaches is shared with another task); drop it, or give the shared parameters optimizerParams.lr`);
+        throw new Error(
+          `MTLTrainer: taskSpecificLr gives task '${names[i]}' a learning rate, but no parameter is its own (every tensor its loss reaches is shared with another task); drop it, or give the shared parameters optimizerParams.lr`,
+        );
       }
       if (g.length) paramGroups.push({ params: g.map(([, t]) => t), lr: taskLr(i), name: names[i] });
     });
-    if (this.strategy.parameters?.length) paramGroups.push({ params: this.strategy.parameters, name: `${this.strategy.name} weights`, weightDecay: 0 });
+    if (this.strategy.parameters?.length)
+      paramGroups.push({ params: this.strategy.parameters, name: `${this.strategy.name} weights`, weightDecay: 0 });
     const nonEmpty = paramGroups.filter((g) => g.params.length > 0);
     const common = { lr, weightDecay: p.weightDecay };
     switch (name) {
-      case 'adam': return new Adam(nonEmpty, { ...common, betas: p.betas, eps: p.eps });
-      case 'adamw': return new AdamW(nonEmpty, { ...common, betas: p.betas, eps: p.eps });
-      case 'sgd': return new SGD(nonEmpty, { ...common, momentum: p.momentum, nesterov: p.nesterov });
-      case 'adagrad': return new Adagrad(nonEmpty, { ...common, eps: p.eps });
-      default: throw new Error(`MTLTrainer: unknown optimizer '${name as string}'; use adam, adamw, sgd or adagrad`);
+      case 'adam':
+        return new Adam(nonEmpty, { ...common, betas: p.betas, eps: p.eps });
+      case 'adamw':
+        return new AdamW(nonEmpty, { ...common, betas: p.betas, eps: p.eps });
+      case 'sgd':
+        return new SGD(nonEmpty, { ...common, momentum: p.momentum, nesterov: p.nesterov });
+      case 'adagrad':
+        return new Adagrad(nonEmpty, { ...common, eps: p.eps });
+      default:
+        throw new Error(`MTLTrainer: unknown optimizer '${name as string}'; use adam, adamw, sgd or adagrad`);
     }
   }
 
@@ -392,11 +444,15 @@ export class MTLTrainer {
     const plan = this.model.taskPlan(nLabel, this.names(loader, nLabel));
     const pick = this.opts.earlystopTask;
     if (typeof pick === 'string' && pick !== 'mean' && !plan.train.some((t) => t.name === pick)) {
-      throw new Error(`MTLTrainer: earlystopTask '${pick}' is not a trained task; the tasks are ${plan.train.map((t) => t.name).join(', ')} (or 'mean')`);
+      throw new Error(
+        `MTLTrainer: earlystopTask '${pick}' is not a trained task; the tasks are ${plan.train.map((t) => t.name).join(', ')} (or 'mean')`,
+      );
     }
     const w = (this.opts.adaptiveParams as { weights?: unknown } | undefined)?.weights;
     if (Array.isArray(w) && w.length !== plan.train.length) {
-      throw new Error(`MTLTrainer: ${w.length} fixed weights for ${plan.train.length} trained tasks (${plan.train.map((t) => t.name).join(', ')})`);
+      throw new Error(
+        `MTLTrainer: ${w.length} fixed weights for ${plan.train.length} trained tasks (${plan.train.map((t) => t.name).join(', ')})`,
+      );
     }
     return plan;
   }
@@ -430,7 +486,10 @@ export class MTLTrainer {
         record.score = this.earlyStopScore(record.val);
       }
       history.epochs.push(record);
-      this.strategy.onEpochEnd?.(epoch, this.plan.train.map((t) => record.trainLoss[t.name]));
+      this.strategy.onEpochEnd?.(
+        epoch,
+        this.plan.train.map((t) => record.trainLoss[t.name]),
+      );
       this.scheduler?.step();
       printer.endEpoch(describeEpoch(record, this.nEpoch));
       this.opts.onEpochEnd?.(record);
@@ -453,7 +512,12 @@ export class MTLTrainer {
     return history;
   }
 
-  private async trainEpoch(loader: BatchSource<HostBatch>, backend: Backend, epoch: number, printer: ProgressPrinter): Promise<EpochRecord> {
+  private async trainEpoch(
+    loader: BatchSource<HostBatch>,
+    backend: Backend,
+    epoch: number,
+    printer: ProgressPrinter,
+  ): Promise<EpochRecord> {
     const plan = this.plan!;
     const started = Date.now();
     const skippedBefore = this.skippedSteps;
@@ -488,7 +552,10 @@ export class MTLTrainer {
       this.opts.onProgress?.(event);
     }
     if (steps === 0) {
-      if (this.skippedSteps > skippedBefore) throw new Error(`MTLTrainer.fit: every step of epoch ${epoch + 1} was dropped for a non-finite loss or gradient (nonFinite: 'skip'); lower the learning rate, clip gradients (clipGradNorm) or check the data`);
+      if (this.skippedSteps > skippedBefore)
+        throw new Error(
+          `MTLTrainer.fit: every step of epoch ${epoch + 1} was dropped for a non-finite loss or gradient (nonFinite: 'skip'); lower the learning rate, clip gradients (clipGradNorm) or check the data`,
+        );
       throw new Error('MTLTrainer.fit: no batch had two or more rows; use a larger batchSize');
     }
     const seconds = (Date.now() - started) / 1000;
@@ -523,19 +590,31 @@ export class MTLTrainer {
     let result: { losses: number[]; weights: number[]; report: RecordedReport['report'] | null };
     try {
       result = await tidyAsync(async () => {
-        const { x, y } = toDevice(batch, backend, this.model.features.map((f) => f.name));
+        const { x, y } = toDevice(
+          batch,
+          backend,
+          this.model.features.map((f) => f.name),
+        );
         const inspected = this.recorder?.shouldRecord(this.globalStep) ? await inspectGradients(this.model, { x, y }) : null;
         const out = this.model.forward(x);
         const losses = plan.train.map((t) => taskLoss(out, y, t));
         // One read: the losses, then 0 when every BatchNorm statistic the step would store is finite.
-        const read = Array.from(await noGrad(() => ops.concat([...losses.map((l) => ops.reshape(l, [1])), stagedCheck(stage, backend)])).data());
+        const read = Array.from(
+          await noGrad(() => ops.concat([...losses.map((l) => ops.reshape(l, [1])), stagedCheck(stage, backend)])).data(),
+        );
         const values = read.slice(0, losses.length);
         values.forEach((v, i) => {
           if (!Number.isFinite(v)) throw new NonFiniteLossError(plan.train[i].name, this.globalStep, epoch, this.lastFinite[i] ?? null);
         });
         if (!Number.isFinite(read[losses.length])) {
           const bad = await firstNonFinite(stage.values().map(({ value, what }) => ({ name: what, tensor: value })));
-          throw new NonFiniteStatisticsError(bad?.name ?? 'a BatchNorm statistic', bad?.index ?? -1, bad?.value ?? Number.NaN, this.globalStep, epoch);
+          throw new NonFiniteStatisticsError(
+            bad?.name ?? 'a BatchNorm statistic',
+            bad?.index ?? -1,
+            bad?.value ?? Number.NaN,
+            this.globalStep,
+            epoch,
+          );
         }
         const ctx = modelBalanceContext(this.model, losses, values, { step: this.globalStep, epoch });
         undo.strategy = this.strategy.snapshot?.() ?? null;
@@ -581,10 +660,15 @@ export class MTLTrainer {
    * norm (as torch.nn.utils.clip_grad_norm_: × maxNorm / (norm + 1e-6) when that is below 1).
    */
   private async checkGradients(epoch: number, losses: number[]): Promise<void> {
-    const named: [string, Tensor][] = [...this.model.namedParameters(), ...(this.strategy.parameters ?? []).map((p, i) => [`${this.strategy.name}.${i}`, p] as [string, Tensor])];
+    const named: [string, Tensor][] = [
+      ...this.model.namedParameters(),
+      ...(this.strategy.parameters ?? []).map((p, i) => [`${this.strategy.name}.${i}`, p] as [string, Tensor]),
+    ];
     const withGrad = named.filter(([, p]) => p.grad);
     if (withGrad.length === 0) return;
-    const [squareSum] = await noGrad(() => ops.sum(ops.concat(withGrad.map(([, p]) => ops.reshape(ops.sum(ops.square(p.grad!)), [1]))))).data();
+    const [squareSum] = await noGrad(() =>
+      ops.sum(ops.concat(withGrad.map(([, p]) => ops.reshape(ops.sum(ops.square(p.grad!)), [1])))),
+    ).data();
     const norm = Math.sqrt(squareSum);
     if (!Number.isFinite(norm)) {
       // No entry found: every one is finite but the sum of squares overflowed, too large a step either.
@@ -649,7 +733,12 @@ export class MTLTrainer {
 
   private async save(path: string, epoch: number): Promise<void> {
     await saveCheckpoint(path, this.model, {
-      metadata: { epoch: String(epoch), step: String(this.globalStep), model: this.model.constructor.name, random: JSON.stringify(globalRng().getState()) },
+      metadata: {
+        epoch: String(epoch),
+        step: String(this.globalStep),
+        model: this.model.constructor.name,
+        random: JSON.stringify(globalRng().getState()),
+      },
       optimizer: this.optimizer,
       scheduler: this.scheduler ?? undefined,
       strategy: this.strategy,
@@ -740,7 +829,9 @@ export function describeEpoch(r: EpochRecord, nEpoch: number): string {
   const val = r.val
     ? '  val ' +
       Object.entries(r.val)
-        .map(([k, m]) => (m.type === 'classification' ? `${k} auc ${m.auc === null ? 'n/a' : m.auc.toFixed(4)}` : `${k} mse ${m.mse.toFixed(4)}`))
+        .map(([k, m]) =>
+          m.type === 'classification' ? `${k} auc ${m.auc === null ? 'n/a' : m.auc.toFixed(4)}` : `${k} mse ${m.mse.toFixed(4)}`,
+        )
         .join(', ')
     : '';
   return `epoch ${r.epoch + 1}/${nEpoch}  loss ${loss}${val}  (${r.seconds.toFixed(1)} s, ${Math.round(r.samplesPerSecond)} samples/s)`;

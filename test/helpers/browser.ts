@@ -12,7 +12,8 @@ export const CHROMIUM = process.env.WEBMTL_CHROMIUM || '/usr/lib/chromium/chromi
 
 export const BUNDLE = join(repoRoot, 'dist/browser/webmtl.js');
 
-const SETUP_HINT = 'install it with `apt-get install chromium-headless-shell` (or run `npm run test:all`), or point WEBMTL_CHROMIUM at a Chromium binary';
+const SETUP_HINT =
+  'install it with `apt-get install chromium-headless-shell` (or run `npm run test:all`), or point WEBMTL_CHROMIUM at a Chromium binary';
 
 /**
  * Null when the browser is there; otherwise a reason, after a visible warning. Throws instead when
@@ -21,7 +22,8 @@ const SETUP_HINT = 'install it with `apt-get install chromium-headless-shell` (o
 export function browserMissing(): string | null {
   if (existsSync(CHROMIUM)) return null;
   const reason = `no Chromium at ${CHROMIUM}`;
-  if (webgpuRequired()) throw new Error(`Browser tests are required here (CI=true or WEBMTL_REQUIRE_WEBGPU=1) but there is ${reason}: ${SETUP_HINT}.`);
+  if (webgpuRequired())
+    throw new Error(`Browser tests are required here (CI=true or WEBMTL_REQUIRE_WEBGPU=1) but there is ${reason}: ${SETUP_HINT}.`);
   console.warn(`Skipping the browser tests: ${reason}. To run them, ${SETUP_HINT}.`);
   return reason;
 }

@@ -85,7 +85,16 @@ export const softmaxRows = (x: Mat): Mat => x.map(softmax);
 export function mlpBlock(P: Params, prefix: string, x: Mat, train: boolean): Mat {
   const b = get(P, `${prefix}.linear.bias`);
   const z = linear(x, get(P, `${prefix}.linear.weight`), b, b.length);
-  return relu(batchNorm(z, get(P, `${prefix}.bn.weight`), get(P, `${prefix}.bn.bias`), train, get(P, `${prefix}.bn.running_mean`), get(P, `${prefix}.bn.running_var`)));
+  return relu(
+    batchNorm(
+      z,
+      get(P, `${prefix}.bn.weight`),
+      get(P, `${prefix}.bn.bias`),
+      train,
+      get(P, `${prefix}.bn.running_mean`),
+      get(P, `${prefix}.bn.running_var`),
+    ),
+  );
 }
 
 /**
@@ -112,7 +121,17 @@ export function experts(P: Params, prefix: string, x: Mat, E: number, nLayers: n
       const inDim = h[0].length;
       const H = get(P, `${p}.bias`).length / E;
       const z = linear(h, get(P, `${p}.weight`), get(P, `${p}.bias`), H, e * inDim * H, e * H);
-      h = relu(batchNorm(z, get(P, `${p}.bn.weight`), get(P, `${p}.bn.bias`), train, get(P, `${p}.bn.running_mean`), get(P, `${p}.bn.running_var`), e * H));
+      h = relu(
+        batchNorm(
+          z,
+          get(P, `${p}.bn.weight`),
+          get(P, `${p}.bn.bias`),
+          train,
+          get(P, `${p}.bn.running_mean`),
+          get(P, `${p}.bn.running_var`),
+          e * H,
+        ),
+      );
     }
     out.push(h);
   }
@@ -123,7 +142,16 @@ export function experts(P: Params, prefix: string, x: Mat, E: number, nLayers: n
 export function gate(P: Params, prefix: string, x: Mat, train: boolean): Mat {
   const b = get(P, `${prefix}.linear.bias`);
   const z = linear(x, get(P, `${prefix}.linear.weight`), b, b.length);
-  return softmaxRows(batchNorm(z, get(P, `${prefix}.bn.weight`), get(P, `${prefix}.bn.bias`), train, get(P, `${prefix}.bn.running_mean`), get(P, `${prefix}.bn.running_var`)));
+  return softmaxRows(
+    batchNorm(
+      z,
+      get(P, `${prefix}.bn.weight`),
+      get(P, `${prefix}.bn.bias`),
+      train,
+      get(P, `${prefix}.bn.running_mean`),
+      get(P, `${prefix}.bn.running_var`),
+    ),
+  );
 }
 
 /** Σ_e w[r][e] · experts[e][r] per row. */

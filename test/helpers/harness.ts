@@ -2,7 +2,7 @@
 // output element influences the gradient. Also central finite differences on the same projection.
 import type { Backend } from '../../src/backend/backend.js';
 import * as wm from '../../src/tensor/index.js';
-import { drawInputs, wantsGrad, type OpCase } from './op-cases.js';
+import { drawInputs, type OpCase, wantsGrad } from './op-cases.js';
 
 export interface CaseResult {
   out: Float32Array;
@@ -53,7 +53,13 @@ export interface FiniteDiffMismatch {
 }
 
 /** Compares CPU analytic gradients with central differences at up to `samples` coordinates per input. */
-export function finiteDiffCheck(backend: Backend, c: OpCase, result: CaseResult, seed = 1, opts = { h: 1e-2, rtol: 1e-2, atol: 2e-3, samples: 8 }): FiniteDiffMismatch[] {
+export function finiteDiffCheck(
+  backend: Backend,
+  c: OpCase,
+  result: CaseResult,
+  seed = 1,
+  opts = { h: 1e-2, rtol: 1e-2, atol: 2e-3, samples: 8 },
+): FiniteDiffMismatch[] {
   wm.setBackend(backend);
   const host = drawInputs(c, seed);
   const w = projection(result.out.length, seed + 1);
@@ -71,7 +77,8 @@ export function finiteDiffCheck(backend: Backend, c: OpCase, result: CaseResult,
       const minus = projectedLoss(backend, c, host, w);
       values[i] = orig;
       const numeric = (plus - minus) / (2 * opts.h);
-      if (Math.abs(numeric - g[i]) > opts.atol + opts.rtol * Math.abs(numeric)) bad.push({ input: inputIndex, index: i, analytic: g[i], numeric });
+      if (Math.abs(numeric - g[i]) > opts.atol + opts.rtol * Math.abs(numeric))
+        bad.push({ input: inputIndex, index: i, analytic: g[i], numeric });
     }
   });
   return bad;

@@ -1,7 +1,7 @@
 // Shared by the raw-kernel suites (webgpu-kernels, wasm-kernels): seeded inputs, running one kernel on
 // the CPU reference and on another backend with the same inputs, and the comparisons.
 import { expect } from 'vitest';
-import { contiguousStrides, dropoutUniform, type Backend, type Buffer, type TypedArray } from '../../src/backend/backend.js';
+import { type Backend, type Buffer, contiguousStrides, dropoutUniform, type TypedArray } from '../../src/backend/backend.js';
 import { CpuBackend } from '../../src/backend/cpu/cpu-backend.js';
 
 const reference = new CpuBackend();
@@ -85,7 +85,8 @@ export function expectBitExact(got: TypedArray, want: TypedArray, label: string,
   expect(g.length, `${label}: length`).toBe(w.length);
   const floats = got instanceof Float32Array && !payloads;
   let first = -1;
-  for (let i = 0; i < w.length && first < 0; i++) if (g[i] !== w[i] && !(floats && Number.isNaN(got[i]) && Number.isNaN(want[i]))) first = i;
+  for (let i = 0; i < w.length && first < 0; i++)
+    if (g[i] !== w[i] && !(floats && Number.isNaN(got[i]) && Number.isNaN(want[i]))) first = i;
   expect(first, `${label}: first differing word${first >= 0 ? ` (got ${got[first]}, cpu ${want[first]})` : ''}`).toBe(-1);
 }
 
@@ -103,7 +104,9 @@ export async function checkGatherPlacement(backend: Backend, payloads: boolean):
     const table = uniform(vocab * dim, -1, 1, dim + 2);
     const init = uniform(count * width, 5, 6, 3);
     const into = { offset, stride: width };
-    const r = await onBoth(backend, [table, ids], [{ size: count * width, init }], (b, [t, i], [o]) => b.gatherRows(t, i, ids, o, dim, into));
+    const r = await onBoth(backend, [table, ids], [{ size: count * width, init }], (b, [t, i], [o]) =>
+      b.gatherRows(t, i, ids, o, dim, into),
+    );
     const want = Float32Array.from(init);
     for (let i = 0; i < count; i++) want.set(table.subarray(ids[i] * dim, (ids[i] + 1) * dim), offset + i * width);
     expectBitExact(r.want[0], want, `reference gather into [${count}, ${width}] at column ${offset}`);
@@ -120,7 +123,15 @@ export async function checkCopy(backend: Backend): Promise<void> {
     { srcSize: 200, dstSize: 60, shape: [5, 12], so: 2 * 20 + 3, ss: [20, 1], doff: 0, ds: [12, 1] },
     { srcSize: 40, dstSize: 120, shape: [4, 10], so: 0, ss: [10, 1], doff: 10, ds: [30, 1] },
     { srcSize: 21, dstSize: 105, shape: [5, 7, 3], so: 0, ss: [0, 3, 1], doff: 0, ds: [21, 3, 1] },
-    { srcSize: 240, dstSize: 240, shape: [2, 3, 1, 4, 5, 2], so: 0, ss: [1, 2, 240, 6, 24, 120], doff: 0, ds: contiguousStrides([2, 3, 1, 4, 5, 2]) },
+    {
+      srcSize: 240,
+      dstSize: 240,
+      shape: [2, 3, 1, 4, 5, 2],
+      so: 0,
+      ss: [1, 2, 240, 6, 24, 120],
+      doff: 0,
+      ds: contiguousStrides([2, 3, 1, 4, 5, 2]),
+    },
     { srcSize: 1, dstSize: 3, shape: [], so: 0, ss: [], doff: 2, ds: [] },
     { srcSize: 5000, dstSize: 5000, shape: [5000], so: 0, ss: [1], doff: 0, ds: [1] },
     { srcSize: 3, dstSize: 40, shape: [8, 5], so: 1, ss: [0, 0], doff: 0, ds: [5, 1] },
@@ -133,7 +144,9 @@ export async function checkCopy(backend: Backend): Promise<void> {
     const r = await onBoth(backend, [f], [{ size: c.dstSize, init }], (b, [src], [d]) => b.copy(src, d, c.shape, c.so, c.ss, c.doff, c.ds));
     expectBitExact(r.got[0], r.want[0], `copy f32 ${JSON.stringify(c.shape)}`, true);
     const i32 = ints(c.srcSize, -(2 ** 31), 2 ** 31 - 1, c.dstSize);
-    const r2 = await onBoth(backend, [i32], [{ size: c.dstSize, dtype: 'i32' }], (b, [src], [d]) => b.copy(src, d, c.shape, c.so, c.ss, c.doff, c.ds));
+    const r2 = await onBoth(backend, [i32], [{ size: c.dstSize, dtype: 'i32' }], (b, [src], [d]) =>
+      b.copy(src, d, c.shape, c.so, c.ss, c.doff, c.ds),
+    );
     expectBitExact(r2.got[0], r2.want[0], `copy i32 ${JSON.stringify(c.shape)}`, true);
   }
 }
@@ -153,7 +166,9 @@ export async function checkGatherRows(backend: Backend): Promise<void> {
     expectBitExact(r.got[0], r.want[0], `gather ${vocab}x${dim}`, true);
     const itable = ints(vocab * dim, -1000, 1000, dim + 1);
     const fids = Float32Array.from(ids);
-    const r2 = await onBoth(backend, [itable, fids], [{ size: count * dim, dtype: 'i32' }], (b, [t, i], [o]) => b.gatherRows(t, i, ids, o, dim));
+    const r2 = await onBoth(backend, [itable, fids], [{ size: count * dim, dtype: 'i32' }], (b, [t, i], [o]) =>
+      b.gatherRows(t, i, ids, o, dim),
+    );
     expectBitExact(r2.got[0], r2.want[0], `gather i32 ${vocab}x${dim}`, true);
   }
 }
@@ -170,7 +185,9 @@ export async function checkScatterAdd(backend: Backend): Promise<void> {
   const pick = rng(77);
   const ids = Int32Array.from({ length: n }, () => hot[Math.floor(pick() * 3)]);
   const src = Float32Array.from({ length: n * dim }, (_, i) => 1 + (i % dim));
-  const r = await onBoth(backend, [src, ids], [{ size: vocab * dim, init: uniform(vocab * dim, 1, 2, 3) }], (b, [s, i], [o]) => b.scatterAddRows(s, i, ids, o, vocab, dim));
+  const r = await onBoth(backend, [src, ids], [{ size: vocab * dim, init: uniform(vocab * dim, 1, 2, 3) }], (b, [s, i], [o]) =>
+    b.scatterAddRows(s, i, ids, o, vocab, dim),
+  );
   expectBitExact(r.got[0], r.want[0], 'scatter hot ids', true);
   const counts = hot.map((id) => ids.filter((v) => v === id).length);
   hot.forEach((id, k) => expect(r.got[0][id * dim + 2]).toBe(3 * counts[k]));
@@ -197,7 +214,12 @@ export const SOFTMAX_CASES: [number, number][] = [
 ];
 
 /** softmax and logSoftmax of [rows, cols] within rtol and the given absolute tolerances. */
-export async function checkSoftmax(backend: Backend, rows: number, cols: number, tol: { rtol: number; atol: number; logAtol: number }): Promise<void> {
+export async function checkSoftmax(
+  backend: Backend,
+  rows: number,
+  cols: number,
+  tol: { rtol: number; atol: number; logAtol: number },
+): Promise<void> {
   const x = uniform(rows * cols, -10, 10, rows * 3 + cols);
   const { want, got } = await onBoth(backend, [x], [{ size: rows * cols }, { size: rows * cols }], (b, [xb], [s, l]) => {
     b.softmax(xb, s, rows, cols, false);
@@ -236,7 +258,9 @@ export async function checkGateMix(backend: Backend, T: number, B: number, E: nu
   const shape = { tasks: T, batch: B, experts: E, hidden: H };
   const logits = uniform(T * B * E, -3, 3, T + B + E);
   const experts = uniform(E * B * H, -1, 1, H);
-  const fwd = await onBoth(backend, [logits, experts], [{ size: T * B * H }, { size: T * B * E }], (b, [l, x], [mix, wt]) => b.gateMixForward!(l, x, mix, wt, shape));
+  const fwd = await onBoth(backend, [logits, experts], [{ size: T * B * H }, { size: T * B * E }], (b, [l, x], [mix, wt]) =>
+    b.gateMixForward!(l, x, mix, wt, shape),
+  );
   expectClose(fwd.got[0], fwd.want[0], 1e-4, 1e-5, 'mix');
   expectClose(fwd.got[1], fwd.want[1], 1e-5, 1e-7, 'weights');
   const gMix = uniform(T * B * H, -1, 1, 99);

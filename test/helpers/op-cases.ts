@@ -1,7 +1,8 @@
 // Every differentiable op, as a case the harness can run on any backend: how to draw its inputs,
 // how to call it, and the tolerance its WebGPU result must meet against the CPU reference.
-import * as wm from '../../src/tensor/index.js';
+
 import type { Tensor } from '../../src/tensor/index.js';
+import * as wm from '../../src/tensor/index.js';
 
 export type InputKind = 'normal' | 'positive' | 'prob' | 'unique' | 'nonzero' | 'mask' | { ids: number };
 
@@ -49,10 +50,34 @@ export const opCases: OpCase[] = [
   { name: 'matmul 65x1030·1030x3 (long K)', ...mm([65, 1030], [1030, 3]), rtol: 3e-4, atol: 3e-5 },
 
   // linear (x·W + b; one pass on backends with matmulBias): 2-D, stacked experts, odd widths
-  { name: 'linear [9,6]·[6,5]+[5]', inputs: [{ shape: [9, 6] }, { shape: [6, 5] }, { shape: [5] }], run: ([x, w, b]) => wm.linear(x, w, b), rtol: 1e-4, atol: 1e-5 },
-  { name: 'linear experts [9,6]·[4,6,5]+[4,1,5]', inputs: [{ shape: [9, 6] }, { shape: [4, 6, 5] }, { shape: [4, 1, 5] }], run: ([x, w, b]) => wm.linear(x, w, b), rtol: 1e-4, atol: 1e-5 },
-  { name: 'linear [2,9,6]·[6,1]+[1]', inputs: [{ shape: [2, 9, 6] }, { shape: [6, 1] }, { shape: [1] }], run: ([x, w, b]) => wm.linear(x, w, b), rtol: 1e-4, atol: 1e-5 },
-  { name: 'linear [1030,16]·[16,8]+[8]', inputs: [{ shape: [1030, 16] }, { shape: [16, 8] }, { shape: [8] }], run: ([x, w, b]) => wm.linear(x, w, b), rtol: 1e-4, atol: 1e-4 },
+  {
+    name: 'linear [9,6]·[6,5]+[5]',
+    inputs: [{ shape: [9, 6] }, { shape: [6, 5] }, { shape: [5] }],
+    run: ([x, w, b]) => wm.linear(x, w, b),
+    rtol: 1e-4,
+    atol: 1e-5,
+  },
+  {
+    name: 'linear experts [9,6]·[4,6,5]+[4,1,5]',
+    inputs: [{ shape: [9, 6] }, { shape: [4, 6, 5] }, { shape: [4, 1, 5] }],
+    run: ([x, w, b]) => wm.linear(x, w, b),
+    rtol: 1e-4,
+    atol: 1e-5,
+  },
+  {
+    name: 'linear [2,9,6]·[6,1]+[1]',
+    inputs: [{ shape: [2, 9, 6] }, { shape: [6, 1] }, { shape: [1] }],
+    run: ([x, w, b]) => wm.linear(x, w, b),
+    rtol: 1e-4,
+    atol: 1e-5,
+  },
+  {
+    name: 'linear [1030,16]·[16,8]+[8]',
+    inputs: [{ shape: [1030, 16] }, { shape: [16, 8] }, { shape: [8] }],
+    run: ([x, w, b]) => wm.linear(x, w, b),
+    rtol: 1e-4,
+    atol: 1e-4,
+  },
 
   // broadcasting binary ops
   { name: 'add [17,3]+[3]', inputs: [{ shape: [17, 3] }, { shape: [3] }], run: ([a, b]) => wm.add(a, b) },
@@ -61,7 +86,14 @@ export const opCases: OpCase[] = [
   { name: 'mul [17,5]*[17,1]', inputs: [{ shape: [17, 5] }, { shape: [17, 1] }], run: ([a, b]) => wm.mul(a, b) },
   { name: 'div [3,4]/[4] (b away from 0)', inputs: [{ shape: [3, 4] }, { shape: [4], kind: 'positive' }], run: ([a, b]) => wm.div(a, b) },
   { name: 'pow tensor', inputs: [{ shape: [3, 5], kind: 'positive' }, { shape: [5] }], run: ([a, b]) => wm.pow(a, b), rtol: 2e-5 },
-  { name: 'maximum', inputs: [{ shape: [17] , kind: 'unique' }, { shape: [17], kind: 'unique' }], run: ([a, b]) => wm.maximum(a, b) },
+  {
+    name: 'maximum',
+    inputs: [
+      { shape: [17], kind: 'unique' },
+      { shape: [17], kind: 'unique' },
+    ],
+    run: ([a, b]) => wm.maximum(a, b),
+  },
   { name: 'scalar add/mul/div/sub', inputs: [{ shape: [3, 3] }], run: ([a]) => wm.sub(wm.div(wm.mul(wm.add(a, 1.5), -2), 3), 0.25) },
 
   // unary
@@ -99,31 +131,86 @@ export const opCases: OpCase[] = [
   { name: 'broadcastTo', inputs: [{ shape: [3, 1] }], run: ([x]) => wm.broadcastTo(x, [2, 3, 5]) },
   { name: 'slice', inputs: [{ shape: [5, 7] }], run: ([x]) => wm.slice(x, [1, 2], [3, -1]) },
   { name: 'concat axis 1', inputs: [{ shape: [3, 2] }, { shape: [3, 5] }, { shape: [3, 1] }], run: (xs) => wm.concat(xs, 1) },
-  { name: 'split + recombine', inputs: [{ shape: [4, 6] }], run: ([x]) => { const [a, b] = wm.split(x, [2, 4], 1); return wm.add(wm.sum(a, 1), wm.sum(b, 1)); } },
+  {
+    name: 'split + recombine',
+    inputs: [{ shape: [4, 6] }],
+    run: ([x]) => {
+      const [a, b] = wm.split(x, [2, 4], 1);
+      return wm.add(wm.sum(a, 1), wm.sum(b, 1));
+    },
+  },
   { name: 'stack axis 1', inputs: [{ shape: [3, 2] }, { shape: [3, 2] }], run: (xs) => wm.stack(xs, 1) },
   { name: 'squeeze/unsqueeze', inputs: [{ shape: [3, 1, 2] }], run: ([x]) => wm.unsqueeze(wm.squeeze(x, 1), 0) },
 
   // gather / scatter-add
-  { name: 'gatherRows (repeated ids)', inputs: [{ shape: [7, 3] }, { shape: [40], kind: { ids: 7 } }], run: ([t, ids]) => wm.gatherRows(t, ids) },
-  { name: 'gatherRows 2-D ids, 1000+ rows', inputs: [{ shape: [50, 4] }, { shape: [300, 5], kind: { ids: 50 } }], run: ([t, ids]) => wm.gatherRows(t, ids), atol: 1e-5 },
+  {
+    name: 'gatherRows (repeated ids)',
+    inputs: [{ shape: [7, 3] }, { shape: [40], kind: { ids: 7 } }],
+    run: ([t, ids]) => wm.gatherRows(t, ids),
+  },
+  {
+    name: 'gatherRows 2-D ids, 1000+ rows',
+    inputs: [{ shape: [50, 4] }, { shape: [300, 5], kind: { ids: 50 } }],
+    run: ([t, ids]) => wm.gatherRows(t, ids),
+    atol: 1e-5,
+  },
   {
     name: 'gatherConcat: two lookups around a dense part',
-    inputs: [{ shape: [7, 3] }, { shape: [40], kind: { ids: 7 } }, { shape: [40, 2] }, { shape: [5, 4] }, { shape: [40], kind: { ids: 5 } }],
+    inputs: [
+      { shape: [7, 3] },
+      { shape: [40], kind: { ids: 7 } },
+      { shape: [40, 2] },
+      { shape: [5, 4] },
+      { shape: [40], kind: { ids: 5 } },
+    ],
     run: ([t1, i1, d, t2, i2]) => wm.gatherConcat([{ table: t1, ids: i1 }, d, { table: t2, ids: i2 }]),
   },
   {
     name: 'gatherConcat: one table looked up twice (shared embedding)',
     inputs: [{ shape: [6, 4] }, { shape: [1030], kind: { ids: 6 } }, { shape: [1030], kind: { ids: 6 } }],
-    run: ([t, i1, i2]) => wm.gatherConcat([{ table: t, ids: i1 }, { table: t, ids: i2 }]),
+    run: ([t, i1, i2]) =>
+      wm.gatherConcat([
+        { table: t, ids: i1 },
+        { table: t, ids: i2 },
+      ]),
     atol: 1e-5,
   },
-  { name: 'indexSelect axis 1', inputs: [{ shape: [3, 6] }, { shape: [4], kind: { ids: 6 } }], run: ([x, ids]) => wm.indexSelect(x, 1, ids) },
-  { name: 'where', inputs: [{ shape: [4, 3], kind: 'mask', grad: false }, { shape: [4, 3] }, { shape: [3] }], run: ([c, a, b]) => wm.where(c, a, b) },
+  {
+    name: 'indexSelect axis 1',
+    inputs: [{ shape: [3, 6] }, { shape: [4], kind: { ids: 6 } }],
+    run: ([x, ids]) => wm.indexSelect(x, 1, ids),
+  },
+  {
+    name: 'where',
+    inputs: [{ shape: [4, 3], kind: 'mask', grad: false }, { shape: [4, 3] }, { shape: [3] }],
+    run: ([c, a, b]) => wm.where(c, a, b),
+  },
 
   // losses
-  { name: 'binaryCrossEntropy', inputs: [{ shape: [17, 2], kind: 'prob' }, { shape: [17, 2], kind: 'mask', grad: false }], run: ([p, y]) => wm.binaryCrossEntropy(p, y), rtol: 2e-5, atol: 1e-6 },
-  { name: 'binaryCrossEntropyWithLogits', inputs: [{ shape: [1001] }, { shape: [1001], kind: 'mask', grad: false }], run: ([x, y]) => wm.binaryCrossEntropyWithLogits(x, y), rtol: 2e-5, atol: 1e-6 },
-  { name: 'bce with logits, large logits', inputs: [{ shape: [3] }, { shape: [3], kind: 'mask', grad: false }], run: ([x, y]) => wm.binaryCrossEntropyWithLogits(wm.mul(x, 40), y, 'sum'), rtol: 2e-5, atol: 1e-5 },
+  {
+    name: 'binaryCrossEntropy',
+    inputs: [
+      { shape: [17, 2], kind: 'prob' },
+      { shape: [17, 2], kind: 'mask', grad: false },
+    ],
+    run: ([p, y]) => wm.binaryCrossEntropy(p, y),
+    rtol: 2e-5,
+    atol: 1e-6,
+  },
+  {
+    name: 'binaryCrossEntropyWithLogits',
+    inputs: [{ shape: [1001] }, { shape: [1001], kind: 'mask', grad: false }],
+    run: ([x, y]) => wm.binaryCrossEntropyWithLogits(x, y),
+    rtol: 2e-5,
+    atol: 1e-6,
+  },
+  {
+    name: 'bce with logits, large logits',
+    inputs: [{ shape: [3] }, { shape: [3], kind: 'mask', grad: false }],
+    run: ([x, y]) => wm.binaryCrossEntropyWithLogits(wm.mul(x, 40), y, 'sum'),
+    rtol: 2e-5,
+    atol: 1e-5,
+  },
   { name: 'mseLoss', inputs: [{ shape: [17, 3] }, { shape: [17, 3] }], run: ([a, b]) => wm.mseLoss(a, b) },
 
   // normalisation, dropout, gating
@@ -173,12 +260,25 @@ export function drawInputs(c: OpCase, seed: number): (Float32Array | Int32Array)
     const out = new Float32Array(n);
     for (let i = 0; i < n; i++) {
       switch (kind) {
-        case 'normal': out[i] = r.normal(); break;
-        case 'positive': out[i] = 0.5 + 1.5 * r.uniform(); break;
-        case 'prob': out[i] = 0.05 + 0.9 * r.uniform(); break;
-        case 'mask': out[i] = r.uniform() < 0.5 ? 1 : 0; break;
-        case 'nonzero': { const v = r.normal(); out[i] = Math.sign(v || 1) * (0.1 + Math.abs(v)); break; }
-        case 'unique': break;
+        case 'normal':
+          out[i] = r.normal();
+          break;
+        case 'positive':
+          out[i] = 0.5 + 1.5 * r.uniform();
+          break;
+        case 'prob':
+          out[i] = 0.05 + 0.9 * r.uniform();
+          break;
+        case 'mask':
+          out[i] = r.uniform() < 0.5 ? 1 : 0;
+          break;
+        case 'nonzero': {
+          const v = r.normal();
+          out[i] = Math.sign(v || 1) * (0.1 + Math.abs(v));
+          break;
+        }
+        case 'unique':
+          break;
       }
     }
     if (kind === 'unique') {
@@ -190,4 +290,4 @@ export function drawInputs(c: OpCase, seed: number): (Float32Array | Int32Array)
   });
 }
 
-export const wantsGrad = (spec: InputSpec): boolean => spec.grad ?? (typeof spec.kind !== 'object');
+export const wantsGrad = (spec: InputSpec): boolean => spec.grad ?? typeof spec.kind !== 'object';

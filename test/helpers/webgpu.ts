@@ -4,9 +4,9 @@
 //   describe.skipIf(!gpu)('...', () => { ... afterAll(() => gpu?.destroy()); });
 import {
   createWebGPUBackend,
-  webgpuUnavailableReason,
   type WebGPUBackend,
   type WebGPUBackendOptions,
+  webgpuUnavailableReason,
 } from '../../src/backend/webgpu/webgpu-backend.js';
 
 /** CI (or an explicit opt-in) must not silently skip the GPU tests. */

@@ -1,15 +1,15 @@
 // The reference backend: plain TypeScript over typed arrays. Every WebGPU kernel is tested against
 // this file, so it favours obviously-correct loops over speed.
 import {
-  dropoutUniform,
-  OutOfMemoryError,
   type AdamHyper,
   type Backend,
   type BackendStats,
   type BinaryOp,
   type Buffer,
   type DType,
+  dropoutUniform,
   type GateMixShape,
+  OutOfMemoryError,
   type ReduceOp,
   type RowPlacement,
   type TypedArray,
@@ -39,7 +39,11 @@ const data = (b: Buffer): TypedArray => (b as CpuBuffer).data;
 function forEachRow(shape: number[], strides: number[][], fn: (outStart: number, starts: number[], n: number) => void): void {
   const rank = shape.length;
   if (rank === 0) {
-    fn(0, strides.map(() => 0), 1);
+    fn(
+      0,
+      strides.map(() => 0),
+      1,
+    );
     return;
   }
   const n = shape[rank - 1];
@@ -86,7 +90,13 @@ export class CpuBackend implements Backend {
   alloc(size: number, dtype: DType): Buffer {
     const limited = this.memoryLimitBytes !== Infinity;
     if (limited && this.heldBytes + size * 4 > this.memoryLimitBytes) {
-      throw new OutOfMemoryError({ backend: 'cpu', requestedBytes: size * 4, limitBytes: this.memoryLimitBytes, limitName: 'memoryLimitBytes', inUseBytes: this.heldBytes });
+      throw new OutOfMemoryError({
+        backend: 'cpu',
+        requestedBytes: size * 4,
+        limitBytes: this.memoryLimitBytes,
+        limitName: 'memoryLimitBytes',
+        inUseBytes: this.heldBytes,
+      });
     }
     let buf: CpuBuffer;
     try {
@@ -95,7 +105,13 @@ export class CpuBackend implements Backend {
       // "Array buffer allocation failed" (the host is out of memory) or "Invalid typed array length" (beyond the engine's maximum).
       if (!(err instanceof RangeError) || !(Number.isInteger(size) && size >= 0)) throw err;
       throw new OutOfMemoryError(
-        { backend: 'cpu', requestedBytes: size * 4, limitBytes: null, limitName: `host memory (the JavaScript engine refused: ${err.message})`, inUseBytes: limited ? this.heldBytes : undefined },
+        {
+          backend: 'cpu',
+          requestedBytes: size * 4,
+          limitBytes: null,
+          limitName: `host memory (the JavaScript engine refused: ${err.message})`,
+          inUseBytes: limited ? this.heldBytes : undefined,
+        },
         { cause: err },
       );
     }
@@ -241,7 +257,14 @@ export class CpuBackend implements Backend {
     });
   }
 
-  gatherRows(table: Buffer, _ids: Buffer, idsHost: Int32Array, out: Buffer, dim: number, into: RowPlacement = { offset: 0, stride: dim }): void {
+  gatherRows(
+    table: Buffer,
+    _ids: Buffer,
+    idsHost: Int32Array,
+    out: Buffer,
+    dim: number,
+    into: RowPlacement = { offset: 0, stride: dim },
+  ): void {
     this.launch();
     const t = data(table);
     const o = data(out);

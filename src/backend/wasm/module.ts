@@ -7,23 +7,136 @@ export interface KernelExports {
   fill(out: number, n: number, dtype: number, value: number): void;
   zero(ptr: number, bytes: number): void;
   unary(op: number, x: number, xType: number, out: number, oType: number, p0: number, p1: number, lo: number, hi: number): void;
-  binary(op: number, a: number, aType: number, b: number, bType: number, out: number, oType: number, rank: number, meta: number, ctr: number, r0: number, r1: number): void;
+  binary(
+    op: number,
+    a: number,
+    aType: number,
+    b: number,
+    bType: number,
+    out: number,
+    oType: number,
+    rank: number,
+    meta: number,
+    ctr: number,
+    r0: number,
+    r1: number,
+  ): void;
   where(cond: number, cType: number, a: number, b: number, out: number, rank: number, meta: number, ctr: number): void;
   copy(src: number, dst: number, rank: number, meta: number, ctr: number): void;
   reduceSum(x: number, out: number, outer: number, reduce: number, inner: number, scratch: number): void;
   reduceMax(x: number, out: number, outer: number, reduce: number, inner: number): void;
-  matmul(a: number, b: number, c: number, m: number, n: number, k: number, ars: number, acs: number, aBatch: number, ldb: number, bBatch: number, ldc: number, bias: number, biasBatch: number, r0: number, r1: number): void;
+  matmul(
+    a: number,
+    b: number,
+    c: number,
+    m: number,
+    n: number,
+    k: number,
+    ars: number,
+    acs: number,
+    aBatch: number,
+    ldb: number,
+    bBatch: number,
+    ldc: number,
+    bias: number,
+    biasBatch: number,
+    r0: number,
+    r1: number,
+  ): void;
   packB(src: number, dst: number, batch: number, k: number, n: number, srcBatch: number, rs: number, cs: number, n4: number): void;
   gatherRows(table: number, ids: number, out: number, count: number, dim: number, outStride: number): void;
   scatterAddRows(src: number, ids: number, out: number, count: number, vocab: number, dim: number): void;
   softmax(x: number, out: number, rows: number, cols: number, log: number): void;
   dropoutMask(out: number, n: number, p: number, seed: number, scale: number): void;
-  gateMixForward(logits: number, experts: number, mix: number, weights: number, T: number, B: number, E: number, H: number, b0: number, b1: number): void;
-  gateMixBackward(weights: number, experts: number, gMix: number, gLogits: number, gExperts: number, T: number, B: number, E: number, H: number, b0: number, b1: number): void;
-  adam(p: number, g: number, m: number, v: number, lr: number, b1: number, b2: number, eps: number, wd: number, decoupled: number, c1: number, c2: number, lo: number, hi: number): void;
-  batchNormForward(x: number, gamma: number, beta: number, y: number, mean: number, variance: number, std: number, G: number, N: number, C: number, eps: number, scratch: number, g0: number, g1: number): void;
-  batchNormEval(x: number, mean: number, variance: number, gamma: number, beta: number, y: number, G: number, N: number, C: number, eps: number, relu: number, scratch: number, g0: number, g1: number): void;
-  batchNormBackward(x: number, gamma: number, mean: number, std: number, gy: number, gx: number, gGamma: number, gBeta: number, G: number, N: number, C: number, scratch: number, g0: number, g1: number): void;
+  gateMixForward(
+    logits: number,
+    experts: number,
+    mix: number,
+    weights: number,
+    T: number,
+    B: number,
+    E: number,
+    H: number,
+    b0: number,
+    b1: number,
+  ): void;
+  gateMixBackward(
+    weights: number,
+    experts: number,
+    gMix: number,
+    gLogits: number,
+    gExperts: number,
+    T: number,
+    B: number,
+    E: number,
+    H: number,
+    b0: number,
+    b1: number,
+  ): void;
+  adam(
+    p: number,
+    g: number,
+    m: number,
+    v: number,
+    lr: number,
+    b1: number,
+    b2: number,
+    eps: number,
+    wd: number,
+    decoupled: number,
+    c1: number,
+    c2: number,
+    lo: number,
+    hi: number,
+  ): void;
+  batchNormForward(
+    x: number,
+    gamma: number,
+    beta: number,
+    y: number,
+    mean: number,
+    variance: number,
+    std: number,
+    G: number,
+    N: number,
+    C: number,
+    eps: number,
+    scratch: number,
+    g0: number,
+    g1: number,
+  ): void;
+  batchNormEval(
+    x: number,
+    mean: number,
+    variance: number,
+    gamma: number,
+    beta: number,
+    y: number,
+    G: number,
+    N: number,
+    C: number,
+    eps: number,
+    relu: number,
+    scratch: number,
+    g0: number,
+    g1: number,
+  ): void;
+  batchNormBackward(
+    x: number,
+    gamma: number,
+    mean: number,
+    std: number,
+    gy: number,
+    gx: number,
+    gGamma: number,
+    gBeta: number,
+    G: number,
+    N: number,
+    C: number,
+    scratch: number,
+    g0: number,
+    g1: number,
+  ): void;
 }
 
 /** wasm32's largest memory, in 64 KiB pages (the maximum the binary declares). */
@@ -97,7 +210,10 @@ export const sharedMemoryAvailable = (): boolean => {
   return g.crossOriginIsolated !== false;
 };
 
-let modules: { shared: Promise<WebAssembly.Module> | null; unshared: Promise<WebAssembly.Module> | null } = { shared: null, unshared: null };
+let modules: { shared: Promise<WebAssembly.Module> | null; unshared: Promise<WebAssembly.Module> | null } = {
+  shared: null,
+  unshared: null,
+};
 
 /** The compiled kernels (cached per process), for a shared or an unshared memory. */
 export function kernelModule(shared: boolean): Promise<WebAssembly.Module> {

@@ -15,16 +15,16 @@
 //   from an atomic counter (see worker.ts).
 // - Everything runs synchronously: kernels finish before the call returns, so `readSync` works.
 import {
-  OutOfMemoryError,
   type AdamHyper,
   type Backend,
-  type BatchNormShape,
   type BackendStats,
+  type BatchNormShape,
   type BinaryOp,
   type Buffer,
   type DType,
   type GateMixShape,
   type MatmulShape,
+  OutOfMemoryError,
   type ReduceOp,
   type RowPlacement,
   type TypedArray,
@@ -32,7 +32,7 @@ import {
 } from '../backend.js';
 import { BINARY_CODES, UNARY_CODES } from '../kernel-table.js';
 import { WASM_STATIC_LIMIT } from './kernels-wasm.js';
-import { MAX_PAGES, createMemory, instantiate, kernelModule, sharedMemoryAvailable, type KernelExports } from './module.js';
+import { createMemory, instantiate, type KernelExports, kernelModule, MAX_PAGES, sharedMemoryAvailable } from './module.js';
 import { coalesce, contiguous } from './strided.js';
 import { KernelWorker } from './worker.js';
 
@@ -121,7 +121,8 @@ export class WasmBackend implements Backend {
     opts: { memoryLimitBytes?: number } = {},
   ) {
     const limit = opts.memoryLimitBytes ?? Infinity;
-    if (!(limit >= 0)) throw new Error(`wasm backend: memoryLimitBytes must be a number of bytes ≥ 0, got ${String(opts.memoryLimitBytes)}`);
+    if (!(limit >= 0))
+      throw new Error(`wasm backend: memoryLimitBytes must be a number of bytes ≥ 0, got ${String(opts.memoryLimitBytes)}`);
     this.memoryLimitBytes = limit;
     // The helper thread holds the memory; stop it when this backend is garbage-collected undestroyed.
     if (worker) workerReaper?.register(this, worker, this);
@@ -163,7 +164,8 @@ export class WasmBackend implements Backend {
     if (list && list.length > 0) return { ptr: list.pop()!, fresh: false };
     if (this.top + cap - HEAP_START > this.memoryLimitBytes) {
       this.reclaimTop();
-      if (this.top + cap - HEAP_START > this.memoryLimitBytes) throw this.outOfMemory(cap, this.memoryLimitBytes, 'memoryLimitBytes (the wasm heap)');
+      if (this.top + cap - HEAP_START > this.memoryLimitBytes)
+        throw this.outOfMemory(cap, this.memoryLimitBytes, 'memoryLimitBytes (the wasm heap)');
     }
     const ptr = this.top;
     const end = ptr + cap;
@@ -171,7 +173,8 @@ export class WasmBackend implements Backend {
     if (end > have) {
       const pages = have / PAGE;
       const need = Math.ceil((end - have) / PAGE);
-      if (need > MAX_PAGES - pages) throw this.outOfMemory(cap, MAX_PAGES * PAGE - HEAP_START, 'wasm32 address space (4 GiB of linear memory)');
+      if (need > MAX_PAGES - pages)
+        throw this.outOfMemory(cap, MAX_PAGES * PAGE - HEAP_START, 'wasm32 address space (4 GiB of linear memory)');
       // Grow by a quarter at least (fewer, larger steps); when the host refuses that, try exactly what is needed.
       const grow = Math.min(Math.max(need, Math.ceil(pages / 4)), MAX_PAGES - pages);
       try {
@@ -218,7 +221,10 @@ export class WasmBackend implements Backend {
   }
 
   private outOfMemory(bytes: number, limit: number | null, limitName: string, cause?: unknown): OutOfMemoryError {
-    return new OutOfMemoryError({ backend: 'wasm', requestedBytes: bytes, limitBytes: limit, limitName, inUseBytes: this.top - HEAP_START }, cause === undefined ? undefined : { cause });
+    return new OutOfMemoryError(
+      { backend: 'wasm', requestedBytes: bytes, limitBytes: limit, limitName, inUseBytes: this.top - HEAP_START },
+      cause === undefined ? undefined : { cause },
+    );
   }
 
   private release(ptr: number, capacity: number): void {
@@ -243,7 +249,9 @@ export class WasmBackend implements Backend {
 
   private own(buf: Buffer, allowFreed = false): WasmBuffer {
     if (!(buf instanceof WasmBuffer) || buf.backend !== this) {
-      throw new Error(`wasm backend: got a buffer from another backend (${buf.backend?.name ?? 'unknown'}); move tensors to one backend first`);
+      throw new Error(
+        `wasm backend: got a buffer from another backend (${buf.backend?.name ?? 'unknown'}); move tensors to one backend first`,
+      );
     }
     if (buf.freed && !allowFreed) throw new Error('wasm backend: buffer used after free');
     return buf;
@@ -326,7 +334,14 @@ export class WasmBackend implements Backend {
    * here for small work, else in chunks of `chunk` shared with the helper thread. `scratch`: an
    * argument that points at per-thread scratch space, and how far the helper's copy lies from it.
    */
-  private split(fn: keyof KernelExports, total: number, chunk: number, big: boolean, args: number[], scratch?: { arg: number; offset: number }): void {
+  private split(
+    fn: keyof KernelExports,
+    total: number,
+    chunk: number,
+    big: boolean,
+    args: number[],
+    scratch?: { arg: number; offset: number },
+  ): void {
     const f = this.k[fn] as (...a: number[]) => void;
     const last = args.length - 1;
     const w = this.worker;
@@ -337,11 +352,18 @@ export class WasmBackend implements Backend {
       return;
     }
     this.splitCalls++;
-    w.parallel(fn, args, total, chunk, (lo, hi) => {
-      args[last - 1] = lo;
-      args[last] = hi;
-      f(...args);
-    }, scratch);
+    w.parallel(
+      fn,
+      args,
+      total,
+      chunk,
+      (lo, hi) => {
+        args[last - 1] = lo;
+        args[last] = hi;
+        f(...args);
+      },
+      scratch,
+    );
   }
 
   /**
@@ -368,7 +390,17 @@ export class WasmBackend implements Backend {
     const code = UNARY_CODES[op];
     if (code === undefined) throw new Error(`wasm backend: unknown unary op '${op}'`);
     const simd = xb.dtype === 'f32' && ob.dtype === 'f32';
-    this.split('unary', n, WasmBackend.chunkOf(n, 64), simd && n >= SPLIT_ELEMENTS, [code, xb.ptr, DTYPE[xb.dtype], ob.ptr, DTYPE[ob.dtype], p0, p1, 0, 0]);
+    this.split('unary', n, WasmBackend.chunkOf(n, 64), simd && n >= SPLIT_ELEMENTS, [
+      code,
+      xb.ptr,
+      DTYPE[xb.dtype],
+      ob.ptr,
+      DTYPE[ob.dtype],
+      p0,
+      p1,
+      0,
+      0,
+    ]);
   }
 
   binary(op: BinaryOp, a: Buffer, b: Buffer, out: Buffer, shape: number[], aStrides: number[], bStrides: number[]): void {
@@ -386,7 +418,18 @@ export class WasmBackend implements Backend {
     const total = rank === 1 ? c.size : rank <= 3 ? c.size / c.shape[rank - 1] : 1;
     const f32 = ab.dtype === 'f32' && bb.dtype === 'f32' && ob.dtype === 'f32';
     this.split('binary', total, WasmBackend.chunkOf(total, rank === 1 ? 64 : 1), f32 && rank <= 3 && c.size >= SPLIT_ELEMENTS, [
-      code, ab.ptr, DTYPE[ab.dtype], bb.ptr, DTYPE[bb.dtype], ob.ptr, DTYPE[ob.dtype], rank, META, CTR, 0, 0,
+      code,
+      ab.ptr,
+      DTYPE[ab.dtype],
+      bb.ptr,
+      DTYPE[bb.dtype],
+      ob.ptr,
+      DTYPE[ob.dtype],
+      rank,
+      META,
+      CTR,
+      0,
+      0,
     ]);
   }
 
@@ -481,7 +524,22 @@ export class WasmBackend implements Backend {
       const [ars, acs] = transA ? [1, m] : [k, 1];
       const rows = batch * m;
       this.split('matmul', rows, WasmBackend.chunkOf(rows, 4), 2 * rows * n4 * k >= SPLIT_MATMUL_FLOPS, [
-        ab.ptr, bPtr, cPtr, m, ldc === n4 ? n4 : n, k, ars, acs, aBatchStride, ldb, bBatch, ldc, zPtr, zBatch, 0, 0,
+        ab.ptr,
+        bPtr,
+        cPtr,
+        m,
+        ldc === n4 ? n4 : n,
+        k,
+        ars,
+        acs,
+        aBatchStride,
+        ldb,
+        bBatch,
+        ldc,
+        zPtr,
+        zBatch,
+        0,
+        0,
       ]);
       if (aside) {
         this.meta([rows, n, ldc, 1, n, 1]);
@@ -513,14 +571,23 @@ export class WasmBackend implements Backend {
     return { ptr: t.ptr, temp: t };
   }
 
-  gatherRows(table: Buffer, ids: Buffer, idsHost: Int32Array, out: Buffer, dim: number, into: RowPlacement = { offset: 0, stride: dim }): void {
+  gatherRows(
+    table: Buffer,
+    ids: Buffer,
+    idsHost: Int32Array,
+    out: Buffer,
+    dim: number,
+    into: RowPlacement = { offset: 0, stride: dim },
+  ): void {
     this.stats.dispatches++;
     const tb = this.input(table);
     const count = idsHost.length;
     if (count * dim === 0) return;
     const end = into.offset + (count - 1) * into.stride + dim;
     if (into.offset < 0 || into.stride < dim || end > out.size) {
-      throw new Error(`wasm backend: gatherRows of ${count} rows of ${dim} at offset ${into.offset}, stride ${into.stride} does not fit an output of ${out.size} values`);
+      throw new Error(
+        `wasm backend: gatherRows of ${count} rows of ${dim} at offset ${into.offset}, stride ${into.stride} does not fit an output of ${out.size} values`,
+      );
     }
     const ob = this.output(out, into.offset === 0 && into.stride === dim && count * dim >= out.size);
     const id = this.idsPointer(ids, idsHost);
@@ -567,7 +634,18 @@ export class WasmBackend implements Backend {
     const mb = this.output(mix, T * B * H >= mix.size);
     const wb = this.output(weights, T * B * E >= weights.size);
     if (T * B === 0) return;
-    this.split('gateMixForward', B, WasmBackend.chunkOf(B, 16), T * B * E * H >= SPLIT_ELEMENTS, [lb.ptr, xb.ptr, mb.ptr, wb.ptr, T, B, E, H, 0, 0]);
+    this.split('gateMixForward', B, WasmBackend.chunkOf(B, 16), T * B * E * H >= SPLIT_ELEMENTS, [
+      lb.ptr,
+      xb.ptr,
+      mb.ptr,
+      wb.ptr,
+      T,
+      B,
+      E,
+      H,
+      0,
+      0,
+    ]);
   }
 
   gateMixBackward(weights: Buffer, experts: Buffer, gMix: Buffer, gLogits: Buffer, gExperts: Buffer, p: GateMixShape): void {
@@ -579,7 +657,19 @@ export class WasmBackend implements Backend {
     const lb = this.output(gLogits, T * B * E >= gLogits.size);
     const eb = this.output(gExperts, E * B * H >= gExperts.size);
     if (B === 0) return;
-    this.split('gateMixBackward', B, WasmBackend.chunkOf(B, 16), T * B * E * H >= SPLIT_ELEMENTS, [wb.ptr, xb.ptr, gb.ptr, lb.ptr, eb.ptr, T, B, E, H, 0, 0]);
+    this.split('gateMixBackward', B, WasmBackend.chunkOf(B, 16), T * B * E * H >= SPLIT_ELEMENTS, [
+      wb.ptr,
+      xb.ptr,
+      gb.ptr,
+      lb.ptr,
+      eb.ptr,
+      T,
+      B,
+      E,
+      H,
+      0,
+      0,
+    ]);
   }
 
   adam(param: Buffer, grad: Buffer, m: Buffer, v: Buffer, n: number, h: AdamHyper): void {
@@ -592,10 +682,34 @@ export class WasmBackend implements Backend {
     const c1 = 1 - Math.pow(h.beta1, h.step);
     const c2 = 1 - Math.pow(h.beta2, h.step);
     const dec = h.decoupled ? 1 : 0;
-    this.split('adam', n, WasmBackend.chunkOf(n, 64), n >= SPLIT_ELEMENTS, [pb.ptr, gb.ptr, mb.ptr, vb.ptr, h.lr, h.beta1, h.beta2, h.eps, h.weightDecay, dec, c1, c2, 0, 0]);
+    this.split('adam', n, WasmBackend.chunkOf(n, 64), n >= SPLIT_ELEMENTS, [
+      pb.ptr,
+      gb.ptr,
+      mb.ptr,
+      vb.ptr,
+      h.lr,
+      h.beta1,
+      h.beta2,
+      h.eps,
+      h.weightDecay,
+      dec,
+      c1,
+      c2,
+      0,
+      0,
+    ]);
   }
 
-  batchNormForward(x: Buffer, gamma: Buffer, beta: Buffer, y: Buffer, mean: Buffer, variance: Buffer, std: Buffer, p: BatchNormShape): void {
+  batchNormForward(
+    x: Buffer,
+    gamma: Buffer,
+    beta: Buffer,
+    y: Buffer,
+    mean: Buffer,
+    variance: Buffer,
+    std: Buffer,
+    p: BatchNormShape,
+  ): void {
     this.stats.dispatches++;
     const { groups: G, rows: N, channels: C, eps } = p;
     const xb = this.input(x);
@@ -608,13 +722,30 @@ export class WasmBackend implements Backend {
     if (G * C === 0) return;
     const s = this.scratch(2 * C * 8);
     try {
-      this.split('batchNormForward', G, 1, G * N * C >= SPLIT_ELEMENTS, [xb.ptr, gb.ptr, bb.ptr, yb.ptr, mb.ptr, vb.ptr, sb.ptr, G, N, C, eps, s.ptr, 0, 0], { arg: 11, offset: C * 8 });
+      this.split(
+        'batchNormForward',
+        G,
+        1,
+        G * N * C >= SPLIT_ELEMENTS,
+        [xb.ptr, gb.ptr, bb.ptr, yb.ptr, mb.ptr, vb.ptr, sb.ptr, G, N, C, eps, s.ptr, 0, 0],
+        { arg: 11, offset: C * 8 },
+      );
     } finally {
       this.done(s);
     }
   }
 
-  batchNormBackward(x: Buffer, gamma: Buffer, mean: Buffer, std: Buffer, gy: Buffer, gx: Buffer, gGamma: Buffer, gBeta: Buffer, p: BatchNormShape): void {
+  batchNormBackward(
+    x: Buffer,
+    gamma: Buffer,
+    mean: Buffer,
+    std: Buffer,
+    gy: Buffer,
+    gx: Buffer,
+    gGamma: Buffer,
+    gBeta: Buffer,
+    p: BatchNormShape,
+  ): void {
     this.stats.dispatches++;
     const { groups: G, rows: N, channels: C } = p;
     const xb = this.input(x);
@@ -629,13 +760,28 @@ export class WasmBackend implements Backend {
     const per = C * 28; // 2·C f64 accumulators + 3·C f32 coefficients
     const s = this.scratch(2 * per);
     try {
-      this.split('batchNormBackward', G, 1, G * N * C >= SPLIT_ELEMENTS, [xb.ptr, gb.ptr, mb.ptr, sb.ptr, yb.ptr, xo.ptr, go.ptr, bo.ptr, G, N, C, s.ptr, 0, 0], { arg: 11, offset: per });
+      this.split(
+        'batchNormBackward',
+        G,
+        1,
+        G * N * C >= SPLIT_ELEMENTS,
+        [xb.ptr, gb.ptr, mb.ptr, sb.ptr, yb.ptr, xo.ptr, go.ptr, bo.ptr, G, N, C, s.ptr, 0, 0],
+        { arg: 11, offset: per },
+      );
     } finally {
       this.done(s);
     }
   }
 
-  batchNormEval(x: Buffer, mean: Buffer, variance: Buffer, gamma: Buffer, beta: Buffer, y: Buffer, p: BatchNormShape & { relu: boolean }): void {
+  batchNormEval(
+    x: Buffer,
+    mean: Buffer,
+    variance: Buffer,
+    gamma: Buffer,
+    beta: Buffer,
+    y: Buffer,
+    p: BatchNormShape & { relu: boolean },
+  ): void {
     this.stats.dispatches++;
     const { groups: G, rows: N, channels: C, eps } = p;
     const xb = this.input(x);
@@ -647,12 +793,18 @@ export class WasmBackend implements Backend {
     if (G * N * C === 0) return;
     const s = this.scratch(2 * C * 4);
     try {
-      this.split('batchNormEval', G, 1, G * N * C >= SPLIT_ELEMENTS, [xb.ptr, mb.ptr, vb.ptr, gb.ptr, bb.ptr, yb.ptr, G, N, C, eps, p.relu ? 1 : 0, s.ptr, 0, 0], { arg: 11, offset: C * 4 });
+      this.split(
+        'batchNormEval',
+        G,
+        1,
+        G * N * C >= SPLIT_ELEMENTS,
+        [xb.ptr, mb.ptr, vb.ptr, gb.ptr, bb.ptr, yb.ptr, G, N, C, eps, p.relu ? 1 : 0, s.ptr, 0, 0],
+        { arg: 11, offset: C * 4 },
+      );
     } finally {
       this.done(s);
     }
   }
-
 }
 
 async function coreCount(): Promise<number> {
@@ -675,7 +827,8 @@ async function coreCount(): Promise<number> {
  */
 export async function createWasmBackend(opts: WasmBackendOptions = {}): Promise<WasmBackend> {
   const limit = opts.memoryLimitBytes;
-  if (limit !== undefined && !(limit >= 0)) throw new Error(`createWasmBackend: memoryLimitBytes must be a number of bytes ≥ 0, got ${String(limit)}`);
+  if (limit !== undefined && !(limit >= 0))
+    throw new Error(`createWasmBackend: memoryLimitBytes must be a number of bytes ≥ 0, got ${String(limit)}`);
   const cores = await coreCount();
   const shared = sharedMemoryAvailable();
   const threads = Math.min(1, Math.max(0, Math.floor(opts.threads ?? (cores > 1 ? 1 : 0))));
@@ -684,7 +837,8 @@ export async function createWasmBackend(opts: WasmBackendOptions = {}): Promise<
   const memory = createMemory(useShared, 32);
   const exports = await instantiate(module, memory);
   const spinMs = opts.helperSpinMs ?? 0.1;
-  if (!(Number.isFinite(spinMs) && spinMs >= 0)) throw new Error(`createWasmBackend: helperSpinMs must be a number of milliseconds ≥ 0, got ${String(opts.helperSpinMs)}`);
+  if (!(Number.isFinite(spinMs) && spinMs >= 0))
+    throw new Error(`createWasmBackend: helperSpinMs must be a number of milliseconds ≥ 0, got ${String(opts.helperSpinMs)}`);
   const worker = useShared ? await KernelWorker.start(module, memory, WORKER_CTRL, spinMs) : null;
   return new WasmBackend(exports, memory, worker, { memoryLimitBytes: opts.memoryLimitBytes });
 }

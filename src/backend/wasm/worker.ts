@@ -15,7 +15,17 @@
 // replaced) finds a counter with another sequence number and takes nothing.
 import type { KernelExports } from './module.js';
 
-export const WORKER_EXPORTS: (keyof KernelExports)[] = ['matmul', 'adam', 'gateMixForward', 'gateMixBackward', 'batchNormForward', 'batchNormBackward', 'batchNormEval', 'unary', 'binary'];
+export const WORKER_EXPORTS: (keyof KernelExports)[] = [
+  'matmul',
+  'adam',
+  'gateMixForward',
+  'gateMixBackward',
+  'batchNormForward',
+  'batchNormBackward',
+  'batchNormEval',
+  'unary',
+  'binary',
+];
 const EXIT = -1;
 const SEQ_BITS = 0xffff;
 const INDEX_BITS = 15;
@@ -85,7 +95,8 @@ interface WorkerHandle {
   terminate(): void;
 }
 
-const isNode = (): boolean => typeof process !== 'undefined' && !!process.versions?.node && typeof (globalThis as { window?: unknown }).window === 'undefined';
+const isNode = (): boolean =>
+  typeof process !== 'undefined' && !!process.versions?.node && typeof (globalThis as { window?: unknown }).window === 'undefined';
 
 /** Can this thread block in Atomics.wait? (Node's main thread can; a browser page's cannot.) */
 const canBlock = (): boolean => isNode();
@@ -144,7 +155,14 @@ export class KernelWorker {
    * multiple of `chunk` long), the range going into the last two of `args`. `scratch`: the index of
    * an argument that is a per-thread scratch pointer, and the offset the helper adds to it.
    */
-  parallel(fn: keyof KernelExports, args: number[], total: number, chunk: number, run: (lo: number, hi: number) => void, scratch?: { arg: number; offset: number }): void {
+  parallel(
+    fn: keyof KernelExports,
+    args: number[],
+    total: number,
+    chunk: number,
+    run: (lo: number, hi: number) => void,
+    scratch?: { arg: number; offset: number },
+  ): void {
     const index = WORKER_EXPORTS.indexOf(fn);
     if (index < 0) throw new Error(`wasm backend: ${fn} cannot run on the helper thread`);
     const nChunks = Math.ceil(total / chunk);

@@ -1,8 +1,7 @@
 // Size-bucketed pool of storage buffers. `free` hands a buffer back here and `alloc` takes one
 // out again, so a training loop stops creating GPUBuffers after its first step.
 
-export const STORAGE_USAGE = (): GPUBufferUsageFlags =>
-  GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
+export const STORAGE_USAGE = (): GPUBufferUsageFlags => GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
 
 /**
  * Bucket capacity for a request: powers of two up to 4 KiB, then quarter steps between powers of

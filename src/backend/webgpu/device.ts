@@ -53,7 +53,12 @@ async function linuxHasVulkanDriver(): Promise<boolean> {
   const env = process.env;
   if (env.VK_ICD_FILENAMES || env.VK_DRIVER_FILES || env.VK_ADD_DRIVER_FILES) return true;
   const { readdirSync } = await import('node:fs');
-  const dirs = ['/usr/share/vulkan/icd.d', '/etc/vulkan/icd.d', '/usr/local/share/vulkan/icd.d', `${env.HOME ?? ''}/.local/share/vulkan/icd.d`];
+  const dirs = [
+    '/usr/share/vulkan/icd.d',
+    '/etc/vulkan/icd.d',
+    '/usr/local/share/vulkan/icd.d',
+    `${env.HOME ?? ''}/.local/share/vulkan/icd.d`,
+  ];
   for (const dir of (env.XDG_DATA_DIRS ?? '').split(':').filter(Boolean)) dirs.push(`${dir}/vulkan/icd.d`);
   return dirs.some((dir) => {
     try {

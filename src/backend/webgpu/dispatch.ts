@@ -148,7 +148,16 @@ export class KernelDispatcher {
     );
   }
 
-  where(cond: Buffer, a: Buffer, b: Buffer, out: Buffer, shape: number[], condStrides: number[], aStrides: number[], bStrides: number[]): void {
+  where(
+    cond: Buffer,
+    a: Buffer,
+    b: Buffer,
+    out: Buffer,
+    shape: number[],
+    condStrides: number[],
+    aStrides: number[],
+    bStrides: number[],
+  ): void {
     this.launched();
     const cb = this.memory.own(cond);
     const ab = this.memory.own(a);
@@ -284,7 +293,14 @@ export class KernelDispatcher {
     );
   }
 
-  gatherRows(table: Buffer, ids: Buffer, idsHost: Int32Array, out: Buffer, dim: number, into: RowPlacement = { offset: 0, stride: dim }): void {
+  gatherRows(
+    table: Buffer,
+    ids: Buffer,
+    idsHost: Int32Array,
+    out: Buffer,
+    dim: number,
+    into: RowPlacement = { offset: 0, stride: dim },
+  ): void {
     this.launched();
     const tb = this.memory.own(table);
     const ib = this.memory.own(ids);
@@ -394,7 +410,12 @@ export class KernelDispatcher {
       gatingShader(),
       'gate_mix_forward',
       { tasks: T, batch: B, experts: E, hidden: H },
-      { logits: { buf: lb }, experts: { buf: eb }, mix: { buf: mb, covers: rows * H >= mb.size }, weights_out: { buf: wb, covers: rows * E >= wb.size } },
+      {
+        logits: { buf: lb },
+        experts: { buf: eb },
+        mix: { buf: mb, covers: rows * H >= mb.size },
+        weights_out: { buf: wb, covers: rows * E >= wb.size },
+      },
       this.grid(rows),
     );
   }
@@ -439,7 +460,13 @@ export class KernelDispatcher {
     const mb = this.memory.own(m);
     const vb = this.memory.own(v);
     this.needF32('adam', pb, gb, mb, vb);
-    for (const [b, what] of [[pb, 'param'], [gb, 'grad'], [mb, 'm'], [vb, 'v']] as const) this.need(b, n, 'adam', what);
+    for (const [b, what] of [
+      [pb, 'param'],
+      [gb, 'grad'],
+      [mb, 'm'],
+      [vb, 'v'],
+    ] as const)
+      this.need(b, n, 'adam', what);
     if (n === 0) return;
     const c1 = 1 - h.beta1 ** h.step;
     const c2 = 1 - h.beta2 ** h.step;
@@ -468,7 +495,13 @@ export class KernelDispatcher {
   /** out[0..n) = bits, as raw words; an internal helper, not counted as a launch. */
   private fillWords(out: WebGPUBuffer, bits: number, n: number): void {
     if (n === 0) return;
-    this.encoder.dispatch(fillShader(), 'main', { n, bits }, { out: { buf: out, covers: n >= out.size } }, this.grid(Math.ceil(n / WORKGROUP)));
+    this.encoder.dispatch(
+      fillShader(),
+      'main',
+      { n, bits },
+      { out: { buf: out, covers: n >= out.size } },
+      this.grid(Math.ceil(n / WORKGROUP)),
+    );
   }
 
   /** Workgroup counts as (x, y, 1) with x, y within the per-dimension limit; shaders linearise y * nx + x. */
@@ -498,5 +531,4 @@ export class KernelDispatcher {
   private checkGateShape(p: GateMixShape, kernel: string): void {
     if (p.experts > MAX_GATE_EXPERTS) throw new Error(`WebGPUBackend.${kernel}: at most ${MAX_GATE_EXPERTS} experts, got ${p.experts}`);
   }
-
 }

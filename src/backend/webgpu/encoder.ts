@@ -246,7 +246,8 @@ export class GpuEncoder {
   private computePass(): GPUComputePassEncoder {
     if (this.pass) return this.pass;
     const t = this.timing;
-    if (t && t.next + 2 > t.capacity) throw new Error(`timeKernels: more than ${t.capacity / 2} compute passes; time fewer kernels at once`);
+    if (t && t.next + 2 > t.capacity)
+      throw new Error(`timeKernels: more than ${t.capacity / 2} compute passes; time fewer kernels at once`);
     const timestampWrites = t ? { querySet: t.querySet, beginningOfPassWriteIndex: t.next, endOfPassWriteIndex: t.next + 1 } : undefined;
     if (t) t.next += 2;
     return (this.pass = this.ensureEncoder().beginComputePass(timestampWrites ? { timestampWrites } : undefined));

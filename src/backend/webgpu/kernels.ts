@@ -17,7 +17,7 @@ import reduceWgsl from '../../../shaders/reduce.wgsl';
 import softmaxWgsl from '../../../shaders/softmax.wgsl';
 import type { BinaryOp, DType, ReduceOp, UnaryOp } from '../backend.js';
 import { BINARY_KERNELS, REDUCE_KERNELS, UNARY_KERNELS } from '../kernel-table.js';
-import { layout, read, readWrite, type KernelLayout } from './layout.js';
+import { type KernelLayout, layout, read, readWrite } from './layout.js';
 
 /** Replaces every {{NAME}} in `template`; a placeholder without a value is a programming error. */
 export function instantiate(template: string, values: Record<string, string>): string {
@@ -197,13 +197,29 @@ export const scatterShader = (): Shader<typeof SCATTER> => cached('scatter', SCA
 
 export function unaryShader(op: UnaryOp, x: DType, out: DType): Shader<typeof UNARY> {
   return cached(`unary/${op}/${x}/${out}`, UNARY, () =>
-    withMath(instantiate(declare(elementwiseWgsl, UNARY), { X_TYPE: wgslType(x), OUT_TYPE: wgslType(out), STORE: storeConvert(out), EXPR: UNARY_KERNELS[op].wgsl })),
+    withMath(
+      instantiate(declare(elementwiseWgsl, UNARY), {
+        X_TYPE: wgslType(x),
+        OUT_TYPE: wgslType(out),
+        STORE: storeConvert(out),
+        EXPR: UNARY_KERNELS[op].wgsl,
+      }),
+    ),
   );
 }
 
 export function binaryShader(op: BinaryOp, a: DType, b: DType, out: DType): Shader<typeof BINARY> {
   return cached(`binary/${op}/${a}/${b}/${out}`, BINARY, () =>
-    [mathWgsl, lossWgsl, instantiate(declare(binaryWgsl, BINARY), { LOAD_A: loadWord(a), LOAD_B: loadWord(b), STORE: storeWord(out), EXPR: BINARY_KERNELS[op].wgsl })].join('\n'),
+    [
+      mathWgsl,
+      lossWgsl,
+      instantiate(declare(binaryWgsl, BINARY), {
+        LOAD_A: loadWord(a),
+        LOAD_B: loadWord(b),
+        STORE: storeWord(out),
+        EXPR: BINARY_KERNELS[op].wgsl,
+      }),
+    ].join('\n'),
   );
 }
 
@@ -214,13 +230,25 @@ export function whereShader(): Shader<typeof BINARY> {
 
 export function reduceShader(op: ReduceOp, x: DType, out: DType): Shader<typeof REDUCE> {
   return cached(`reduce/${op}/${x}/${out}`, REDUCE, () =>
-    withMath(instantiate(declare(reduceWgsl, REDUCE), { X_TYPE: wgslType(x), OUT_TYPE: wgslType(out), STORE: storeConvert(out), COMBINE: REDUCE_KERNELS[op].wgsl })),
+    withMath(
+      instantiate(declare(reduceWgsl, REDUCE), {
+        X_TYPE: wgslType(x),
+        OUT_TYPE: wgslType(out),
+        STORE: storeConvert(out),
+        COMBINE: REDUCE_KERNELS[op].wgsl,
+      }),
+    ),
   );
 }
 
 /** Per-thread block TM = TN (1, 2 or 4) and the operand layouts are compile-time constants. */
 export function matmulShader(threadBlock: 1 | 2 | 4, transA: boolean, transB: boolean): Shader<typeof MATMUL> {
   return cached(`matmul/${threadBlock}/${transA}/${transB}`, MATMUL, () =>
-    instantiate(declare(matmulWgsl, MATMUL), { TM: String(threadBlock), TN: String(threadBlock), TRANS_A: String(transA), TRANS_B: String(transB) }),
+    instantiate(declare(matmulWgsl, MATMUL), {
+      TM: String(threadBlock),
+      TN: String(threadBlock),
+      TRANS_A: String(transA),
+      TRANS_B: String(transB),
+    }),
   );
 }

@@ -63,7 +63,12 @@ export class KernelLayout<F extends Fields = Fields, B extends Bindings = Bindin
     for (const [name, type] of Object.entries(spec.params)) {
       const vec = /^array<vec4<(u32|i32)>, (\d+)>$/.exec(type);
       if (vec) offset = Math.ceil(offset / 16) * 16;
-      const slot: FieldSlot = { name, offset, scalar: vec ? (vec[1] as ScalarType) : (type as ScalarType), values: vec ? 4 * Number(vec[2]) : 0 };
+      const slot: FieldSlot = {
+        name,
+        offset,
+        scalar: vec ? (vec[1] as ScalarType) : (type as ScalarType),
+        values: vec ? 4 * Number(vec[2]) : 0,
+      };
       this.slots.push(slot);
       offset += 4 * Math.max(1, slot.values);
     }
@@ -106,4 +111,5 @@ function writeScalar(view: DataView, at: number, type: ScalarType, v: number): v
   else view.setInt32(at, v | 0, true);
 }
 
-export const layout = <const F extends Fields, const B extends Bindings>(spec: LayoutSpec<F, B>): KernelLayout<F, B> => new KernelLayout(spec);
+export const layout = <const F extends Fields, const B extends Bindings>(spec: LayoutSpec<F, B>): KernelLayout<F, B> =>
+  new KernelLayout(spec);

@@ -182,7 +182,8 @@ export class GpuMemory {
     if (buffer === undefined) {
       void validation.catch(() => {});
       void oom.catch(() => {});
-      if (thrown instanceof RangeError) throw this.outOfMemory(Number(desc.size), null, `device memory (createBuffer threw: ${thrown.message})`);
+      if (thrown instanceof RangeError)
+        throw this.outOfMemory(Number(desc.size), null, `device memory (createBuffer threw: ${thrown.message})`);
       throw thrown;
     }
     this.unconfirmed++;
@@ -209,10 +210,24 @@ export class GpuMemory {
 
   /** The error for using a tensor whose buffer the driver refused. */
   failedError(b: WebGPUBuffer): OutOfMemoryError {
-    return this.outOfMemory(b.bytes, null, `device memory (the driver refused to create this tensor's buffer: ${b.failed})`, 'This tensor has no storage and can only be disposed; other tensors are unaffected.', null);
+    return this.outOfMemory(
+      b.bytes,
+      null,
+      `device memory (the driver refused to create this tensor's buffer: ${b.failed})`,
+      'This tensor has no storage and can only be disposed; other tensors are unaffected.',
+      null,
+    );
   }
 
   outOfMemory(bytes: number, limit: number | null, limitName: string, detail?: string, op?: null): OutOfMemoryError {
-    return new OutOfMemoryError({ backend: 'webgpu', requestedBytes: bytes, limitBytes: limit, limitName, inUseBytes: this.liveBytes + this.pooledBytes, detail, op });
+    return new OutOfMemoryError({
+      backend: 'webgpu',
+      requestedBytes: bytes,
+      limitBytes: limit,
+      limitName,
+      inUseBytes: this.liveBytes + this.pooledBytes,
+      detail,
+      op,
+    });
   }
 }

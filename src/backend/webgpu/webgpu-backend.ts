@@ -74,7 +74,8 @@ export class WebGPUBackend implements Backend {
     opts: WebGPUBackendOptions = {},
   ) {
     const budget = opts.memoryLimitBytes ?? Infinity;
-    if (!(budget >= 0)) throw new Error(`WebGPUBackend: memoryLimitBytes must be a number of bytes ≥ 0, got ${String(opts.memoryLimitBytes)}`);
+    if (!(budget >= 0))
+      throw new Error(`WebGPUBackend: memoryLimitBytes must be a number of bytes ≥ 0, got ${String(opts.memoryLimitBytes)}`);
     this.memoryLimitBytes = budget;
     this.status = new DeviceStatus(device, () => this.memory.atRisk);
     this.memory = new GpuMemory(this, device, this.status, budget, {
@@ -103,7 +104,14 @@ export class WebGPUBackend implements Backend {
     const b = this.memory.own(buf);
     if (data.length !== b.size) throw new Error(`WebGPUBackend.write: ${data.length} values for a buffer of ${b.size}`);
     // Match the CPU's typed-array set: values convert to the buffer's dtype.
-    const typed = b.dtype === 'f32' ? (data instanceof Float32Array ? data : Float32Array.from(data)) : data instanceof Int32Array ? data : Int32Array.from(data);
+    const typed =
+      b.dtype === 'f32'
+        ? data instanceof Float32Array
+          ? data
+          : Float32Array.from(data)
+        : data instanceof Int32Array
+          ? data
+          : Int32Array.from(data);
     b.needsClear = false;
     if (b.bytes === 0) return;
     if (!this.encoder.recording) {
@@ -122,7 +130,8 @@ export class WebGPUBackend implements Backend {
       staging = this.device.createBuffer({ size: b.bytes, usage: GPUBufferUsage.COPY_SRC, mappedAtCreation: true });
     } catch (err) {
       // The mapping could not be allocated on the host: nothing was recorded, the tensor is unchanged.
-      if (err instanceof RangeError) throw this.memory.outOfMemory(b.bytes, null, `host memory for the upload's staging buffer (${err.message})`);
+      if (err instanceof RangeError)
+        throw this.memory.outOfMemory(b.bytes, null, `host memory for the upload's staging buffer (${err.message})`);
       throw err;
     }
     new Uint8Array(staging.getMappedRange()).set(new Uint8Array(typed.buffer, typed.byteOffset, typed.byteLength));
@@ -223,8 +232,12 @@ export class WebGPUBackend implements Backend {
       `device memory (the driver refused to create ${failed.length === 1 ? 'the buffer' : `${failed.length} buffers, ${total} bytes in all`}: ${first.failed})`,
       'The allocation was made by an op since the last read or sync (WebGPU reports it late)' +
         (discarded ? '; the work recorded since the last submit was discarded' : '') +
-        (failedSubmits > 0 ? `; ${failedSubmits} earlier submit(s) that used the failed buffer were rejected by the device as a whole` : '') +
-        (discarded || failedSubmits > 0 ? ': tensors that work would have written keep their earlier values, tensors it created hold unspecified values' : '') +
+        (failedSubmits > 0
+          ? `; ${failedSubmits} earlier submit(s) that used the failed buffer were rejected by the device as a whole`
+          : '') +
+        (discarded || failedSubmits > 0
+          ? ': tensors that work would have written keep their earlier values, tensors it created hold unspecified values'
+          : '') +
         '. A tensor without storage throws this error when used and can only be disposed; every other tensor and the backend stay usable.',
       null,
     );
@@ -241,7 +254,16 @@ export class WebGPUBackend implements Backend {
   binary(op: BinaryOp, a: Buffer, b: Buffer, out: Buffer, shape: number[], aStrides: number[], bStrides: number[]): void {
     this.kernels.binary(op, a, b, out, shape, aStrides, bStrides);
   }
-  where(cond: Buffer, a: Buffer, b: Buffer, out: Buffer, shape: number[], condStrides: number[], aStrides: number[], bStrides: number[]): void {
+  where(
+    cond: Buffer,
+    a: Buffer,
+    b: Buffer,
+    out: Buffer,
+    shape: number[],
+    condStrides: number[],
+    aStrides: number[],
+    bStrides: number[],
+  ): void {
     this.kernels.where(cond, a, b, out, shape, condStrides, aStrides, bStrides);
   }
   reduce(op: ReduceOp, x: Buffer, out: Buffer, outer: number, reduce: number, inner: number): void {

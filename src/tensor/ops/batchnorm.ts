@@ -41,7 +41,13 @@ export function batchNorm1d(
     const backend = x.backend;
     const taped = isGradEnabled() && [x, gamma, beta].some((t) => t.requiresGrad);
     const operands = [x, gamma, beta, state.runningMean, state.runningVar];
-    if (backend.batchNormEval && x.size > 0 && !taped && operands.every((t) => t.dtype === 'f32') && sameBackend('batchNorm1d', operands) === backend) {
+    if (
+      backend.batchNormEval &&
+      x.size > 0 &&
+      !taped &&
+      operands.every((t) => t.dtype === 'f32') &&
+      sameBackend('batchNorm1d', operands) === backend
+    ) {
       // Inference: one pass instead of five ops (same values).
       const y = empty(x.shape, 'f32', backend);
       const p = { groups: x.rank === 3 ? x.shape[0] : 1, rows: x.shape[axis], channels: x.shape[x.rank - 1], eps, relu: thenRelu };
@@ -53,9 +59,17 @@ export function batchNorm1d(
     return thenRelu ? relu(y) : y;
   }
   const n = x.shape[axis];
-  if (n < 2) throw new Error(`batchNorm1d: training needs more than one row per batch (got ${x.describe()}); use a larger batch or eval mode`);
+  if (n < 2)
+    throw new Error(`batchNorm1d: training needs more than one row per batch (got ${x.describe()}); use a larger batch or eval mode`);
   const backend = sameBackend('batchNorm1d', [x, gamma, beta, state.runningMean, state.runningVar]);
-  if (backend.batchNormForward && backend.batchNormBackward && x.size > 0 && x.dtype === 'f32' && gamma.dtype === 'f32' && beta.dtype === 'f32') {
+  if (
+    backend.batchNormForward &&
+    backend.batchNormBackward &&
+    x.size > 0 &&
+    x.dtype === 'f32' &&
+    gamma.dtype === 'f32' &&
+    beta.dtype === 'f32'
+  ) {
     const y = fusedBatchNorm(backend, x, gamma, beta, state, { n, eps, momentum, statShape });
     return thenRelu ? relu(y) : y;
   }

@@ -1,9 +1,9 @@
 // Elementwise ops: unary maps, broadcasting binary arithmetic, maximum, where and PReLU.
 import type { BinaryOp, UnaryOp } from '../../backend/backend.js';
-import { empty, zeros, type Tensor } from '../tensor.js';
+import { empty, type Tensor, zeros } from '../tensor.js';
 import { broadcastShapes, broadcastStrides, checkRank, needFloat, record, sameBackend } from './internal.js';
-import { sumTo } from './reduce.js';
 import { binaryRaw, unaryRaw } from './raw.js';
+import { sumTo } from './reduce.js';
 
 function unaryOp(op: string, x: Tensor, kind: UnaryOp, p0: number, p1: number, backward: (g: Tensor, y: Tensor) => Tensor): Tensor {
   needFloat(op, [x]);
@@ -19,8 +19,7 @@ export const sqrt = (x: Tensor): Tensor => unaryOp('sqrt', x, 'sqrt', 0, 0, (g, 
 export const abs = (x: Tensor): Tensor => unaryOp('abs', x, 'abs', 0, 0, (g) => mul(g, unaryRaw(x, 'sign')));
 export const square = (x: Tensor): Tensor => unaryOp('square', x, 'square', 0, 0, (g) => mul(g, mulScalar(x, 2)));
 export const relu = (x: Tensor): Tensor => unaryOp('relu', x, 'relu', 0, 0, (g) => mul(g, unaryRaw(x, 'gtScalar', 0)));
-export const sigmoid = (x: Tensor): Tensor =>
-  unaryOp('sigmoid', x, 'sigmoid', 0, 0, (g, y) => mul(g, mul(y, affine(y, -1, 1))));
+export const sigmoid = (x: Tensor): Tensor => unaryOp('sigmoid', x, 'sigmoid', 0, 0, (g, y) => mul(g, mul(y, affine(y, -1, 1))));
 export const tanh = (x: Tensor): Tensor => unaryOp('tanh', x, 'tanh', 0, 0, (g, y) => mul(g, affine(square(y), -1, 1)));
 export const leakyRelu = (x: Tensor, slope = 0.01): Tensor =>
   unaryOp('leakyRelu', x, 'leakyRelu', slope, 0, (g) => mul(g, affine(unaryRaw(x, 'gtScalar', 0), 1 - slope, slope)));
@@ -33,10 +32,15 @@ export const affine = (x: Tensor, scale: number, shift: number): Tensor =>
   unaryOp('affine', x, 'affine', scale, shift, (g) => mulScalar(g, scale));
 /** x · s for a number s, in one kernel (affine without the shift). */
 export const mulScalar = (x: Tensor, s: number): Tensor => affine(x, s, 0);
-const powScalar = (x: Tensor, p: number): Tensor =>
-  unaryOp('pow', x, 'powScalar', p, 0, (g) => mul(g, mulScalar(powScalar(x, p - 1), p)));
+const powScalar = (x: Tensor, p: number): Tensor => unaryOp('pow', x, 'powScalar', p, 0, (g) => mul(g, mulScalar(powScalar(x, p - 1), p)));
 
-function binaryOp(op: string, kind: BinaryOp, a: Tensor, b: Tensor, backward: (g: Tensor, out: Tensor) => [Tensor | null, Tensor | null]): Tensor {
+function binaryOp(
+  op: string,
+  kind: BinaryOp,
+  a: Tensor,
+  b: Tensor,
+  backward: (g: Tensor, out: Tensor) => [Tensor | null, Tensor | null],
+): Tensor {
   const out = binaryRaw(op, kind, a, b);
   return record(out, op, [a, b], (g) => {
     const [ga, gb] = backward(g, out);
@@ -83,7 +87,17 @@ export function where(cond: Tensor, a: Tensor, b: Tensor): Tensor {
   const shape = broadcastShapes('where', broadcastShapes('where', cond.shape, a.shape), b.shape);
   checkRank('where', shape);
   const out = empty(shape, 'f32', backend);
-  if (out.size > 0) backend.where(cond.buffer, a.buffer, b.buffer, out.buffer, shape, broadcastStrides(cond.shape, shape), broadcastStrides(a.shape, shape), broadcastStrides(b.shape, shape));
+  if (out.size > 0)
+    backend.where(
+      cond.buffer,
+      a.buffer,
+      b.buffer,
+      out.buffer,
+      shape,
+      broadcastStrides(cond.shape, shape),
+      broadcastStrides(a.shape, shape),
+      broadcastStrides(b.shape, shape),
+    );
   return record(out, 'where', [a, b], (g) => {
     const zero = zeros([1], { backend });
     return [a.requiresGrad ? sumTo(where(cond, g, zero), a.shape) : null, b.requiresGrad ? sumTo(where(cond, zero, g), b.shape) : null];

@@ -1,9 +1,9 @@
 // Indexing by int32 ids: embedding lookups (gatherRows, gatherConcat), their scatter-add backward, indexSelect.
 import { contiguousStrides } from '../../backend/backend.js';
-import { Tensor, checkShape, describeValue, empty, sizeOf, type Shape } from '../tensor.js';
+import { checkShape, describeValue, empty, type Shape, sizeOf, Tensor } from '../tensor.js';
 import { needFloat, normAxis, record, sameBackend } from './internal.js';
-import { reshape, slice, transpose } from './shape.js';
 import { stridedCopy } from './raw.js';
+import { reshape, slice, transpose } from './shape.js';
 
 /** [min, max] of each host ids array, computed once: ids tensors are immutable, and a step gathers them several times. */
 const idRanges = new WeakMap<Int32Array, [number, number]>();
@@ -26,12 +26,16 @@ function checkIds(op: string, ids: Tensor, vocab: number, what: string): Int32Ar
   if (ids.dtype !== 'i32') throw new Error(`${op}: ids must be int32, got ${ids.describe()}; build them with Int32Array`);
   const host = ids.hostIds;
   if (!host) {
-    throw new Error(`${op}: ids ${ids.describe()} must be created from host data (wm.tensor(Int32Array ...)) so they can be validated before the kernel runs`);
+    throw new Error(
+      `${op}: ids ${ids.describe()} must be created from host data (wm.tensor(Int32Array ...)) so they can be validated before the kernel runs`,
+    );
   }
   const [lo, hi] = idRange(host);
   if (lo >= 0 && hi < vocab) return host;
   const i = host.findIndex((id) => id < 0 || id >= vocab);
-  throw new Error(`${op}: id ${host[i]} at position ${i} is outside [0, ${vocab}) for ${what}; raise the vocabulary size or encode unknown ids (e.g. to 0)`);
+  throw new Error(
+    `${op}: id ${host[i]} at position ${i} is outside [0, ${vocab}) for ${what}; raise the vocabulary size or encode unknown ids (e.g. to 0)`,
+  );
 }
 
 /** table[ids] along axis 0: an embedding lookup. Backward: scatter-add into the table's rows. */
@@ -73,16 +77,20 @@ export function gatherConcat(parts: (RowLookup | Tensor)[]): Tensor {
       return p.shape[1];
     }
     if (p.table.rank !== 2) throw new Error(`gatherConcat: the table of part ${i} must be [vocab, dim], got ${p.table.describe()}`);
-    if (p.ids.rank !== 1 || p.ids.shape[0] !== rows) throw new Error(`gatherConcat: the ids of part ${i} must be [${rows}], got ${p.ids.describe()}`);
+    if (p.ids.rank !== 1 || p.ids.shape[0] !== rows)
+      throw new Error(`gatherConcat: the ids of part ${i} must be [${rows}], got ${p.ids.describe()}`);
     return p.table.shape[1];
   });
-  const hosts = parts.map((p) => (p instanceof Tensor ? null : checkIds('gatherConcat', p.ids, p.table.shape[0], p.what ?? `table ${p.table.describe()}`)));
+  const hosts = parts.map((p) =>
+    p instanceof Tensor ? null : checkIds('gatherConcat', p.ids, p.table.shape[0], p.what ?? `table ${p.table.describe()}`),
+  );
   const starts = widths.map((_, i) => widths.slice(0, i).reduce((a, b) => a + b, 0));
   const width = widths.reduce((a, b) => a + b, 0);
   const out = empty([rows, width], 'f32', backend);
   parts.forEach((p, i) => {
     if (rows === 0 || widths[i] === 0) return;
-    if (p instanceof Tensor) stridedCopy('gatherConcat', p, p.shape, 0, contiguousStrides(p.shape), { t: out, offset: starts[i], strides: [width, 1] });
+    if (p instanceof Tensor)
+      stridedCopy('gatherConcat', p, p.shape, 0, contiguousStrides(p.shape), { t: out, offset: starts[i], strides: [width, 1] });
     else backend.gatherRows(p.table.buffer, p.ids.buffer, hosts[i]!, out.buffer, widths[i], { offset: starts[i], stride: width });
   });
   return record(out, 'gatherConcat', tensors, (g) =>
@@ -99,7 +107,9 @@ export function scatterAddRows(src: Tensor, ids: Tensor, vocab: number, rowShape
   const backend = sameBackend('scatterAddRows', [src, ids]);
   needFloat('scatterAddRows', [src]);
   if (typeof vocab !== 'number' || !Number.isInteger(vocab) || vocab < 0) {
-    throw new Error(`scatterAddRows: vocab ${typeof vocab === 'number' ? vocab : describeValue(vocab)} must be a non-negative integer (the number of rows)`);
+    throw new Error(
+      `scatterAddRows: vocab ${typeof vocab === 'number' ? vocab : describeValue(vocab)} must be a non-negative integer (the number of rows)`,
+    );
   }
   checkShape('scatterAddRows', rowShape);
   const host = checkIds('scatterAddRows', ids, vocab, `${vocab} rows`);

@@ -1,12 +1,12 @@
 // MoE gating: softmax over the experts per task and row, then the weighted mixture of expert outputs.
 import { noGrad, tidy } from '../engine.js';
-import { empty, zeros, type Tensor } from '../tensor.js';
+import { empty, type Tensor, zeros } from '../tensor.js';
 import { mul, sub } from './elementwise.js';
 import { needFloat, record, sameBackend } from './internal.js';
 import { matmul } from './linalg.js';
+import { softmaxRaw } from './raw.js';
 import { sum } from './reduce.js';
 import { transpose } from './shape.js';
-import { softmaxRaw } from './raw.js';
 
 /**
  * The MoE gate and mixture, in one kernel where the backend has it: weights = softmax(logits) per task and row,
@@ -17,7 +17,9 @@ export function gateMix(logits: Tensor, experts: Tensor): { mix: Tensor; weights
   const backend = sameBackend('gateMix', [logits, experts]);
   needFloat('gateMix', [logits, experts]);
   if (logits.rank !== 3 || experts.rank !== 3 || logits.shape[1] !== experts.shape[1] || logits.shape[2] !== experts.shape[0]) {
-    throw new Error(`gateMix: expected logits [tasks, batch, experts] and experts [experts, batch, hidden], got ${logits.describe()} and ${experts.describe()}`);
+    throw new Error(
+      `gateMix: expected logits [tasks, batch, experts] and experts [experts, batch, hidden], got ${logits.describe()} and ${experts.describe()}`,
+    );
   }
   const [tasks, batch, nExpert] = logits.shape;
   const hidden = experts.shape[2];

@@ -1,5 +1,5 @@
 // Shared checks of the ops: one backend, float inputs, rank, broadcasting, axes, and the tape record.
-import { MAX_RANK, contiguousStrides, type Backend } from '../../backend/backend.js';
+import { type Backend, contiguousStrides, MAX_RANK } from '../../backend/backend.js';
 import { isGradEnabled } from '../engine.js';
 import { describeValue, fmtShape, type GradNode, type Shape, type Tensor } from '../tensor.js';
 
@@ -62,7 +62,9 @@ export function broadcastStrides(shape: Shape, outShape: Shape): number[] {
 
 export const normAxis = (op: string, axis: number, rank: number): number => {
   if (typeof axis !== 'number' || !Number.isInteger(axis)) {
-    throw new Error(`${op}: axis ${typeof axis === 'number' ? axis : describeValue(axis)} must be an integer (0 is the first axis, -1 the last)`);
+    throw new Error(
+      `${op}: axis ${typeof axis === 'number' ? axis : describeValue(axis)} must be an integer (0 is the first axis, -1 the last)`,
+    );
   }
   const a = axis < 0 ? axis + rank : axis;
   if (a < 0 || a >= Math.max(rank, 1)) throw new Error(`${op}: axis ${axis} is out of range for rank ${rank}`);
@@ -72,7 +74,9 @@ export const normAxis = (op: string, axis: number, rank: number): number => {
 /** An axis at which a new axis can be inserted: -rank-1 … rank. */
 export function insertAxis(op: string, axis: number, rank: number): number {
   if (typeof axis !== 'number' || !Number.isInteger(axis) || axis < -rank - 1 || axis > rank) {
-    throw new Error(`${op}: axis ${typeof axis === 'number' ? axis : describeValue(axis)} is not an integer in [${-rank - 1}, ${rank}] for inputs of rank ${rank}`);
+    throw new Error(
+      `${op}: axis ${typeof axis === 'number' ? axis : describeValue(axis)} is not an integer in [${-rank - 1}, ${rank}] for inputs of rank ${rank}`,
+    );
   }
   return axis < 0 ? axis + rank + 1 : axis;
 }

@@ -60,7 +60,9 @@ function product(op: string, a: Tensor, b: Tensor, bias: Tensor | null, opts: Ma
   // The bias: one row of n for every product ([n]), or one per batch entry ([batch, 1, n]).
   const perEntry = bias !== null && bias.rank === 3;
   if (bias && (perEntry ? bias.shape.join() !== [batch, 1, n].join() : bias.shape.join() !== String(n))) {
-    throw new Error(`${op}: bias ${bias.describe()} must be [${n}]${batched ? ` or [${batch}, 1, ${n}]` : ''} for the product ${a.describe()} · ${b.describe()}`);
+    throw new Error(
+      `${op}: bias ${bias.describe()} must be [${n}]${batched ? ` or [${batch}, 1, ${n}]` : ''} for the product ${a.describe()} · ${b.describe()}`,
+    );
   }
   if (bias && k === 0 && batch * m * n > 0) {
     // Nothing to sum over: the product is zeros and the result is the bias, broadcast.
@@ -68,13 +70,19 @@ function product(op: string, a: Tensor, b: Tensor, bias: Tensor | null, opts: Ma
   }
   const out = empty(batched ? [batch, m, n] : [m, n], 'f32', backend);
   const shape = {
-    batch, m, n, k, transA, transB,
+    batch,
+    m,
+    n,
+    k,
+    transA,
+    transB,
     aBatchStride: a.rank === 3 ? ar * ac : 0,
     bBatchStride: b.rank === 3 ? br * bc : 0,
   };
   if (out.size === 0) {
     // An empty result: no kernel.
-  } else if (k === 0) backend.fill(out.buffer, 0, out.size); // a sum of no products
+  } else if (k === 0)
+    backend.fill(out.buffer, 0, out.size); // a sum of no products
   else if (bias) backend.matmulBias!(a.buffer, b.buffer, bias.buffer, out.buffer, { ...shape, biasBatchStride: perEntry ? n : 0 });
   else backend.matmul(a.buffer, b.buffer, out.buffer, shape);
   return record(out, op, bias ? [a, b, bias] : [a, b], (g) => {
@@ -87,7 +95,10 @@ function product(op: string, a: Tensor, b: Tensor, bias: Tensor | null, opts: Ma
     const ga = !a.requiresGrad
       ? null
       : sharedA
-        ? matmul(reshape(transpose(g, [1, 0, 2]), [m, batch * n]), transB ? reshape(b, [batch * n, k]) : reshape(transpose(b, [0, 2, 1]), [batch * n, k]))
+        ? matmul(
+            reshape(transpose(g, [1, 0, 2]), [m, batch * n]),
+            transB ? reshape(b, [batch * n, k]) : reshape(transpose(b, [0, 2, 1]), [batch * n, k]),
+          )
         : fold(transA ? matmul(b, g, { transA: transB, transB: true }) : matmul(g, b, { transB: !transB }), a);
     const gb = !b.requiresGrad
       ? null

@@ -3,8 +3,8 @@ import { BCE_GRAD_EPS } from '../../backend/backend.js';
 import type { Tensor } from '../tensor.js';
 import { affine, clamp, div, mul, mulScalar, neg, sigmoid, sub } from './elementwise.js';
 import { record } from './internal.js';
-import { mean, sum } from './reduce.js';
 import { binaryRaw } from './raw.js';
+import { mean, sum } from './reduce.js';
 
 export type Reduction = 'mean' | 'sum' | 'none';
 

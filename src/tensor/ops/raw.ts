@@ -1,7 +1,7 @@
 // Kernel launches without a gradient, shared by the op families: masks, scratch values, copies into
 // place. Not public; the ops record their own backward.
-import { contiguousStrides, type BinaryOp, type UnaryOp } from '../../backend/backend.js';
-import { empty, sizeOf, type Shape, type Tensor } from '../tensor.js';
+import { type BinaryOp, contiguousStrides, type UnaryOp } from '../../backend/backend.js';
+import { empty, type Shape, sizeOf, type Tensor } from '../tensor.js';
 import { broadcastShapes, broadcastStrides, checkRank, needFloat, sameBackend } from './internal.js';
 
 /** A unary kernel with no gradient (masks, signs). */
@@ -17,7 +17,8 @@ export function binaryRaw(op: string, kind: BinaryOp, a: Tensor, b: Tensor): Ten
   const shape = broadcastShapes(op, a.shape, b.shape);
   checkRank(op, shape);
   const out = empty(shape, 'f32', backend);
-  if (out.size > 0) backend.binary(kind, a.buffer, b.buffer, out.buffer, shape, broadcastStrides(a.shape, shape), broadcastStrides(b.shape, shape));
+  if (out.size > 0)
+    backend.binary(kind, a.buffer, b.buffer, out.buffer, shape, broadcastStrides(a.shape, shape), broadcastStrides(b.shape, shape));
   return out;
 }
 
@@ -30,7 +31,14 @@ export function softmaxRaw(op: string, x: Tensor, log: boolean): Tensor {
   return out;
 }
 
-export function stridedCopy(op: string, x: Tensor, shape: Shape, srcOffset: number, srcStrides: number[], dst?: { t: Tensor; offset: number; strides: number[] }): Tensor {
+export function stridedCopy(
+  op: string,
+  x: Tensor,
+  shape: Shape,
+  srcOffset: number,
+  srcStrides: number[],
+  dst?: { t: Tensor; offset: number; strides: number[] },
+): Tensor {
   checkRank(op, shape);
   const out = dst?.t ?? empty(shape, x.dtype, x.backend);
   if (sizeOf(shape) > 0) {

@@ -1,9 +1,9 @@
 // Reductions over axes (sum, mean, max, and sumTo for broadcast gradients) and the softmaxes over the last axis.
-import { empty, full, sizeOf, zeros, type Shape, type Tensor } from '../tensor.js';
+import { empty, full, type Shape, sizeOf, type Tensor, zeros } from '../tensor.js';
 import { div, exp, mul, mulScalar, sub } from './elementwise.js';
 import { needFloat, normAxis, record } from './internal.js';
-import { broadcastTo, reshape } from './shape.js';
 import { binaryRaw, softmaxRaw } from './raw.js';
+import { broadcastTo, reshape } from './shape.js';
 
 /** Sums g (of a broadcast result) back to `shape`. Returns g itself when nothing to do. */
 export function sumTo(g: Tensor, shape: Shape): Tensor {

@@ -1,9 +1,9 @@
 // Shape ops: views and copies that move values without arithmetic (reshape, transpose, slice, concat, ...).
 import { contiguousStrides } from '../../backend/backend.js';
-import { Tensor, checkShape, describeValue, empty, fmtShape, sizeOf, zeros, type Shape } from '../tensor.js';
+import { checkShape, describeValue, empty, fmtShape, type Shape, sizeOf, Tensor, zeros } from '../tensor.js';
 import { broadcastShapes, broadcastStrides, checkRank, insertAxis, normAxis, record, sameBackend } from './internal.js';
-import { sumTo } from './reduce.js';
 import { stridedCopy } from './raw.js';
+import { sumTo } from './reduce.js';
 
 /** Same data, new shape (a view; -1 infers one axis). */
 export function reshape(x: Tensor, shape: number[]): Tensor {
@@ -12,7 +12,10 @@ export function reshape(x: Tensor, shape: number[]): Tensor {
   let known = 1;
   shape.forEach((d: unknown, i) => {
     if (d === -1) {
-      if (infer >= 0) throw new Error(`reshape: only one dimension can be -1, but axes ${infer} and ${i} of ${fmtShape(shape)} are; give the others explicitly`);
+      if (infer >= 0)
+        throw new Error(
+          `reshape: only one dimension can be -1, but axes ${infer} and ${i} of ${fmtShape(shape)} are; give the others explicitly`,
+        );
       infer = i;
     } else if (typeof d !== 'number' || !Number.isInteger(d) || d < 0) {
       throw new Error(
@@ -40,7 +43,13 @@ export function transpose(x: Tensor, perm?: number[]): Tensor {
     throw new Error(`transpose: ${fmtShape(p)} is not a permutation of the ${x.rank} axes of ${x.describe()}`);
   }
   const strides = contiguousStrides(x.shape);
-  const out = stridedCopy('transpose', x, p.map((a) => x.shape[a]), 0, p.map((a) => strides[a]));
+  const out = stridedCopy(
+    'transpose',
+    x,
+    p.map((a) => x.shape[a]),
+    0,
+    p.map((a) => strides[a]),
+  );
   const inverse = p.map((_, i) => p.indexOf(i));
   return record(out, 'transpose', [x], (g) => [transpose(g, inverse)]);
 }
@@ -63,25 +72,38 @@ export function unsqueeze(x: Tensor, axis: number): Tensor {
 }
 
 export function squeeze(x: Tensor, axis?: number): Tensor {
-  if (axis === undefined) return reshape(x, x.shape.filter((d) => d !== 1));
+  if (axis === undefined)
+    return reshape(
+      x,
+      x.shape.filter((d) => d !== 1),
+    );
   const a = normAxis('squeeze', axis, x.rank);
   if (x.shape[a] !== 1) throw new Error(`squeeze: axis ${axis} of ${x.describe()} has size ${x.shape[a]}, not 1`);
-  return reshape(x, x.shape.filter((_, i) => i !== a));
+  return reshape(
+    x,
+    x.shape.filter((_, i) => i !== a),
+  );
 }
 
 /** x[begin : begin + size] per axis (size -1 = to the end). */
 export function slice(x: Tensor, begin: number[], size?: number[]): Tensor {
   if (begin.length !== x.rank || (size && size.length !== x.rank)) {
-    throw new Error(`slice: begin ${fmtShape(begin)}${size ? ` and size ${fmtShape(size)}` : ''} must have one entry per axis of ${x.describe()}`);
+    throw new Error(
+      `slice: begin ${fmtShape(begin)}${size ? ` and size ${fmtShape(size)}` : ''} must have one entry per axis of ${x.describe()}`,
+    );
   }
   begin.forEach((v, i) => {
     if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) {
-      throw new Error(`slice: begin ${fmtShape(begin)}: axis ${i} is ${typeof v === 'number' ? v : describeValue(v)}; begins must be integers >= 0`);
+      throw new Error(
+        `slice: begin ${fmtShape(begin)}: axis ${i} is ${typeof v === 'number' ? v : describeValue(v)}; begins must be integers >= 0`,
+      );
     }
   });
   size?.forEach((v, i) => {
     if (typeof v !== 'number' || !Number.isInteger(v) || v < -1) {
-      throw new Error(`slice: size ${fmtShape(size)}: axis ${i} is ${typeof v === 'number' ? v : describeValue(v)}; sizes must be integers >= 0, or -1 for "to the end"`);
+      throw new Error(
+        `slice: size ${fmtShape(size)}: axis ${i} is ${typeof v === 'number' ? v : describeValue(v)}; sizes must be integers >= 0, or -1 for "to the end"`,
+      );
     }
   });
   const sz = x.shape.map((d, i) => (size && size[i] !== -1 ? size[i] : d - begin[i]));
@@ -100,14 +122,20 @@ export function slice(x: Tensor, begin: number[], size?: number[]): Tensor {
 export function pad(x: Tensor, shape: Shape, begin: number[]): Tensor {
   checkShape('pad', shape);
   if (!Array.isArray(begin) || shape.length !== x.rank || begin.length !== x.rank) {
-    throw new Error(`pad: shape ${fmtShape(shape)} and begin ${Array.isArray(begin) ? fmtShape(begin) : describeValue(begin)} must have one entry per axis of ${x.describe()}`);
+    throw new Error(
+      `pad: shape ${fmtShape(shape)} and begin ${Array.isArray(begin) ? fmtShape(begin) : describeValue(begin)} must have one entry per axis of ${x.describe()}`,
+    );
   }
   begin.forEach((v, i) => {
     if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) {
-      throw new Error(`pad: begin ${fmtShape(begin)}: axis ${i} is ${typeof v === 'number' ? v : describeValue(v)}; begins must be integers >= 0`);
+      throw new Error(
+        `pad: begin ${fmtShape(begin)}: axis ${i} is ${typeof v === 'number' ? v : describeValue(v)}; begins must be integers >= 0`,
+      );
     }
     if (v + x.shape[i] > shape[i]) {
-      throw new Error(`pad: axis ${i}: ${x.describe()} placed at ${v} needs ${v + x.shape[i]}, but shape ${fmtShape(shape)} has ${shape[i]}; enlarge the shape or move the begin`);
+      throw new Error(
+        `pad: axis ${i}: ${x.describe()} placed at ${v} needs ${v + x.shape[i]}, but shape ${fmtShape(shape)} has ${shape[i]}; enlarge the shape or move the begin`,
+      );
     }
   });
   const out = zeros(shape, { backend: x.backend, dtype: x.dtype });
@@ -156,14 +184,19 @@ export function split(x: Tensor, sizes: number[] | number, axis = 0): Tensor[] {
       throw new Error(`split: count ${sizes} must be a positive integer (the number of equal pieces), or pass an array of piece sizes`);
     }
     if (dim % sizes !== 0) {
-      throw new Error(`split: axis ${a} of ${x.describe()} has ${dim}, which does not split into ${sizes} equal pieces; pass an array of piece sizes`);
+      throw new Error(
+        `split: axis ${a} of ${x.describe()} has ${dim}, which does not split into ${sizes} equal pieces; pass an array of piece sizes`,
+      );
     }
     parts = Array(sizes).fill(dim / sizes);
   } else {
-    if (!Array.isArray(sizes)) throw new Error(`split: sizes must be a number of pieces or an array of piece sizes, got ${describeValue(sizes)}`);
+    if (!Array.isArray(sizes))
+      throw new Error(`split: sizes must be a number of pieces or an array of piece sizes, got ${describeValue(sizes)}`);
     sizes.forEach((v: unknown, i) => {
       if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) {
-        throw new Error(`split: size ${typeof v === 'number' ? v : describeValue(v)} at position ${i} of ${fmtShape(sizes)} must be a non-negative integer`);
+        throw new Error(
+          `split: size ${typeof v === 'number' ? v : describeValue(v)} at position ${i} of ${fmtShape(sizes)} must be a non-negative integer`,
+        );
       }
     });
     const total = sizes.reduce((s, v) => s + v, 0);
@@ -188,7 +221,10 @@ export function stack(xs: Tensor[], axis = 0): Tensor {
     if (t.shape.join() !== xs[0].shape.join()) throw new Error(`stack: ${t.describe()} differs from ${xs[0].describe()}`);
   }
   const a = insertAxis('stack', axis, xs[0].rank);
-  return concat(xs.map((t) => unsqueeze(t, a)), a);
+  return concat(
+    xs.map((t) => unsqueeze(t, a)),
+    a,
+  );
 }
 
 /** Copies src's values into dst in place (same shape), outside the tape. */
