@@ -44,7 +44,7 @@ function sourceFiles(dir: string): string[] {
 }
 
 /** Every relative module a file names: static imports and re-exports (type-only too) and dynamic import(). */
-export function importedPaths(source: string): string[] {
+function importedPaths(source: string): string[] {
   const found: string[] = [];
   const patterns = [
     /\b(?:import|export)\s[^;'"]*?\bfrom\s*['"](\.{1,2}\/[^'"]+)['"]/g,

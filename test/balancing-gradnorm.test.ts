@@ -121,7 +121,7 @@ function ratios(run: ReturnType<typeof trainToy>) {
   const needed = run.losses.slice(-WINDOW).map((l, k) => {
     const [r0, r1] = [l[0] / l0[0], l[1] / l0[1]]; // r_0/r_1 = L̃_0/L̃_1 (the mean cancels)
     const n = run.norms[k];
-    return (n[1] / n[0]) * Math.pow(r0 / r1, ALPHA);
+    return (n[1] / n[0]) * (r0 / r1) ** ALPHA;
   });
   return { reached: geoMean(reached), needed: geoMean(needed) };
 }
@@ -147,7 +147,7 @@ class PlainStepGradNorm implements BalanceStrategy {
     const Gbar = G.reduce((a, b) => a + b) / T;
     const L = ctx.lossValues.map((v, i) => v / l0[i]);
     const Lbar = L.reduce((a, b) => a + b) / T;
-    const stepped = w.map((wi, i) => Math.max(wi - this.lr * Math.sign(G[i] - Gbar * Math.pow(L[i] / Lbar, ALPHA)) * n[i], 1e-4));
+    const stepped = w.map((wi, i) => Math.max(wi - this.lr * Math.sign(G[i] - Gbar * (L[i] / Lbar) ** ALPHA) * n[i], 1e-4));
     const sum = stepped.reduce((a, b) => a + b);
     this.w = stepped.map((v) => (v * T) / sum);
     return { weights: w };
@@ -267,7 +267,7 @@ function handRun(steps: number, o: HandOptions & { path?: Path }, restart?: { at
     const Gbar = G.reduce((a, b) => a + b) / T;
     const Lt = L.map((x, i) => x / l0![i]);
     const Lbar = Lt.reduce((a, b) => a + b) / T;
-    const target = Lt.map((x) => Gbar * Math.pow(x / Lbar, o.alpha));
+    const target = Lt.map((x) => Gbar * (x / Lbar) ** o.alpha);
     // Guard this test's own validity: no |G_i − target_i| so small that float32 could flip its sign.
     if (guard) G.forEach((g, i) => expect(Math.abs(g - target[i])).toBeGreaterThan(1e-2 * Gbar));
     const dw = G.map((g, i) => Math.sign(g - target[i]) * n[i]); // ∂Σ|w_i n_i − target_i|/∂w_i

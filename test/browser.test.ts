@@ -55,7 +55,7 @@ describe.skipIf(missing)('browser example (headless Chromium)', () => {
     const page = await browser.newPage({ viewport: { width: 900, height: 900 } });
     await page.route('**/*', (route) => {
       const url = route.request().url();
-      if (url.startsWith(server.url + '/') || url.startsWith('data:')) return route.continue();
+      if (url.startsWith(`${server.url}/`) || url.startsWith('data:')) return route.continue();
       problems.push(`blocked a request outside the test server: ${url}`);
       return route.abort();
     });

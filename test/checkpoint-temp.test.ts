@@ -47,8 +47,8 @@ describe('stale checkpoint temporaries', () => {
       [`.last.safetensors.${live}.old00000.tmp`]: true, // a live pid, but untouched for two hours
       [`.last.safetensors.${live}.fresh000.tmp`]: false, // another live process may be writing it
       [`.other.safetensors.${dead}.k3j4h5g6.tmp`]: false, // another checkpoint's
-      [`.last.safetensors.tmp`]: false, // not one of ours
-      ['notes.tmp']: false,
+      '.last.safetensors.tmp': false, // not one of ours
+      'notes.tmp': false,
       [`last.safetensors.${dead}.k3j4h5g6.tmp`]: false, // no leading dot: not one of ours
     };
     for (const name of Object.keys(files)) await writeFile(join(sub, name), 'partial bytes');

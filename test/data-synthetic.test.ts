@@ -197,8 +197,8 @@ describe('generateAliCcp', () => {
     expect(text.split('\n')[0]).toBe(aliCcpSchema.header.join(','));
     const back = parseCsv(text);
     expect(back.numRows).toBe(50);
-    expect(sameArrays(back.columns['D702'], g.dataset.columns['D702'])).toBe(true);
-    expect(sameArrays(back.columns['click'], g.dataset.label('click'))).toBe(true);
+    expect(sameArrays(back.columns.D702, g.dataset.columns.D702)).toBe(true);
+    expect(sameArrays(back.columns.click, g.dataset.label('click'))).toBe(true);
   });
 
   it('generates a 200k-row set with the schema and purchase ⇒ click', () => {

@@ -78,8 +78,8 @@ describe('Ali-CCP sample', () => {
   it('holds the values of the file', async () => {
     const data = await loadAliCcp();
     // train row 0: 0,0,1,1,1,1,1,0,1,1,1,0,1,1,1,0,1,0,0,0,1,1,1,1,1,0.4734,0.562,0.0856,0.1902,0.07556,0.0,0.0,0.0
-    expect((data.train.columns['D109_14'] as Float32Array | Int32Array)[0]).toBe(Math.fround(0.4734));
-    expect((data.train.columns['D508'] as Float32Array | Int32Array)[0]).toBe(Math.fround(0.07556));
+    expect((data.train.columns.D109_14 as Float32Array | Int32Array)[0]).toBe(Math.fround(0.4734));
+    expect((data.train.columns.D508 as Float32Array | Int32Array)[0]).toBe(Math.fround(0.07556));
     expect((data.train.columns['126'] as Float32Array | Int32Array)[0]).toBe(0);
     // train row 1: …,205 = 1, 206 = 2, 207 = 2, …
     expect((data.train.columns['205'] as Float32Array | Int32Array)[1]).toBe(1);
@@ -111,7 +111,7 @@ describe('Ali-CCP sample', () => {
     const fromText = aliCcpFromCsvText({ train: text('train'), val: text('val'), test: text('test') });
     const fromFiles = await loadAliCcp();
     expect(fromText.vocabSizes).toEqual(fromFiles.vocabSizes);
-    expect(fromText.test.columns['D702']).toEqual(fromFiles.test.columns['D702']);
+    expect(fromText.test.columns.D702).toEqual(fromFiles.test.columns.D702);
     expect(fromText.val.labels).toEqual(fromFiles.val.labels);
   });
 
@@ -135,7 +135,7 @@ describe('other shipped samples', () => {
     expect(data.denseColumns).toHaveLength(7);
     expect(data.sparseColumns).toHaveLength(32);
     expect(data.labelColumns).toEqual(['income', 'marital status']);
-    expect((data.train.columns['age'] as Float32Array | Int32Array)[0]).toBe(Math.fround(0.3333));
+    expect((data.train.columns.age as Float32Array | Int32Array)[0]).toBe(Math.fround(0.3333));
   });
 
   it('AliExpress: 100/20 rows, test doubles as validation, search_id dropped', async () => {

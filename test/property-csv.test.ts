@@ -204,7 +204,7 @@ describe('readCsv properties', () => {
           fc.infiniteStream(fc.boolean()),
           async (t, layout, others, pick) => {
             // Columns named in the spec are read with their kind; with others: 'auto' the rest are read too.
-            const inSpec = t.columns.map((c) => (others === 'auto' ? pick.next().value : true));
+            const inSpec = t.columns.map((_c) => (others === 'auto' ? pick.next().value : true));
             for (const [i, c] of t.columns.entries()) if (!inSpec[i] && !c.gen.startsWith('auto')) inSpec[i] = true;
             const columns = Object.fromEntries(t.columns.filter((_, i) => inSpec[i]).map((c) => [c.name, specKind(c.gen)]));
             const options: ReadCsvOptions = { columns, delimiter: layout.delimiter };
@@ -304,7 +304,7 @@ describe('readCsv properties', () => {
       await fc.assert(
         fc.asyncProperty(junkText, junkOptions, async (text, options) => {
           const { table, error } = await outcome(() =>
-            readCsv({ text: text.includes('\n') || text.includes('\r') ? text : text + '\n' }, options as ReadCsvOptions),
+            readCsv({ text: text.includes('\n') || text.includes('\r') ? text : `${text}\n` }, options as ReadCsvOptions),
           );
           if (error !== undefined) {
             expectGoodError(error);

@@ -300,7 +300,7 @@ describe('non-numeric data is an error that names the first bad element', () => 
     rejects('5', /tensor: values is a string/);
     rejects(undefined, /tensor: values is undefined/);
     // A hole in a sparse array is a missing element, not a shorter row.
-    // eslint-disable-next-line no-sparse-arrays
+    // biome-ignore lint/suspicious/noSparseArray: the hole is what this case tests
     rejects([1, , 3], /tensor: values\[1\] is missing/);
     rejects(['1'], /tensor: values\[0\] is a string/, { dtype: 'i32' });
   });

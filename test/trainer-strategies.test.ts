@@ -5,6 +5,7 @@ import { CpuBackend } from '../src/backend/cpu/cpu-backend.js';
 import { aliCcpSchema } from '../src/data/datasets.js';
 import { DataLoader } from '../src/data/loader.js';
 import { generateAliCcpSplits } from '../src/data/synthetic-ali-ccp.js';
+import type { MultiTaskModel } from '../src/models/base.js';
 import { createModel } from '../src/models/registry.js';
 import { MetaBalance, STRATEGY_METHODS } from '../src/mtl/index.js';
 import { setBackend } from '../src/tensor/engine.js';
@@ -16,7 +17,11 @@ setBackend(new CpuBackend());
 const data = generateAliCcpSplits({ train: 8000, val: 2000, test: 2000, seed: 11, vocabScale: 0.05 });
 const schema = { ...data, itemColumns: aliCcpSchema.itemColumns };
 
-async function trainWith(opts: Partial<MTLTrainerOptions>, model = (seed(3), createModel('mmoe', schema))) {
+async function trainWith(opts: Partial<MTLTrainerOptions>, model?: MultiTaskModel) {
+  if (!model) {
+    seed(3);
+    model = createModel('mmoe', schema);
+  }
   const trainer = new MTLTrainer(model, { nEpoch: 2, optimizerParams: { lr: 3e-3 }, device: 'cpu', progress: 'none', seed: 3, ...opts });
   const history = await trainer.fit(new DataLoader(data.train, { batchSize: 512, shuffle: true, seed: 1 }));
   const test = await trainer.evaluate(new DataLoader(data.test, { batchSize: 4096 }));

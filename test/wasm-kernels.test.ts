@@ -12,7 +12,7 @@
 //   1e-4 rel     matmul and matmulBias (atol 1e-5, f32 accumulation), gating (atol 1e-5)
 import { execFileSync } from 'node:child_process';
 import { afterAll, describe, expect, it } from 'vitest';
-import { type Backend, type BinaryOp, type Buffer, type TypedArray, type UnaryOp } from '../src/backend/backend.js';
+import type { Backend, BinaryOp, Buffer, TypedArray, UnaryOp } from '../src/backend/backend.js';
 import { CpuBackend } from '../src/backend/cpu/cpu-backend.js';
 import { WASM_BASE64 } from '../src/backend/wasm/kernels-wasm.js';
 import { unsharedVariant } from '../src/backend/wasm/module.js';

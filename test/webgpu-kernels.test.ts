@@ -7,7 +7,7 @@
 //   1e-5 rel     exp/log/sqrt/sigmoid/tanh/reciprocal/pow, bce/bceLogits, softmax, adam (atol 1e-6)
 //   1e-4 rel     matmul (atol 1e-5), gating (atol 1e-5), reduce sum (atol 2e-7 · Σ|x| over the axis)
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { type Backend, type BinaryOp, type Buffer, type TypedArray, type UnaryOp } from '../src/backend/backend.js';
+import type { Backend, BinaryOp, Buffer, TypedArray, UnaryOp } from '../src/backend/backend.js';
 import { CpuBackend } from '../src/backend/cpu/cpu-backend.js';
 import { MAX_GATE_EXPERTS, type WebGPUBackend } from '../src/backend/webgpu/webgpu-backend.js';
 import {

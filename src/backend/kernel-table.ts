@@ -53,7 +53,7 @@ const sigmoid = (x: number): number => (x >= 0 ? 1 / (1 + Math.exp(-x)) : Math.e
  * Math.pow with C's special cases, as torch.pow: 1^y = 1 and (-1)^±Inf = 1 (JavaScript gives NaN).
  * Every other case, NaN and infinities included, is Math.pow's (= C's).
  */
-const pow = (x: number, y: number): number => (x === 1 || (x === -1 && (y === Infinity || y === -Infinity)) ? 1 : Math.pow(x, y));
+const pow = (x: number, y: number): number => (x === 1 || (x === -1 && (y === Infinity || y === -Infinity)) ? 1 : x ** y);
 
 /** A log floored at BCE_LOG_FLOOR; NaN stays NaN (Math.max would keep it too, but say so). */
 const floorLog = (l: number): number => (l < BCE_LOG_FLOOR ? BCE_LOG_FLOOR : l);

@@ -122,16 +122,22 @@ class ColumnBuilder {
   push(cell: string, row: number): void {
     switch (this.kind) {
       case 'dense':
-        return this.pushFloat(this.denseValue(cell, row));
+        this.pushFloat(this.denseValue(cell, row));
+        return;
       case 'sparse':
-        return this.pushInt(this.sparseId(cell, row));
+        this.pushInt(this.sparseId(cell, row));
+        return;
       case 'categorical':
-        if (this.encoder) return this.pushInt(this.encoder.encode(cell));
+        if (this.encoder) {
+          this.pushInt(this.encoder.encode(cell));
+          return;
+        }
         this.strings.push(cell);
         this.n++;
         return;
       case 'auto':
-        return this.pushAuto(cell, row);
+        this.pushAuto(cell, row);
+        return;
       case 'sequence':
         this.lists.push(this.sequenceIds(cell, row));
         this.n++;
@@ -727,16 +733,16 @@ export function* csvBlocks(
     return formatter(values);
   });
   const n = header.length > 0 ? columns[header[0]].length : 0;
-  yield header.join(',') + '\n';
+  yield `${header.join(',')}\n`;
   for (let start = 0; start < n; start += rowsPerBlock) {
     const end = Math.min(n, start + rowsPerBlock);
     const lines: string[] = new Array(end - start);
     for (let i = start; i < end; i++) {
       let line = format[0](i);
-      for (let c = 1; c < format.length; c++) line += ',' + format[c](i);
+      for (let c = 1; c < format.length; c++) line += `,${format[c](i)}`;
       lines[i - start] = line;
     }
-    yield lines.join('\n') + '\n';
+    yield `${lines.join('\n')}\n`;
   }
 }
 

@@ -26,6 +26,6 @@ export async function packageDataDir(name: string): Promise<string> {
     dir = parent;
   }
   throw new DataError(
-    `Could not find the package's data/${name} folder; looked in: ${searched.join(', ')}. ` + `Fix: pass the folder explicitly.`,
+    `Could not find the package's data/${name} folder; looked in: ${searched.join(', ')}. Fix: pass the folder explicitly.`,
   );
 }

@@ -24,7 +24,7 @@ export class ZipfSampler {
     const cdf = new Float64Array(n);
     let total = 0;
     for (let k = 0; k < n; k++) {
-      total += 1 / Math.pow(k + 1 + offset, exponent);
+      total += 1 / (k + 1 + offset) ** exponent;
       cdf[k] = total;
     }
     for (let k = 0; k < n; k++) cdf[k] /= total;

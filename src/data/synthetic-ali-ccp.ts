@@ -278,10 +278,10 @@ function drawImpressions(world: World, rows: number, rng: Rng, withColumns: bool
     const unitAffinity = affinity / tasteScale;
     const reading = (noise: number, present: number) =>
       rng.uniform() < present ? quantize(sigmoid(unitAffinity + noise * rng.normal())) : 0;
-    columns['D508'][r] = reading(0.6, 0.8);
-    columns['D509'][r] = reading(1.0, 0.6);
-    columns['D702'][r] = world.itemPrice[i];
-    columns['D853'][r] = reading(0.8, 0.5);
+    columns.D508[r] = reading(0.6, 0.8);
+    columns.D509[r] = reading(1.0, 0.6);
+    columns.D702[r] = world.itemPrice[i];
+    columns.D853[r] = reading(0.8, 0.5);
   }
   return { columns, ctrLogit, cvrLogit };
 }

@@ -259,7 +259,7 @@ export class GradNorm implements BalanceStrategy {
   rateTargets(lossValues: number[]): number[] {
     const ratios = lossValues.map((v, i) => v / this.initialLosses![i]);
     const mean = ratios.reduce((a, b) => a + b, 0) / ratios.length;
-    return ratios.map((r) => Math.pow(r / mean, this.alpha));
+    return ratios.map((r) => (r / mean) ** this.alpha);
   }
 
   /** The current weights (after the last update), read from the device. */

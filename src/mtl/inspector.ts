@@ -10,7 +10,7 @@
 import { type Column, SequenceColumn } from '../data/columns.js';
 import type { GateMixture, MultiTaskModel, TaskTerm } from '../models/base.js';
 import { Experts, Gate } from '../nn/experts.js';
-import { closeStage, keep, noGrad, openStage, tidyAsync } from '../tensor/engine.js';
+import { closeStage, noGrad, openStage, tidyAsync } from '../tensor/engine.js';
 import * as ops from '../tensor/ops.js';
 import { globalRng } from '../tensor/random.js';
 import { fromArray, grad, Tensor } from '../tensor/tensor.js';

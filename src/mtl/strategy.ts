@@ -101,6 +101,7 @@ export interface StrategyDefaults {
  * to build the strategy from a spec's options and the trainer's defaults. Options default to `any` so
  * that entries with different options fit in one list; balanceMethod() types each entry's own.
  */
+// biome-ignore lint/suspicious/noExplicitAny: the registry holds entries of every option type; each entry's own type is kept by balanceMethod()
 export interface BalanceMethod<Name extends string = string, Options extends object = any> {
   readonly name: Name;
   /** Every option create() reads; a spec with any other key is refused with a did-you-mean. */

@@ -118,7 +118,7 @@ export class StepLR extends LRScheduler {
   }
 
   protected override lrFor(base: number, epoch: number): number {
-    return base * Math.pow(this.gamma, Math.floor(epoch / this.stepSize));
+    return base * this.gamma ** Math.floor(epoch / this.stepSize);
   }
 }
 

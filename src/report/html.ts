@@ -4,7 +4,7 @@
 import type { GradientReport, RecordedReport } from '../mtl/inspector.js';
 import type { TaskReport } from '../train/metrics.js';
 import type { History } from '../train/trainer.js';
-import { barChart, colorAt, escapeHtml, formatNumber, heatmap, legend, lineChart, type Series } from './svg.js';
+import { barChart, colorAt, escapeHtml, heatmap, legend, lineChart, type Series } from './svg.js';
 
 export interface TrainingReportInput {
   title?: string;

@@ -366,8 +366,8 @@ export class CpuBackend implements Backend {
     const gs = data(grad);
     const ms = data(m);
     const vs = data(v);
-    const c1 = 1 - Math.pow(h.beta1, h.step);
-    const c2 = 1 - Math.pow(h.beta2, h.step);
+    const c1 = 1 - h.beta1 ** h.step;
+    const c2 = 1 - h.beta2 ** h.step;
     for (let i = 0; i < n; i++) {
       let g = gs[i];
       if (h.decoupled) th[i] *= 1 - h.lr * h.weightDecay;

@@ -679,8 +679,8 @@ export class WasmBackend implements Backend {
     const mb = this.input(m);
     const vb = this.input(v);
     if (n <= 0) return;
-    const c1 = 1 - Math.pow(h.beta1, h.step);
-    const c2 = 1 - Math.pow(h.beta2, h.step);
+    const c1 = 1 - h.beta1 ** h.step;
+    const c2 = 1 - h.beta2 ** h.step;
     const dec = h.decoupled ? 1 : 0;
     this.split('adam', n, WasmBackend.chunkOf(n, 64), n >= SPLIT_ELEMENTS, [
       pb.ptr,
