@@ -21,6 +21,7 @@ if [ ${#need_apt[@]} -gt 0 ]; then
 fi
 
 npm ci --no-audit --no-fund
+npm run check   # format, lint, import order (Biome)
 export VK_ICD_FILENAMES="$ICD"
 export WEBMTL_REQUIRE_WEBGPU=1
 npm test
