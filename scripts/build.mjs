@@ -1,8 +1,8 @@
-// Builds dist/node (ESM for Node, webgpu left external), dist/browser (one ESM bundle, WGSL inlined,
-// no Node-only code) and dist/types (.d.ts from tsc).
+// Builds dist/node (ESM for Node, and index.cjs for require(); packages left external), dist/browser
+// (one ESM bundle, WGSL inlined, no Node-only code) and dist/types (.d.ts from tsc).
 
 import { execFileSync } from 'node:child_process';
-import { chmodSync, existsSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { build } from 'esbuild';
 
 // The wasm kernels (AssemblyScript) are embedded in src/backend/wasm/kernels-wasm.ts; this rebuilds
@@ -34,6 +34,19 @@ await build({
   packages: 'external',
   splitting: true,
 });
+// require('webmtl'): Node before 20.19 cannot require() an ES module, so the library is also bundled
+// as CommonJS. The source has no top-level await; import.meta.url (used to find the shipped data
+// folders) becomes this file's URL. Dynamic imports of ES-only packages (Dawn's `webgpu`) stay import().
+await build({
+  ...common,
+  entryPoints: ['src/index.ts'],
+  outfile: 'dist/node/index.cjs',
+  format: 'cjs',
+  platform: 'node',
+  packages: 'external',
+  define: { 'import.meta.url': '__webmtlModuleUrl' },
+  banner: { js: "const __webmtlModuleUrl = require('node:url').pathToFileURL(__filename).href;" },
+});
 await build({
   ...common,
   entryPoints: { webmtl: 'src/index.ts' },
@@ -43,6 +56,10 @@ await build({
   minify: true,
 });
 if (existsSync('dist/node/cli.js')) chmodSync('dist/node/cli.js', 0o755);
+// The types of require('webmtl'): a .d.cts is read as CommonJS, as TypeScript's node16 resolution
+// wants for a require(); it re-exports the ES module declarations (clean with skipLibCheck, as tsc --init sets it).
+mkdirSync('dist/types', { recursive: true });
+writeFileSync('dist/types/index.d.cts', "export * from './index.js';\n");
 execFileSync('npx', ['tsc', '-p', 'tsconfig.json', '--emitDeclarationOnly'], { stdio: 'inherit' });
 const kib = (f) => (statSync(f).size / 1024).toFixed(1);
 console.log(`dist/browser/webmtl.js ${kib('dist/browser/webmtl.js')} KiB (minified)`);

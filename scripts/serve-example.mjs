@@ -14,6 +14,6 @@ if (!existsSync(join(repoRoot, 'dist/browser/webmtl.js'))) {
 const server = await startServer({ port, log: process.argv.includes('--verbose') ? console.log : undefined });
 const url = server.url + examplePath;
 console.log(`webmtl browser example: ${url}`);
-console.log('WebGPU needs Chrome/Edge 113+ (or a browser with WebGPU enabled); the page falls back to the CPU otherwise.');
-console.log('Query options: ?data=generated|sample&rows=4000&epochs=3&batch=256&lr=0.005&seed=1&steps=0&backend=webgpu|cpu|auto');
+console.log('WebGPU needs Chrome/Edge 113+ (or a browser with WebGPU enabled); the page falls back to WebAssembly on the CPU otherwise.');
+console.log('Query options: ?data=generated|sample&rows=4000&epochs=3&batch=256&lr=0.005&seed=1&steps=0&backend=webgpu|wasm|cpu|auto');
 console.log('Ctrl+C stops the server.');

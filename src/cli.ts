@@ -1,10 +1,10 @@
 #!/usr/bin/env node
 // The command-line front door: `webmtl train`, `webmtl gen-data`, `webmtl experiment mmoe-synthetic`,
 // `webmtl walkthrough`.
-import { realpathSync } from 'node:fs';
+import { readFileSync, realpathSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
@@ -35,21 +35,30 @@ import { makeDirectory } from './io/checkpoint.js';
 import { createModel, MODEL_ENTRIES, MODEL_NAMES, type ModelEntry } from './models/registry.js';
 import { BALANCE_METHODS, STRATEGY_METHODS } from './mtl/registry.js';
 import type { BalanceMethod } from './mtl/strategy.js';
+import { describeUnknown } from './options.js';
 import { renderExperimentReport, renderReport, writeReport } from './report/html.js';
 import { seed } from './tensor/random.js';
 import type { TaskReport } from './train/metrics.js';
 import { MTLTrainer, type MTLTrainerOptions } from './train/trainer.js';
 
-/**
- * The --help text. The models and balancing methods, with their summaries, come from the registries
- * (any others passed in are listed the same way).
- */
-export function cliHelp(methods: readonly BalanceMethod[] = BALANCE_METHODS, models: readonly ModelEntry[] = MODEL_ENTRIES): string {
-  const modelNames = models.map((m) => m.name);
-  const methodNames = methods.map((m) => m.name);
-  return `webmtl — multi-task learning for recommendation
+/** Exit status of a command line webmtl cannot run as written (unknown command or flag, bad value). */
+export const USAGE_EXIT = 2;
 
-Usage:
+/** A mistake in the command line (not a failure while running): exits with USAGE_EXIT. */
+class UsageError extends Error {
+  /** The command the mistake is in ('train', 'experiment mmoe-synthetic'), for the message's prefix. */
+  constructor(
+    message: string,
+    readonly command = '',
+  ) {
+    super(message);
+  }
+}
+
+const COMMANDS = ['train', 'gen-data', 'experiment', 'walkthrough'] as const;
+type Command = (typeof COMMANDS)[number];
+
+const USAGE = `Usage:
   webmtl train [options]      train a model and print per-task test metrics
   webmtl gen-data [options]   write a synthetic Ali-CCP-schema set as CSV (train/val/test)
   webmtl experiment mmoe-synthetic [options]
@@ -58,10 +67,14 @@ Usage:
   webmtl walkthrough [--seed N]
                               print the numbers of docs/gradient-routing.md: how gates route task
                               gradients, and what MetaBalance, GradNorm and PCGrad change (seconds)
-  webmtl --help
+  webmtl <command> --help     that command's options
+  webmtl --help               everything: every command's options, models and balancing methods
+  webmtl --version            the version of webmtl
+`;
 
-train options:
-  --model <name>        ${modelNames.join(' | ')} (default mmoe)
+function trainOptionsHelp(methods: readonly BalanceMethod[], models: readonly ModelEntry[]): string {
+  return `train options:
+  --model <name>        ${models.map((m) => m.name).join(' | ')} (default mmoe)
   --data <dir|csv>      a folder with ali_ccp_{train,val,test}.csv (or *_sample.csv), or one CSV with
                         the Ali-CCP columns (split 80/10/10). Default: a synthetic Ali-CCP-schema set
                         generated in memory (--rows), then the shipped 200-row Ali-CCP sample
@@ -70,22 +83,26 @@ train options:
   --batch-size <n>      rows per batch (default 1024)
   --lr <x>              Adam learning rate (default 0.001)
   --weight-decay <x>    L2 weight decay (default 0)
-  --balance <method>    ${methodNames.join(' | ')} (default fixed: mean loss)
+  --balance <method>    ${methods.map((m) => m.name).join(' | ')} (default fixed: mean loss)
   --device <d>          auto | wasm | cpu | webgpu (default auto: WebGPU on a hardware adapter, else
-                        the WASM SIMD backend, else the TypeScript CPU reference)
+                        the WASM SIMD backend, else the TypeScript CPU reference; webgpu in Node needs
+                        the optional package: npm install webgpu@0.6.2)
   --patience <n>        early-stopping patience in epochs (default: none)
   --model-path <dir>    save best.safetensors and last.safetensors there
   --seed <n>            seed for weights, shuffling and data generation (default 2022)
   --quiet               no progress bar or epoch lines
   --report <file>       also write an HTML report (learning curves, task weights, gradient conflict,
                         gates, expert shares; the gradient inspector runs about 24 times)
+`;
+}
 
-gen-data options:
+const GEN_DATA_OPTIONS_HELP = `gen-data options:
   --rows <n>            training rows (default 200000; val and test get 10% each)
   --out <dir>           output folder (default ./data/generated)
   --seed <n>            seed (default 2022)
+`;
 
-experiment mmoe-synthetic options:
+const EXPERIMENT_OPTIONS_HELP = `experiment mmoe-synthetic options:
   --seeds <n>           runs per model and correlation (default ${EXPERIMENT_DEFAULTS.seeds})
   --rows <n>            training rows per run (default ${EXPERIMENT_DEFAULTS.rows}; validation and test get --eval-rows)
   --eval-rows <n>       validation rows and test rows (default ${EXPERIMENT_DEFAULTS.evalRows} each)
@@ -99,13 +116,61 @@ experiment mmoe-synthetic options:
   --report <file>       also write an HTML report (table, claims, charts)
   --json <file>         also write every run's numbers as JSON
   --quiet               no line per finished run
-
-models (--model):
-${models.map((m) => helpItem(m.name, m.summary)).join('\n')}
-
-balancing methods (--balance; docs/balancing.md):
-${methods.map((m) => helpItem(m.name, m.summary + (m.paper ? ` (${m.paper.authors}, ${m.paper.venue})` : ''))).join('\n')}
 `;
+
+const WALKTHROUGH_OPTIONS_HELP = `walkthrough options:
+  --seed <n>            seed of the toy model and data (default 7)
+`;
+
+function modelsHelp(models: readonly ModelEntry[]): string {
+  return `models (--model):\n${models.map((m) => helpItem(m.name, m.summary)).join('\n')}\n`;
+}
+
+function methodsHelp(methods: readonly BalanceMethod[]): string {
+  return `balancing methods (--balance; docs/balancing.md):\n${methods
+    .map((m) => helpItem(m.name, m.summary + (m.paper ? ` (${m.paper.authors}, ${m.paper.venue})` : '')))
+    .join('\n')}\n`;
+}
+
+/**
+ * The --help text. The models and balancing methods, with their summaries, come from the registries
+ * (any others passed in are listed the same way).
+ */
+export function cliHelp(methods: readonly BalanceMethod[] = BALANCE_METHODS, models: readonly ModelEntry[] = MODEL_ENTRIES): string {
+  return [
+    `webmtl — multi-task learning for recommendation\n\n${USAGE}`,
+    trainOptionsHelp(methods, models),
+    GEN_DATA_OPTIONS_HELP,
+    EXPERIMENT_OPTIONS_HELP,
+    WALKTHROUGH_OPTIONS_HELP,
+    modelsHelp(models),
+    `${methodsHelp(methods)}\nExit status: 0 done, 1 failed while running, ${USAGE_EXIT} the command line is wrong.\n`,
+  ].join('\n');
+}
+
+/** `webmtl <command> --help`: that command's usage and options only. */
+export function commandHelp(
+  command: Command,
+  methods: readonly BalanceMethod[] = BALANCE_METHODS,
+  models: readonly ModelEntry[] = MODEL_ENTRIES,
+): string {
+  switch (command) {
+    case 'train':
+      return [
+        'webmtl train [options]: train a model on Ali-CCP-schema data and print per-task test metrics\n',
+        trainOptionsHelp(methods, models),
+        modelsHelp(models),
+        methodsHelp(methods),
+      ].join('\n');
+    case 'gen-data':
+      return `webmtl gen-data [options]: write a synthetic Ali-CCP-schema set as ali_ccp_{train,val,test}.csv\n\n${GEN_DATA_OPTIONS_HELP}`;
+    case 'experiment':
+      return `webmtl experiment mmoe-synthetic [options]: the MMoE paper's synthetic experiment (Shared-Bottom, OMoE
+and MMoE at task correlations 1, 0.9, 0.5; a table and the paper's claims checked)\n\n${EXPERIMENT_OPTIONS_HELP}`;
+    case 'walkthrough':
+      return `webmtl walkthrough [--seed N]: print the numbers of docs/gradient-routing.md (how gates route task
+gradients, and what MetaBalance, GradNorm and PCGrad change)\n\n${WALKTHROUGH_OPTIONS_HELP}`;
+  }
 }
 
 /** `  name   text`, the text wrapped at 100 columns under the option descriptions' column. */
@@ -127,18 +192,46 @@ function helpItem(name: string, text: string): string {
 function num(v: string | undefined, fallback: number, name: string, check?: { integer?: boolean; min?: number; above?: number }): number {
   if (v === undefined) return fallback;
   const n = Number(v);
-  if (!Number.isFinite(n)) throw new Error(`--${name} must be a number, got '${v}'`);
-  if (check?.integer && !Number.isInteger(n)) throw new Error(`--${name} must be a whole number, got '${v}'`);
-  if (check?.min !== undefined && n < check.min) throw new Error(`--${name} must be at least ${check.min}, got '${v}'`);
-  if (check?.above !== undefined && !(n > check.above)) throw new Error(`--${name} must be greater than ${check.above}, got '${v}'`);
+  if (!Number.isFinite(n)) throw new UsageError(`--${name} must be a number, got '${v}'`);
+  if (check?.integer && !Number.isInteger(n)) throw new UsageError(`--${name} must be a whole number, got '${v}'`);
+  if (check?.min !== undefined && n < check.min) throw new UsageError(`--${name} must be at least ${check.min}, got '${v}'`);
+  if (check?.above !== undefined && !(n > check.above)) throw new UsageError(`--${name} must be greater than ${check.above}, got '${v}'`);
   return n;
+}
+
+/** `'x' (did you mean 'y'?)`: spelled alike, or the same once case, '-' and '_' are set aside. */
+function suggest(given: string, known: readonly string[]): string {
+  const key = (k: string) => k.toLowerCase().replace(/[-_]/g, '');
+  const same = known.find((k) => key(k) === key(given));
+  return same ? `'${given}' (did you mean '${same}'?)` : describeUnknown([given], known);
+}
+
+type FlagSpec = Record<string, { type: 'string' | 'boolean'; default?: string | boolean }>;
+
+/**
+ * parseArgs, with the command line's mistakes as UsageErrors that name the command: an unknown flag
+ * (with the nearest known one), a flag without its value, a stray argument.
+ */
+function parseFlags<O extends FlagSpec>(command: string, argv: string[], options: O) {
+  const { tokens } = parseArgs({ args: argv, options, strict: false, allowPositionals: true, tokens: true });
+  const known = Object.keys(options).map((k) => `--${k}`);
+  const unknown = tokens.flatMap((t) => (t.kind === 'option' && !(t.name in options) ? [t.rawName] : []));
+  if (unknown.length) {
+    const list = unknown.map((f) => suggest(f, known)).join(', ');
+    throw new UsageError(`unknown option${unknown.length > 1 ? 's' : ''} ${list}; run webmtl ${command} --help for its options`, command);
+  }
+  try {
+    return parseArgs({ args: argv, options, strict: true, allowPositionals: false });
+  } catch (e) {
+    throw new UsageError(`${(e as Error).message.replace(/\.$/, '')}; run webmtl ${command} --help for its options`, command);
+  }
 }
 
 const DEVICES = ['auto', 'wasm', 'cpu', 'webgpu'];
 
 function oneOf(v: string, allowed: readonly string[], name: string): string {
   const k = v.toLowerCase().replace(/[-_]/g, '');
-  if (!allowed.includes(k)) throw new Error(`--${name} '${v}' is not one of ${allowed.join(', ')}`);
+  if (!allowed.includes(k)) throw new UsageError(`--${name} ${suggest(v, allowed)}: the choices are ${allowed.join(', ')}`);
   return k;
 }
 
@@ -177,26 +270,25 @@ function formatReport(report: Record<string, TaskReport>): string {
     .join('\n');
 }
 
+const TRAIN_FLAGS = {
+  model: { type: 'string', default: 'mmoe' },
+  data: { type: 'string' },
+  rows: { type: 'string' },
+  epochs: { type: 'string' },
+  'batch-size': { type: 'string' },
+  lr: { type: 'string' },
+  'weight-decay': { type: 'string' },
+  balance: { type: 'string', default: 'fixed' },
+  device: { type: 'string', default: 'auto' },
+  patience: { type: 'string' },
+  'model-path': { type: 'string' },
+  seed: { type: 'string' },
+  quiet: { type: 'boolean', default: false },
+  report: { type: 'string' },
+} as const satisfies FlagSpec;
+
 async function train(argv: string[]): Promise<void> {
-  const { values: a } = parseArgs({
-    args: argv,
-    options: {
-      model: { type: 'string', default: 'mmoe' },
-      data: { type: 'string' },
-      rows: { type: 'string' },
-      epochs: { type: 'string' },
-      'batch-size': { type: 'string' },
-      lr: { type: 'string' },
-      'weight-decay': { type: 'string' },
-      balance: { type: 'string', default: 'fixed' },
-      device: { type: 'string', default: 'auto' },
-      patience: { type: 'string' },
-      'model-path': { type: 'string' },
-      seed: { type: 'string' },
-      quiet: { type: 'boolean', default: false },
-      report: { type: 'string' },
-    },
-  });
+  const { values: a } = parseFlags('train', argv, TRAIN_FLAGS);
   // Every flag is checked before any data is generated or read.
   await checkOutputFolder(a.report, 'report');
   const runSeed = num(a.seed, 2022, 'seed', { integer: true });
@@ -280,7 +372,7 @@ async function train(argv: string[]): Promise<void> {
 }
 
 async function genData(argv: string[]): Promise<void> {
-  const { values: a } = parseArgs({ args: argv, options: { rows: { type: 'string' }, out: { type: 'string' }, seed: { type: 'string' } } });
+  const { values: a } = parseFlags('gen-data', argv, { rows: { type: 'string' }, out: { type: 'string' }, seed: { type: 'string' } });
   const rows = num(a.rows, 200_000, 'rows', { integer: true, min: 20 });
   const genSeed = num(a.seed, 2022, 'seed', { integer: true });
   const out = a.out ?? 'data/generated';
@@ -300,7 +392,7 @@ async function checkOutputFolder(file: string | undefined, flag: string): Promis
   if (file === undefined) return;
   const folder = dirname(file);
   const info = await stat(folder).catch(() => null);
-  if (!info?.isDirectory()) throw new Error(`--${flag} ${file}: the folder ${folder} does not exist`);
+  if (!info?.isDirectory()) throw new UsageError(`--${flag} ${file}: the folder ${folder} does not exist`);
 }
 
 function list(v: string | undefined, name: string): string[] | undefined {
@@ -309,7 +401,7 @@ function list(v: string | undefined, name: string): string[] | undefined {
     .split(',')
     .map((x) => x.trim())
     .filter(Boolean);
-  if (items.length === 0) throw new Error(`--${name} needs a comma-separated list`);
+  if (items.length === 0) throw new UsageError(`--${name} needs a comma-separated list`);
   return items;
 }
 
@@ -369,28 +461,30 @@ function experimentWorker(): void {
   });
 }
 
+const EXPERIMENT_FLAGS = {
+  seeds: { type: 'string' },
+  rows: { type: 'string' },
+  'eval-rows': { type: 'string' },
+  epochs: { type: 'string' },
+  'batch-size': { type: 'string' },
+  lr: { type: 'string' },
+  correlations: { type: 'string' },
+  models: { type: 'string' },
+  jobs: { type: 'string' },
+  device: { type: 'string', default: 'auto' },
+  report: { type: 'string' },
+  json: { type: 'string' },
+  quiet: { type: 'boolean', default: false },
+} as const satisfies FlagSpec;
+
 async function experiment(argv: string[]): Promise<void> {
   const [name, ...rest] = argv;
-  if (name !== 'mmoe-synthetic')
-    throw new Error(`Unknown experiment '${name ?? ''}'; the one experiment is mmoe-synthetic (webmtl experiment mmoe-synthetic)`);
-  const { values: a } = parseArgs({
-    args: rest,
-    options: {
-      seeds: { type: 'string' },
-      rows: { type: 'string' },
-      'eval-rows': { type: 'string' },
-      epochs: { type: 'string' },
-      'batch-size': { type: 'string' },
-      lr: { type: 'string' },
-      correlations: { type: 'string' },
-      models: { type: 'string' },
-      jobs: { type: 'string' },
-      device: { type: 'string', default: 'auto' },
-      report: { type: 'string' },
-      json: { type: 'string' },
-      quiet: { type: 'boolean', default: false },
-    },
-  });
+  if (name !== 'mmoe-synthetic') {
+    const which =
+      name === undefined || name.startsWith('-') ? 'which experiment?' : `unknown experiment ${suggest(name, ['mmoe-synthetic'])}.`;
+    throw new UsageError(`${which} The one experiment is mmoe-synthetic: webmtl experiment mmoe-synthetic [options]`, 'experiment');
+  }
+  const { values: a } = parseFlags('experiment mmoe-synthetic', rest, EXPERIMENT_FLAGS);
   await checkOutputFolder(a.report, 'report');
   await checkOutputFolder(a.json, 'json');
   const d = EXPERIMENT_DEFAULTS;
@@ -453,21 +547,63 @@ async function experiment(argv: string[]): Promise<void> {
 }
 
 async function walkthrough(argv: string[]): Promise<void> {
-  const { values: a } = parseArgs({ args: argv, options: { seed: { type: 'string' } } });
+  const { values: a } = parseFlags('walkthrough', argv, { seed: { type: 'string' } });
   console.log(formatWalkthrough(await runWalkthrough({ seed: num(a.seed, 7, 'seed') })));
 }
 
-async function main(): Promise<void> {
-  const [command, ...rest] = process.argv.slice(2);
-  if (!command || command === '--help' || command === '-h' || command === 'help' || rest.includes('--help') || rest.includes('-h')) {
-    console.log(cliHelp());
-    return;
+/** The version in webmtl's package.json, found by walking up from this file (src/ or dist/node/). */
+function packageVersion(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    try {
+      const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { name?: string; version?: string };
+      if (pkg.name === 'webmtl' && pkg.version) return pkg.version;
+    } catch {
+      // no package.json here: keep walking up
+    }
+    const parent = dirname(dir);
+    if (parent === dir) return 'unknown';
+    dir = parent;
   }
-  if (command === 'train') return train(rest);
-  if (command === 'gen-data') return genData(rest);
-  if (command === 'experiment') return experiment(rest);
-  if (command === 'walkthrough') return walkthrough(rest);
-  throw new Error(`Unknown command '${command}'. Run webmtl --help`);
+}
+
+/**
+ * Runs one command line (the arguments after `webmtl`); resolves to the exit status. Help and the
+ * version go to stdout; usage mistakes throw a UsageError (exit status USAGE_EXIT).
+ */
+async function main(args: string[]): Promise<number> {
+  const [command, ...rest] = args;
+  if (command === undefined) {
+    process.stderr.write(`webmtl — multi-task learning for recommendation\n\n${USAGE}`);
+    return USAGE_EXIT;
+  }
+  if (command === '--version' || command === '-v' || command === 'version') {
+    console.log(packageVersion());
+    return 0;
+  }
+  if (command === '--help' || command === '-h' || command === 'help') {
+    const topic = rest[0];
+    if (topic !== undefined && !COMMANDS.includes(topic as Command))
+      throw new UsageError(`unknown command ${suggest(topic, COMMANDS)}; the commands are ${COMMANDS.join(', ')}`, 'help');
+    console.log(topic === undefined ? cliHelp() : commandHelp(topic as Command));
+    return 0;
+  }
+  if (!COMMANDS.includes(command as Command)) {
+    const what = command.startsWith('-') ? 'option' : 'command';
+    const known = what === 'option' ? ['--help', '--version'] : COMMANDS;
+    throw new UsageError(
+      `unknown ${what} ${suggest(command, known)}; the commands are ${COMMANDS.join(', ')}. Run webmtl --help for the usage`,
+    );
+  }
+  if (rest.includes('--help') || rest.includes('-h')) {
+    console.log(commandHelp(command as Command));
+    return 0;
+  }
+  if (command === 'train') await train(rest);
+  else if (command === 'gen-data') await genData(rest);
+  else if (command === 'experiment') await experiment(rest);
+  else await walkthrough(rest);
+  return 0;
 }
 
 /** Whether this file is the program Node was started with (not a module imported by tests). */
@@ -488,11 +624,12 @@ function isProgram(): boolean {
 if (!isMainThread && (workerData as { webmtlExperimentWorker?: boolean } | null)?.webmtlExperimentWorker) {
   experimentWorker();
 } else if (isProgram()) {
-  main().then(
-    () => process.exit(0),
+  main(process.argv.slice(2)).then(
+    (status) => process.exit(status),
     (e: Error) => {
-      console.error(`webmtl: ${e.message}`);
-      process.exit(1);
+      const where = e instanceof UsageError && e.command ? `webmtl ${e.command}` : 'webmtl';
+      console.error(`${where}: ${e.message}`);
+      process.exit(e instanceof UsageError ? USAGE_EXIT : 1);
     },
   );
 }

@@ -3,6 +3,7 @@
 import type { Backend } from './backend/backend.js';
 import { CpuBackend } from './backend/cpu/cpu-backend.js';
 import { createWasmBackend } from './backend/wasm/wasm-backend.js';
+import { webgpuUnavailableError, webgpuUnavailableReason } from './backend/webgpu/device.js';
 import { createWebGPUBackend } from './backend/webgpu/webgpu-backend.js';
 import { getBackend, setBackend } from './tensor/engine.js';
 
@@ -28,9 +29,13 @@ export async function createBackend(name: BackendName = 'auto'): Promise<Backend
   if (gpu && (name === 'webgpu' || !gpu.isFallbackAdapter)) return gpu;
   gpu?.destroy();
   if (name === 'webgpu') {
-    throw new Error(
-      "backend 'webgpu': no WebGPU adapter was found. In a browser, use one with WebGPU enabled; in Node on a machine without a GPU, install SwiftShader (Debian: chromium-headless-shell libvulkan1) and set VK_ICD_FILENAMES=/usr/lib/chromium/vk_swiftshader_icd.json, or use backend: 'wasm' or 'cpu'",
-    );
+    // A missing `webgpu` package (Node) is thrown as its own error, WebGPUPackageMissingError, with the fix.
+    const typed = webgpuUnavailableError();
+    if (typed) throw typed;
+    const reason =
+      webgpuUnavailableReason() ||
+      'no WebGPU adapter was found. In a browser, use one with WebGPU enabled; in Node on a machine without a GPU, install SwiftShader (Debian: chromium-headless-shell libvulkan1) and set VK_ICD_FILENAMES=/usr/lib/chromium/vk_swiftshader_icd.json';
+    throw new Error(`backend 'webgpu' is unavailable: ${reason}. Or use backend 'wasm' or 'cpu'.`);
   }
   try {
     return await createWasmBackend();

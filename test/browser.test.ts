@@ -21,6 +21,7 @@ interface PageResult {
   done: boolean;
   error?: string;
   backend: string;
+  label: string;
   adapter: string;
   navigatorGpu: boolean;
   fallbackReason: string | null;
@@ -49,10 +50,17 @@ describe.skipIf(missing)('browser example (headless Chromium)', () => {
     await server?.close();
   });
 
-  /** Opens the page (which may only talk to our server) and waits for its run; collects its errors. */
-  async function openPage(query: string): Promise<{ page: Page; problems: string[] }> {
+  /**
+   * Opens the page (which may only talk to our server) and waits for its run; collects its errors.
+   * `withoutWebGpu`: the page sees a browser without navigator.gpu.
+   */
+  async function openPage(query: string, opts: { withoutWebGpu?: boolean } = {}): Promise<{ page: Page; problems: string[] }> {
     const problems: string[] = [];
     const page = await browser.newPage({ viewport: { width: 900, height: 900 } });
+    if (opts.withoutWebGpu)
+      await page.addInitScript(() => {
+        delete (Object.getPrototypeOf(navigator) as { gpu?: unknown }).gpu;
+      });
     await page.route('**/*', (route) => {
       const url = route.request().url();
       if (url.startsWith(`${server.url}/`) || url.startsWith('data:')) return route.continue();
@@ -93,6 +101,7 @@ describe.skipIf(missing)('browser example (headless Chromium)', () => {
       console.warn(`Browser example without WebGPU: ${why}. Comparing with the CPU run anyway.`);
     }
     expect(got.taskNames).toEqual(['click', 'purchase']);
+    if (got.backend === 'webgpu') expect(got.label).toBe('WebGPU');
 
     // (b) The same run on the CPU backend in Node.
     const opts = parseOptions(QUERY);
@@ -140,10 +149,38 @@ describe.skipIf(missing)('browser example (headless Chromium)', () => {
     expect(got.error, got.error).toBeUndefined();
     expect(problems).toEqual([]);
     expect(got.backend).toBe('cpu');
+    expect(got.label).toBe('TypeScript CPU reference');
     // 99 training rows in batches of 64: two steps per task, finite losses, metrics on the 49 val rows.
     expect(got.losses.click).toHaveLength(2);
     expect(got.losses.purchase.every(Number.isFinite)).toBe(true);
     expect(got.val).toHaveLength(1);
     expect(got.val[0].click.logloss).toBeGreaterThan(0);
   }, 60_000);
+
+  it('without WebGPU, trains on WebAssembly, says so, and matches the CPU backend in Node', async () => {
+    const query = 'data=generated&rows=1000&epochs=1&steps=4&batch=128&seed=3&backend=webgpu';
+    const { page, problems } = await openPage(query, { withoutWebGpu: true });
+    const got = (await page.evaluate(() => (window as unknown as { __webmtl: unknown }).__webmtl)) as PageResult;
+    const status = await page.locator('#status').textContent();
+    const progress = await page.locator('#progress').textContent();
+    await page.close();
+    expect(got.error, got.error).toBeUndefined();
+    expect(problems).toEqual([]);
+    expect(got.navigatorGpu).toBe(false);
+    expect(got.backend).toBe('wasm');
+    expect(got.label).toBe('WebAssembly');
+    expect(got.fallbackReason).toContain('navigator.gpu is missing');
+    expect(status).toMatch(
+      /^Backend: WebAssembly · SIMD kernels on the CPU, one thread\. WebGPU is not available here: this browser has no navigator\.gpu/,
+    );
+    expect(progress).toMatch(/^Done: 4 steps in [\d.]+ s on WebAssembly\.$/);
+
+    const opts = parseOptions(query);
+    await initBackend(wm, 'cpu');
+    const want = await runExperiment(wm, opts, await loadData(wm, opts));
+    for (const task of want.taskNames) {
+      expect(got.losses[task]).toHaveLength(4);
+      got.losses[task].forEach((v, i) => expect(relErr(v, want.losses[task][i]), `${task} loss at step ${i + 1}`).toBeLessThan(1e-4));
+    }
+  }, 120_000);
 });

@@ -169,17 +169,23 @@ async function main() {
   setStatus(`Starting the ${opts.backend} backend…`);
   const hasGpu = 'gpu' in navigator;
   const be = await initBackend(wm, opts.backend);
-  const label = be.backend === 'webgpu' ? 'WebGPU' : 'CPU';
+  const label = be.label;
   if (be.fallbackReason) {
     const why = hasGpu
       ? 'navigator.gpu found no adapter (is WebGPU blocked for this GPU or driver?)'
       : 'this browser has no navigator.gpu (WebGPU needs a browser that ships it, such as Chrome or Edge 113+, and a page from https or http://localhost)';
-    setStatus(`Backend: CPU (${be.adapter}). WebGPU is not available: ${why}.`, 'warn');
-    console.warn(`webmtl: WebGPU unavailable, training on the CPU: ${be.fallbackReason}`);
+    setStatus(`Backend: ${label} · ${be.adapter}. WebGPU is not available here: ${why}.`, 'warn');
+    console.warn(`webmtl: WebGPU unavailable, training with ${label} on the CPU instead: ${be.fallbackReason}`);
   } else {
     setStatus(`Backend: ${label} · ${be.adapter}`);
   }
-  Object.assign(window.__webmtl, { backend: be.backend, adapter: be.adapter, fallbackReason: be.fallbackReason, navigatorGpu: hasGpu });
+  Object.assign(window.__webmtl, {
+    backend: be.backend,
+    label,
+    adapter: be.adapter,
+    fallbackReason: be.fallbackReason,
+    navigatorGpu: hasGpu,
+  });
 
   $('progress').textContent = opts.data === 'sample' ? 'Fetching the Ali-CCP sample…' : `Generating ${opts.rows} training rows…`;
   const data = await loadData(wm, opts);

@@ -11,7 +11,7 @@ export interface ExampleOptions {
   steps: number;
   seed: number;
   lr: number;
-  backend: 'webgpu' | 'cpu' | 'auto';
+  backend: 'webgpu' | 'wasm' | 'cpu' | 'auto';
   experts: number;
 }
 
@@ -34,12 +34,19 @@ export interface ExperimentResult {
   seconds: number;
 }
 
+export interface BackendDescription {
+  /** The backend's name: 'webgpu', 'wasm' or 'cpu'. */
+  backend: string;
+  /** What the page calls it: 'WebGPU', 'WebAssembly', 'TypeScript CPU reference'. */
+  label: string;
+  /** What it runs on: the GPU adapter, or the CPU and its threads. */
+  adapter: string;
+}
+
 export const DEFAULTS: Readonly<ExampleOptions>;
 export function parseOptions(search?: string | URLSearchParams): ExampleOptions;
-export function initBackend(
-  wm: Webmtl,
-  want: ExampleOptions['backend'],
-): Promise<{ backend: string; adapter: string; fallbackReason: string | null }>;
+export function initBackend(wm: Webmtl, want: ExampleOptions['backend']): Promise<BackendDescription & { fallbackReason: string | null }>;
+export function describeBackend(backend: WM.Backend): BackendDescription;
 export function loadData(
   wm: Webmtl,
   opts: ExampleOptions,

@@ -14,12 +14,16 @@ export const DEFAULTS = Object.freeze({
   steps: 0,
   seed: 1,
   lr: 0.005,
-  /** 'webgpu' (falls back to the CPU when there is no adapter), 'cpu' or 'auto'. */
+  /**
+   * 'webgpu' (falls back to 'wasm' when the browser has no WebGPU adapter), 'wasm' (WebAssembly kernels
+   * on the CPU), 'cpu' (the TypeScript reference: plain JavaScript loops, much slower) or 'auto'.
+   */
   backend: 'webgpu',
   /** Experts of the MMoE. */
   experts: 8,
 });
 
+const BACKENDS = ['webgpu', 'wasm', 'cpu', 'auto'];
 const INTEGER_KEYS = ['rows', 'epochs', 'batch', 'steps', 'seed', 'experts'];
 
 /** Options from a query string (or URLSearchParams), defaults for the rest; bad values fall back too. */
@@ -33,7 +37,7 @@ export function parseOptions(search = '') {
   const lr = Number(q.get('lr'));
   if (q.has('lr') && lr > 0) opts.lr = lr;
   if (['generated', 'sample'].includes(q.get('data') ?? '')) opts.data = q.get('data');
-  if (['webgpu', 'cpu', 'auto'].includes(q.get('backend') ?? '')) opts.backend = q.get('backend');
+  if (BACKENDS.includes(q.get('backend') ?? '')) opts.backend = q.get('backend');
   opts.epochs = Math.max(1, opts.epochs);
   opts.batch = Math.max(2, opts.batch);
   opts.rows = Math.max(opts.batch, opts.rows);
@@ -42,8 +46,10 @@ export function parseOptions(search = '') {
 }
 
 /**
- * Makes a backend current: the one asked for, or the CPU when WebGPU is not there.
- * @returns {Promise<{ backend: string, adapter: string, fallbackReason: string | null }>}
+ * Makes a backend current: the one asked for, or, when that fails (no WebGPU here), the WebAssembly
+ * kernels on the CPU, as init({ backend: 'auto' }) would pick; the TypeScript reference only when
+ * WebAssembly fails too.
+ * @returns {Promise<{ backend: string, label: string, adapter: string, fallbackReason: string | null }>}
  */
 export async function initBackend(wm, want) {
   let fallbackReason = null;
@@ -51,16 +57,24 @@ export async function initBackend(wm, want) {
     await wm.init({ backend: want });
   } catch (e) {
     fallbackReason = e instanceof Error ? e.message : String(e);
-    await wm.init({ backend: 'cpu' });
+    await wm.init({ backend: 'wasm' }).catch(() => wm.init({ backend: 'cpu' }));
   }
-  const b = wm.getBackend();
-  let adapter = 'JavaScript loops over typed arrays';
+  return { ...describeBackend(wm.getBackend()), fallbackReason };
+}
+
+/** What the page calls a backend (`label`) and what it runs on (`adapter`). */
+export function describeBackend(b) {
   if (b.name === 'webgpu') {
     const info = b.adapterInfo ?? {};
-    adapter = [info.vendor, info.architecture, info.description].filter(Boolean).join(' ') || 'unnamed adapter';
-    if (b.isFallbackAdapter) adapter += ' (software adapter)';
+    let adapter = [info.vendor, info.architecture, info.description].filter(Boolean).join(' ') || 'unnamed adapter';
+    if (b.isFallbackAdapter) adapter += ' (software adapter: WebGPU emulated on the CPU, slower than WebAssembly)';
+    return { backend: 'webgpu', label: 'WebGPU', adapter };
   }
-  return { backend: b.name, adapter, fallbackReason };
+  if (b.name === 'wasm') {
+    const threads = b.threaded ? 'two threads (the page is cross-origin isolated)' : 'one thread';
+    return { backend: 'wasm', label: 'WebAssembly', adapter: `SIMD kernels on the CPU, ${threads}` };
+  }
+  return { backend: b.name, label: 'TypeScript CPU reference', adapter: 'JavaScript loops over typed arrays, the slowest backend' };
 }
 
 const SAMPLE_FILES = {
