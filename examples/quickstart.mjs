@@ -26,6 +26,7 @@ const model = new wm.MMoE({
   nExpert: 8,
   expertParams: { dims: [16] },
   towerParamsList: [{ dims: [8] }, { dims: [8] }],
+  seed: 2022, // the initial weights: the same model every run
 });
 console.log(model.numParameters()); // 291,554 — the same as torch-rechub
 

@@ -10,6 +10,38 @@ export interface SparseFeatureOptions {
   paddingIdx?: number;
 }
 
+/** What a positional call gives after the name and vocabulary size: the embedding size, or the other options. */
+export type FeatureRest<O> = number | Omit<O, 'name' | 'vocabSize'>;
+
+/**
+ * One options object, or torch-rechub's positional form (name, vocabSize, embedDim, ...) where the
+ * third argument may also be an object of the remaining options.
+ */
+function featureOptions<O extends SparseFeatureOptions>(what: string, args: unknown[], positional: (keyof O)[]): O {
+  const [first, ...rest] = args;
+  if (typeof first === 'object' && first !== null && !Array.isArray(first)) {
+    if (rest.some((a) => a !== undefined))
+      throw new Error(`${what}: pass either one options object or (name, vocabSize, embedDim, ...), not an object and more arguments`);
+    return first as O;
+  }
+  if (typeof first !== 'string' || first === '')
+    throw new Error(`${what}: name is required: new ${what}('user_id', vocabSize, embedDim) or new ${what}({ name, vocabSize, embedDim })`);
+  const opts: Record<string, unknown> = { name: first, vocabSize: rest[0] };
+  const tail = rest.slice(1);
+  if (tail.length > positional.length)
+    throw new Error(`${what} '${first}': takes (name, ${['vocabSize', ...positional].join(', ')}), got ${args.length} arguments`);
+  tail.forEach((v, i) => {
+    if (i === 0 && typeof v === 'object' && v !== null) {
+      if (tail.length > 1) throw new Error(`${what} '${first}': an options object must be the last argument`);
+      for (const k of ['name', 'vocabSize']) {
+        if (k in v) throw new Error(`${what} '${first}': ${k} is given positionally; leave it out of the options object`);
+      }
+      Object.assign(opts, v);
+    } else if (v !== undefined) opts[positional[i] as string] = v;
+  });
+  return opts as O;
+}
+
 export class SparseFeature {
   readonly kind = 'sparse' as const;
   readonly name: string;
@@ -17,7 +49,15 @@ export class SparseFeature {
   readonly embedDim: number;
   readonly sharedWith?: string;
   readonly paddingIdx?: number;
-  constructor(opts: SparseFeatureOptions) {
+  /**
+   * `new SparseFeature({ name, vocabSize, embedDim })`, or torch-rechub's positional
+   * `new SparseFeature(name, vocabSize, embedDim?, sharedWith?, paddingIdx?)` (the third argument may
+   * be `{ embedDim, sharedWith, paddingIdx }`). embedDim defaults to 4.
+   */
+  constructor(opts: SparseFeatureOptions);
+  constructor(name: string, vocabSize: number, embedDim?: FeatureRest<SparseFeatureOptions>, sharedWith?: string, paddingIdx?: number);
+  constructor(...args: unknown[]) {
+    const opts = featureOptions<SparseFeatureOptions>('SparseFeature', args, ['embedDim', 'sharedWith', 'paddingIdx']);
     if (!opts.name) throw new Error('SparseFeature: name is required');
     if (!Number.isInteger(opts.vocabSize) || opts.vocabSize < 1) {
       throw new Error(`SparseFeature '${opts.name}': vocabSize must be a positive integer, got ${opts.vocabSize}`);
@@ -46,6 +86,12 @@ export class DenseFeature {
 
 export type Pooling = 'mean' | 'sum' | 'concat';
 
+export interface SequenceFeatureOptions extends SparseFeatureOptions {
+  pooling?: Pooling;
+  /** Sequence length; required for 'concat' pooling. */
+  maxLen?: number;
+}
+
 export class SequenceFeature {
   readonly kind = 'sequence' as const;
   readonly name: string;
@@ -56,7 +102,22 @@ export class SequenceFeature {
   readonly paddingIdx?: number;
   /** Sequence length; required for 'concat' pooling (the flattened width depends on it). */
   readonly maxLen?: number;
-  constructor(opts: SparseFeatureOptions & { pooling?: Pooling; maxLen?: number }) {
+  /**
+   * `new SequenceFeature({ name, vocabSize, embedDim, pooling, maxLen })`, or torch-rechub's positional
+   * `new SequenceFeature(name, vocabSize, embedDim?, pooling?, sharedWith?, paddingIdx?)` (the third
+   * argument may be an object of the other options). Pooling defaults to 'mean'.
+   */
+  constructor(opts: SequenceFeatureOptions);
+  constructor(
+    name: string,
+    vocabSize: number,
+    embedDim?: FeatureRest<SequenceFeatureOptions>,
+    pooling?: Pooling,
+    sharedWith?: string,
+    paddingIdx?: number,
+  );
+  constructor(...args: unknown[]) {
+    const opts = featureOptions<SequenceFeatureOptions>('SequenceFeature', args, ['embedDim', 'pooling', 'sharedWith', 'paddingIdx']);
     if (!opts.name) throw new Error('SequenceFeature: name is required');
     if (!Number.isInteger(opts.vocabSize) || opts.vocabSize < 1) {
       throw new Error(`SequenceFeature '${opts.name}': vocabSize must be a positive integer, got ${opts.vocabSize}`);

@@ -16,6 +16,7 @@ export type { CpuBackendOptions } from './backend/cpu/cpu-backend.js';
 export { CpuBackend } from './backend/cpu/cpu-backend.js';
 export type { WasmBackendOptions } from './backend/wasm/wasm-backend.js';
 export { createWasmBackend, WasmBackend } from './backend/wasm/wasm-backend.js';
+export { WebGPUPackageMissingError } from './backend/webgpu/device.js';
 export * from './data/index.js';
 export type {
   CellSummary,
@@ -52,7 +53,7 @@ export type { ExperimentReportInput, ExperimentReportResult, TrainingReportInput
 export { renderExperimentReport, renderReport, writeReport } from './report/html.js';
 export * from './tensor/index.js';
 export type { Predictions } from './train/evaluate.js';
-export { collectPredictions, evaluateMultiTask, scorePredictions } from './train/evaluate.js';
+export { collectPredictions, evaluateMultiTask, outputsByName, resultNames, scorePredictions } from './train/evaluate.js';
 export * from './train/metrics.js';
 export type { ProgressEvent, ProgressMode } from './train/progress.js';
 export type { EpochRecord, History, MTLTrainerOptions, OptimizerName, OptimizerParams, SchedulerSpec } from './train/trainer.js';

@@ -61,8 +61,6 @@ export interface MoESpellings extends TaskSpellings, TowerSpellings {
   numExperts?: number;
   expertUnits?: number[];
   expertActivation?: string;
-  /** Only 'softmax' (the gate of the paper), accepted for tutorial code. */
-  gateActivation?: string;
 }
 
 /** PLE: numLayers → nLevel, numExperts → nExpertSpecific, numSharedExperts → nExpertShared. */
@@ -87,9 +85,20 @@ export interface ESMMSpellings<Feature> {
   embeddingDim?: number;
 }
 
-/** MTLTrainer: nEpochs → nEpoch; taskWeightsStrategy (+ gradnormAlpha), taskWeights or a MetaBalance as optimizer → adaptiveParams. */
+/** torch's spellings inside MTLTrainer's optimizerParams (converted to camelCase; weight_decay → weightDecay). */
+export interface SnakeOptimizerParams {
+  weight_decay?: number;
+}
+
+/** MTLTrainer: learningRate → optimizerParams.lr, earlyStopPatience → earlystopPatience, nEpochs → nEpoch; taskWeightsStrategy (+ gradnormAlpha), taskWeights or a MetaBalance as optimizer → adaptiveParams. */
 export interface TrainerSpellings<Strategy> {
   nEpochs?: number;
+  /** optimizerParams.lr. */
+  learningRate?: number;
+  /** earlystopPatience. */
+  earlyStopPatience?: number;
+  /** torch-rechub's earlystop_taskid: earlystopTask as an index. */
+  earlystopTaskid?: number;
   /** adaptiveParams.method ('gradnorm', 'uwl', ...). */
   taskWeightsStrategy?: string;
   /** GradNorm's alpha, with taskWeightsStrategy: 'gradnorm'. */
@@ -179,13 +188,6 @@ export const MOE_SPELLINGS: Spellings = {
   numExperts: { to: ['nExpert'] },
   ...EXPERTS,
   ...TOWERS,
-  gateActivation: {
-    to: [],
-    convert: (v, s) =>
-      typeof v === 'string' && v.toLowerCase() === 'softmax'
-        ? undefined
-        : fail(s.where, `gates are softmax gates; gateActivation ${show(v)} is not supported`),
-  },
 };
 
 export const PLE_SPELLINGS: Spellings = {
@@ -232,6 +234,18 @@ export const ESMM_SPELLINGS: Spellings = {
   embeddingDim: embeddingDim('userFeatures', 'itemFeatures'),
 };
 
+/** snake_case keys (torch's weight_decay) in camelCase (weightDecay); both spellings of one key must agree. */
+function camelKeys(v: Record<string, unknown>, s: SpellingScope, what: string): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, value] of Object.entries(v)) {
+    const camel = k.replace(/_+([a-z0-9])/g, (_, c: string) => c.toUpperCase());
+    if (Object.hasOwn(out, camel) && !sameValue(out[camel], value))
+      fail(s.where, `${what} gives ${camel} twice (${k} ${show(value)} and ${show(out[camel])}); give one of them`);
+    out[camel] = value;
+  }
+  return out;
+}
+
 /** The method of a balancing spec, lower case ('' for a strategy object or nothing). */
 const methodOf = (spec: unknown): string => (isPlainObject(spec) && typeof spec.method === 'string' ? spec.method.toLowerCase() : '');
 
@@ -242,6 +256,22 @@ const methodOf = (spec: unknown): string => (isPlainObject(spec) && typeof spec.
  */
 export const TRAINER_SPELLINGS: Spellings = {
   nEpochs: { to: ['nEpoch'] },
+  // Before learningRate, which joins the camelCase object this gives.
+  optimizerParams: {
+    to: ['optimizerParams'],
+    when: (v) => isPlainObject(v) && Object.keys(v).some((k) => k.includes('_')),
+    convert: (v, s) => camelKeys(v as Record<string, unknown>, s, 'optimizerParams'),
+  },
+  learningRate: {
+    to: ['optimizerParams'],
+    convert: (v, s) =>
+      typeof v === 'number' && v > 0 && Number.isFinite(v)
+        ? { lr: v }
+        : fail(s.where, `learningRate must be a number > 0 (optimizerParams.lr), got ${show(v)}`),
+  },
+  earlyStopPatience: { to: ['earlystopPatience'] },
+  /** torch-rechub's earlystop_taskid: the index of the task early stopping watches. */
+  earlystopTaskid: { to: ['earlystopTask'] },
   taskWeightsStrategy: {
     to: ['adaptiveParams'],
     convert: (v, s) => {

@@ -97,7 +97,6 @@ const CASES: { model: string; build: Build; table: Spellings; base: () => Option
       taskHiddenUnits: [
         [{ towerParamsList: undefined, taskHiddenUnits: [5, 3] }, { towerParamsList: [{ dims: [5, 3] }, { dims: [5, 3] }] }],
       ],
-      gateActivation: [[{ gateActivation: 'Softmax' }, {}]],
     },
   },
   {
@@ -119,7 +118,6 @@ const CASES: { model: string; build: Build; table: Spellings; base: () => Option
       expertActivation: [[{ expertActivation: 'sigmoid' }, { expertParams: { dims: [6], activation: 'sigmoid' } }]],
       towerUnits: [[{ towerParamsList: undefined, towerUnits: [2] }, { towerParamsList: [{ dims: [2] }, { dims: [2] }] }]],
       taskHiddenUnits: [[{ towerParamsList: undefined, taskHiddenUnits: [2] }, { towerParamsList: [{ dims: [2] }, { dims: [2] }] }]],
-      gateActivation: [[{ gateActivation: 'softmax' }, {}]],
     },
   },
   {
@@ -311,10 +309,11 @@ describe('two spellings of one option', () => {
       /towerUnits \[2\] and cvrParams/,
     );
   });
-  it('gateActivation other than softmax is refused', () => {
-    expect(() => new MMoE({ ...moe, gateActivation: 'sigmoid' })).toThrow(
-      /gates are softmax gates; gateActivation 'sigmoid' is not supported/,
+  it('gateActivation other than softmax or sigmoid is refused, naming both', () => {
+    expect(() => new MMoE({ ...moe, gateActivation: 'tanh' as never })).toThrow(
+      /MMoE: gateActivation must be 'softmax' or 'sigmoid', got "tanh"/,
     );
+    expect(new MMoE({ ...moe, gateActivation: 'Softmax' as never }).gateActivation).toBe('softmax');
   });
 });
 
@@ -328,7 +327,7 @@ describe('unknown names', () => {
   });
   it('are errors with a near miss from either vocabulary, listing both', () => {
     expect(() => new MMoE({ ...moe(), nExperts: 3 } as never)).toThrow(
-      /MMoE: unknown option 'nExperts' \(did you mean 'nExpert'\?\); the options are features, taskTypes, taskNames, nExpert, expertParams, towerParamsList \(the tutorials also write numTasks, embeddingDim, numExperts/,
+      /MMoE: unknown option 'nExperts' \(did you mean 'nExpert'\?\); the options are features, taskTypes, taskNames, nExpert, expertParams, towerParamsList, gateActivation, seed \(the tutorials also write numTasks, embeddingDim, numExperts/,
     );
     expect(() => new MMoE({ ...moe(), numExpert: 3 } as never)).toThrow(/unknown option 'numExpert' \(did you mean 'numExperts'\?\)/);
     expect(() => new PLE({ ...moe(), numSharedExpert: 1 } as never)).toThrow(
@@ -367,7 +366,55 @@ describe('MTLTrainer spellings', () => {
   };
 
   it('every tutorial spelling is covered here', () => {
-    expect(Object.keys(TRAINER_SPELLINGS).sort()).toEqual(['gradnormAlpha', 'nEpochs', 'optimizer', 'taskWeights', 'taskWeightsStrategy']);
+    expect(Object.keys(TRAINER_SPELLINGS).sort()).toEqual([
+      'earlyStopPatience',
+      'earlystopTaskid',
+      'gradnormAlpha',
+      'learningRate',
+      'nEpochs',
+      'optimizer',
+      'optimizerParams',
+      'taskWeights',
+      'taskWeightsStrategy',
+    ]);
+  });
+
+  it('learningRate is optimizerParams.lr, joined with the other optimizerParams; a disagreement is an error', () => {
+    const lrs = (t: MTLTrainer) => t.optimizer.paramGroups.map((g) => g.lr);
+    expect(lrs(new MTLTrainer(model(), { learningRate: 0.05 }))).toEqual(lrs(new MTLTrainer(model(), { optimizerParams: { lr: 0.05 } })));
+    expect(lrs(new MTLTrainer(model(), { learningRate: 0.05 }))[0]).toBe(0.05);
+    const both = new MTLTrainer(model(), { learningRate: 0.05, optimizerParams: { weightDecay: 0.1 } });
+    expect([lrs(both)[0], both.optimizer.paramGroups[0].weightDecay]).toEqual([0.05, 0.1]);
+    expect(() => new MTLTrainer(model(), { learningRate: 0.05, optimizerParams: { lr: 0.01 } })).toThrow(
+      /learningRate 0.05 and optimizerParams \{"lr":0.01\} say different things/,
+    );
+    expect(() => new MTLTrainer(model(), { learningRate: -1 })).toThrow(/learningRate must be a number > 0/);
+  });
+
+  it("optimizerParams in torch's snake_case (weight_decay) are read as camelCase; a misspelt one still errors with a near miss", () => {
+    const wd = (t: MTLTrainer) => JSON.stringify(t.optimizer.paramGroups.map((g) => [g.lr, g.weightDecay]));
+    const snake = new MTLTrainer(model(), { optimizerParams: { lr: 0.02, weight_decay: 0.3 } });
+    const camel = new MTLTrainer(model(), { optimizerParams: { lr: 0.02, weightDecay: 0.3 } });
+    expect(wd(snake)).toBe(wd(camel));
+    expect(wd(snake)).not.toBe(wd(new MTLTrainer(model(), { optimizerParams: { lr: 0.02 } })));
+    expect(() => new MTLTrainer(model(), { optimizerParams: { weight_decy: 0.1 } as never })).toThrow(
+      /unknown option 'weightDecy' \(did you mean 'weightDecay'\?\)/,
+    );
+    expect(() => new MTLTrainer(model(), { optimizerParams: { weight_decay: 0.1, weightDecay: 0.2 } })).toThrow(
+      /optimizerParams gives weightDecay twice/,
+    );
+    // With learningRate too: one optimizerParams.
+    expect(wd(new MTLTrainer(model(), { learningRate: 0.02, optimizerParams: { weight_decay: 0.3 } }))).toBe(wd(camel));
+  });
+
+  it('earlyStopPatience is earlystopPatience, earlystopTaskid is earlystopTask; an unknown name still errors', () => {
+    const opts = (t: MTLTrainer) => (t as unknown as { opts: Record<string, unknown> }).opts;
+    expect(opts(new MTLTrainer(model(), { earlyStopPatience: 3 })).earlystopPatience).toBe(3);
+    expect(opts(new MTLTrainer(model(), { earlystopTaskid: 1 })).earlystopTask).toBe(1);
+    expect(() => new MTLTrainer(model(), { earlyStopPatience: 3, earlystopPatience: 2 })).toThrow(/say different things/);
+    expect(() => new MTLTrainer(model(), { earlyStopPatiense: 3 } as never)).toThrow(
+      /unknown option 'earlyStopPatiense' \(did you mean 'earlystopPatience'\?\)/,
+    );
   });
 
   it('nEpochs is nEpoch', () => {

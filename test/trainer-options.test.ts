@@ -21,9 +21,12 @@ describe('MTLTrainer options', () => {
     expect(() => new wm.MTLTrainer(model(), { taskWeight: [1, 1] } as never)).toThrow(
       /unknown option 'taskWeight' \(did you mean 'taskWeights'\?\).*the tutorials also write nEpochs/,
     );
-    expect(() => new wm.MTLTrainer(model(), { learningRate: 0.1, foo: 1 } as never)).toThrow(/unknown options 'learningRate', 'foo'/);
-    expect(() => new wm.MTLTrainer(model(), { optimizerParams: { lr: 1e-3, weight_decay: 1e-4 } } as never)).toThrow(
-      /optimizerParams: unknown option 'weight_decay'.*weightDecay/,
+    expect(() => new wm.MTLTrainer(model(), { learningRates: 0.1, foo: 1 } as never)).toThrow(
+      /unknown options 'learningRates' \(did you mean 'learningRate'\?\), 'foo'/,
+    );
+    // torch's weight_decay is a spelling of weightDecay now; a misspelt one is still an error.
+    expect(() => new wm.MTLTrainer(model(), { optimizerParams: { lr: 1e-3, weight_dekay: 1e-4 } } as never)).toThrow(
+      /optimizerParams: unknown option 'weightDekay'.*weightDecay/,
     );
   });
 

@@ -42,6 +42,18 @@ export interface ReadCsvOptions {
   delimiter?: string;
   /** Characters per chunk of text (file: bytes per read; default 1 MiB); a positive integer. Chunks are cut at row ends. */
   chunkSize?: number;
+  /**
+   * The model's features (SparseFeature, DenseFeature, SequenceFeature, or { name, kind }): each column
+   * is read as its feature says — a DenseFeature's as float32 even when every value is a whole number
+   * — on top of `columns`; columns no feature names (labels) are read as `others` says (default 'auto').
+   */
+  features?: readonly CsvFeature[];
+}
+
+/** A feature as readCsv reads it: its column name and kind. */
+export interface CsvFeature {
+  name: string;
+  kind: 'sparse' | 'dense' | 'sequence';
 }
 
 export interface CsvTable {
@@ -268,7 +280,31 @@ class ColumnBuilder {
 }
 
 const COLUMN_KINDS: readonly ColumnKind[] = ['dense', 'sparse', 'categorical', 'auto', 'sequence'];
-const OPTION_NAMES: readonly string[] = ['columns', 'others', 'fillNa', 'encoders', 'sequences', 'delimiter', 'chunkSize'];
+const OPTION_NAMES: readonly string[] = ['columns', 'others', 'fillNa', 'encoders', 'sequences', 'delimiter', 'chunkSize', 'features'];
+
+/** The options with `features` folded into `columns` (each feature's column read as its kind), checked against `columns`. */
+function withFeatureKinds(options: ReadCsvOptions): ReadCsvOptions {
+  const { features, ...rest } = options;
+  if (features === undefined) return options;
+  if (!Array.isArray(features))
+    throw new DataError(`readCsv: features must be a list of features (DenseFeature, SparseFeature, ...), got ${shown(features)}.`);
+  const columns: ColumnSpec = {};
+  for (const f of features as readonly CsvFeature[]) {
+    const kind = (f as Partial<CsvFeature> | null)?.kind;
+    const name = (f as Partial<CsvFeature> | null)?.name;
+    if (typeof name !== 'string' || (kind !== 'sparse' && kind !== 'dense' && kind !== 'sequence'))
+      throw new DataError(`readCsv: each of features needs a name and a kind ('sparse', 'dense' or 'sequence'), got ${shown(f)}.`);
+    const declared = own(options.columns, name);
+    if (declared !== undefined && declared !== kind && !(kind === 'sparse' && declared === 'categorical'))
+      throw new DataError(`readCsv: column "${name}" is a ${kind} feature but columns declares it '${declared}'. Fix: drop one of them.`, {
+        column: name,
+      });
+    Object.defineProperty(columns, name, { value: kind, enumerable: true, writable: true, configurable: true });
+  }
+  for (const [name, kind] of Object.entries(options.columns ?? {}))
+    Object.defineProperty(columns, name, { value: kind, enumerable: true, writable: true, configurable: true });
+  return { ...rest, columns, others: options.others ?? (options.columns ? 'drop' : 'auto') };
+}
 /** What papaparse cannot split on (it silently guesses another delimiter instead). */
 const BAD_DELIMITERS = ['\r', '\n', '"', '\uFEFF'];
 
@@ -368,11 +404,14 @@ class TableBuilder {
   private fieldIndex: number[] = [];
   private rows = 0;
 
+  private readonly options: ReadCsvOptions;
+
   constructor(
-    private readonly options: ReadCsvOptions,
+    options: ReadCsvOptions,
     private readonly source: string,
   ) {
     checkOptions(options);
+    this.options = withFeatureKinds(options);
   }
 
   addRows(rows: string[][], errors: Papa.ParseError[]): void {

@@ -22,6 +22,7 @@ export {
 export {
   type ColumnKind,
   type ColumnSpec,
+  type CsvFeature,
   type CsvSource,
   type CsvTable,
   csvBlocks,

@@ -258,8 +258,17 @@ export class DataLoader implements BatchSource<HostBatch> {
   }
 }
 
-/** What DataGenerator accepts for y: row-major [n, nTask] values, rows of task values, or one array per label. */
-export type LabelsLike = Float32Array | ArrayLike<number> | readonly (readonly number[])[] | Record<string, ArrayLike<number>>;
+/**
+ * What DataGenerator accepts for y: row-major [n, nTask] values; n rows of task values; one array of n
+ * labels per task ([clicks, purchases]; told apart from rows by the lengths: n arrays of n values are
+ * rows, as torch-rechub's y); or { label name: array }.
+ */
+export type LabelsLike =
+  | Float32Array
+  | ArrayLike<number>
+  | readonly (readonly number[])[]
+  | readonly ArrayLike<number>[]
+  | Record<string, ArrayLike<number>>;
 
 /** Normalises y to a row-major [n, nTask] Float32Array with names. */
 export function toLabelMatrix(y: LabelsLike, n: number, labelNames?: readonly string[]): { labels: Float32Array; labelNames: string[] } {
@@ -274,7 +283,29 @@ export function toLabelMatrix(y: LabelsLike, n: number, labelNames?: readonly st
       value: rows,
     });
 
-  if (Array.isArray(y) && (y.length === 0 || Array.isArray(y[0]))) {
+  if (Array.isArray(y) && y.length > 0 && y.every((v) => isArrayLike(v as LabelsLike))) {
+    const lists = y as readonly ArrayLike<number>[];
+    const asRows = lists.length === n && lists.every((r) => r.length === lists[0].length);
+    const asTasks = lists.every((c) => c.length === n);
+    // n arrays of n values read both ways; they are rows, as torch-rechub's y (N × T) always is.
+    if (asTasks && !asRows) {
+      // One array per task, as torch-rechub users hand over [click_labels, purchase_labels].
+      const nTask = lists.length;
+      const labels = new Float32Array(n * nTask);
+      lists.forEach((col, t) => {
+        for (let i = 0; i < n; i++) labels[i * nTask + t] = col[i];
+      });
+      return { labels, labelNames: names(nTask) };
+    }
+    if (lists.length !== n) {
+      throw new DataError(
+        `Row count mismatch: x has ${n} rows but y has ${lists.length} (arrays of lengths ${[...new Set(lists.map((l) => l.length))].join(', ')}). ` +
+          `Fix: pass y as ${n} rows of one label per task, or as one array of ${n} labels per task ([clicks, purchases]).`,
+        { value: lists.length },
+      );
+    }
+  }
+  if (Array.isArray(y) && (y.length === 0 || isArrayLike(y[0] as LabelsLike))) {
     const rows = y as readonly (readonly number[])[];
     if (rows.length !== n) throw mismatch(rows.length);
     const nTask = rows.length > 0 ? rows[0].length : (labelNames?.length ?? 1);
@@ -344,6 +375,7 @@ export interface GenerateDataloaderOptions {
 export class DataGenerator {
   readonly dataset: ColumnarDataset;
 
+  /** y may be left out: a features-only set, whose loaders serve MTLTrainer.predict (training needs labels). */
   constructor(x: Record<string, ColumnLike> | ColumnarDataset, y?: LabelsLike, options: { labelNames?: readonly string[] } = {}) {
     this.dataset = x instanceof ColumnarDataset ? x : makeDataset(x, y, options.labelNames, 'x / y');
   }
@@ -359,8 +391,9 @@ export class DataGenerator {
   private splits(options: GenerateDataloaderOptions, seed: number): [ColumnarDataset, ColumnarDataset, ColumnarDataset] {
     const { xVal, yVal, xTest, yTest } = options;
     const given = [xVal, yVal, xTest, yTest].filter((v) => v !== undefined).length;
+    const unlabelled = this.dataset.nTask === 0 && yVal === undefined && yTest === undefined;
     if (given > 0) {
-      if (given < 4) {
+      if (unlabelled ? xVal === undefined || xTest === undefined : given < 4) {
         throw new DataError(
           'generateDataloader got only some of xVal, yVal, xTest, yTest. Fix: pass all four, or none and use splitRatio.',
         );
@@ -399,7 +432,8 @@ function makeDataset(
 ): ColumnarDataset {
   const columns: Columns = toColumns(x);
   const n = columnsLength(columns, where);
-  if (y === undefined) throw new DataError(`${where}: y is missing. Fix: pass the labels, row-major [rows, nTask].`);
+  // No labels: features only, for prediction (training refuses such a loader).
+  if (y === undefined) return new ColumnarDataset(columns, new Float32Array(0), [], n);
   const labels = toLabelMatrix(y, n, labelNames);
   return new ColumnarDataset(columns, labels.labels, labels.labelNames, n);
 }

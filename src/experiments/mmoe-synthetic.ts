@@ -305,6 +305,9 @@ async function trainOne(name: ExperimentModel, o: OneRun): Promise<RunResult> {
     device: o.device ?? 'cpu',
     progress: 'none',
     seed: o.seed,
+    // The paper reports each run at its best validation epoch (mean AUC of the two tasks).
+    restoreBest: true,
+    earlystopTask: 'mean',
   });
   const history = await trainer.fit(
     new DataLoader(o.train, { batchSize: o.batchSize, shuffle: true, seed: o.seed }),

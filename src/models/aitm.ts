@@ -17,6 +17,7 @@ import * as ops from '../tensor/ops.js';
 import type { Tensor } from '../tensor/tensor.js';
 import {
   checkModelOptions,
+  defaultTowers,
   type MLPParams,
   MultiTaskModel,
   missing,
@@ -101,7 +102,7 @@ export class AITM extends MultiTaskModel {
     this.features = opts.features;
     const bottomParams = opts.bottomParams ?? missing('AITM', 'bottomParams: { dims: [...] } (or hiddenUnits)');
     if (!bottomParams.dims.length) throw new Error('AITM: bottomParams.dims needs at least one hidden size (the width the tasks exchange)');
-    const towerParams = opts.towerParamsList ?? missing('AITM', 'towerParamsList: [{ dims: [8] }, ...] (or towerUnits)');
+    const towerParams = opts.towerParamsList ?? defaultTowers(this.nTask);
     const allClassification = this.taskTypes.every((t) => t === 'classification');
     this.calibratorWeight = opts.calibratorWeight ?? (allClassification ? AITM_CALIBRATOR_WEIGHT : 0);
     if (!(this.calibratorWeight >= 0 && Number.isFinite(this.calibratorWeight))) {

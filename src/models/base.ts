@@ -12,7 +12,7 @@ import { checkOptionNames } from '../options.js';
 import { type Spellings, toInternal } from '../spellings.js';
 import { getBackend, keep, noGrad, setBackend, tidy } from '../tensor/engine.js';
 import * as ops from '../tensor/ops.js';
-import { Random } from '../tensor/random.js';
+import { Random, seed as seedGlobal } from '../tensor/random.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { fromArray, grad } from '../tensor/tensor.js';
 
@@ -70,7 +70,7 @@ export interface ParameterGroups {
 }
 
 /** The options every model that reads one feature list takes (torch-rechub's names; tutorial spellings in spellings.ts). */
-export interface TaskOptions {
+export interface TaskOptions extends SeedOption {
   features: Feature[];
   taskTypes?: TaskTypeInput[];
   /** Names used for gate weights and by the trainer; default task0, task1, ... */
@@ -104,9 +104,33 @@ export function resolveTaskTypes(model: string, opts: { taskTypes?: TaskTypeInpu
  * model constructor starts with it. Unknown names, nulls and disagreeing double spellings are errors.
  */
 export function modelOptions<T extends object>(model: string, given: unknown, internal: readonly string[], spellings: Spellings): T {
-  return toInternal<T>(model, given, internal, spellings, {
+  const { seed, ...opts } = toInternal<T & { seed?: number }>(model, given, [...internal, 'seed'], spellings, {
     withEmbeddingDim: (features, dim) => withEmbeddingDim(features as Feature[], dim),
   });
+  if (seed !== undefined) {
+    if (!(Number.isInteger(seed) && seed >= 0 && seed <= 0xffffffff))
+      throw new Error(`${model}: seed must be a whole number in [0, 2^32), got ${seed}`);
+    // Every constructor calls this before it builds a layer, so the initial weights follow from the seed.
+    seedGlobal(seed);
+  }
+  return opts as T;
+}
+
+/** The options every model takes besides its own: `seed` seeds the global random generator before the model's weights are drawn (wm.seed(seed)). */
+export interface SeedOption {
+  seed?: number;
+}
+
+/**
+ * The tower a task gets when towerParamsList (or towerUnits / taskHiddenUnits) is left out: one hidden
+ * layer of 32 units, then Linear(→ 1). torch-rechub has no default (it requires tower_params_list);
+ * the tutorials' simple constructors leave the towers out.
+ */
+export const DEFAULT_TOWER_UNITS: readonly number[] = [32];
+
+/** One DEFAULT_TOWER_UNITS tower per task. */
+export function defaultTowers(nTask: number): MLPParams[] {
+  return Array.from({ length: nTask }, () => ({ dims: [...DEFAULT_TOWER_UNITS] }));
 }
 
 /** Features with every sparse/sequence embedding size replaced by `dim` (new objects; inputs untouched). */
@@ -344,6 +368,19 @@ export abstract class MultiTaskModel extends Module {
   }
 }
 
+/**
+ * torch-rechub's shared_task_layers(model): [shared parameters, task-specific parameters], both flat
+ * lists, from the wiring (model.trainedParameterGroups(), i.e. parameterGroups() over the trained
+ * losses): a tensor only one trained loss reaches is task-specific, one two or more reach is shared.
+ * Per-task lists: model.parameterGroups().perTask.
+ */
+export function sharedTaskLayers(model: MultiTaskModel): [Tensor[], Tensor[]] {
+  if (!(model instanceof MultiTaskModel))
+    throw new Error(`sharedTaskLayers: expected a multi-task model (SharedBottom, MMoE, PLE, ...), got ${String(model)}`);
+  const groups = model.trainedParameterGroups();
+  return [groups.shared.map(([, t]) => t), groups.perTask.flatMap((g) => g.map(([, t]) => t))];
+}
+
 /** [T, B, H] → T tensors [B, H] (one mixture per task). */
 export function unstack(t: Tensor): Tensor[] {
   const [n, b, h] = t.shape;
@@ -358,9 +395,12 @@ function probeOutputReach(model: MultiTaskModel, seed: number): boolean[][] {
   const state = Object.entries(model.stateDict());
   const standIns = state.map(([name, t]) => {
     const values = new Float32Array(t.size);
-    // Running variances must stay positive; everything else is drawn from [-1, 1).
+    // Running variances must stay positive; everything else is drawn from [-1, 1), matrices scaled by
+    // 1/√fan-in (weights are [.., in, out]) so that deep, wide models neither saturate their sigmoids
+    // (a zero gradient hides a path) nor overflow (a NaN gradient would look like a path).
     const positive = /running_var$/.test(name);
-    for (let i = 0; i < values.length; i++) values[i] = positive ? 0.5 + rng.uniform() : 2 * rng.uniform() - 1;
+    const scale = t.shape.length >= 2 ? 1 / Math.sqrt(Math.max(t.shape[t.shape.length - 2], 1)) : 1;
+    for (let i = 0; i < values.length; i++) values[i] = positive ? 0.5 + rng.uniform() : scale * (2 * rng.uniform() - 1);
     return fromArray(t.dtype === 'f32' ? values : Int32Array.from(values, (v) => Math.abs(Math.round(v))), t.shape, {
       backend: cpu,
       dtype: t.dtype,

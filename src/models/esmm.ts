@@ -13,17 +13,19 @@ import * as ops from '../tensor/ops.js';
 import type { Tensor } from '../tensor/tensor.js';
 import {
   checkModelOptions,
+  DEFAULT_TOWER_UNITS,
   type MLPParams,
   MultiTaskModel,
   missing,
   modelOptions,
+  type SeedOption,
   type TaskPlan,
   type TaskType,
   towerOptions,
 } from './base.js';
 import type { ModelEntry, PresetInput } from './registry.js';
 
-export interface ESMMParams {
+export interface ESMMParams extends SeedOption {
   userFeatures?: Feature[];
   itemFeatures?: Feature[];
   cvrParams?: MLPParams;
@@ -53,8 +55,9 @@ export class ESMM extends MultiTaskModel {
     if (this.features.length === 0) missing('ESMM', 'userFeatures and itemFeatures (or features)');
     this.userFeatures = this.features.slice(0, user.length);
     this.itemFeatures = this.features.slice(user.length);
-    const cvrParams = opts.cvrParams ?? missing('ESMM', 'cvrParams: { dims: [...] } (or towerUnits)');
-    const ctrParams = opts.ctrParams ?? missing('ESMM', 'ctrParams: { dims: [...] } (or towerUnits)');
+    // Towers left out (the tutorial's simple style): DEFAULT_TOWER_UNITS each.
+    const cvrParams = opts.cvrParams ?? { dims: [...DEFAULT_TOWER_UNITS] };
+    const ctrParams = opts.ctrParams ?? { dims: [...DEFAULT_TOWER_UNITS] };
 
     this.embedding = this.child('embedding', new EmbeddingLayer(this.features));
     this.cvrTower = this.child('cvrTower', new MLP(this.embedding.outputDim, towerOptions(cvrParams)));

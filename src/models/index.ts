@@ -1,11 +1,22 @@
 export type { AITMOptions, AITMParams } from './aitm.js';
 export { AITM, AITM_CALIBRATOR_WEIGHT, TransferAttention } from './aitm.js';
-export type { GateMixture, MLPParams, ParameterGroups, TaskOptions, TaskPlan, TaskTerm, TaskType, TaskTypeInput } from './base.js';
-export { MultiTaskModel, normalizeTaskType, withEmbeddingDim } from './base.js';
+export type {
+  GateMixture,
+  MLPParams,
+  ParameterGroups,
+  SeedOption,
+  TaskOptions,
+  TaskPlan,
+  TaskTerm,
+  TaskType,
+  TaskTypeInput,
+} from './base.js';
+export { DEFAULT_TOWER_UNITS, MultiTaskModel, normalizeTaskType, sharedTaskLayers, withEmbeddingDim } from './base.js';
 export type { ESMMOptions, ESMMParams } from './esmm.js';
 export { ESMM } from './esmm.js';
-export type { MMoEOptions, MoEOptions, MoEParams } from './mmoe.js';
-export { MMoE } from './mmoe.js';
+export type { GateActivation, MMoEOptions, MMoEOptions as MMOEOptions, MoEOptions, MoEParams } from './mmoe.js';
+/** MMOE: torch-rechub's class name for MMoE (the same class). */
+export { MMoE, MMoE as MMOE } from './mmoe.js';
 export type { OMoEOptions } from './omoe.js';
 export { OMoE } from './omoe.js';
 export type { PLEOptions, PLEParams } from './ple.js';

@@ -11,7 +11,7 @@ import { MLP } from '../nn/layers.js';
 import * as ops from '../tensor/ops.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { type GateMixture, MultiTaskModel, towerOptions, unstack } from './base.js';
-import { type MoEOptions, moeOptions } from './mmoe.js';
+import { type GateActivation, type MoEOptions, mixExperts, moeOptions } from './mmoe.js';
 import type { ModelEntry, PresetInput } from './registry.js';
 
 export type OMoEOptions = MoEOptions;
@@ -22,11 +22,13 @@ export class OMoE extends MultiTaskModel {
   readonly experts: Experts;
   readonly gate: Gate;
   readonly towers: MLP[];
+  readonly gateActivation: GateActivation;
 
   constructor(given: OMoEOptions) {
     const opts = moeOptions('OMoE', given);
     super(opts.taskTypes, opts.taskNames);
     this.features = opts.features;
+    this.gateActivation = opts.gateActivation;
 
     this.embedding = this.child('embedding', new EmbeddingLayer(this.features));
     const inputDim = this.embedding.outputDim;
@@ -45,7 +47,7 @@ export class OMoE extends MultiTaskModel {
     const expertOutputs = this.experts.forward(input); // [E, B, H]
     const [batch, nExpert] = [input.shape[0], this.experts.nExpert];
     const gateLogits = ops.reshape(this.gate.forward(input), [1, batch, nExpert]);
-    const { mix, weights } = ops.gateMix(gateLogits, expertOutputs); // mix [1, B, H]
+    const { mix, weights } = mixExperts(gateLogits, expertOutputs, this.gateActivation); // mix [1, B, H]
 
     const gateWeights: Record<string, Tensor> = {};
     this.takeGateWeights(weights, ['shared'], gateWeights);

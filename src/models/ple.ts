@@ -17,6 +17,7 @@ import * as ops from '../tensor/ops.js';
 import type { Tensor } from '../tensor/tensor.js';
 import {
   checkModelOptions,
+  defaultTowers,
   type GateMixture,
   type MLPParams,
   MultiTaskModel,
@@ -154,7 +155,7 @@ export class PLE extends MultiTaskModel {
     const nSpecific = opts.nExpertSpecific ?? missing('PLE', 'nExpertSpecific (experts per task; or numExperts)');
     const nShared = opts.nExpertShared ?? missing('PLE', 'nExpertShared (or numSharedExperts)');
     const expertParams = opts.expertParams ?? missing('PLE', 'expertParams: { dims: [...] } (or expertUnits)');
-    const towerParams = opts.towerParamsList ?? missing('PLE', 'towerParamsList: [{ dims: [8] }, ...] (or towerUnits)');
+    const towerParams = opts.towerParamsList ?? defaultTowers(this.nTask);
     if (!Number.isInteger(nLevel) || nLevel < 1) throw new Error(`PLE: nLevel must be a positive integer, got ${nLevel}`);
     if (!Number.isInteger(nSpecific) || nSpecific < 1) throw new Error(`PLE: nExpertSpecific must be a positive integer, got ${nSpecific}`);
     if (!Number.isInteger(nShared) || nShared < 0) throw new Error(`PLE: nExpertShared must be a non-negative integer, got ${nShared}`);

@@ -11,6 +11,7 @@ import { type BottomSpellings, SHARED_BOTTOM_SPELLINGS } from '../spellings.js';
 import type { Tensor } from '../tensor/tensor.js';
 import {
   checkModelOptions,
+  defaultTowers,
   type MLPParams,
   MultiTaskModel,
   missing,
@@ -46,7 +47,7 @@ export class SharedBottom extends MultiTaskModel {
     checkModelOptions('SharedBottom', opts, OPTION_NAMES, ['bottomParams', 'towerParamsList']);
     this.features = opts.features;
     const bottomParams = opts.bottomParams ?? missing('SharedBottom', 'bottomParams: { dims: [...] } (or hiddenUnits)');
-    const towerParams = opts.towerParamsList ?? missing('SharedBottom', 'towerParamsList: [{ dims: [8] }, ...] (or towerUnits)');
+    const towerParams = opts.towerParamsList ?? defaultTowers(this.nTask);
 
     this.embedding = this.child('embedding', new EmbeddingLayer(this.features));
     this.bottom = this.child('bottom', new MLP(this.embedding.outputDim, { ...bottomParams, outputLayer: false }));

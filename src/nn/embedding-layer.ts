@@ -91,7 +91,10 @@ export class EmbeddingLayer extends Module {
   /** A dense column as [batch, 1]. */
   denseColumn(x: FeatureBatch, f: DenseFeature): Tensor {
     const c = this.column(x, f.name);
-    if (c.dtype !== 'f32' || c.rank !== 1) throw new Error(`Dense feature '${f.name}' expects float32 values [batch], got ${c.describe()}`);
+    if (c.dtype !== 'f32' || c.rank !== 1)
+      throw new Error(
+        `Dense feature '${f.name}' expects float32 values [batch], got ${c.describe()}; read the column as float32 (readCsv(src, { features }), or Float32Array.from(column))`,
+      );
     return ops.reshape(c, [c.shape[0], 1]);
   }
 

@@ -3,7 +3,7 @@
 import type { BatchSource, HostBatch } from '../data/loader.js';
 import type { MultiTaskModel } from '../models/base.js';
 import { tidyAsync } from '../tensor/engine.js';
-import { toDevice } from './batch.js';
+import { featuresToDevice } from './batch.js';
 import { evaluateTask, type TaskReport } from './metrics.js';
 import type { TaskPlan } from './tasks.js';
 
@@ -23,7 +23,7 @@ function modelBackend(model: MultiTaskModel) {
   return b;
 }
 
-/** Runs the model in eval mode over every batch and keeps outputs and labels on the host. */
+/** Runs the model in eval mode over every batch and keeps outputs and labels (none for a loader without labels) on the host. */
 export async function collectPredictions(model: MultiTaskModel, loader: BatchSource<HostBatch>): Promise<Predictions> {
   const backend = modelBackend(model);
   const outs: Float32Array[] = [];
@@ -34,12 +34,7 @@ export async function collectPredictions(model: MultiTaskModel, loader: BatchSou
   for (const batch of loader) {
     if (batch.size === 0) continue;
     const values = await tidyAsync(async () => {
-      const { x } = toDevice(
-        batch,
-        backend,
-        model.features.map((f) => f.name),
-      );
-      const out = model.predict(x);
+      const out = model.predict(featuresToDevice(batch, backend, model.features));
       nOut = out.shape[1];
       return (await out.data()) as Float32Array;
     });
@@ -90,8 +85,29 @@ export function scorePredictions(p: Predictions, plan: TaskPlan): Record<string,
 }
 
 /**
+ * The one rule that names task results everywhere (MTLTrainer's history, evaluate and predict, and
+ * evaluateMultiTask): the names given (MTLTrainer's or evaluateMultiTask's taskNames); else the
+ * model's taskNames when it was built with them; else the loader's label names when it has one per
+ * label column (a DataGenerator's y given as { click, purchase }, a readCsv table's label columns);
+ * else the model's task0, task1, ... ESMM names its results ctr, ctcvr and cvr whatever the labels.
+ * Returns the names to pass to model.taskPlan (undefined: the model's own).
+ */
+export function resultNames(
+  model: MultiTaskModel,
+  loader: { labelNames?: readonly string[] } | undefined,
+  nLabel: number,
+  given?: readonly string[],
+): string[] | undefined {
+  if (given) return [...given];
+  const defaults = model.taskNames.every((n, i) => n === `task${i}`);
+  const labels = loader?.labelNames;
+  return defaults && nLabel > 0 && labels?.length === nLabel ? [...labels] : undefined;
+}
+
+/**
  * Per-task metrics over a whole loader: { [task]: { auc, logloss, n, positives } } for classification,
- * { mse, mae, n } for regression. ESMM reports ctr, ctcvr, and cvr on clicked rows.
+ * { mse, mae, n } for regression, keyed as resultNames() says. ESMM reports ctr, ctcvr, and cvr on
+ * clicked rows.
  */
 export async function evaluateMultiTask(
   model: MultiTaskModel,
@@ -99,5 +115,21 @@ export async function evaluateMultiTask(
   opts: { taskNames?: string[] } = {},
 ): Promise<Record<string, TaskReport>> {
   const p = await collectPredictions(model, loader);
-  return scorePredictions(p, model.taskPlan(p.nLabel, opts.taskNames));
+  if (p.nLabel === 0) throw new Error('evaluateMultiTask: the loader has no labels; evaluation needs them (predict works without)');
+  return scorePredictions(p, model.taskPlan(p.nLabel, resultNames(model, loader as { labelNames?: string[] }, p.nLabel, opts.taskNames)));
+}
+
+/**
+ * Each model output as one Float32Array over the rows, keyed by the name the plan's evaluation gives
+ * the output (the names of evaluate's results), else the model's own name for it.
+ */
+export function outputsByName(p: Predictions, plan: TaskPlan, model: MultiTaskModel): Record<string, Float32Array> {
+  const out: Record<string, Float32Array> = {};
+  for (let j = 0; j < p.nOut; j++) {
+    const col = new Float32Array(p.rows);
+    for (let r = 0; r < p.rows; r++) col[r] = p.outputs[r * p.nOut + j];
+    const name = plan.evaluate.find((t) => t.output === j)?.name ?? model.taskNames[j] ?? `output${j}`;
+    out[name] = col;
+  }
+  return out;
 }

@@ -7,7 +7,7 @@ import type { BatchSource, HostBatch } from '../data/loader.js';
 import { validateFeatures } from '../data/validate.js';
 import { type BackendName, createBackend } from '../init.js';
 import { checkWritable, loadCheckpoint, saveCheckpoint } from '../io/checkpoint.js';
-import type { MultiTaskModel } from '../models/base.js';
+import { MultiTaskModel } from '../models/base.js';
 import { modelBalanceContext } from '../mtl/context.js';
 import { createStrategy, isBalanceStrategy, type StrategySpec } from '../mtl/index.js';
 import { GradientRecorder, inspectGradients, type RecordedReport } from '../mtl/inspector.js';
@@ -18,13 +18,13 @@ import type { Optimizer, ParamGroup } from '../optim/optimizer.js';
 import { CosineAnnealingLR, type LRScheduler, StepLR } from '../optim/scheduler.js';
 import { SGD } from '../optim/sgd.js';
 import { checkOptionNames } from '../options.js';
-import { TRAINER_SPELLINGS, type TrainerSpellings, toInternal } from '../spellings.js';
+import { type SnakeOptimizerParams, TRAINER_SPELLINGS, type TrainerSpellings, toInternal } from '../spellings.js';
 import { closeStage, noGrad, openStage, type StagedWrites, setBackend, tidyAsync } from '../tensor/engine.js';
 import * as ops from '../tensor/ops.js';
 import { globalRng, isRandomState, type RandomState, seed as seedGlobal } from '../tensor/random.js';
 import { backward, fromArray, type Tensor } from '../tensor/tensor.js';
 import { toDevice } from './batch.js';
-import { collectPredictions, scorePredictions } from './evaluate.js';
+import { collectPredictions, outputsByName, resultNames, scorePredictions } from './evaluate.js';
 import type { TaskReport } from './metrics.js';
 import { type ProgressEvent, type ProgressMode, ProgressPrinter } from './progress.js';
 import { checkLabels, type TaskPlan, type TaskTerm } from './tasks.js';
@@ -44,14 +44,21 @@ export type SchedulerSpec = { type: 'step'; stepSize: number; gamma?: number } |
 
 /** The trainer's options in the one vocabulary it reads: torch-rechub's MTLTrainer names in camelCase. */
 export interface TrainerSettings {
-  /** Names of the trained tasks in reports (default: the loader's label names, else the model's task names). */
+  /**
+   * Names of the tasks in every result (history, evaluate, predict). Default (evaluate.ts's
+   * resultNames): the model's taskNames when it was built with them, else the loader's label names,
+   * else task0, task1, ...
+   */
   taskNames?: string[];
   /** Checked against the model's task types when given. */
   taskTypes?: string[];
   optimizer?: OptimizerName;
   optimizerParams?: OptimizerParams;
   scheduler?: SchedulerSpec;
-  /** A learning rate for one task's own parameters (tower, gate, specific experts), by task name or index. */
+  /**
+   * A learning rate for one task's own parameters (tower, gate, specific experts), by task name (as
+   * results name it: a label name works on a model built without taskNames) or index.
+   */
   taskSpecificLr?: Record<string, number> | number[];
   /**
    * Task balancing: { method, ...options } for a registered method (mtl/registry.ts, e.g. { method: 'gradnorm', alpha: 1.5 }),
@@ -59,14 +66,28 @@ export interface TrainerSettings {
    */
   adaptiveParams?: StrategySpec | BalanceStrategy;
   nEpoch?: number;
-  /** Epochs without improvement on validation before stopping (default: never stop early). */
+  /**
+   * Epochs without improvement on validation before stopping (default: never stop early). Needs a
+   * validation loader: fit(train) without one refuses it.
+   */
   earlystopPatience?: number;
-  /** The task whose validation metric drives early stopping (index or name), or 'mean' (default). */
+  /** The task whose validation metric drives early stopping (index or name), or 'mean'. Default 0, the first task (torch-rechub's earlystop_taskid=0). */
   earlystopTask?: number | string;
+  /**
+   * Load the best validation epoch's weights back when fit() ends. Default false, as torch-rechub:
+   * only an early stop restores them; otherwise the model keeps the last epoch's (best.safetensors
+   * under modelPath holds the best either way).
+   */
+  restoreBest?: boolean;
   /** 'auto' (default): WebGPU on a hardware adapter, else 'wasm' (WebAssembly SIMD on the CPU), else 'cpu'. Or a Backend. */
   device?: BackendName | Backend;
   /** Directory for best.safetensors (best validation) and last.safetensors (resumable). */
   modelPath?: string;
+  /**
+   * Seeds the global random generator when fit() starts: dropout masks and the balancing methods'
+   * draws. The model's initial weights are drawn when it is built, before the trainer exists: seed
+   * them with the model's own `seed` option (or wm.seed(n) before building it).
+   */
   seed?: number;
   progress?: ProgressMode;
   /**
@@ -99,8 +120,10 @@ export interface TrainerSettings {
  * taskWeightsStrategy + gradnormAlpha, a MetaBalance as optimizer; see spellings.ts).
  */
 export interface MTLTrainerOptions
-  extends Omit<TrainerSettings, 'optimizer' | 'adaptiveParams'>,
+  extends Omit<TrainerSettings, 'optimizer' | 'adaptiveParams' | 'optimizerParams'>,
     Omit<TrainerSpellings<BalanceStrategy>, 'optimizer'> {
+  /** lr, weightDecay, ...; torch's snake_case (weight_decay) is read as camelCase. */
+  optimizerParams?: OptimizerParams & SnakeOptimizerParams;
   optimizer?: OptimizerName | { strategy: BalanceStrategy };
   /** Task balancing: { method, ...options } for a registered method (mtl/registry.ts), e.g. { method: 'gradnorm', alpha: 1.5 }. */
   adaptiveParams?: StrategySpec;
@@ -118,6 +141,7 @@ const TRAINER_OPTIONS: readonly (keyof TrainerSettings)[] = [
   'nEpoch',
   'earlystopPatience',
   'earlystopTask',
+  'restoreBest',
   'device',
   'modelPath',
   'seed',
@@ -169,6 +193,7 @@ function checkOptionValues(opts: TrainerSettings, nTrained: number): void {
     bad('taskNames', o.taskNames, `${nTrained} non-empty names, one per trained task`);
   }
   if (o.checkGradients !== undefined && typeof o.checkGradients !== 'boolean') bad('checkGradients', o.checkGradients, 'true or false');
+  if (o.restoreBest !== undefined && typeof o.restoreBest !== 'boolean') bad('restoreBest', o.restoreBest, 'true or false');
   if (o.inspectEvery !== undefined && !isCount(o.inspectEvery, 1)) bad('inspectEvery', o.inspectEvery, 'a whole number of steps ≥ 1');
 }
 
@@ -310,6 +335,8 @@ export class MTLTrainer {
   /** Steps dropped so far for a non-finite loss or gradient (nonFinite: 'skip'). */
   private skippedSteps = 0;
   private readonly recorder: GradientRecorder | null;
+  /** taskSpecificLr keys that name no trained task of the model: label names, resolved by fit() against its plan. */
+  private readonly pendingTaskLr: string[] = [];
   /** Datasets checked whole by validateData: their batches need no per-batch label check. */
   private readonly validated = new WeakSet<ColumnarDataset>();
 
@@ -340,10 +367,15 @@ export class MTLTrainer {
       throw new Error(`MTLTrainer: nonFinite must be 'stop' or 'skip', got ${JSON.stringify(opts.nonFinite)}`);
     }
     if (opts.taskTypes) {
+      // The model's outputs' types, or its trained losses' (ESMM: torch-rechub's tutorial gives two for ctr and ctcvr).
       const given = opts.taskTypes.map((t) => (t === 'binary' ? 'classification' : t));
-      const own = model.taskTypes;
-      if (given.length !== own.length || given.some((t, i) => t !== own[i])) {
-        throw new Error(`MTLTrainer: taskTypes [${opts.taskTypes.join(', ')}] do not match the model's [${own.join(', ')}]`);
+      const same = (own: readonly string[]) => given.length === own.length && given.every((t, i) => t === own[i]);
+      const trained = model.trainedTasks().map((t) => t.type);
+      if (!same(model.taskTypes) && !same(trained)) {
+        throw new Error(
+          `MTLTrainer: taskTypes [${opts.taskTypes.join(', ')}] do not match the model's [${model.taskTypes.join(', ')}]` +
+            (same(model.taskTypes) || trained.length === model.taskTypes.length ? '' : ` (or its trained losses' [${trained.join(', ')}])`),
+        );
       }
     }
     const balancing = opts.adaptiveParams ?? { method: 'fixed' };
@@ -368,11 +400,10 @@ export class MTLTrainer {
       if (Array.isArray(spec)) return spec[i];
       return spec[names[i]] ?? spec[String(i)];
     };
+    // Other names may be label names (results' names, known once fit() sees the loader): resolved there.
     if (this.opts.taskSpecificLr && !Array.isArray(this.opts.taskSpecificLr)) {
       for (const key of Object.keys(this.opts.taskSpecificLr)) {
-        if (!names.includes(key) && !/^\d+$/.test(key)) {
-          throw new Error(`MTLTrainer: taskSpecificLr names task '${key}', but the model's trained tasks are ${names.join(', ')}`);
-        }
+        if (!names.includes(key) && !/^\d+$/.test(key)) this.pendingTaskLr.push(key);
       }
     }
     const paramGroups: ParamGroup[] = [{ params: groups.shared.map(([, t]) => t), name: 'shared' }];
@@ -426,10 +457,33 @@ export class MTLTrainer {
     return target;
   }
 
+  /** The names of this loader's results (evaluate.ts's resultNames: the one rule). */
   private names(loader: BatchSource<HostBatch> & { labelNames?: string[] }, nLabel: number): string[] | undefined {
-    if (this.opts.taskNames) return this.opts.taskNames;
-    const defaults = this.model.taskNames.every((n, i) => n === `task${i}`);
-    return defaults && loader.labelNames?.length === nLabel ? loader.labelNames : undefined;
+    return resultNames(this.model, loader, nLabel, this.opts.taskNames);
+  }
+
+  /** Sets the learning rate of the taskSpecificLr entries keyed by a result name (a label name) the model does not know. */
+  private resolvePendingTaskLr(plan: TaskPlan): void {
+    const spec = this.opts.taskSpecificLr as Record<string, number>;
+    const own = this.model.trainedTasks().map((t) => t.name);
+    for (const key of this.pendingTaskLr) {
+      const i = plan.train.findIndex((t) => t.name === key);
+      if (i < 0) {
+        throw new Error(
+          `MTLTrainer: taskSpecificLr names task '${key}', but the trained tasks are ${plan.train.map((t) => t.name).join(', ')}` +
+            (plan.train.some((t, j) => t.name !== own[j]) ? ` (the model calls them ${own.join(', ')})` : ''),
+        );
+      }
+      const group = this.optimizer.paramGroups.findIndex((g) => g.name === own[i]);
+      if (group < 0) {
+        throw new Error(
+          `MTLTrainer: taskSpecificLr gives task '${key}' a learning rate, but no parameter is its own (every tensor its loss reaches is shared with another task); drop it, or give the shared parameters optimizerParams.lr`,
+        );
+      }
+      this.optimizer.paramGroups[group].lr = spec[key];
+      if (this.scheduler) this.scheduler.baseLrs[group] = spec[key];
+    }
+    this.pendingTaskLr.length = 0;
   }
 
   private planFor(loader: BatchSource<HostBatch> & { nTask?: number; labelNames?: string[] }): TaskPlan {
@@ -441,6 +495,8 @@ export class MTLTrainer {
       return first.done ? 0 : first.value.y.length / Math.max(first.value.size, 1);
     };
     const nLabel = loader.nTask ?? peek();
+    if (nLabel === 0)
+      throw new Error('MTLTrainer.fit: the training loader has no labels; pass y to DataGenerator (one label column per task) to train');
     const plan = this.model.taskPlan(nLabel, this.names(loader, nLabel));
     const pick = this.opts.earlystopTask;
     if (typeof pick === 'string' && pick !== 'mean' && !plan.train.some((t) => t.name === pick)) {
@@ -461,8 +517,18 @@ export class MTLTrainer {
   async fit(trainLoader: BatchSource<HostBatch>, valLoader?: BatchSource<HostBatch>): Promise<History> {
     if (trainLoader.length === 0) throw new Error('MTLTrainer.fit: the training loader is empty; check the data and batchSize');
     if (this.opts.modelPath) await checkWritable(this.opts.modelPath);
+    if (!valLoader) {
+      const needsVal = (['earlystopPatience', 'restoreBest'] as const).filter((k) => this.opts[k] !== undefined);
+      if (needsVal.length)
+        throw new Error(
+          `MTLTrainer.fit: ${needsVal.join(' and ')} ${needsVal.length > 1 ? 'act' : 'acts'} on validation scores, but no validation loader was given; call fit(trainLoader, valLoader), or leave ${needsVal.length > 1 ? 'them' : 'it'} out`,
+        );
+    }
     const backend = await this.prepareDevice();
     this.plan = this.planFor(trainLoader);
+    // Untouched after a resume: the checkpoint's optimizer and scheduler state hold the rates.
+    if (this.startEpoch === 0 && this.globalStep === 0) this.resolvePendingTaskLr(this.plan);
+    else this.pendingTaskLr.length = 0;
     this.validateData(trainLoader, 'the training data');
     if (valLoader) this.validateData(valLoader, 'the validation data');
     // A resumed run continues the random stream (dropout masks) where the checkpoint left it.
@@ -508,7 +574,8 @@ export class MTLTrainer {
         break;
       }
     }
-    if (best) this.restore(best, backend);
+    // torch-rechub loads the best weights back only on an early stop; restoreBest: true always does.
+    if (best && (history.stoppedEarly || this.opts.restoreBest)) this.restore(best, backend);
     return history;
   }
 
@@ -590,11 +657,7 @@ export class MTLTrainer {
     let result: { losses: number[]; weights: number[]; report: RecordedReport['report'] | null };
     try {
       result = await tidyAsync(async () => {
-        const { x, y } = toDevice(
-          batch,
-          backend,
-          this.model.features.map((f) => f.name),
-        );
+        const { x, y } = toDevice(batch, backend, this.model.features);
         const inspected = this.recorder?.shouldRecord(this.globalStep) ? await inspectGradients(this.model, { x, y }) : null;
         const out = this.model.forward(x);
         const losses = plan.train.map((t) => taskLoss(out, y, t));
@@ -706,7 +769,7 @@ export class MTLTrainer {
   }
 
   private earlyStopScore(val: Record<string, TaskReport>): number {
-    const pick = this.opts.earlystopTask ?? 'mean';
+    const pick = this.opts.earlystopTask ?? 0;
     const score = (r: TaskReport): number => (r.type === 'classification' ? (r.auc ?? NaN) : -r.mse);
     const trained = this.plan!.train.map((t) => t.name);
     if (pick === 'mean') {
@@ -778,27 +841,39 @@ export class MTLTrainer {
     this.resumedRandom = random;
   }
 
-  /** Per-task metrics over a loader (AUC and logloss for classification, MSE and MAE for regression). */
-  async evaluate(loader: BatchSource<HostBatch>): Promise<Record<string, TaskReport>> {
-    await this.prepareDevice();
-    const p = await collectPredictions(this.model, loader);
+  /**
+   * Per-task metrics over a loader (AUC and logloss for classification, MSE and MAE for regression),
+   * keyed as every result is (resultNames). `evaluate(model, loader)` is torch-rechub's call; the
+   * model is evaluated where it is (pass trainer.model, or another model).
+   */
+  async evaluate(loader: BatchSource<HostBatch>): Promise<Record<string, TaskReport>>;
+  async evaluate(model: MultiTaskModel, loader: BatchSource<HostBatch>): Promise<Record<string, TaskReport>>;
+  async evaluate(first: MultiTaskModel | BatchSource<HostBatch>, second?: BatchSource<HostBatch>): Promise<Record<string, TaskReport>> {
+    const model = first instanceof MultiTaskModel ? first : this.model;
+    const loader = first instanceof MultiTaskModel ? second : first;
+    if (!loader || typeof (loader as Partial<BatchSource<HostBatch>>)[Symbol.iterator] !== 'function')
+      throw new Error('MTLTrainer.evaluate: pass a loader: evaluate(loader) or evaluate(model, loader)');
+    if (model === this.model) await this.prepareDevice();
+    const p = await collectPredictions(model, loader);
+    if (p.nLabel === 0) throw new Error('MTLTrainer.evaluate: the loader has no labels; evaluation needs them (predict works without)');
+    if (model !== this.model) return scorePredictions(p, model.taskPlan(p.nLabel, resultNames(model, loader as never, p.nLabel)));
     // The plan of this loader's labels (its column count and names), not the training loader's: an
     // ESMM evaluated on [cvr, ctr, ctcvr] after training on [click, purchase] reads other columns.
     const plan = this.plan?.nLabel === p.nLabel ? this.plan : this.model.taskPlan(p.nLabel, this.names(loader as never, p.nLabel));
     return scorePredictions(p, plan);
   }
 
-  /** The model's outputs for every row, one Float32Array per output (keyed by the model's task names). */
+  /**
+   * The model's outputs for every row, one Float32Array per output, keyed as evaluate() keys its
+   * results (resultNames; ESMM: cvr, ctr, ctcvr). The loader needs no labels (DataGenerator(x)).
+   */
   async predict(loader: BatchSource<HostBatch>): Promise<Record<string, Float32Array>> {
     await this.prepareDevice();
     const p = await collectPredictions(this.model, loader);
-    const out: Record<string, Float32Array> = {};
-    for (let j = 0; j < p.nOut; j++) {
-      const col = new Float32Array(p.rows);
-      for (let r = 0; r < p.rows; r++) col[r] = p.outputs[r * p.nOut + j];
-      out[this.model.taskNames[j] ?? `output${j}`] = col;
-    }
-    return out;
+    const nLabel = p.nLabel > 0 ? p.nLabel : (this.plan?.nLabel ?? this.model.nTask);
+    // As evaluate(): the training plan when the label count matches (an unlabelled loader: always after fit).
+    const plan = this.plan?.nLabel === nLabel ? this.plan : this.model.taskPlan(nLabel, this.names(loader as never, nLabel));
+    return outputsByName(p, plan, this.model);
   }
 }
 
