@@ -157,6 +157,8 @@ export async function runExperiment(wm, opts, data, hooks = {}) {
     optimizer: 'adam',
     optimizerParams: { lr: opts.lr },
     nEpoch: opts.epochs,
+    restoreBest: true, // the test set is scored with the best validation epoch's weights
+    earlystopTask: 'mean',
     device: wm.getBackend(),
     seed: opts.seed,
     progress: 'none',
