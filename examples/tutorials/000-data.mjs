@@ -41,6 +41,18 @@ export const [train_dataloader, val_dataloader, test_dataloader] = new wm.DataGe
 });
 
 /** The tutorial's n_epochs, or fewer with --epochs N (the tests pass --epochs 1). */
+/** The model the tutorial built last (its PLE section); the sections after it train this model. */
+export function tutorialPLE() {
+  return new wm.PLE({
+    features,
+    expertUnits: [256, 128],
+    numExperts: 4,
+    numLayers: 3,
+    numSharedExperts: 2,
+    taskTypes: ['binary', 'binary'],
+  });
+}
+
 export function epochs(n_epochs) {
   const flag = process.argv.indexOf('--epochs');
   return flag > 0 ? Number(process.argv[flag + 1]) : n_epochs;

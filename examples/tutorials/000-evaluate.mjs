@@ -1,17 +1,10 @@
 // Translates "Multi-Task Learning Tutorial" (000-multi-task-tutorial.en.md), section "Model Evaluation".
 //   node examples/tutorials/000-evaluate.mjs [--epochs N]
 import * as wm from 'webmtl';
-import { epochs, features, test_dataloader, train_dataloader, val_dataloader } from './000-data.mjs';
+import { epochs, test_dataloader, train_dataloader, tutorialPLE, val_dataloader } from './000-data.mjs';
 
 // `model` is the one the tutorial built last, in its PLE section, trained as that section configures it.
-const model = new wm.PLE({
-  features,
-  expertUnits: [256, 128],
-  numExperts: 4,
-  numLayers: 3,
-  numSharedExperts: 2,
-  taskTypes: ['binary', 'binary'],
-});
+const model = tutorialPLE();
 const trainer = new wm.MTLTrainer(model, { optimizerParams: { lr: 0.001 }, nEpochs: epochs(10) });
 await trainer.fit(train_dataloader, val_dataloader);
 

@@ -2,17 +2,10 @@
 // Optimization" → "MetaBalance".
 //   node examples/tutorials/000-metabalance.mjs [--epochs N]
 import * as wm from 'webmtl';
-import { epochs, features, test_dataloader, train_dataloader, val_dataloader } from './000-data.mjs';
+import { epochs, test_dataloader, train_dataloader, tutorialPLE, val_dataloader } from './000-data.mjs';
 
 // `model` is the one the tutorial built last, in its PLE section.
-const model = new wm.PLE({
-  features,
-  expertUnits: [256, 128],
-  numExperts: 4,
-  numLayers: 3,
-  numSharedExperts: 2,
-  taskTypes: ['binary', 'binary'],
-});
+const model = tutorialPLE();
 
 // Configure MetaBalance optimizer: in the optimizer's place it balances the shared gradients, and the
 // trainer updates the parameters with Adam (optimizerParams, default lr 0.001)

@@ -2,17 +2,10 @@
 // Applications" → 2. "Get Shared and Task-Specific Layers".
 //   node examples/tutorials/000-shared-task-layers.mjs
 import * as wm from 'webmtl';
-import { features } from './000-data.mjs';
+import { tutorialPLE } from './000-data.mjs';
 
 // `model` is the one the tutorial built last, in its PLE section.
-const model = new wm.PLE({
-  features,
-  expertUnits: [256, 128],
-  numExperts: 4,
-  numLayers: 3,
-  numSharedExperts: 2,
-  taskTypes: ['binary', 'binary'],
-});
+const model = tutorialPLE();
 
 const [shared_params, task_params] = wm.sharedTaskLayers(model);
 

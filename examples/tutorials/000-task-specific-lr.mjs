@@ -2,17 +2,10 @@
 // Applications" → 3. "Task-Specific Learning Rates".
 //   node examples/tutorials/000-task-specific-lr.mjs [--epochs N]
 import * as wm from 'webmtl';
-import { epochs, features, test_dataloader, train_dataloader, val_dataloader } from './000-data.mjs';
+import { epochs, test_dataloader, train_dataloader, tutorialPLE, val_dataloader } from './000-data.mjs';
 
 // `model` is the one the tutorial built last, in its PLE section.
-const model = new wm.PLE({
-  features,
-  expertUnits: [256, 128],
-  numExperts: 4,
-  numLayers: 3,
-  numSharedExperts: 2,
-  taskTypes: ['binary', 'binary'],
-});
+const model = tutorialPLE();
 
 // Each task's own parameters (its tower, its gate and experts of the last level) get its own rate;
 // the shared ones get optimizerParams.lr (default 0.001)

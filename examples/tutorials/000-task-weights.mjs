@@ -2,17 +2,10 @@
 // Applications" → 1. "Custom Task Loss Weights".
 //   node examples/tutorials/000-task-weights.mjs [--epochs N]
 import * as wm from 'webmtl';
-import { epochs, features, test_dataloader, train_dataloader, val_dataloader } from './000-data.mjs';
+import { epochs, test_dataloader, train_dataloader, tutorialPLE, val_dataloader } from './000-data.mjs';
 
 // `model` is the one the tutorial built last, in its PLE section.
-const model = new wm.PLE({
-  features,
-  expertUnits: [256, 128],
-  numExperts: 4,
-  numLayers: 3,
-  numSharedExperts: 2,
-  taskTypes: ['binary', 'binary'],
-});
+const model = tutorialPLE();
 
 const trainer = new wm.MTLTrainer(model, {
   taskWeights: [1.0, 0.5], // fixed loss weights: L = 1.0 · L_click + 0.5 · L_conversion
