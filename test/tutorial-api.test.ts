@@ -456,5 +456,8 @@ describe("early stopping as torch-rechub's", () => {
     await expect(
       new wm.MTLTrainer(build(), { nEpoch: 1, device: 'cpu', progress: 'none', earlyStopPatience: 2, restoreBest: true }).fit(train),
     ).rejects.toThrow(/earlystopPatience and restoreBest act on validation scores/);
+    // restoreBest: false asks for nothing, so it needs no validation data.
+    const history = await new wm.MTLTrainer(build(), { nEpoch: 1, device: 'cpu', progress: 'none', restoreBest: false }).fit(train);
+    expect(history.epochs).toHaveLength(1);
   });
 });

@@ -518,7 +518,10 @@ export class MTLTrainer {
     if (trainLoader.length === 0) throw new Error('MTLTrainer.fit: the training loader is empty; check the data and batchSize');
     if (this.opts.modelPath) await checkWritable(this.opts.modelPath);
     if (!valLoader) {
-      const needsVal = (['earlystopPatience', 'restoreBest'] as const).filter((k) => this.opts[k] !== undefined);
+      const needsVal = [
+        ...(this.opts.earlystopPatience !== undefined ? ['earlystopPatience'] : []),
+        ...(this.opts.restoreBest ? ['restoreBest'] : []), // restoreBest: false asks for nothing
+      ];
       if (needsVal.length)
         throw new Error(
           `MTLTrainer.fit: ${needsVal.join(' and ')} ${needsVal.length > 1 ? 'act' : 'acts'} on validation scores, but no validation loader was given; call fit(trainLoader, valLoader), or leave ${needsVal.length > 1 ? 'them' : 'it'} out`,
