@@ -11,6 +11,7 @@ import { Experts, Gate } from '../src/nn/experts.js';
 import { MLP } from '../src/nn/layers.js';
 import * as wm from '../src/tensor/index.js';
 import * as ops from '../src/tensor/ops.js';
+import { randomBatch } from './helpers/batches.js';
 
 beforeAll(() => wm.setBackend(new CpuBackend()));
 
@@ -22,29 +23,7 @@ const features = (): Feature[] => [
 ];
 const two = ['classification', 'classification'] as ['classification', 'classification'];
 
-function batch(fs: Feature[], nLabel: number) {
-  const r = new wm.Random(4);
-  const x: Record<string, wm.Tensor> = {};
-  for (const f of fs) {
-    x[f.name] =
-      f.kind === 'dense'
-        ? wm.fromArray(
-            Float32Array.from({ length: ROWS }, () => r.normal()),
-            [ROWS],
-          )
-        : wm.fromArray(
-            Int32Array.from({ length: ROWS }, () => r.int(f.vocabSize)),
-            [ROWS],
-          );
-  }
-  return {
-    x,
-    y: wm.fromArray(
-      Float32Array.from({ length: ROWS * nLabel }, () => (r.uniform() < 0.4 ? 1 : 0)),
-      [ROWS, nLabel],
-    ),
-  };
-}
+const batch = (fs: Feature[], nLabel: number) => randomBatch(fs, ROWS, nLabel, 4);
 
 const towers = [{ dims: [3] }, { dims: [3] }];
 const gated: Record<string, () => MultiTaskModel> = {

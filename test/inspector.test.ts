@@ -7,6 +7,7 @@ import { DenseFeature, type Feature, SparseFeature } from '../src/features.js';
 import { ESMM, MMoE, type MultiTaskModel, OMoE, PLE, SharedBottom } from '../src/models/index.js';
 import { GradientRecorder, type GradientReport, inspectGradients } from '../src/mtl/index.js';
 import * as wm from '../src/tensor/index.js';
+import { randomBatch } from './helpers/batches.js';
 
 beforeAll(() => wm.setBackend(new CpuBackend()));
 
@@ -18,27 +19,7 @@ const features = (): Feature[] => [
 ];
 const two = ['classification', 'classification'] as ['classification', 'classification'];
 
-function batch(fs: Feature[], nLabel: number, seed: number) {
-  const r = new wm.Random(seed);
-  const x: Record<string, wm.Tensor> = {};
-  for (const f of fs) {
-    x[f.name] =
-      f.kind === 'dense'
-        ? wm.fromArray(
-            Float32Array.from({ length: ROWS }, () => r.normal()),
-            [ROWS],
-          )
-        : wm.fromArray(
-            Int32Array.from({ length: ROWS }, () => r.int(f.vocabSize)),
-            [ROWS],
-          );
-  }
-  const y = wm.fromArray(
-    Float32Array.from({ length: ROWS * nLabel }, () => (r.uniform() < 0.4 ? 1 : 0)),
-    [ROWS, nLabel],
-  );
-  return { x, y };
-}
+const batch = (fs: Feature[], nLabel: number, seed: number) => randomBatch(fs, ROWS, nLabel, seed);
 
 const mmoe = () => {
   wm.seed(9);

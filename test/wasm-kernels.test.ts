@@ -19,6 +19,7 @@ import { unsharedVariant } from '../src/backend/wasm/module.js';
 import { coalesce } from '../src/backend/wasm/strided.js';
 import { createWasmBackend, type WasmBackend } from '../src/backend/wasm/wasm-backend.js';
 import {
+  BROADCAST_CASES,
   checkCopy,
   checkDropoutMask,
   checkGateMix,
@@ -212,37 +213,14 @@ for (const [label, w] of [
       { op: 'squaredError', rtol: 0 },
     ];
 
+    // The shared cases, and ones that the wasm kernels take other paths for (a transposed row walk,
+    // a broadcast middle axis) or split with the helper thread: rank 1 (elements), 2 and 3 (rows).
     const broadcastCases: Array<[number[], number[], number[]]> = [
-      ...SIZES.map((n): [number[], number[], number[]] => [[n], [1], [1]]),
-      [
-        [3, 17],
-        [17, 1],
-        [0, 1],
-      ],
-      [
-        [3, 17],
-        [1, 3],
-        [1, 0],
-      ],
+      ...BROADCAST_CASES,
       [
         [17, 3],
         [3, 1],
         [1, 0],
-      ],
-      [
-        [5, 4, 3],
-        [12, 3, 1],
-        [1, 0, 0],
-      ],
-      [
-        [2, 1, 3, 2, 2, 3],
-        [36, 36, 12, 6, 3, 1],
-        [0, 0, 1, 0, 3, 0],
-      ],
-      [
-        [41, 29],
-        [29, 1],
-        [0, 0],
       ],
       [
         [8, 64, 16],
@@ -254,7 +232,6 @@ for (const [label, w] of [
         [0, 1],
         [9, 1],
       ],
-      // large enough to be split with the helper thread: rank 1 (elements), 2 and 3 (rows)
       [[100003], [1], [1]],
       [
         [1030, 100],

@@ -11,6 +11,7 @@ import type { Backend, BinaryOp, Buffer, TypedArray, UnaryOp } from '../src/back
 import { CpuBackend } from '../src/backend/cpu/cpu-backend.js';
 import { MAX_GATE_EXPERTS, type WebGPUBackend } from '../src/backend/webgpu/webgpu-backend.js';
 import {
+  BROADCAST_CASES,
   checkCopy,
   checkDropoutMask,
   checkGateMix,
@@ -135,38 +136,8 @@ describe.skipIf(!gpu)('WebGPU kernels match the CPU reference', () => {
     { op: 'squaredError', rtol: 1e-6 },
   ];
 
-  // [output shape, a strides, b strides]; strides of 0 broadcast.
-  const broadcastCases: Array<[number[], number[], number[]]> = [
-    ...SIZES.map((n): [number[], number[], number[]] => [[n], [1], [1]]),
-    [
-      [3, 17],
-      [17, 1],
-      [0, 1],
-    ],
-    [
-      [3, 17],
-      [1, 3],
-      [1, 0],
-    ],
-    [
-      [5, 4, 3],
-      [12, 3, 1],
-      [1, 0, 0],
-    ],
-    [
-      [2, 1, 3, 2, 2, 3],
-      [36, 36, 12, 6, 3, 1],
-      [0, 0, 1, 0, 3, 0],
-    ],
-    [
-      [41, 29],
-      [29, 1],
-      [0, 0],
-    ],
-  ];
-
   it.each(binaryCases)('binary $op with broadcasting', async ({ op, rtol, atol, a: aRange = [-3, 3], b: bRange = [-3, 3] }) => {
-    for (const [shape, as, bs] of broadcastCases) {
+    for (const [shape, as, bs] of BROADCAST_CASES) {
       const span = (s: number[]) => 1 + shape.reduce((acc, size, d) => acc + (size - 1) * s[d], 0);
       const a = uniform(span(as), aRange[0], aRange[1], span(as) + 1);
       const b = uniform(span(bs), bRange[0], bRange[1], span(bs) + 2);

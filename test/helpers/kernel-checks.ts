@@ -273,5 +273,35 @@ export async function checkGateMix(backend: Backend, T: number, B: number, E: nu
 
 export const SIZES = [1, 3, 17, 1000, 4099];
 
+/** Broadcast binary cases shared by the backends' kernel tests: [output shape, a strides, b strides]; a stride of 0 broadcasts. */
+export const BROADCAST_CASES: Array<[number[], number[], number[]]> = [
+  ...SIZES.map((n): [number[], number[], number[]] => [[n], [1], [1]]),
+  [
+    [3, 17],
+    [17, 1],
+    [0, 1],
+  ],
+  [
+    [3, 17],
+    [1, 3],
+    [1, 0],
+  ],
+  [
+    [5, 4, 3],
+    [12, 3, 1],
+    [1, 0, 0],
+  ],
+  [
+    [2, 1, 3, 2, 2, 3],
+    [36, 36, 12, 6, 3, 1],
+    [0, 0, 1, 0, 3, 0],
+  ],
+  [
+    [41, 29],
+    [29, 1],
+    [0, 0],
+  ],
+];
+
 export { contiguousStrides as contiguous };
 export const prod = (shape: number[]): number => shape.reduce((a, b) => a * b, 1);
