@@ -199,12 +199,8 @@ function num(v: string | undefined, fallback: number, name: string, check?: { in
   return n;
 }
 
-/** `'x' (did you mean 'y'?)`: spelled alike, or the same once case, '-' and '_' are set aside. */
-function suggest(given: string, known: readonly string[]): string {
-  const key = (k: string) => k.toLowerCase().replace(/[-_]/g, '');
-  const same = known.find((k) => key(k) === key(given));
-  return same ? `'${given}' (did you mean '${same}'?)` : describeUnknown([given], known);
-}
+/** `'x' (did you mean 'y'?)`: one unknown name with its near miss, if any. */
+const suggest = (given: string, known: readonly string[]): string => describeUnknown([given], known);
 
 type FlagSpec = Record<string, { type: 'string' | 'boolean'; default?: string | boolean }>;
 

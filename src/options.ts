@@ -7,12 +7,31 @@ export function unknownKeys(given: object, known: readonly string[]): string[] {
 }
 
 /** A known name that differs from `key` only in case or in a letter or two, if any. */
+/** Edit distance (insertions, deletions, substitutions) between a and b. */
+function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++) row.push(Math.min(prev[j] + 1, row[j - 1] + 1, prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1)));
+    prev = row;
+  }
+  return prev[b.length];
+}
+
+/**
+ * The known name closest to `key` within two edits, case, '-' and '_' set aside (so 'bach-size',
+ * 'batchsize' and 'Batch_Size' all find 'batch-size'); undefined when none is that close.
+ */
 function nearMiss(key: string, known: readonly string[]): string | undefined {
-  const k = key.toLowerCase();
-  return known.find((o) => {
-    const n = o.toLowerCase();
-    return n === k || (Math.abs(n.length - k.length) <= 2 && [...n].filter((c, i) => c !== k[i]).length <= 2);
-  });
+  const norm = (s: string) => s.toLowerCase().replace(/[-_]/g, '');
+  const k = norm(key);
+  let best: string | undefined;
+  let bestDistance = 3;
+  for (const o of known) {
+    const d = editDistance(norm(o), k);
+    if (d < bestDistance) [best, bestDistance] = [o, d];
+  }
+  return best;
 }
 
 /** `'a' (did you mean 'b'?), 'c'`: the unknown names, each with a near miss when there is one. */

@@ -6,6 +6,7 @@ import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { CpuBackend } from '../src/backend/cpu/cpu-backend.js';
 import * as wm from '../src/index.js';
+import { describeUnknown } from '../src/options.js';
 import { attempt, expectErrorWithMessage } from './helpers/attempt.js';
 
 const SEED = Number(process.env.PSEED ?? 20261202);
@@ -377,4 +378,16 @@ describe('createStrategy properties', () => {
     },
     TIMEOUT,
   );
+});
+
+describe('near-miss suggestions', () => {
+  it('find the known name within two edits, case, - and _ set aside, and the closest one first', () => {
+    const flags = ['--batch-size', '--balance', '--lr', '--epochs'];
+    expect(describeUnknown(['--bach-size'], flags)).toBe("'--bach-size' (did you mean '--batch-size'?)"); // a deletion
+    expect(describeUnknown(['--batchsize'], flags)).toBe("'--batchsize' (did you mean '--batch-size'?)");
+    expect(describeUnknown(['--Batch_Size'], flags)).toBe("'--Batch_Size' (did you mean '--batch-size'?)");
+    expect(describeUnknown(['--epoch'], flags)).toBe("'--epoch' (did you mean '--epochs'?)");
+    expect(describeUnknown(['--learning-rate'], flags)).toBe("'--learning-rate'"); // nothing close: no guess
+    expect(describeUnknown(['nEpocs'], ['nEpoch', 'nEpochs'])).toBe("'nEpocs' (did you mean 'nEpoch'?)"); // the first of equals
+  });
 });
