@@ -10,13 +10,16 @@ import { build } from 'esbuild';
 execFileSync(process.execPath, ['scripts/build-wasm.mjs'], { stdio: 'inherit' });
 rmSync('dist', { recursive: true, force: true });
 
-// Node-only modules (Dawn's `webgpu`, `cli-progress`, `node:*`) are imported dynamically on Node paths
+// Node-only modules (Dawn's `webgpu`, `cli-progress`, DuckDB, `tinyglobby`, `node:*`) are imported dynamically on Node paths
 // only. In the browser bundle they resolve to a stub that throws if ever loaded, so the bundle holds
 // no Node-only specifier for a page — or a downstream bundler — to trip over.
 const nodeOnlyStubs = {
   name: 'node-only-stubs',
   setup(b) {
-    b.onResolve({ filter: /^(node:.*|webgpu|cli-progress)$/ }, (args) => ({ path: args.path, namespace: 'node-only' }));
+    b.onResolve({ filter: /^(node:.*|webgpu|cli-progress|tinyglobby|@duckdb\/.*)$/ }, (args) => ({
+      path: args.path,
+      namespace: 'node-only',
+    }));
     b.onLoad({ filter: /.*/, namespace: 'node-only' }, (args) => ({
       contents: `throw new Error(${JSON.stringify(`webmtl: '${args.path}' is a Node.js module and is not available in a browser`)});`,
       loader: 'js',
