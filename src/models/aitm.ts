@@ -175,6 +175,6 @@ export const AITM_ENTRY = {
       taskTypes,
       taskNames,
       bottomParams: { dims: [32, 16] },
-      towerParamsList: [{ dims: [8] }, { dims: [8] }],
+      towerParamsList: taskTypes.map(() => ({ dims: [8] })),
     }),
 } as const satisfies ModelEntry;

@@ -124,11 +124,15 @@ export const ESMM_ENTRY = {
   torchRechubClass: 'ESMM',
   summary: 'Entire-space multi-task model: pCTCVR = pCTR · pCVR over all impressions (Ma et al., SIGIR 2018)',
   build: (opts: object) => new ESMM(opts as ESMMOptions),
-  preset: ({ schema, features }: PresetInput) => {
+  preset: ({ schema, features, taskTypes }: PresetInput) => {
+    if (taskTypes.length !== 2 || taskTypes.some((t) => t !== 'classification'))
+      throw new Error(
+        `createModel('esmm'): ESMM has two classification tasks (click, then conversion: pCTR and pCTCVR); this schema has ${taskTypes.length} (${taskTypes.join(', ')}). Pick another model, or give exactly two 0/1 labels`,
+      );
     const items = new Set(schema.itemColumns ?? []);
     if (items.size === 0) {
       throw new Error(
-        "createModel('esmm'): the schema has no itemColumns to split user and item features; pass schema.itemColumns (Ali-CCP's are wm.aliCcpSchema.itemColumns)",
+        'createModel(\'esmm\'): the schema has no itemColumns to split user and item features; pass schema.itemColumns (Ali-CCP\'s are wm.aliCcpSchema.itemColumns; in a table schema, mark item columns with "side": "item")',
       );
     }
     const all = features(16);

@@ -167,6 +167,6 @@ export const MMOE_ENTRY = {
       taskNames,
       nExpert: nExpert ?? 8,
       expertParams: { dims: [16] },
-      towerParamsList: [{ dims: [8] }, { dims: [8] }],
+      towerParamsList: taskTypes.map(() => ({ dims: [8] })),
     }),
 } as const satisfies ModelEntry;

@@ -224,6 +224,6 @@ export const PLE_ENTRY = {
       nExpertSpecific: 2,
       nExpertShared: 1,
       expertParams: { dims: [16] },
-      towerParamsList: [{ dims: [8] }, { dims: [8] }],
+      towerParamsList: taskTypes.map(() => ({ dims: [8] })),
     }),
 } as const satisfies ModelEntry;

@@ -2,7 +2,7 @@
 // one-line summary, how to build it from options and the CLI's preset (the sizes of torch-rechub's
 // Ali-CCP tutorials). Each model file exports its own entry; adding a model is that file plus one
 // line in MODEL_ENTRIES.
-import { DenseFeature, type Feature, SparseFeature } from '../features.js';
+import { DenseFeature, type Feature, SequenceFeature, SparseFeature } from '../features.js';
 import { describeUnknown } from '../options.js';
 import { AITM_ENTRY } from './aitm.js';
 import type { MultiTaskModel, TaskType } from './base.js';
@@ -21,6 +21,12 @@ export interface Schema {
   itemColumns?: readonly string[];
   /** Label names, used as task names (e.g. click, purchase). */
   labelColumns?: readonly string[];
+  /** One task type per label (default: every task a classification, two tasks when there are no labels). */
+  taskTypes?: readonly TaskType[];
+  /** Sequence columns (ids padded to a fixed length, mean-pooled) and their vocabulary sizes in vocabSizes. */
+  sequenceColumns?: readonly string[];
+  /** Embedding sizes of particular sparse or sequence columns (others take the preset's or opts.embedDim). */
+  embedDims?: Readonly<Record<string, number>>;
 }
 
 /** What a preset is built from: the data's schema and the few sizes the CLI lets one change. */
@@ -28,7 +34,7 @@ export interface PresetInput {
   schema: Schema;
   /** The schema's sparse features (embedded with `embedDim`, or the preset's own size) and dense ones. */
   features(presetEmbedDim: number): Feature[];
-  /** Two classification tasks, named after the label columns when the schema has them. */
+  /** The schema's task types (default: a classification task per label, two without labels), named after the label columns. */
   taskTypes: TaskType[];
   taskNames?: string[];
   nExpert?: number;
@@ -69,7 +75,15 @@ export function sparseFeatures(schema: Schema, embedDim: number): SparseFeature[
   return schema.sparseColumns.map((name) => {
     const vocabSize = schema.vocabSizes[name];
     if (!vocabSize) throw new Error(`No vocabulary size for sparse column '${name}'`);
-    return new SparseFeature({ name, vocabSize, embedDim });
+    return new SparseFeature({ name, vocabSize, embedDim: schema.embedDims?.[name] ?? embedDim });
+  });
+}
+
+export function sequenceFeatures(schema: Schema, embedDim: number): SequenceFeature[] {
+  return (schema.sequenceColumns ?? []).map((name) => {
+    const vocabSize = schema.vocabSizes[name];
+    if (!vocabSize) throw new Error(`No vocabulary size for sequence column '${name}'`);
+    return new SequenceFeature({ name, vocabSize, embedDim: schema.embedDims?.[name] ?? embedDim, pooling: 'mean' });
   });
 }
 
@@ -79,9 +93,10 @@ export function createModel(name: string, schema: Schema, opts: { embedDim?: num
     schema,
     features: (presetEmbedDim) => [
       ...sparseFeatures(schema, opts.embedDim ?? presetEmbedDim),
+      ...sequenceFeatures(schema, opts.embedDim ?? presetEmbedDim),
       ...schema.denseColumns.map((d) => new DenseFeature(d)),
     ],
-    taskTypes: ['classification', 'classification'],
+    taskTypes: schema.taskTypes ? [...schema.taskTypes] : (schema.labelColumns ?? ['', '']).map(() => 'classification' as const),
     taskNames: schema.labelColumns ? [...schema.labelColumns] : undefined,
     nExpert: opts.nExpert,
   });

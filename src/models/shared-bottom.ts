@@ -85,6 +85,6 @@ export const SHARED_BOTTOM_ENTRY = {
       taskTypes,
       taskNames,
       bottomParams: { dims: [117] },
-      towerParamsList: [{ dims: [8] }, { dims: [8] }],
+      towerParamsList: taskTypes.map(() => ({ dims: [8] })),
     }),
 } as const satisfies ModelEntry;
