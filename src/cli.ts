@@ -2,17 +2,21 @@
 // The command-line front door: `webmtl train`, `webmtl gen-data`, `webmtl experiment mmoe-synthetic`,
 // `webmtl walkthrough`.
 import { readFileSync, realpathSync } from 'node:fs';
-import { stat } from 'node:fs/promises';
+import { readFile, stat, writeFile as writeTextFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { ColumnarDataset, vocabSizesFromMax } from './data/columns.js';
-import { readCsv } from './data/csv.js';
+import { csvHeaderOfFile, readCsv } from './data/csv.js';
 import { aliCcpSchema, loadAliCcp, type SplitDatasets } from './data/datasets.js';
-import { DataGenerator, DataLoader } from './data/loader.js';
+import { describeTable, prepareTable, proposeTableSchema } from './data/ingest.js';
+import { type BatchSource, DataGenerator, DataLoader, type HostBatch } from './data/loader.js';
+import type { RawBlock } from './data/raw.js';
+import { parseSchema, schemaFromLists, schemaToJSON, type TableSchema } from './data/schema.js';
 import { generateAliCcpSplits, writeAliCcpCsv } from './data/synthetic-ali-ccp.js';
+import { writeRawTableCsv } from './data/synthetic-raw.js';
 import {
   checkClaims,
   collectResult,
@@ -32,13 +36,14 @@ import {
 import { formatWalkthrough, runWalkthrough } from './experiments/walkthrough.js';
 import type { BackendName } from './init.js';
 import { makeDirectory } from './io/checkpoint.js';
-import { createModel, MODEL_ENTRIES, MODEL_NAMES, type ModelEntry } from './models/registry.js';
+import { createModel, MODEL_ENTRIES, MODEL_NAMES, type ModelEntry, type Schema } from './models/registry.js';
 import { BALANCE_METHODS, STRATEGY_METHODS } from './mtl/registry.js';
 import type { BalanceMethod } from './mtl/strategy.js';
 import { describeUnknown } from './options.js';
 import { renderExperimentReport, renderReport, writeReport } from './report/html.js';
 import { seed } from './tensor/random.js';
 import type { TaskReport } from './train/metrics.js';
+import { IngestProgressBar } from './train/progress.js';
 import { MTLTrainer, type MTLTrainerOptions } from './train/trainer.js';
 
 /** Exit status of a command line webmtl cannot run as written (unknown command or flag, bad value). */
@@ -55,12 +60,15 @@ class UsageError extends Error {
   }
 }
 
-const COMMANDS = ['train', 'gen-data', 'experiment', 'walkthrough'] as const;
+const COMMANDS = ['train', 'schema', 'gen-data', 'experiment', 'walkthrough'] as const;
 type Command = (typeof COMMANDS)[number];
 
 const USAGE = `Usage:
   webmtl train [options]      train a model and print per-task test metrics
-  webmtl gen-data [options]   write a synthetic Ali-CCP-schema set as CSV (train/val/test)
+  webmtl schema <data> [options]
+                              propose a schema for your own CSV/Parquet table (each column's role)
+  webmtl gen-data [options]   write a synthetic Ali-CCP-schema set as CSV (train/val/test), or a
+                              census-shaped table of raw text categories (--table census-raw)
   webmtl experiment mmoe-synthetic [options]
                               the MMoE paper's synthetic experiment: Shared-Bottom, OMoE and MMoE at
                               task correlations 1, 0.9, 0.5; a table and the paper's claims checked
@@ -75,9 +83,23 @@ const USAGE = `Usage:
 function trainOptionsHelp(methods: readonly BalanceMethod[], models: readonly ModelEntry[]): string {
   return `train options:
   --model <name>        ${models.map((m) => m.name).join(' | ')} (default mmoe)
-  --data <dir|csv>      a folder with ali_ccp_{train,val,test}.csv (or *_sample.csv), or one CSV with
-                        the Ali-CCP columns (split 80/10/10). Default: a synthetic Ali-CCP-schema set
-                        generated in memory (--rows), then the shipped 200-row Ali-CCP sample
+  --data <path>         your own table with --schema or --label: a CSV or Parquet file, a folder of
+                        shards or a glob ('data/part-*.parquet'). Without them: a folder with
+                        ali_ccp_{train,val,test}.csv (or *_sample.csv), or one CSV with the Ali-CCP
+                        columns (split 80/10/10). Default: a synthetic Ali-CCP-schema set generated in
+                        memory (--rows), then the shipped 200-row Ali-CCP sample
+  --schema <file>       the table's schema (JSON; write one with webmtl schema): labels, sparse, dense,
+                        sequence and ignored columns, scaling, rare-value bucketing
+  --label <cols>        instead of --schema: the label columns (comma-separated), with --sparse <cols>
+                        and --dense <cols> (not named: ignored) and --sequence <cols>
+  --val <path>          validation files (file, folder or glob); without --val and --test, 10% and 10%
+                        of --data's rows are held out (by a hash of the row position)
+  --test <path>         test files
+  --engine <e>          auto | duckdb | light: the file reader (default auto: DuckDB when installed,
+                        else papaparse for CSV and hyparquet for Parquet)
+  --storage <s>         auto | memory | disk (default auto: tables over 512 MiB go to a binary
+                        columnar cache on disk and train streamed in blocks, with bounded memory)
+  --cache-dir <dir>     where the on-disk cache goes (default: .webmtl-cache next to the data)
   --rows <n>            rows of the generated training set (default 200000; val and test get 10% each)
   --epochs <n>          epochs (default 2)
   --batch-size <n>      rows per batch (default 1024)
@@ -96,8 +118,20 @@ function trainOptionsHelp(methods: readonly BalanceMethod[], models: readonly Mo
 `;
 }
 
+const SCHEMA_OPTIONS_HELP = `schema options:
+  --label <cols>        the label columns (comma-separated; default: columns named like click,
+                        purchase, conversion, label, target, income, …)
+  --ignore <cols>       columns to leave out (ids of rows, timestamps, …)
+  --sample-rows <n>     rows read to propose roles (default 10000)
+  --engine <e>          auto | duckdb | light (default auto)
+  --out <file>          write the schema there (default: print it)
+`;
+
 const GEN_DATA_OPTIONS_HELP = `gen-data options:
-  --rows <n>            training rows (default 200000; val and test get 10% each)
+  --table <t>           ali-ccp (default): ali_ccp_{train,val,test}.csv, ids already encoded;
+                        census-raw: one census_raw.csv shaped like the census-income table, with raw
+                        text categories, missing values ('?') and labels income_50k, never_married
+  --rows <n>            rows (ali-ccp: training rows, val and test get 10% each; default 200000)
   --out <dir>           output folder (default ./data/generated)
   --seed <n>            seed (default 2022)
 `;
@@ -140,6 +174,7 @@ export function cliHelp(methods: readonly BalanceMethod[] = BALANCE_METHODS, mod
   return [
     `webmtl — multi-task learning for recommendation\n\n${USAGE}`,
     trainOptionsHelp(methods, models),
+    SCHEMA_OPTIONS_HELP,
     GEN_DATA_OPTIONS_HELP,
     EXPERIMENT_OPTIONS_HELP,
     WALKTHROUGH_OPTIONS_HELP,
@@ -157,13 +192,16 @@ export function commandHelp(
   switch (command) {
     case 'train':
       return [
-        'webmtl train [options]: train a model on Ali-CCP-schema data and print per-task test metrics\n',
+        'webmtl train [options]: train a model on your own table (--data with --schema or --label) or on Ali-CCP-schema data, and print per-task test metrics\n',
         trainOptionsHelp(methods, models),
         modelsHelp(models),
         methodsHelp(methods),
       ].join('\n');
+    case 'schema':
+      return `webmtl schema <file|folder|glob> [options]: propose each column's role (label, sparse category,
+dense number, sequence, ignore) from a sample of rows, as an editable JSON schema for webmtl train --schema\n\n${SCHEMA_OPTIONS_HELP}`;
     case 'gen-data':
-      return `webmtl gen-data [options]: write a synthetic Ali-CCP-schema set as ali_ccp_{train,val,test}.csv\n\n${GEN_DATA_OPTIONS_HELP}`;
+      return `webmtl gen-data [options]: write a synthetic Ali-CCP-schema set as ali_ccp_{train,val,test}.csv, or a census-shaped table of raw text (--table census-raw)\n\n${GEN_DATA_OPTIONS_HELP}`;
     case 'experiment':
       return `webmtl experiment mmoe-synthetic [options]: the MMoE paper's synthetic experiment (Shared-Bottom, OMoE
 and MMoE at task correlations 1, 0.9, 0.5; a table and the paper's claims checked)\n\n${EXPERIMENT_OPTIONS_HELP}`;
@@ -208,7 +246,7 @@ type FlagSpec = Record<string, { type: 'string' | 'boolean'; default?: string | 
  * parseArgs, with the command line's mistakes as UsageErrors that name the command: an unknown flag
  * (with the nearest known one), a flag without its value, a stray argument.
  */
-function parseFlags<O extends FlagSpec>(command: string, argv: string[], options: O) {
+function parseFlags<O extends FlagSpec>(command: string, argv: string[], options: O, allowPositionals = false) {
   const { tokens } = parseArgs({ args: argv, options, strict: false, allowPositionals: true, tokens: true });
   const known = Object.keys(options).map((k) => `--${k}`);
   const unknown = tokens.flatMap((t) => (t.kind === 'option' && !(t.name in options) ? [t.rawName] : []));
@@ -217,7 +255,7 @@ function parseFlags<O extends FlagSpec>(command: string, argv: string[], options
     throw new UsageError(`unknown option${unknown.length > 1 ? 's' : ''} ${list}; run webmtl ${command} --help for its options`, command);
   }
   try {
-    return parseArgs({ args: argv, options, strict: true, allowPositionals: false });
+    return parseArgs({ args: argv, options, strict: true, allowPositionals });
   } catch (e) {
     throw new UsageError(`${(e as Error).message.replace(/\.$/, '')}; run webmtl ${command} --help for its options`, command);
   }
@@ -231,12 +269,35 @@ function oneOf(v: string, allowed: readonly string[], name: string): string {
   return k;
 }
 
+/** How to train on a table that is not Ali-CCP's: the two commands. */
+const OWN_TABLE_HINT = (path: string) =>
+  `for your own table, propose a schema and train with it: webmtl schema ${path} --label <label columns> --out schema.json, ` +
+  `check the roles in schema.json, then webmtl train --data ${path} --schema schema.json (or inline: --label <labels> [--sparse …] [--dense …])`;
+
 async function loadData(path: string): Promise<SplitDatasets> {
   const info = await stat(path).catch(() => {
-    throw new Error(`--data ${path}: no such file or folder`);
+    throw new Error(`--data ${path}: no such file or folder (a glob or a folder of shards needs --schema or --label)`);
   });
-  if (info.isDirectory()) return loadAliCcp(path);
   const { labelColumns, sparseColumns, denseColumns } = aliCcpSchema;
+  if (info.isDirectory()) {
+    const { readdir } = await import('node:fs/promises');
+    if (!(await readdir(path)).some((f) => /^ali_ccp_train.*\.csv$/.test(f)))
+      throw new UsageError(
+        `--data ${path}: no ali_ccp_train*.csv there, and no --schema or --label was given; ${OWN_TABLE_HINT(path)}`,
+        'train',
+      );
+    return loadAliCcp(path);
+  }
+  const header = path.toLowerCase().endsWith('.csv') ? await csvHeaderOfFile(path) : [];
+  const missing = [...labelColumns, ...sparseColumns, ...denseColumns].filter((c) => !header.includes(c));
+  if (missing.length)
+    throw new UsageError(
+      `--data ${path} does not have the Ali-CCP columns (missing ${missing
+        .slice(0, 4)
+        .map((c) => JSON.stringify(c))
+        .join(', ')}${missing.length > 4 ? ', …' : ''}) and no --schema or --label was given; ${OWN_TABLE_HINT(path)}`,
+      'train',
+    );
   const columns = Object.fromEntries([
     ...labelColumns.map((c) => [c, 'dense' as const]),
     ...sparseColumns.map((c) => [c, 'sparse' as const]),
@@ -269,6 +330,16 @@ function formatReport(report: Record<string, TaskReport>): string {
 const TRAIN_FLAGS = {
   model: { type: 'string', default: 'mmoe' },
   data: { type: 'string' },
+  val: { type: 'string' },
+  test: { type: 'string' },
+  schema: { type: 'string' },
+  label: { type: 'string' },
+  sparse: { type: 'string' },
+  dense: { type: 'string' },
+  sequence: { type: 'string' },
+  engine: { type: 'string', default: 'auto' },
+  storage: { type: 'string', default: 'auto' },
+  'cache-dir': { type: 'string' },
   rows: { type: 'string' },
   epochs: { type: 'string' },
   'batch-size': { type: 'string' },
@@ -282,6 +353,18 @@ const TRAIN_FLAGS = {
   quiet: { type: 'boolean', default: false },
   report: { type: 'string' },
 } as const satisfies FlagSpec;
+
+/** What a training run reads: batch sources for the three splits and the schema the model is built for. */
+interface TrainingData {
+  loaders: Record<'train' | 'val' | 'test', BatchSource<HostBatch>>;
+  schema: Schema;
+  /** The data's line in the report's facts. */
+  fact: string;
+  /** Extra lines printed after the test metrics (the generator's oracle AUCs). */
+  after?: string;
+  /** The shipped Ali-CCP sample is evaluated too when the vocabularies fit (Ali-CCP-schema data only). */
+  aliCcpVocab?: Record<string, number>;
+}
 
 async function train(argv: string[]): Promise<void> {
   const { values: a } = parseFlags('train', argv, TRAIN_FLAGS);
@@ -297,29 +380,37 @@ async function train(argv: string[]): Promise<void> {
   const modelName = oneOf(a.model, MODEL_NAMES, 'model');
   const device = oneOf(a.device, DEVICES, 'device');
   const balance = oneOf(a.balance, STRATEGY_METHODS, 'balance');
+  const engine = oneOf(a.engine, ENGINES, 'engine') as (typeof ENGINES)[number];
+  const storage = oneOf(a.storage, STORAGES, 'storage') as (typeof STORAGES)[number];
+  const table = a.schema !== undefined || a.label !== undefined;
+  if (a.schema !== undefined && a.label !== undefined)
+    throw new UsageError(
+      'give either --schema <file> or --label (with --sparse/--dense), not both: the schema file already names the labels',
+      'train',
+    );
+  if (!table) {
+    const tableOnly = (['val', 'test', 'sparse', 'dense', 'sequence', 'cache-dir'] as const).filter((f) => a[f] !== undefined);
+    if (tableOnly.length)
+      throw new UsageError(
+        `${tableOnly.map((f) => `--${f}`).join(', ')} ${tableOnly.length > 1 ? 'need' : 'needs'} --schema or --label (your own table)`,
+        'train',
+      );
+  }
+  if (table && a.data === undefined)
+    throw new UsageError('--schema and --label describe your own table: give it with --data <file|folder|glob>', 'train');
+  if (a.schema !== undefined && !(await stat(a.schema).catch(() => null))?.isFile())
+    throw new UsageError(`--schema ${a.schema}: no such file (write one with: webmtl schema <data files> --out ${a.schema})`, 'train');
   seed(runSeed);
 
-  let data: SplitDatasets;
-  let oracle: string | null = null;
-  if (a.data) {
-    data = await loadData(a.data);
-    console.log(`data: ${a.data} (train ${data.train.length}, val ${data.val.length}, test ${data.test.length} rows)`);
-  } else {
-    const gen = generateAliCcpSplits({ train: rows, val: Math.round(rows / 10), test: Math.round(rows / 10), seed: runSeed });
-    data = gen;
-    const o = gen.oracle.test;
-    oracle = `  oracle (true probabilities): click auc ${o.clickAuc.toFixed(4)}, purchase auc ${o.purchaseAuc.toFixed(4)}, cvr on clicked ${o.cvrAucOnClicked.toFixed(4)}`;
-    console.log(
-      `data: synthetic Ali-CCP schema (train ${data.train.length}, val ${data.val.length}, test ${data.test.length} rows; click rate ${o.clickRate.toFixed(3)}, purchase rate ${o.purchaseRate.toFixed(3)})`,
-    );
-  }
-  const schema = { ...data, itemColumns: aliCcpSchema.itemColumns };
-  const model = createModel(modelName, schema);
+  let data: TrainingData;
+  if (table) data = await ownTable(a, { batchSize, seed: runSeed, engine, storage });
+  else if (a.data) data = await aliCcpFiles(a.data, batchSize, runSeed);
+  else data = syntheticAliCcp(rows, batchSize, runSeed);
+  const model = createModel(modelName, data.schema);
   console.log(`model: ${model.constructor.name}, ${model.numParameters().toLocaleString('en-US')} parameters`);
 
-  const trainDl = new DataLoader(data.train, { batchSize, shuffle: true, seed: runSeed });
-  const valDl = new DataLoader(data.val, { batchSize: Math.max(batchSize, 4096) });
-  const testDl = new DataLoader(data.test, { batchSize: Math.max(batchSize, 4096) });
+  const { train: trainDl, val: valDl, test: testDl } = data.loaders;
+  const hasVal = valDl.numRows > 0;
   const nEpoch = epochs;
   const opts: MTLTrainerOptions = {
     nEpoch,
@@ -333,22 +424,26 @@ async function train(argv: string[]): Promise<void> {
     // About 24 inspector reports over the run: enough points for the report's charts, little extra time.
     inspectEvery: a.report ? Math.max(1, Math.round((nEpoch * trainDl.length) / 24)) : undefined,
   };
+  if (patience !== undefined && !hasVal)
+    throw new UsageError('--patience needs validation rows; give --val, or leave --patience out', 'train');
   const trainer = new MTLTrainer(model, opts);
-  const history = await trainer.fit(trainDl, valDl);
-  const testMetrics = await trainer.evaluate(testDl);
-  console.log(`test metrics (${model.backend?.name} backend):`);
-  console.log(formatReport(testMetrics));
-  if (oracle) console.log(oracle);
+  const history = await trainer.fit(trainDl, hasVal ? valDl : undefined);
+  const testMetrics = testDl.numRows > 0 ? await trainer.evaluate(testDl) : null;
+  if (testMetrics) {
+    console.log(`test metrics (${model.backend?.name} backend):`);
+    console.log(formatReport(testMetrics));
+  } else console.log('no test rows: give --test <files> for test metrics');
+  if (data.after) console.log(data.after);
   if (a.report) {
     const html = renderReport({
       history,
       modelName: model.constructor.name,
       strategyName: balance,
       stepsPerEpoch: trainDl.length,
-      testMetrics,
+      testMetrics: testMetrics ?? {},
       facts: [
         ['parameters', model.numParameters().toLocaleString('en-US')],
-        ['data', a.data ?? `synthetic Ali-CCP schema, ${data.train.length.toLocaleString('en-US')} training rows`],
+        ['data', data.fact],
         ['optimizer', `Adam, lr ${opts.optimizerParams!.lr}, batch ${batchSize}, seed ${runSeed}`],
         ['device', model.backend?.name ?? 'cpu'],
       ],
@@ -357,9 +452,9 @@ async function train(argv: string[]): Promise<void> {
     console.log(`report: ${a.report}`);
   }
 
-  if (!a.data) {
+  if (data.aliCcpVocab) {
     const sample = await loadAliCcp();
-    const fits = sample.sparseColumns.every((c) => sample.vocabSizes[c] <= (data.vocabSizes[c] ?? 0));
+    const fits = sample.sparseColumns.every((c) => sample.vocabSizes[c] <= (data.aliCcpVocab![c] ?? 0));
     if (fits) {
       console.log('the shipped Ali-CCP sample (50 test rows: too few for AUC to mean much):');
       console.log(formatReport(await trainer.evaluate(new DataLoader(sample.test, { batchSize: 64 }))));
@@ -367,11 +462,187 @@ async function train(argv: string[]): Promise<void> {
   }
 }
 
+const ENGINES = ['auto', 'duckdb', 'light'] as const;
+const STORAGES = ['auto', 'memory', 'disk'] as const;
+
+function splitLoaders(data: SplitDatasets, batchSize: number, runSeed: number): TrainingData['loaders'] {
+  return {
+    train: new DataLoader(data.train, { batchSize, shuffle: true, seed: runSeed }),
+    val: new DataLoader(data.val, { batchSize: Math.max(batchSize, 4096) }),
+    test: new DataLoader(data.test, { batchSize: Math.max(batchSize, 4096) }),
+  };
+}
+
+/** The default data: a synthetic Ali-CCP-schema set generated in memory. */
+function syntheticAliCcp(rows: number, batchSize: number, runSeed: number): TrainingData {
+  const data = generateAliCcpSplits({ train: rows, val: Math.round(rows / 10), test: Math.round(rows / 10), seed: runSeed });
+  const o = data.oracle.test;
+  console.log(
+    `data: synthetic Ali-CCP schema (train ${data.train.length}, val ${data.val.length}, test ${data.test.length} rows; click rate ${o.clickRate.toFixed(3)}, purchase rate ${o.purchaseRate.toFixed(3)})`,
+  );
+  return {
+    loaders: splitLoaders(data, batchSize, runSeed),
+    schema: { ...data, itemColumns: aliCcpSchema.itemColumns },
+    fact: `synthetic Ali-CCP schema, ${data.train.length.toLocaleString('en-US')} training rows`,
+    after: `  oracle (true probabilities): click auc ${o.clickAuc.toFixed(4)}, purchase auc ${o.purchaseAuc.toFixed(4)}, cvr on clicked ${o.cvrAucOnClicked.toFixed(4)}`,
+    aliCcpVocab: data.vocabSizes,
+  };
+}
+
+/** `--data` without a schema: Ali-CCP-schema files (a folder of ali_ccp_*.csv, or one CSV with its columns). */
+async function aliCcpFiles(path: string, batchSize: number, runSeed: number): Promise<TrainingData> {
+  const data = await loadData(path);
+  console.log(`data: ${path} (train ${data.train.length}, val ${data.val.length}, test ${data.test.length} rows)`);
+  return {
+    loaders: splitLoaders(data, batchSize, runSeed),
+    schema: { ...data, itemColumns: aliCcpSchema.itemColumns },
+    fact: path,
+    aliCcpVocab: data.vocabSizes,
+  };
+}
+
+/** `--data` with `--schema` or `--label`: the user's own table, read, preprocessed and (when large) cached on disk. */
+async function ownTable(
+  a: {
+    data?: string;
+    val?: string;
+    test?: string;
+    schema?: string;
+    label?: string;
+    sparse?: string;
+    dense?: string;
+    sequence?: string;
+    'cache-dir'?: string;
+    quiet?: boolean;
+  },
+  o: { batchSize: number; seed: number; engine: (typeof ENGINES)[number]; storage: (typeof STORAGES)[number] },
+): Promise<TrainingData> {
+  const data = a.data!;
+  let schema: TableSchema;
+  if (a.schema !== undefined) {
+    const text = await readFile(a.schema, 'utf8');
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch (e) {
+      throw new UsageError(`--schema ${a.schema} is not JSON: ${(e as Error).message}`, 'train');
+    }
+    schema = parseSchema(json, a.schema);
+  } else {
+    const { columns } = await describeTable(data, { engine: o.engine });
+    schema = schemaFromLists(columns, {
+      label: list(a.label, 'label')!,
+      sparse: list(a.sparse, 'sparse'),
+      dense: list(a.dense, 'dense'),
+      sequence: list(a.sequence, 'sequence'),
+    });
+  }
+  const progress = a.quiet ? null : await IngestProgressBar.create();
+  const table = await prepareTable(data, {
+    schema,
+    val: a.val,
+    test: a.test,
+    engine: o.engine,
+    storage: o.storage,
+    cacheDir: a['cache-dir'],
+    seed: o.seed,
+    onProgress: progress ? (p) => progress.update(p) : undefined,
+  }).finally(() => progress?.stop());
+  const ms = table.modelSchema;
+  const held = a.val === undefined && a.test === undefined ? ' (val and test: 10% each held out of --data)' : '';
+  console.log(
+    `data: ${data} (train ${table.rows('train')}, val ${table.rows('val')}, test ${table.rows('test')} rows${held}; ` +
+      `${ms.labelColumns.length} labels, ${ms.sparseColumns.length} sparse, ${ms.denseColumns.length} dense, ${ms.sequenceColumns.length} sequence columns; ` +
+      `${table.storage === 'disk' ? `streamed from the on-disk cache${table.fromCache ? ' (reused)' : ''}` : 'in memory'})`,
+  );
+  return {
+    loaders: table.loaders({ batchSize: o.batchSize, seed: o.seed }),
+    schema: ms,
+    fact: `${data}, ${table.rows('train').toLocaleString('en-US')} training rows`,
+  };
+}
+
+const SCHEMA_FLAGS = {
+  label: { type: 'string' },
+  ignore: { type: 'string' },
+  'sample-rows': { type: 'string' },
+  engine: { type: 'string', default: 'auto' },
+  out: { type: 'string' },
+} as const satisfies FlagSpec;
+
+async function schemaCommand(argv: string[]): Promise<void> {
+  const { values: a, positionals } = parseFlags('schema', argv, SCHEMA_FLAGS, true);
+  if (positionals.length === 0)
+    throw new UsageError('give the table: webmtl schema <file|folder|glob> [--label …] [--out schema.json]', 'schema');
+  await checkOutputFolder(a.out, 'out');
+  const sampleRows = num(a['sample-rows'], 10_000, 'sample-rows', { integer: true, min: 1 });
+  const engine = oneOf(a.engine, ENGINES, 'engine') as (typeof ENGINES)[number];
+  const { schema, sample, files } = await proposeTableSchema(positionals.length === 1 ? positionals[0] : positionals, {
+    labels: list(a.label, 'label'),
+    ignore: list(a.ignore, 'ignore'),
+    sampleRows,
+    engine,
+  });
+  const summary = `${describeSchema(schema, sample)}\n(${files.length} file${files.length > 1 ? 's' : ''}; roles proposed from the first ${sample.rows} rows: check them, edit the JSON, then train with --schema)`;
+  if (a.out) {
+    await writeTextFile(a.out, schemaToJSON(schema));
+    console.log(summary);
+    console.log(`schema: ${a.out}`);
+  } else {
+    process.stderr.write(`${summary}\n`);
+    process.stdout.write(schemaToJSON(schema));
+  }
+}
+
+/** One line per column: role, stored type, and what the sample shows (distinct values, range, rate). */
+function describeSchema(schema: TableSchema, sample: RawBlock): string {
+  const width = Math.min(40, Math.max(...schema.columns.map((c) => c.name.length)));
+  return schema.columns
+    .map((c) => {
+      const col = sample.columns[c.name];
+      let seen = '';
+      if (col) {
+        const values = col.type === 'string' ? col.values : Array.from(col.values as ArrayLike<number>);
+        const present = values.filter(
+          (v, i) => v !== null && !(typeof v === 'number' && Number.isNaN(v)) && !(col.type === 'int' && col.missing?.[i]),
+        );
+        const distinct = new Set(present).size;
+        const missing = values.length - present.length;
+        if (c.role === 'dense' && present.length) {
+          const nums = present as number[];
+          seen = `${Math.min(...nums)} … ${Math.max(...nums)}`;
+        } else seen = `${distinct.toLocaleString('en-US')} distinct`;
+        if (c.role === 'label' && present.length)
+          seen += `, mean ${((present as number[]).reduce((x, y) => x + Number(y), 0) / present.length).toFixed(3)}`;
+        if (missing) seen += `, ${missing} missing`;
+      }
+      return `  ${c.name.slice(0, width).padEnd(width)}  ${c.role.padEnd(8)}  ${c.type.padEnd(6)}  ${seen}`;
+    })
+    .join('\n');
+}
+
 async function genData(argv: string[]): Promise<void> {
-  const { values: a } = parseFlags('gen-data', argv, { rows: { type: 'string' }, out: { type: 'string' }, seed: { type: 'string' } });
+  const { values: a } = parseFlags('gen-data', argv, {
+    table: { type: 'string', default: 'ali-ccp' },
+    rows: { type: 'string' },
+    out: { type: 'string' },
+    seed: { type: 'string' },
+  });
+  const table = oneOf(a.table, ['aliccp', 'censusraw'], 'table');
   const rows = num(a.rows, 200_000, 'rows', { integer: true, min: 20 });
   const genSeed = num(a.seed, 2022, 'seed', { integer: true });
   const out = a.out ?? 'data/generated';
+  if (table === 'censusraw') {
+    await makeDirectory(out);
+    const file = `${out}/census_raw.csv`;
+    const written = await writeRawTableCsv(file, { rows, seed: genSeed });
+    console.log(
+      `wrote ${file} (${written.rows} rows, ${(written.bytes / 2 ** 20).toFixed(1)} MiB: 32 text columns, 7 numbers, labels income_50k and never_married)`,
+    );
+    console.log(`describe it: webmtl schema ${file} --label income_50k,never_married --out schema.json`);
+    console.log(`then train:  webmtl train --data ${file} --schema schema.json`);
+    return;
+  }
   const gen = generateAliCcpSplits({ train: rows, val: Math.round(rows / 10), test: Math.round(rows / 10), seed: genSeed });
   await makeDirectory(out);
   for (const split of ['train', 'val', 'test'] as const) await writeAliCcpCsv(gen[split], `${out}/ali_ccp_${split}.csv`);
@@ -596,6 +867,7 @@ async function main(args: string[]): Promise<number> {
     return 0;
   }
   if (command === 'train') await train(rest);
+  else if (command === 'schema') await schemaCommand(rest);
   else if (command === 'gen-data') await genData(rest);
   else if (command === 'experiment') await experiment(rest);
   else await walkthrough(rest);

@@ -16,6 +16,7 @@ function webmtl(...args: string[]): { status: number | null; stdout: string; std
 /** The section headers of every command's options in the full help. */
 const SECTIONS = {
   train: 'train options:',
+  schema: 'schema options:',
   'gen-data': 'gen-data options:',
   experiment: 'experiment mmoe-synthetic options:',
   walkthrough: 'walkthrough options:',
@@ -38,7 +39,7 @@ describe('help', () => {
     expect(r.status).toBe(2);
     expect(r.stdout).toBe('');
     expect(r.stderr).toContain('Usage:');
-    for (const command of ['train', 'gen-data', 'experiment mmoe-synthetic', 'walkthrough'])
+    for (const command of ['train', 'schema', 'gen-data', 'experiment mmoe-synthetic', 'walkthrough'])
       expect(r.stderr).toContain(`webmtl ${command}`);
     expect(r.stderr).toContain('webmtl <command> --help');
   });

@@ -2,6 +2,8 @@
 // only in Node), plain lines when output is not a terminal, nothing in a browser. Programs and pages
 // use the trainer's onProgress / onEpochEnd callbacks instead.
 
+import type { IngestProgress } from '../data/ingest.js';
+
 export interface ProgressEvent {
   epoch: number;
   nEpoch: number;
@@ -72,5 +74,57 @@ export class ProgressPrinter {
   endEpoch(line: string): void {
     this.bar?.stop();
     if (this.mode !== 'none') console.log(line);
+  }
+}
+
+/**
+ * Reading and encoding a table (prepareTable's onProgress): a bar with rows/s and time left on a
+ * terminal, a line every 10 s otherwise.
+ */
+export class IngestProgressBar {
+  private bar: Bar | null = null;
+  private phase = '';
+  private lastLine = 0;
+  private constructor(private readonly mode: 'bar' | 'lines') {}
+
+  static async create(): Promise<IngestProgressBar> {
+    if (!(isNode && process.stdout.isTTY)) return new IngestProgressBar('lines');
+    try {
+      const { default: cliProgress } = await import('cli-progress');
+      const p = new IngestProgressBar('bar');
+      p.bar = new cliProgress.SingleBar(
+        { format: '{phase} |{bar}| {percentage}%  {rows} rows  {speed} rows/s  {eta_left} left', hideCursor: true, clearOnComplete: true },
+        cliProgress.Presets.shades_classic,
+      );
+      return p;
+    } catch {
+      return new IngestProgressBar('lines');
+    }
+  }
+
+  update(p: IngestProgress): void {
+    const speed = p.seconds > 0 ? Math.round(p.rows / p.seconds) : 0;
+    const left = p.bytesDone > 0 ? (p.seconds * (p.bytesTotal - p.bytesDone)) / p.bytesDone : NaN;
+    const payload = {
+      phase: p.phase === 'fit' ? 'fitting' : 'encoding',
+      rows: p.rows.toLocaleString('en-US'),
+      speed: speed.toLocaleString('en-US'),
+      eta_left: Number.isFinite(left) ? `${Math.round(left)} s` : '-',
+    };
+    const total = Math.max(1, p.bytesTotal);
+    if (this.bar) {
+      if (this.phase === '') this.bar.start(total, 0, payload);
+      this.bar.update(Math.min(p.bytesDone, total), payload);
+    } else if (this.mode === 'lines' && (Date.now() - this.lastLine > 10_000 || this.phase !== payload.phase)) {
+      this.lastLine = Date.now();
+      console.log(
+        `${payload.phase} ${Math.round((100 * p.bytesDone) / total)}%  ${payload.rows} rows  ${payload.speed} rows/s  ${payload.eta_left} left`,
+      );
+    }
+    this.phase = payload.phase;
+  }
+
+  stop(): void {
+    this.bar?.stop();
   }
 }
