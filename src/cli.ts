@@ -549,11 +549,12 @@ async function ownTable(
     onProgress: progress ? (p) => progress.update(p) : undefined,
   }).finally(() => progress?.stop());
   const ms = table.modelSchema;
-  const held = a.val === undefined && a.test === undefined ? ' (val and test: 10% each held out of --data)' : '';
+  const held = a.val === undefined && a.test === undefined ? ', 10% each held out of --data' : '';
+  const n = (split: 'train' | 'val' | 'test') => table.rows(split).toLocaleString('en-US');
   console.log(
-    `data: ${data} (train ${table.rows('train')}, val ${table.rows('val')}, test ${table.rows('test')} rows${held}; ` +
+    `data: ${data}: train ${n('train')}, val ${n('val')}, test ${n('test')} rows${held}; ` +
       `${ms.labelColumns.length} labels, ${ms.sparseColumns.length} sparse, ${ms.denseColumns.length} dense, ${ms.sequenceColumns.length} sequence columns; ` +
-      `${table.storage === 'disk' ? `streamed from the on-disk cache${table.fromCache ? ' (reused)' : ''}` : 'in memory'})`,
+      `${table.storage === 'disk' ? `streamed from the on-disk cache${table.fromCache ? ' (reused)' : ''}` : 'in memory'}`,
   );
   return {
     loaders: table.loaders({ batchSize: o.batchSize, seed: o.seed }),

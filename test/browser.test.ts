@@ -1,14 +1,18 @@
 // End to end in a browser: the example page (examples/browser) trains MMoE with the browser bundle on
 // WebGPU in headless Chromium (SwiftShader without a GPU), and its per-step losses, validation metrics
 // and gate weights must match the same run on the CPU backend in Node: same generated data, same seed,
-// same loaders and trainer settings (both run examples/browser/experiment.js).
-import { mkdtempSync, statSync } from 'node:fs';
+// same loaders and trainer settings (both run examples/browser/experiment.js). And "your own table" in
+// a page: the bundle's prepareTable reads CSV text and Parquet bytes given in memory (no file system)
+// into the same splits and vocabularies as in Node.
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend, loadData, parseOptions, runExperiment } from '../examples/browser/experiment.js';
 import { examplePath, startServer } from '../examples/browser/server.mjs';
+import { type PreparedTable, prepareTable, proposeTableSchema } from '../src/data/ingest.js';
+import { generateRawTable, rawTableCsvText } from '../src/data/synthetic-raw.js';
 import * as wm from '../src/index.js';
 import { browserMissing, ensureBundle, launchChromium } from './helpers/browser.js';
 import { webgpuRequired } from './helpers/webgpu.js';
@@ -33,6 +37,36 @@ interface PageResult {
 }
 
 const relErr = (a: number, b: number) => Math.abs(a - b) / Math.max(Math.abs(b), 1e-6);
+
+/** What the page sends back of a PreparedTable: rows, vocabularies and every split's cells as plain arrays. */
+interface TableSummary {
+  storage: string;
+  rows: Record<string, number>;
+  vocabSizes: Record<string, number>;
+  sparseColumns: string[];
+  denseColumns: string[];
+  splits: Record<string, { labels: number[]; columns: Record<string, number[]> }>;
+}
+
+function summarize(t: PreparedTable): TableSummary {
+  const splits: TableSummary['splits'] = {};
+  for (const s of ['train', 'val', 'test'] as const) {
+    const d = t.splits[s] as wm.ColumnarDataset;
+    splits[s] = {
+      labels: Array.from(d.labels),
+      columns: Object.fromEntries(Object.entries(d.columns).map(([k, v]) => [k, Array.from(v as Int32Array | Float32Array)])),
+    };
+  }
+  const ms = t.modelSchema;
+  return {
+    storage: t.storage,
+    rows: { train: t.rows('train'), val: t.rows('val'), test: t.rows('test') },
+    vocabSizes: ms.vocabSizes,
+    sparseColumns: ms.sparseColumns,
+    denseColumns: ms.denseColumns,
+    splits,
+  };
+}
 
 describe.skipIf(missing)('browser example (headless Chromium)', () => {
   let server: Awaited<ReturnType<typeof startServer>>;
@@ -183,4 +217,114 @@ describe.skipIf(missing)('browser example (headless Chromium)', () => {
       got.losses[task].forEach((v, i) => expect(relErr(v, want.losses[task][i]), `${task} loss at step ${i + 1}`).toBeLessThan(1e-4));
     }
   }, 120_000);
+  it('prepareTable in the page: CSV text and Parquet bytes in memory give the splits and vocabularies Node gives', async () => {
+    // A census-shaped table of raw text (32 text columns, 7 numbers, 2 labels), and its Parquet twin.
+    const table = generateRawTable({ rows: 1200, seed: 4, missingRate: 0.03 });
+    const text = rawTableCsvText(table);
+    const tmp = mkdtempSync(join(tmpdir(), 'webmtl-browser-table-'));
+    let parquetBytes: Uint8Array;
+    try {
+      const { DuckDBInstance } = await import('@duckdb/node-api');
+      const db = await DuckDBInstance.create(':memory:');
+      const con = await db.connect();
+      const csvPath = join(tmp, 'census.csv');
+      const { writeFileSync } = await import('node:fs');
+      writeFileSync(csvPath, text);
+      await con.run(`COPY (SELECT * FROM read_csv('${csvPath}', header = true)) TO '${join(tmp, 'census.parquet')}' (FORMAT parquet)`);
+      con.closeSync();
+      db.closeSync();
+      parquetBytes = new Uint8Array(readFileSync(join(tmp, 'census.parquet')));
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
+    const { schema } = await proposeTableSchema({ name: 'census.csv', text }, { labels: ['income_50k', 'never_married'] });
+    const want = summarize(await prepareTable({ name: 'census.csv', text }, { schema }));
+    const wantParquet = summarize(await prepareTable({ name: 'census.parquet', bytes: parquetBytes }, { schema }));
+    expect(want.rows.train + want.rows.val + want.rows.test).toBe(1200);
+    expect(want.sparseColumns).toHaveLength(32);
+    expect(want.denseColumns).toHaveLength(7);
+
+    const problems: string[] = [];
+    const page = await browser.newPage();
+    const pageUrl = `${server.url}/__own-table.html`;
+    await page.route('**/*', (route) => {
+      const url = route.request().url();
+      if (url === pageUrl) return route.fulfill({ contentType: 'text/html', body: '<!doctype html><title>own table</title>' });
+      if (url === `${server.url}/dist/browser/webmtl.js`) return route.continue();
+      problems.push(`unexpected request: ${url}`);
+      return route.abort();
+    });
+    page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+    page.on('console', (m) => {
+      if (m.type() === 'error') problems.push(`console error: ${m.text()}`);
+    });
+    await page.goto(pageUrl);
+    // The bundle as a page loads it (a module script; the test's own code is transformed for Node).
+    await page.addScriptTag({ type: 'module', content: "import * as wm from '/dist/browser/webmtl.js'; window.__wm = wm;" });
+    await page.waitForFunction(() => (window as { __wm?: unknown }).__wm !== undefined, null, { timeout: 30_000 });
+    const parquetBase64 = Buffer.from(parquetBytes).toString('base64');
+    const got = await page.evaluate(
+      async ({ text, parquetBase64, schema }) => {
+        const lib = (window as unknown as { __wm: typeof wm }).__wm;
+        const summarize = (t: PreparedTable) => {
+          const splits: Record<string, { labels: number[]; columns: Record<string, number[]> }> = {};
+          for (const s of ['train', 'val', 'test'] as const) {
+            const d = t.splits[s] as { labels: Float32Array; columns: Record<string, Int32Array | Float32Array> };
+            splits[s] = {
+              labels: Array.from(d.labels),
+              columns: Object.fromEntries(Object.entries(d.columns).map(([k, v]) => [k, Array.from(v)])),
+            };
+          }
+          const ms = t.modelSchema;
+          return {
+            storage: t.storage,
+            rows: { train: t.rows('train'), val: t.rows('val'), test: t.rows('test') },
+            vocabSizes: ms.vocabSizes,
+            sparseColumns: ms.sparseColumns,
+            denseColumns: ms.denseColumns,
+            splits,
+          };
+        };
+        const fromText = summarize(await lib.prepareTable({ name: 'census.csv', text }, { schema }));
+        const bytes = Uint8Array.from(atob(parquetBase64), (c) => c.charCodeAt(0));
+        const fromBytes = summarize(await lib.prepareTable({ name: 'census.parquet', bytes: bytes.buffer }, { schema }));
+        // Shards of text, a val split in memory, a proposed schema.
+        const lines = text.split('\n');
+        const half = `${lines.slice(0, 601).join('\n')}\n`;
+        const rest = `${[lines[0], ...lines.slice(601)].join('\n')}`;
+        const shards = await lib.prepareTable(
+          [
+            { name: 'part-0.csv', text: half },
+            { name: 'part-1.csv', text: rest },
+          ],
+          { schema, holdout: [0, 0] },
+        );
+        const proposed = await lib.proposeTableSchema({ name: 'census.csv', text }, { labels: ['income_50k', 'never_married'] });
+        const errors: string[] = [];
+        for (const run of [
+          () => lib.prepareTable({ name: 'census.csv', text }, { schema, storage: 'disk' }),
+          () => lib.prepareTable({ name: 'census.csv', text }, { schema, engine: 'duckdb' }),
+          () => lib.prepareTable({ name: 'bad.csv', text: `${lines[0]}\n${lines[1]}\n1,2\n` }, { schema }),
+        ])
+          await run().then(
+            () => errors.push('no error'),
+            (e: Error) => errors.push(`${e.name}: ${e.message}`),
+          );
+        return { fromText, fromBytes, shardRows: shards.rows('train'), proposedColumns: proposed.schema.columns.length, errors };
+      },
+      { text, parquetBase64, schema },
+    );
+    await page.close();
+    expect(problems).toEqual([]);
+    expect(got.fromText).toEqual(want);
+    expect(got.fromBytes).toEqual(wantParquet);
+    // The Parquet twin holds the same table: the same vocabularies and encoded cells.
+    expect(got.fromBytes.vocabSizes).toEqual(got.fromText.vocabSizes);
+    expect(got.fromBytes.splits.train.columns.education).toEqual(got.fromText.splits.train.columns.education);
+    expect(got.shardRows).toBe(1200);
+    expect(got.proposedColumns).toBe(schema.columns.length);
+    expect(got.errors[0]).toMatch(/^DataError: prepareTable: "census\.csv" is in memory .*Fix: use storage 'memory'/);
+    expect(got.errors[1]).toMatch(/^DataError: The DuckDB engine reads files only.*Fix: use engine 'light'/);
+    expect(got.errors[2]).toMatch(/^DataError: bad\.csv line 3 has 2 field\(s\), but the header has 41\. Fix:/);
+  }, 60_000);
 });

@@ -102,7 +102,7 @@ describe('webmtl gen-data --table census-raw → schema → train', () => {
       ],
     );
     expect(inline.status, inline.stderr).toBe(0);
-    expect(inline.stdout).toMatch(/2 labels, 3 sparse, 2 dense, 0 sequence columns; streamed from the on-disk cache\)/);
+    expect(inline.stdout).toMatch(/2 labels, 3 sparse, 2 dense, 0 sequence columns; streamed from the on-disk cache$/m);
     expect(auc(inline.stdout, 'income_50k')).toBeGreaterThan(0.75);
     expect(auc(inline.stdout, 'never_married')).toBeGreaterThan(0.9);
   }, 300_000);

@@ -89,7 +89,7 @@ export {
   schemaToJSON,
   type TableSchema,
 } from './schema.js';
-export { resolveSources, type SourceFile } from './sources.js';
+export { type InMemorySource, resolveSources, type SourceFile, type TableSources } from './sources.js';
 export {
   type AliCcpGeneratorOptions,
   type AliCcpOracle,

@@ -1,5 +1,6 @@
-// Your own table, ready to train on: files (CSV or Parquet: one file, a folder of shards, a glob) and a
-// schema in; the fitted preprocessing and train / validation / test batch sources out.
+// Your own table, ready to train on: files (CSV or Parquet: one file, a folder of shards, a glob) or
+// data already in memory ({ name, text } / { name, bytes }, or arrays of these) and a schema in; the
+// fitted preprocessing and train / validation / test batch sources out.
 //
 // Two ways, chosen by size:
 // - in memory (tables up to `memoryLimitBytes` of source files): one read; the training split's raw
@@ -9,7 +10,8 @@
 //   the schema and the split are unchanged), and training streams the cache in blocks with a block
 //   shuffle (BlockShuffleLoader). Memory stays bounded by the read blocks and the shuffle buffer.
 //
-// Node only (file engines, the cache); the preprocessing itself (Preprocessor) also runs in browsers.
+// Files and the cache are Node only; in-memory sources go through the light engine into memory, which
+// also runs in browsers (as does the preprocessing itself, Preprocessor).
 
 import { describeUnknown, unknownKeys } from '../options.js';
 import { mix32 } from '../rng.js';
@@ -23,7 +25,7 @@ import { type RawBlock, selectRawRows } from './raw.js';
 import { openReader, type TableReader } from './readers/index.js';
 import { headerOf, missingInShardError } from './readers/light.js';
 import { parseSchema, proposeSchema, type TableSchema } from './schema.js';
-import { resolveSources, type SourceFile } from './sources.js';
+import { isInMemory, resolveSources, type SourceFile, type TableSources } from './sources.js';
 
 export type SplitName = 'train' | 'val' | 'test';
 const SPLITS: readonly SplitName[] = ['train', 'val', 'test'];
@@ -31,8 +33,10 @@ const SPLITS: readonly SplitName[] = ['train', 'val', 'test'];
 export interface IngestProgress {
   /** 'fit': reading the training split to fit the preprocessing; 'encode': encoding every split (to memory or the cache). */
   phase: 'fit' | 'encode';
+  /** Bytes read over the whole preparation (on disk the training files are read twice), and their total. */
   bytesDone: number;
   bytesTotal: number;
+  /** Rows read in this phase, and the seconds since it began. */
   rows: number;
   seconds: number;
 }
@@ -40,10 +44,13 @@ export interface IngestProgress {
 export interface PrepareTableOptions {
   /** The table's schema (parsed and checked here): labels, sparse, dense and sequence columns. */
   schema: TableSchema | unknown;
-  /** Validation files (a file, folder or glob). Without val and test, rows are held out from `data`. */
-  val?: string | readonly string[];
-  /** Test files (a file, folder or glob). */
-  test?: string | readonly string[];
+  /**
+   * Validation sources, in the shapes `data` takes (a file, folder or glob, or in-memory text / bytes).
+   * Without val and test, rows are held out from `data`.
+   */
+  val?: TableSources;
+  /** Test sources, in the shapes `data` takes. */
+  test?: TableSources;
   /**
    * Fractions of `data`'s rows held out for validation and test when no val/test files are given
    * (default [0.1, 0.1]); each row's split is a hash of its position and `seed`, the same on every read.
@@ -51,9 +58,15 @@ export interface PrepareTableOptions {
   holdout?: readonly [number, number];
   /** Seed of the holdout split (default 2022). */
   seed?: number;
-  /** File engine: 'duckdb' (multi-threaded, optional dependency), 'light' (papaparse, hyparquet), 'auto' (DuckDB when installed). */
+  /**
+   * File engine: 'duckdb' (multi-threaded, optional dependency, files only), 'light' (papaparse, hyparquet),
+   * 'auto' (DuckDB when installed; the light engine for in-memory sources).
+   */
   engine?: 'auto' | 'duckdb' | 'light';
-  /** 'memory', 'disk' (the streamed binary cache) or 'auto' (disk when the sources exceed memoryLimitBytes). */
+  /**
+   * 'memory', 'disk' (the streamed binary cache) or 'auto' (disk when the sources exceed memoryLimitBytes).
+   * In-memory sources need 'memory' (or 'auto' within the limit): the cache is keyed by files.
+   */
   storage?: 'auto' | 'memory' | 'disk';
   /** Source bytes above which 'auto' storage goes to disk (default 512 MiB). */
   memoryLimitBytes?: number;
@@ -153,8 +166,14 @@ export class PreparedTable {
   }
 }
 
-/** Reads `data` (and val/test when given) as the schema says; see the file comment. */
-export async function prepareTable(data: string | readonly string[], options: PrepareTableOptions): Promise<PreparedTable> {
+/**
+ * Reads `data` (and val/test when given) as the schema says; see the file comment. `data` is a file,
+ * a folder of shards or a glob (or a list of these; Node), or data already in memory (anywhere,
+ * browsers included): `{ name: 'train.csv', text }`, `{ name: 'part-0.parquet', bytes }` (an
+ * ArrayBuffer or Uint8Array), or an array of these as shards, read in the given order. The name's
+ * extension gives the format (else Parquet's magic bytes, else CSV) and error messages show it.
+ */
+export async function prepareTable(data: TableSources, options: PrepareTableOptions): Promise<PreparedTable> {
   const unknown = unknownKeys(options as object, OPTION_KEYS);
   if (unknown.length) throw new DataError(`prepareTable: unknown option ${describeUnknown(unknown, OPTION_KEYS)}`);
   const schema = parseSchema(options.schema, 'the schema');
@@ -180,8 +199,15 @@ export async function prepareTable(data: string | readonly string[], options: Pr
   if (!['auto', 'memory', 'disk'].includes(storage))
     throw new DataError(`prepareTable: storage must be 'auto', 'memory' or 'disk', got '${storage}'.`);
   const onDisk = storage === 'disk' || (storage === 'auto' && bytes > (options.memoryLimitBytes ?? 512 * 2 ** 20));
+  const inMemory = all.find(isInMemory);
+  if (onDisk && inMemory)
+    throw new DataError(
+      `prepareTable: ${JSON.stringify(inMemory.path)} is in memory (text or bytes), so the table cannot go to the on-disk cache ` +
+        `(storage '${storage}'${storage === 'auto' ? `: ${bytes} bytes exceed memoryLimitBytes` : ''}). ` +
+        "Fix: use storage 'memory', or give the sources as file paths (Node) for storage 'disk'.",
+    );
 
-  const reader = await openReader(options.engine ?? 'auto');
+  const reader = await openReader(options.engine ?? 'auto', all);
   try {
     const columns = schema.columns.filter((c) => c.role !== 'ignore').map((c) => ({ name: c.name, type: c.type }));
     // Every shard's header is checked against the schema before anything is read or fitted.
@@ -256,20 +282,31 @@ class RowSplitter {
   }
 }
 
+/**
+ * Progress over the whole preparation: bytes over every read (the fitting read and the encoding read
+ * on disk), rows and seconds within the current phase (so rows/s is the phase's rate).
+ */
 class ProgressClock {
-  private readonly start = Date.now();
+  private phase: IngestProgress['phase'] | null = null;
+  private phaseStart = Date.now();
   bytesTotal = 0;
   bytesBefore = 0;
+  /** Rows of the current phase before the split being read. */
   rows = 0;
   constructor(private readonly callback?: (p: IngestProgress) => void) {}
 
   report(phase: IngestProgress['phase'], bytesDone: number, rows: number): void {
+    if (phase !== this.phase) {
+      this.phase = phase;
+      this.phaseStart = Date.now();
+      this.rows = 0;
+    }
     this.callback?.({
       phase,
       bytesDone: this.bytesBefore + bytesDone,
       bytesTotal: this.bytesTotal,
       rows: this.rows + rows,
-      seconds: (Date.now() - this.start) / 1000,
+      seconds: (Date.now() - this.phaseStart) / 1000,
     });
   }
 }
@@ -430,11 +467,11 @@ async function defaultCacheDir(firstFile: string): Promise<string> {
 
 /** The columns of a table's files (names and stored types), every shard checked against the first. */
 export async function describeTable(
-  data: string | readonly string[],
+  data: TableSources,
   options: { engine?: 'auto' | 'duckdb' | 'light' } = {},
 ): Promise<{ files: SourceFile[]; columns: { name: string; type: TableSchema['columns'][number]['type'] }[] }> {
   const files = await resolveSources(data, 'data');
-  const reader = await openReader(options.engine ?? 'auto');
+  const reader = await openReader(options.engine ?? 'auto', files);
   try {
     return { files, columns: await reader.describe(files) };
   } finally {
@@ -447,11 +484,11 @@ export async function describeTable(
  * for the rules. Write it to a file, check and edit the roles, then train with it.
  */
 export async function proposeTableSchema(
-  data: string | readonly string[],
+  data: TableSources,
   options: { labels?: readonly string[]; ignore?: readonly string[]; sampleRows?: number; engine?: 'auto' | 'duckdb' | 'light' } = {},
 ): Promise<{ schema: TableSchema; sample: RawBlock; files: SourceFile[] }> {
   const files = await resolveSources(data, 'data');
-  const reader = await openReader(options.engine ?? 'auto');
+  const reader = await openReader(options.engine ?? 'auto', files);
   try {
     const header = (await reader.describe(files)).map((c) => c.name);
     const sample = await reader.sample(files, options.sampleRows ?? 10_000);

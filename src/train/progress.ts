@@ -84,7 +84,9 @@ export class ProgressPrinter {
 export class IngestProgressBar {
   private bar: Bar | null = null;
   private phase = '';
-  private lastLine = 0;
+  private readonly started = Date.now();
+  // Lines start after 10 s: a table read in seconds prints none.
+  private lastLine = Date.now();
   private constructor(private readonly mode: 'bar' | 'lines') {}
 
   static async create(): Promise<IngestProgressBar> {
@@ -104,7 +106,9 @@ export class IngestProgressBar {
 
   update(p: IngestProgress): void {
     const speed = p.seconds > 0 ? Math.round(p.rows / p.seconds) : 0;
-    const left = p.bytesDone > 0 ? (p.seconds * (p.bytesTotal - p.bytesDone)) / p.bytesDone : NaN;
+    // Time left from the whole preparation's pace over its bytes (both phases read the files).
+    const elapsed = (Date.now() - this.started) / 1000;
+    const left = p.bytesDone > 0 ? (elapsed * (p.bytesTotal - p.bytesDone)) / p.bytesDone : NaN;
     const payload = {
       phase: p.phase === 'fit' ? 'fitting' : 'encoding',
       rows: p.rows.toLocaleString('en-US'),
@@ -115,7 +119,7 @@ export class IngestProgressBar {
     if (this.bar) {
       if (this.phase === '') this.bar.start(total, 0, payload);
       this.bar.update(Math.min(p.bytesDone, total), payload);
-    } else if (this.mode === 'lines' && (Date.now() - this.lastLine > 10_000 || this.phase !== payload.phase)) {
+    } else if (this.mode === 'lines' && Date.now() - this.lastLine > 10_000) {
       this.lastLine = Date.now();
       console.log(
         `${payload.phase} ${Math.round((100 * p.bytesDone) / total)}%  ${payload.rows} rows  ${payload.speed} rows/s  ${payload.eta_left} left`,

@@ -1,9 +1,11 @@
 // Table readers: CSV and Parquet files (one table, maybe many shards) into raw blocks of typed
 // columns. Two engines give the same blocks: DuckDB (fast, parallel, an optional dependency) and a
-// light pure-JS one (papaparse, hyparquet). Node only: DuckDB is loaded on demand.
+// light pure-JS one (papaparse, hyparquet). DuckDB (Node only) is loaded on demand; the light engine
+// also reads in-memory sources (text or bytes), in browsers too.
 
+import { DataError } from '../errors.js';
 import type { RawBlock, SourceType } from '../raw.js';
-import type { SourceFile } from '../sources.js';
+import { isInMemory, type SourceFile } from '../sources.js';
 import { LightReader } from './light.js';
 
 export interface ColumnInfo {
@@ -58,12 +60,21 @@ export class EngineMissingError extends Error {
 
 /**
  * Opens a reader. 'auto' (the default) takes DuckDB when it is installed and loads, else the light
- * engine without a word; 'duckdb' throws EngineMissingError when it is missing.
+ * engine without a word; 'duckdb' throws EngineMissingError when it is missing. `files`, when given,
+ * are the sources the reader will read: if any is in memory (text or bytes), 'auto' takes the light
+ * engine (DuckDB is not even loaded) and 'duckdb' is a DataError, as DuckDB reads files only.
  */
-export async function openReader(engine: ReaderEngine = 'auto'): Promise<TableReader> {
+export async function openReader(engine: ReaderEngine = 'auto', files: readonly SourceFile[] = []): Promise<TableReader> {
   if (engine === 'light') return new LightReader();
   if (engine !== 'auto' && engine !== 'duckdb')
     throw new TypeError(`openReader: unknown engine ${JSON.stringify(engine)}; the engines are 'auto', 'duckdb' and 'light'.`);
+  const inMemory = files.find(isInMemory);
+  if (inMemory && engine === 'auto') return new LightReader();
+  if (inMemory)
+    throw new DataError(
+      `The DuckDB engine reads files only, and ${JSON.stringify(inMemory.path)} is in memory (text or bytes). ` +
+        "Fix: use engine 'light', or 'auto' (which takes the light engine for in-memory data).",
+    );
   const duck = await import('./duckdb.js');
   let modules: Awaited<ReturnType<typeof duck.loadDuckDbModules>>;
   try {

@@ -2,7 +2,8 @@
 // the DuckDB engine's rules cell for cell (what counts as a number, an integer, a missing value), so
 // both give identical raw blocks; it also locates the cell behind a DuckDB error that names no line.
 // The parsing parts take text or an AsyncBuffer and run anywhere; files are opened with node:fs,
-// imported on first use.
+// imported on first use, and in-memory sources (SourceFile.content: text or bytes) never touch it, so
+// the light engine reads those in browsers too.
 
 import type { AsyncBuffer, FileMetaData, SchemaElement } from 'hyparquet';
 import Papa from 'papaparse';
@@ -490,43 +491,80 @@ export class CsvRowParser {
   }
 }
 
-/** Streams a CSV file's text (Node). `onBytes` hears the bytes read so far. */
-async function* csvFileBatches(path: string, onBytes?: (bytes: number) => void): AsyncGenerator<CsvBatch, string[] | undefined> {
+/** The name a source goes by in messages: a file's path, or the name given to an in-memory source. */
+function nameOf(file: string | SourceFile): string {
+  return typeof file === 'string' ? file : file.path;
+}
+
+/**
+ * A source's text in chunks of about `chunkSize`: streamed from its file (Node), or cut from its
+ * in-memory content (text as is, bytes decoded as UTF-8). `onBytes` hears the bytes read so far (for
+ * in-memory text: the characters).
+ */
+async function* textChunks(file: string | SourceFile, chunkSize: number, onBytes?: (bytes: number) => void): AsyncGenerator<string> {
+  const content = typeof file === 'string' ? undefined : file.content;
+  if (typeof content === 'string') {
+    for (let at = 0; at < content.length; at += chunkSize) {
+      onBytes?.(Math.min(at + chunkSize, content.length));
+      yield content.slice(at, at + chunkSize);
+    }
+    return;
+  }
+  if (content !== undefined) {
+    const decoder = new TextDecoder('utf-8');
+    for (let at = 0; at < content.length; at += chunkSize) {
+      onBytes?.(Math.min(at + chunkSize, content.length));
+      yield decoder.decode(content.subarray(at, at + chunkSize), { stream: true });
+    }
+    const rest = decoder.decode();
+    if (rest) yield rest;
+    return;
+  }
   const fs = await import('node:fs');
-  const parser = new CsvRowParser(path);
-  const stream = fs.createReadStream(path, { encoding: 'utf8', highWaterMark: 1 << 20 });
+  const stream = fs.createReadStream(nameOf(file), { encoding: 'utf8', highWaterMark: chunkSize });
   try {
     for await (const chunk of stream) {
       onBytes?.(stream.bytesRead);
-      const batch = parser.push(chunk as string);
-      if (batch) yield batch;
+      yield chunk as string;
     }
   } finally {
     stream.destroy();
   }
-  const last = parser.end();
-  if (last) yield last;
-  return parser.headerNames;
 }
 
-/** The header of a CSV file and whether any data row follows it (reads only the start of the file). */
-export async function csvFileHeader(path: string): Promise<{ names: string[] | undefined; hasRows: boolean; bytesPerRow?: number }> {
-  const fs = await import('node:fs');
-  const parser = new CsvRowParser(path);
-  const stream = fs.createReadStream(path, { encoding: 'utf8', highWaterMark: 1 << 16 });
+/** Streams a CSV source's rows in batches (a file on Node, or in-memory text or bytes anywhere). */
+async function* csvBatches(file: SourceFile, onBytes?: (bytes: number) => void): AsyncGenerator<CsvBatch> {
+  const parser = new CsvRowParser(file.path);
+  for await (const chunk of textChunks(file, 1 << 20, onBytes)) {
+    const batch = parser.push(chunk);
+    if (batch) yield batch;
+  }
+  const last = parser.end();
+  if (last) yield last;
+}
+
+/**
+ * The header of a CSV source (a path, or a SourceFile: a file or in-memory content) and whether any
+ * data row follows it (reads only the start of a file).
+ */
+export async function csvFileHeader(
+  file: string | SourceFile,
+): Promise<{ names: string[] | undefined; hasRows: boolean; bytesPerRow?: number }> {
+  const parser = new CsvRowParser(nameOf(file));
+  const chunks = textChunks(file, 1 << 16);
   try {
-    for await (const chunk of stream) {
-      const batch = parser.push(chunk as string);
+    for await (const chunk of chunks) {
+      const batch = parser.push(chunk);
       // The first 64 KiB also tell the average row length (for progress reports).
       if (batch)
         return {
           names: batch.header,
-          hasRows: batch.rows.length > 0 || (await restHasRows(stream)),
-          bytesPerRow: (chunk as string).length / (batch.rows.length + 1),
+          hasRows: batch.rows.length > 0 || (await restHasRows(chunks)),
+          bytesPerRow: chunk.length / (batch.rows.length + 1),
         };
     }
   } finally {
-    stream.destroy();
+    await chunks.return(undefined);
   }
   const last = parser.end();
   return { names: last?.header ?? parser.headerNames, hasRows: (last?.rows.length ?? 0) > 0 };
@@ -540,10 +578,20 @@ async function restHasRows(stream: AsyncIterable<unknown>): Promise<boolean> {
 // ---------------------------------------------------------------------------------------------------
 // Parquet
 
-/** An AsyncBuffer over a file (Node), and its closing. */
-async function fileBuffer(path: string): Promise<{ buffer: AsyncBuffer; close(): Promise<void> }> {
+/** An AsyncBuffer over a source, and its closing: a file (Node), or in-memory bytes (anywhere). */
+async function sourceBuffer(file: SourceFile): Promise<{ buffer: AsyncBuffer; close(): Promise<void> }> {
+  if (file.content !== undefined) {
+    const bytes = typeof file.content === 'string' ? new TextEncoder().encode(file.content) : file.content;
+    return {
+      buffer: {
+        byteLength: bytes.byteLength,
+        slice: (start: number, end?: number): ArrayBuffer => bytes.slice(start, end).buffer,
+      },
+      close: async () => {},
+    };
+  }
   const { open } = await import('node:fs/promises');
-  const handle = await open(path, 'r');
+  const handle = await open(file.path, 'r');
   const { size } = await handle.stat();
   return {
     buffer: {
@@ -596,7 +644,7 @@ function parquetColumns(metadata: FileMetaData): SchemaElement[] {
 }
 
 async function parquetFileMeta(file: SourceFile): Promise<FileMetaData> {
-  const { buffer, close } = await fileBuffer(file.path);
+  const { buffer, close } = await sourceBuffer(file);
   try {
     const { parquetMetadataAsync } = await import('hyparquet');
     return await parquetMetadataAsync(buffer);
@@ -628,7 +676,7 @@ export class LightReader implements TableReader {
     let header: string[] | undefined;
     let sniffers: TypeSniffer[] = [];
     let rows = 0;
-    const batches = csvFileBatches(file.path);
+    const batches = csvBatches(file);
     try {
       for await (const batch of batches) {
         if (!header) {
@@ -647,7 +695,7 @@ export class LightReader implements TableReader {
       await batches.return(undefined);
     }
     if (!header) {
-      const { names } = await csvFileHeader(file.path);
+      const { names } = await csvFileHeader(file);
       if (!names) throw emptyFileError(file.path);
       header = names;
     }
@@ -692,7 +740,7 @@ export class LightReader implements TableReader {
 /** The column names of any file (CSV header or Parquet schema); a file without a header is an error. */
 export async function headerOf(file: SourceFile): Promise<string[]> {
   if (file.format === 'parquet') return parquetColumns(await parquetFileMeta(file)).map((el) => el.name);
-  const { names } = await csvFileHeader(file.path);
+  const { names } = await csvFileHeader(file);
   if (!names) throw emptyFileError(file.path);
   return names;
 }
@@ -705,7 +753,7 @@ function columnIndices(file: string, header: readonly string[], columns: readonl
   });
 }
 
-/** One CSV file's blocks (Node). Also how the DuckDB engine finds the cell behind an error without a line. */
+/** One CSV source's blocks (a file, or in-memory content). Also how the DuckDB engine finds the cell behind an error without a line. */
 export async function* scanCsvFile(
   file: SourceFile,
   columns: readonly ColumnInfo[],
@@ -716,7 +764,7 @@ export async function* scanCsvFile(
   let indices: number[] | undefined;
   let firstRow = 0;
   let sawHeader = false;
-  const batches = csvFileBatches(file.path, onBytes);
+  const batches = csvBatches(file, onBytes);
   for await (const batch of batches) {
     sawHeader = true;
     indices ??= columnIndices(file.path, batch.header, columns);
@@ -735,7 +783,7 @@ export async function* scanCsvFile(
     }
   }
   if (!sawHeader) {
-    const { names } = await csvFileHeader(file.path);
+    const { names } = await csvFileHeader(file);
     if (!names) throw emptyFileError(file.path);
     columnIndices(file.path, names, columns);
   }
@@ -744,7 +792,7 @@ export async function* scanCsvFile(
 
 /** One Parquet file's blocks, a row group at a time. */
 export async function* scanParquetFile(file: SourceFile, columns: readonly ColumnInfo[], blockRows: number): AsyncGenerator<RawBlock> {
-  const { buffer, close } = await fileBuffer(file.path);
+  const { buffer, close } = await sourceBuffer(file);
   try {
     let metadata: FileMetaData;
     try {
