@@ -403,6 +403,31 @@ describe('scan', () => {
     }
   });
 
+  it('reads repeated text (a dictionary in DuckDB) and unique text (cell by cell) the same way in both engines', async () => {
+    const kinds = ['plain', 'with, comma', 'say "hi"', 'two\nlines', 'ünï cødé', "it's", ' padded '];
+    const quote = (text: string) => (/[",\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text);
+    const lines = ['kind,unique,n'];
+    for (let i = 0; i < 3000; i++) lines.push(`${i % 11 === 4 ? (i % 2 ? '""' : '') : quote(kinds[i % kinds.length])},u${i},${i}`);
+    write('categories.csv', `${lines.join('\n')}\n`);
+    const columns: ColumnInfo[] = [
+      { name: 'kind', type: 'string' },
+      { name: 'unique', type: 'string' },
+      { name: 'n', type: 'int' },
+    ];
+    const results: RawBlock[][] = [];
+    for (const [, reader] of engines()) {
+      const blocks = await scanAll(reader, await files('categories.csv'), columns, 1000);
+      const kind = blocks.flatMap((b) => b.columns.kind.values as (string | null)[]);
+      const unique = blocks.flatMap((b) => b.columns.unique.values as (string | null)[]);
+      for (let i = 0; i < 3000; i++) {
+        expect(kind[i]).toBe(i % 11 === 4 ? null : kinds[i % kinds.length]);
+        expect(unique[i]).toBe(`u${i}`);
+      }
+      results.push(blocks);
+    }
+    if (results.length === 2) expect(results[1]).toEqual(results[0]);
+  });
+
   it('reports progress up to every byte', async () => {
     const seen: number[] = [];
     const sources = await files('blocks');
@@ -540,6 +565,35 @@ describe('scan errors', () => {
           `Fix: correct that cell in the file, or change the type of "a" to 'float' in the schema (role 'dense' for a measurement).`,
       );
     }
+  });
+
+  it('a fraction or a value beyond int32 far into a file: the same blocks and error as reading it cell by cell', async () => {
+    const lines = ['a,b'];
+    for (let i = 0; i < 5000; i++) lines.push(`${i},${i % 3}`);
+    lines[4001] = '4000.5,1';
+    write('late-fraction.csv', `${lines.join('\n')}\n`);
+    lines[4001] = `${2 ** 31},1`;
+    write('late-wide.csv', `${lines.join('\n')}\n`);
+    const columns: ColumnInfo[] = [
+      { name: 'a', type: 'int' },
+      { name: 'b', type: 'int' },
+    ];
+    const results: RawBlock[][] = [];
+    for (const [, reader] of engines()) {
+      const error = await failure(() => scanAll(reader, resolvedCsv('late-fraction.csv'), columns, 1024));
+      expect(error.message).toContain(`${join(dir, 'late-fraction.csv')} line 4002 has "4000.5", which is not a whole number`);
+      const blocks = await scanAll(reader, resolvedCsv('late-wide.csv'), columns, 1024);
+      expect(blocks.map((b) => b.columns.a.values.constructor.name)).toEqual([
+        'Int32Array',
+        'Int32Array',
+        'Int32Array',
+        'Float64Array',
+        'Int32Array',
+      ]);
+      expect(blocks[3].columns.a.values[4000 - 3072]).toBe(2 ** 31);
+      results.push(blocks);
+    }
+    if (results.length === 2) expect(results[1]).toEqual(results[0]);
   });
 
   it('an integer too large for a float64 says to read the column as text', async () => {

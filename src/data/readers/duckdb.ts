@@ -1,10 +1,12 @@
 // The DuckDB engine (Node only; @duckdb/node-api is an optional dependency, imported on demand).
-// Speed comes from three things: the scan names every column's type (no sniffing of the whole file),
-// results stream in 2048-row chunks, and numeric vectors are copied as raw bytes into block-sized typed
-// arrays through the low-level bindings (the validity bitmask marks missing cells), with no work per
-// cell in JavaScript. Integer columns are read as DOUBLE and checked inside DuckDB, because DuckDB's
-// own integer cast rounds "1.5" to 2; the light engine (./light.ts) applies the same rules, and also
-// locates the cell behind a DuckDB error that names no line.
+// Speed comes from four things: the scan names every column's type (no sniffing of the whole file),
+// results come in 2048-row chunks, numeric vectors are copied as raw bytes into block-sized typed
+// arrays through the low-level bindings (the validity bitmask marks missing cells), and repeated text
+// comes as ENUM codes of a per-file dictionary, so JavaScript decodes each distinct value once.
+// Integer columns are parsed as DOUBLE, because DuckDB's own integer cast rounds "1.5" to 2: the fast
+// path hands them over as INTEGER with a flag for a fraction, and any value it cannot give sends the
+// file to the exact path, which checks every cell in JavaScript. The light engine (./light.ts) applies
+// the same rules, and also locates the cell behind a DuckDB error that names no line.
 
 import type { DuckDBConnection, DuckDBDataChunk, DuckDBInstance, DuckDBResult } from '@duckdb/node-api';
 import { DataError } from '../errors.js';
@@ -83,6 +85,9 @@ const MATERIALIZE_BYTES = 128 * 2 ** 20;
 /** Streaming results are buffered ahead of the reader up to this size, so DuckDB's threads keep parsing while JS copies. */
 const STREAMING_BUFFER = '32MB';
 
+/** A text column with more distinct values than this in a file is read cell by cell (a larger ENUM costs more than it saves). */
+const MAX_DICTIONARY = 8192;
+
 export class DuckDbReader implements TableReader {
   readonly engine = 'duckdb' as const;
 
@@ -152,10 +157,27 @@ export class DuckDbReader implements TableReader {
   }
 
   sample(files: readonly SourceFile[], rows: number): Promise<RawBlock> {
-    return sampleTable(this, files, rows);
+    // The first rows only: no dictionary pass over the whole file.
+    const reader: TableReader = {
+      engine: this.engine,
+      describe: (f) => this.describe(f),
+      sample: (f, n) => this.sample(f, n),
+      scan: (f, c, o) => this.scanFiles(f, c, o, false),
+      close: () => this.close(),
+    };
+    return sampleTable(reader, files, rows);
   }
 
-  async *scan(files: readonly SourceFile[], columns: readonly ColumnInfo[], options: ScanOptions): AsyncGenerator<RawBlock> {
+  scan(files: readonly SourceFile[], columns: readonly ColumnInfo[], options: ScanOptions): AsyncGenerator<RawBlock> {
+    return this.scanFiles(files, columns, options, true);
+  }
+
+  private async *scanFiles(
+    files: readonly SourceFile[],
+    columns: readonly ColumnInfo[],
+    options: ScanOptions,
+    withDictionaries: boolean,
+  ): AsyncGenerator<RawBlock> {
     checkScanOptions(options);
     const { blockRows, onProgress } = options;
     const bytesTotal = files.reduce((n, f) => n + f.bytes, 0);
@@ -164,7 +186,7 @@ export class DuckDbReader implements TableReader {
     const con = await this.connect();
     try {
       for (const file of files) {
-        for await (const block of this.scanFile(con, file, columns, blockRows, (fraction) =>
+        for await (const block of this.scanFile(con, file, columns, blockRows, withDictionaries, (fraction) =>
           onProgress?.({ bytesDone: bytesBefore + Math.round(file.bytes * fraction), bytesTotal, rows }),
         )) {
           rows += block.rows;
@@ -221,32 +243,94 @@ export class DuckDbReader implements TableReader {
     };
   }
 
+  /**
+   * One file's blocks. First the fast path: int columns come as INTEGER (DuckDB refuses a value
+   * beyond int32, and a flag column marks a fraction: see BlockAssembler.selectList), and the text
+   * columns of a file read whole come as ENUM codes of a dictionary found by a first query. When
+   * anything is refused, the exact path (int columns as DOUBLE, checked cell by cell) reads the file
+   * again from the first row not yet handed out, so the blocks and errors are the exact path's.
+   */
   private async *scanFile(
     con: DuckDBConnection,
     file: SourceFile,
     columns: readonly ColumnInfo[],
     blockRows: number,
+    withDictionaries: boolean,
     onFraction: (fraction: number) => void,
   ): AsyncGenerator<RawBlock> {
     const { from, fractionAt } = await this.fileSource(con, file, columns);
-    const assembler = new BlockAssembler(this.modules.bindings, columns, blockRows, file.path);
-    let consumed = 0;
+    let reported = 0; // rows reported, so that progress never goes back when the exact path reads again
+    const onRows = (rows: number) => {
+      if (rows > reported) onFraction(fractionAt((reported = rows)));
+    };
+    let done = 0;
     try {
-      const sql = `SELECT ${assembler.selectList()} FROM ${from}`;
-      for await (const chunk of this.chunks(con, sql, file.bytes)) {
-        const n = chunk.rowCount;
-        for (let start = 0; start < n; ) {
-          start += assembler.append(chunk, start, n);
-          if (assembler.full) yield assembler.take();
-        }
-        consumed += n;
-        onFraction(fractionAt(consumed));
+      const dictionaries =
+        withDictionaries && file.bytes <= MATERIALIZE_BYTES ? await this.dictionaries(con, from, columns) : columns.map(() => undefined);
+      const fast = new BlockAssembler(this.modules.bindings, columns, blockRows, file.path, dictionaries);
+      for await (const block of this.assemble(con, from, file.bytes, fast, 0, onRows)) {
+        done += block.rows;
+        yield block;
       }
+      return;
+    } catch (error) {
+      if (error instanceof DataError) throw error;
+      // Refused by DuckDB (a fraction, a value beyond int32, a cell that is no number, a bad line…): the exact path says what.
+    }
+    const exact = new BlockAssembler(this.modules.bindings, columns, blockRows, file.path, null, done);
+    try {
+      yield* this.assemble(con, from, file.bytes, exact, done, onRows);
     } catch (error) {
       if (error instanceof DataError) throw error;
       throw await this.explain(error, file, columns);
     }
+  }
+
+  /** The blocks of one query's result, from its row `skip` on (the rows before were handed out by a first try). */
+  private async *assemble(
+    con: DuckDBConnection,
+    from: string,
+    fileBytes: number,
+    assembler: BlockAssembler,
+    skip: number,
+    onRows: (rows: number) => void,
+  ): AsyncGenerator<RawBlock> {
+    let consumed = 0;
+    for await (const chunk of this.chunks(con, `SELECT ${assembler.selectList()} FROM ${from}`, fileBytes)) {
+      const n = chunk.rowCount;
+      for (let start = Math.min(n, Math.max(0, skip - consumed)); start < n; ) {
+        start += assembler.append(chunk, start, n);
+        if (assembler.full) yield assembler.take();
+      }
+      consumed += n;
+      onRows(consumed);
+    }
     if (assembler.rows > 0) yield assembler.take();
+  }
+
+  /**
+   * Each text column's distinct values (empty text aside) in a file, when they repeat enough for a
+   * dictionary to pay (at most MAX_DICTIONARY of them, and a quarter of the rows, small files aside);
+   * undefined for other columns. One pass of DuckDB over the file, which spares JavaScript decoding
+   * every cell: the scan then hands over ENUM codes.
+   */
+  private async dictionaries(con: DuckDBConnection, from: string, columns: readonly ColumnInfo[]): Promise<(string[] | undefined)[]> {
+    const out: (string[] | undefined)[] = columns.map(() => undefined);
+    const text = columns.flatMap((c, i) => (c.type === 'string' ? [i] : []));
+    if (text.length === 0) return out;
+    const lists = text.map((i, k) => {
+      const col = ident(columns[i].name);
+      return `map_keys(histogram(${col}) FILTER (WHERE ${col} <> '')) AS d${k}`;
+    });
+    const limit = `least(${MAX_DICTIONARY}, greatest(64, webmtl_rows // 4))`;
+    const capped = text.map((_, k) => `CASE WHEN len(d${k}) <= ${limit} THEN d${k} END`);
+    const sql = `SELECT ${capped.join(', ')} FROM (SELECT count(*) AS webmtl_rows, ${lists.join(', ')} FROM ${from})`;
+    const row = (await con.runAndReadAll(sql)).getRows()[0];
+    text.forEach((i, k) => {
+      const list = row[k] as { items: unknown[] } | null;
+      if (list && list.items.length > 0 && list.items.every((v) => typeof v === 'string')) out[i] = list.items as string[];
+    });
+    return out;
   }
 
   /**
@@ -326,6 +410,9 @@ class BadIntegerError extends Error {
   }
 }
 
+/** The fast way of reading a file met a value that it cannot give; the exact way reads it. */
+class FastPathRefused extends Error {}
+
 /** Whether any validity bit in [from, to) may be clear (whole words are checked: a clear bit just outside only costs a closer look). */
 function hasHoles(validity: Uint32Array, from: number, to: number): boolean {
   for (let w = from >>> 5; w <= (to - 1) >>> 5; w++) if (validity[w] !== 0xffffffff) return true;
@@ -365,6 +452,13 @@ function storeFloats(source: Float64Array, stride: number, j: number, out: Float
   for (let i = start, e = start * stride + j; i < end; i++, e += stride) out[at + i] = source[e];
 }
 
+/** A result vector's validity (null when every row has a value). */
+function validityOf(b: Bindings, vector: ReturnType<Bindings['data_chunk_get_vector']>, n: number): Uint32Array | null {
+  const words = Math.ceil(n / 32);
+  const bytes = b.vector_get_validity(vector, Math.ceil(words / 2) * 8) as Uint8Array | null;
+  return bytes ? new Uint32Array(bytes.buffer, bytes.byteOffset, words) : null;
+}
+
 /** One DOUBLE result vector's values and validity (null when every row has a value). */
 function doubleVector(
   b: Bindings,
@@ -374,21 +468,31 @@ function doubleVector(
 ): { values: Float64Array; validity: Uint32Array | null } {
   const vector = b.data_chunk_get_vector(chunk.chunk, index);
   const bytes = b.vector_get_data(vector, n * 8);
-  const words = Math.ceil(n / 32);
-  const validityBytes = b.vector_get_validity(vector, Math.ceil(words / 2) * 8) as Uint8Array | null;
-  return {
-    values: new Float64Array(bytes.buffer, bytes.byteOffset, n),
-    validity: validityBytes ? new Uint32Array(validityBytes.buffer, validityBytes.byteOffset, words) : null,
-  };
+  return { values: new Float64Array(bytes.buffer, bytes.byteOffset, n), validity: validityOf(b, vector, n) };
+}
+
+/** An ENUM result vector's codes (their width follows the dictionary's size). */
+function enumCodes(b: Bindings, vector: ReturnType<Bindings['data_chunk_get_vector']>, n: number): Uint8Array | Uint16Array | Uint32Array {
+  const internal = b.enum_internal_type(b.vector_get_column_type(vector));
+  const width = internal === b.Type.UTINYINT ? 1 : internal === b.Type.USMALLINT ? 2 : 4;
+  const bytes = b.vector_get_data(vector, n * width);
+  if (width === 1) return bytes;
+  return width === 2 ? new Uint16Array(bytes.buffer, bytes.byteOffset, n) : new Uint32Array(bytes.buffer, bytes.byteOffset, n);
 }
 
 /**
  * Copies 2048-row result chunks into blocks of blockRows rows: each numeric vector's raw bytes in one
  * copy, the validity bitmask into NaN (float) or the missing mask (int), skipping the mask when a
- * chunk's rows all have values. Int columns arrive as DOUBLE (DuckDB's integer cast would round "1.5"
- * to 2) and are stored to Int32Array with one comparison per cell: a value that does not survive the
- * store is a fraction, NaN (an error), or a whole number beyond int32, which keeps that column of the
- * block as Float64Array. Text columns are read through node-api's vectors.
+ * chunk's rows all have values.
+ *
+ * Two ways to ask DuckDB (see selectList). The fast one (dictionaries given): int columns as INTEGER,
+ * which DuckDB refuses to give for a value beyond int32 (the query fails) and flags for a fraction
+ * (append throws FastPathRefused): the caller then reads the file the exact way. Text columns with a
+ * dictionary come as ENUM codes. The exact one
+ * (dictionaries null): int columns as DOUBLE (DuckDB's integer cast would round "1.5" to 2), stored
+ * to Int32Array with one comparison per cell: a value that does not survive the store is a fraction,
+ * NaN (an error), or a whole number beyond int32, which keeps that column of the block as
+ * Float64Array. Text columns without a dictionary are read through node-api's vectors.
  */
 class BlockAssembler {
   private ints: (Int32Array | undefined)[] = [];
@@ -396,20 +500,37 @@ class BlockAssembler {
   private strings: ((string | null)[] | undefined)[] = [];
   private missing: (Uint8Array | undefined)[] = [];
   rows = 0;
-  private firstRow = 0;
+  private readonly hasInts: boolean;
 
   constructor(
     private readonly bindings: Bindings,
     private readonly columns: readonly ColumnInfo[],
     private readonly capacity: number,
     private readonly file: string,
+    private readonly dictionaries: readonly (readonly string[] | undefined)[] | null,
+    private firstRow = 0,
   ) {
+    this.hasInts = columns.some((c) => c.type === 'int');
     this.reset();
   }
 
-  /** The query's SELECT list: the asked columns, in order. */
+  /**
+   * The query's SELECT list: the asked columns, in order. The fast way adds one last column that
+   * flags a row with a fraction in an int column (CAST to INTEGER would round it).
+   */
   selectList(): string {
-    return this.columns.map((c) => ident(c.name)).join(', ');
+    const dictionaries = this.dictionaries;
+    if (!dictionaries) return this.columns.map((c) => ident(c.name)).join(', ');
+    const list = this.columns.map(({ name, type }, c) => {
+      const col = ident(name);
+      const dictionary = dictionaries[c];
+      if (type === 'int') return `CAST(${col} AS INTEGER)`;
+      if (type === 'string' && dictionary) return `CAST(NULLIF(${col}, '') AS ENUM(${dictionary.map(literal).join(', ')}))`;
+      return col;
+    });
+    const ints = this.columns.filter((c) => c.type === 'int').map((c) => `${ident(c.name)} <> trunc(${ident(c.name)})`);
+    if (ints.length > 0) list.push(`(${ints.join(' OR ')}) IS TRUE`);
+    return list.join(', ');
   }
 
   private reset(): void {
@@ -429,8 +550,22 @@ class BlockAssembler {
     const count = Math.min(n - start, this.capacity - this.rows);
     const end = start + count;
     const at = this.rows - start; // block row of chunk row i is at + i
+    const b = this.bindings;
+    if (this.dictionaries && this.hasInts) {
+      const flags = b.vector_get_data(b.data_chunk_get_vector(chunk.chunk, this.columns.length), n);
+      if (flags.subarray(start, end).includes(1)) throw new FastPathRefused('a fraction in an int column');
+    }
     for (let c = 0; c < this.columns.length; c++) {
       const type = this.columns[c].type;
+      const dictionary = this.dictionaries?.[c];
+      if (type === 'string' && dictionary) {
+        const vector = b.data_chunk_get_vector(chunk.chunk, c);
+        const codes = enumCodes(b, vector, n);
+        const validity = validityOf(b, vector, n);
+        const out = this.strings[c]!;
+        for (let i = start; i < end; i++) out.push(isValid(validity, i) ? dictionary[codes[i]] : null);
+        continue;
+      }
       if (type === 'string') {
         const vector = chunk.getColumnVector(c);
         const out = this.strings[c]!;
@@ -440,7 +575,22 @@ class BlockAssembler {
         }
         continue;
       }
-      const { values, validity } = doubleVector(this.bindings, chunk, c, n);
+      if (type === 'int' && this.dictionaries) {
+        const vector = b.data_chunk_get_vector(chunk.chunk, c);
+        const bytes = b.vector_get_data(vector, n * 4);
+        const values = new Int32Array(bytes.buffer, bytes.byteOffset, n);
+        const validity = validityOf(b, vector, n);
+        const ints = this.ints[c]!;
+        ints.set(values.subarray(start, end), at + start);
+        if (validity !== null && hasHoles(validity, start, end))
+          for (let i = start; i < end; i++)
+            if (!isValid(validity, i)) {
+              (this.missing[c] ??= new Uint8Array(this.capacity))[at + i] = 1;
+              ints[at + i] = 0;
+            }
+        continue;
+      }
+      const { values, validity } = doubleVector(b, chunk, c, n);
       const holes = validity !== null && hasHoles(validity, start, end) ? validity : null;
       if (type === 'int') {
         this.appendInts(c, 0, values, 1, holes, at, start, end);
