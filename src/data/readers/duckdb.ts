@@ -96,10 +96,20 @@ export class DuckDbReader implements TableReader {
     private readonly instance: DuckDBInstance,
   ) {}
 
+  /**
+   * Readers share one in-memory DuckDB instance per process (created on first use: ~30 ms, and as
+   * long again to close); each reader's queries run on connections of their own, closed after use.
+   */
   static async open(modules: DuckDbModules): Promise<DuckDbReader> {
-    const os = await import('node:os');
-    const instance = await modules.api.DuckDBInstance.create(':memory:', { threads: String(os.availableParallelism()) });
-    return new DuckDbReader(modules, instance);
+    sharedInstance ??= import('node:os').then((os) =>
+      modules.api.DuckDBInstance.create(':memory:', { threads: String(os.availableParallelism()) }),
+    );
+    try {
+      return new DuckDbReader(modules, await sharedInstance);
+    } catch (e) {
+      sharedInstance = null; // a failed start is not kept: the next reader tries again
+      throw e;
+    }
   }
 
   private async connect(): Promise<DuckDBConnection> {
@@ -391,10 +401,11 @@ export class DuckDbReader implements TableReader {
     );
   }
 
-  async close(): Promise<void> {
-    this.instance.closeSync();
-  }
+  /** Nothing to release: connections close after each use, and the shared instance stays for the next reader. */
+  async close(): Promise<void> {}
 }
+
+let sharedInstance: Promise<DuckDBInstance> | null = null;
 
 /**
  * An int column's cell that is not a whole number within ±2^53 (DuckDB hands int columns over as DOUBLE,
