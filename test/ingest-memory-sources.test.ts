@@ -1,17 +1,17 @@
 // prepareTable, proposeTableSchema and describeTable from data already in memory ({ name, text } /
 // { name, bytes }, and arrays of these as shards): the same splits as from the same files, the format
 // from the name or the bytes, no file system touched, and every misuse an error that says the fix.
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { ColumnarDataset, type Columns, SequenceColumn } from '../src/data/columns.js';
-import { DataError } from '../src/data/errors.js';
+import { ColumnarDataset } from '../src/data/columns.js';
 import { describeTable, type PreparedTable, prepareTable, proposeTableSchema } from '../src/data/ingest.js';
 import { openReader } from '../src/data/readers/index.js';
 import { schemaFromLists, type TableSchema } from '../src/data/schema.js';
 import { resolveSources } from '../src/data/sources.js';
-import { generateRawTable, type RawTable, rawTableCsvText } from '../src/data/synthetic-raw.js';
+import { generateRawTable, type RawTable } from '../src/data/synthetic-raw.js';
+import { csvOf, dataFailure, expectSameData, RAW_LABELS, writeIn } from './helpers/tables.js';
 
 let dir: string;
 let table: RawTable;
@@ -20,35 +20,13 @@ let csvPath: string;
 let parquetPath: string;
 let schema: TableSchema;
 
-const LABELS = ['income_50k', 'never_married'];
+const LABELS = RAW_LABELS;
 
-function csvOf(t: RawTable, from = 0, to = t.rows): string {
-  const columns = Object.fromEntries(t.header.map((h) => [h, t.columns[h].slice(from, to)]));
-  return rawTableCsvText({ header: t.header, columns, rows: to - from });
-}
-
-function write(name: string, text: string): string {
-  const path = join(dir, name);
-  mkdirSync(join(path, '..'), { recursive: true });
-  writeFileSync(path, text);
-  return path;
-}
-
-function splitData(t: PreparedTable, split: 'train' | 'val' | 'test'): ColumnarDataset {
+/** A split that must be in memory. */
+function _splitData(t: PreparedTable, split: 'train' | 'val' | 'test'): ColumnarDataset {
   const s = t.splits[split];
   if (!(s instanceof ColumnarDataset)) throw new Error('expected an in-memory split');
   return s;
-}
-
-function expectSameData(a: ColumnarDataset, b: ColumnarDataset): void {
-  expect(b.length).toBe(a.length);
-  expect(b.labelNames).toEqual(a.labelNames);
-  expect(Array.from(b.labels)).toEqual(Array.from(a.labels));
-  expect(Object.keys(b.columns).sort()).toEqual(Object.keys(a.columns).sort());
-  for (const [name, col] of Object.entries(a.columns)) {
-    const values = (c: Columns[string]) => Array.from(c instanceof SequenceColumn ? c.values : c);
-    expect(values(b.columns[name]), name).toEqual(values(col));
-  }
 }
 
 /**
@@ -57,20 +35,15 @@ function expectSameData(a: ColumnarDataset, b: ColumnarDataset): void {
  * smaller blockRows) round them differently in the last digits, below float32's precision.
  */
 function expectSameTable(a: PreparedTable, b: PreparedTable, sameBlocks = true): void {
+  const splitData = (t: PreparedTable, split: 'train' | 'val' | 'test'): ColumnarDataset => {
+    const s = t.splits[split];
+    if (!(s instanceof ColumnarDataset)) throw new Error('expected an in-memory split');
+    return s;
+  };
   expect(b.storage).toBe('memory');
   expect(b.modelSchema).toEqual(a.modelSchema);
   if (sameBlocks) expect(b.preprocessor.toJSON()).toEqual(a.preprocessor.toJSON());
   for (const s of ['train', 'val', 'test'] as const) expectSameData(splitData(a, s), splitData(b, s));
-}
-
-async function failure(run: () => Promise<unknown>): Promise<DataError> {
-  try {
-    await run();
-  } catch (e) {
-    if (e instanceof DataError) return e;
-    throw e;
-  }
-  throw new Error('expected a DataError');
 }
 
 /** The bytes of a file as a Uint8Array that views part of a larger buffer (as Node's pooled Buffers do). */
@@ -84,7 +57,7 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'webmtl-memory-sources-'));
   table = generateRawTable({ rows: 2000, seed: 11, missingRate: 0.03 });
   csvText = csvOf(table);
-  csvPath = write('census.csv', csvText);
+  csvPath = writeIn(dir, 'census.csv', csvText);
   schema = (await proposeTableSchema(csvPath, { labels: LABELS, engine: 'light' })).schema;
   const { DuckDBInstance } = await import('@duckdb/node-api');
   const db = await DuckDBInstance.create(':memory:');
@@ -142,9 +115,9 @@ describe('in-memory sources give the same table as the same files', () => {
     );
     expectSameTable(whole, reversed, false);
 
-    const trainPath = write('split/train.csv', csvOf(table, 0, 1400));
-    const valPath = write('split/val.csv', csvOf(table, 1400, 1700));
-    const testPath = write('split/test.csv', csvOf(table, 1700, 2000));
+    const trainPath = writeIn(dir, 'split/train.csv', csvOf(table, 0, 1400));
+    const valPath = writeIn(dir, 'split/val.csv', csvOf(table, 1400, 1700));
+    const testPath = writeIn(dir, 'split/test.csv', csvOf(table, 1700, 2000));
     const files = await prepareTable(trainPath, { schema, engine: 'light', val: valPath, test: testPath });
     expect([files.rows('train'), files.rows('val'), files.rows('test')]).toEqual([1400, 300, 300]);
     const memory = await prepareTable(
@@ -223,11 +196,11 @@ describe('misuse of in-memory sources: errors that say the fix', () => {
   );
 
   it('unknown keys (with a near miss), no name, neither or both of text and bytes, wrong types', async () => {
-    const unknown = await failure(() => resolveSources({ name: 'a.csv', txt: text } as never));
+    const unknown = await dataFailure(() => resolveSources({ name: 'a.csv', txt: text } as never));
     expect(unknown.message).toContain("unknown key 'txt' (did you mean 'text'?) in an in-memory source");
-    const extra = await failure(() => prepareTable({ name: 'a.csv', text, encoding: 'utf8' } as never, { schema: small }));
+    const extra = await dataFailure(() => prepareTable({ name: 'a.csv', text, encoding: 'utf8' } as never, { schema: small }));
     expect(extra.message).toMatch(/^data: unknown key 'encoding'.*Fix: give \{ name: 'train\.csv', text: csvText \}/);
-    const second = await failure(() =>
+    const second = await dataFailure(() =>
       resolveSources(
         [
           { name: 'a.csv', text },
@@ -237,64 +210,66 @@ describe('misuse of in-memory sources: errors that say the fix', () => {
       ),
     );
     expect(second.message).toMatch(/^val \[1\]: unknown key 'path'/);
-    const noName = await failure(() => resolveSources({ text } as never));
+    const noName = await dataFailure(() => resolveSources({ text } as never));
     expect(noName.message).toContain('an in-memory source needs a name');
-    const neither = await failure(() => resolveSources({ name: 'a.csv' } as never));
+    const neither = await dataFailure(() => resolveSources({ name: 'a.csv' } as never));
     expect(neither.message).toContain('"a.csv" needs exactly one of text (a string of CSV) and bytes');
     expect(neither.message).toContain('got neither');
-    const both = await failure(() => resolveSources({ name: 'a.csv', text, bytes: new Uint8Array(1) } as never));
+    const both = await dataFailure(() => resolveSources({ name: 'a.csv', text, bytes: new Uint8Array(1) } as never));
     expect(both.message).toContain('got both');
-    const notText = await failure(() => resolveSources({ name: 'a.csv', text: 42 } as never));
+    const notText = await dataFailure(() => resolveSources({ name: 'a.csv', text: 42 } as never));
     expect(notText.message).toContain('the text of "a.csv" must be a string, got number');
-    const blob = await failure(() => resolveSources({ name: 'a.csv', bytes: [1, 2, 3] } as never));
+    const blob = await dataFailure(() => resolveSources({ name: 'a.csv', bytes: [1, 2, 3] } as never));
     expect(blob.message).toContain('must be an ArrayBuffer or a typed array such as Uint8Array, got Array');
     expect(blob.message).toContain('bytes: await file.arrayBuffer()');
-    const bare = await failure(() => resolveSources(new Uint8Array(5) as never));
+    const bare = await dataFailure(() => resolveSources(new Uint8Array(5) as never));
     expect(bare.message).toContain("The data source is bytes without a name. Fix: wrap it as { name: 'train.csv', bytes }");
-    const file = await failure(() => prepareTable(new File([text], 'a.csv') as never, { schema: small }));
+    const file = await dataFailure(() => prepareTable(new File([text], 'a.csv') as never, { schema: small }));
     expect(file.message).toMatch(
       /^data is a File or Blob without a name\. Fix: .*\{ name: file\.name, bytes: await file\.arrayBuffer\(\) \}/,
     );
   });
 
   it('mixing paths and objects, two shards of one name, CSV with Parquet, Parquet as text', async () => {
-    const mixed = await failure(() => resolveSources([csvPath, { name: 'a.csv', text }] as never, 'data'));
+    const mixed = await dataFailure(() => resolveSources([csvPath, { name: 'a.csv', text }] as never, 'data'));
     expect(mixed.message).toContain('data mixes paths and in-memory sources');
-    const twice = await failure(() =>
+    const twice = await dataFailure(() =>
       resolveSources([
         { name: 'a.csv', text },
         { name: 'a.csv', text },
       ]),
     );
     expect(twice.message).toContain('two in-memory sources named "a.csv"');
-    const formats = await failure(() =>
+    const formats = await dataFailure(() =>
       resolveSources([
         { name: 'a.csv', text },
         { name: 'b.parquet', bytes: readFileSync(parquetPath) },
       ]),
     );
     expect(formats.message).toContain('mixes CSV and Parquet sources (e.g. "a.csv" and "b.parquet")');
-    const parquetText = await failure(() => resolveSources({ name: 'b.parquet', text }));
+    const parquetText = await dataFailure(() => resolveSources({ name: 'b.parquet', text }));
     expect(parquetText.message).toContain('"b.parquet" is named as Parquet but given as text');
   });
 
   it("storage 'disk', or 'auto' beyond memoryLimitBytes: an error that says storage 'memory'", async () => {
-    const disk = await failure(() => prepareTable({ name: 'a.csv', text }, { schema: small, storage: 'disk' }));
+    const disk = await dataFailure(() => prepareTable({ name: 'a.csv', text }, { schema: small, storage: 'disk' }));
     expect(disk.message).toBe(
       `prepareTable: "a.csv" is in memory (text or bytes), so the table cannot go to the on-disk cache (storage 'disk'). ` +
         "Fix: use storage 'memory', or give the sources as file paths (Node) for storage 'disk'.",
     );
     // An in-memory val with file data counts too.
-    const val = await failure(() => prepareTable(csvPath, { schema, storage: 'disk', val: { name: 'v.csv', text: csvOf(table, 0, 10) } }));
+    const val = await dataFailure(() =>
+      prepareTable(csvPath, { schema, storage: 'disk', val: { name: 'v.csv', text: csvOf(table, 0, 10) } }),
+    );
     expect(val.message).toContain('"v.csv" is in memory');
-    const auto = await failure(() => prepareTable({ name: 'a.csv', text }, { schema: small, memoryLimitBytes: 4 }));
+    const auto = await dataFailure(() => prepareTable({ name: 'a.csv', text }, { schema: small, memoryLimitBytes: 4 }));
     expect(auto.message).toContain(`(storage 'auto': ${text.length} bytes exceed memoryLimitBytes). Fix: use storage 'memory'`);
     const fine = await prepareTable({ name: 'a.csv', text }, { schema: small, storage: 'memory', memoryLimitBytes: 4, holdout: [0, 0] });
     expect(fine.rows('train')).toBe(2);
   });
 
   it("engine 'duckdb' is an error naming the light engine; 'auto' takes the light one", async () => {
-    const duck = await failure(() => prepareTable({ name: 'a.csv', text }, { schema: small, engine: 'duckdb' }));
+    const duck = await dataFailure(() => prepareTable({ name: 'a.csv', text }, { schema: small, engine: 'duckdb' }));
     expect(duck.message).toBe(
       `The DuckDB engine reads files only, and "a.csv" is in memory (text or bytes). Fix: use engine 'light', or 'auto' (which takes the light engine for in-memory data).`,
     );
@@ -306,19 +281,19 @@ describe('misuse of in-memory sources: errors that say the fix', () => {
   });
 
   it('bad CSV: the given name and the line, for text and for bytes', async () => {
-    const fields = await failure(() => prepareTable({ name: 'train.csv', text: 'a,b,y\n1,x,0\n2,z,1,9\n' }, { schema: small }));
+    const fields = await dataFailure(() => prepareTable({ name: 'train.csv', text: 'a,b,y\n1,x,0\n2,z,1,9\n' }, { schema: small }));
     expect(fields.message).toBe(
       'train.csv line 3 has 4 field(s), but the header has 3. Fix: put double quotes around cells that contain a comma or a line break, or repair the line.',
     );
-    const cell = await failure(() =>
+    const cell = await dataFailure(() =>
       prepareTable({ name: 'upload.csv', bytes: new TextEncoder().encode('a,b,y\n1,x,0\n\noops,z,1\n') }, { schema: small }),
     );
     expect(cell.message).toContain('Column "a" is read as numbers but upload.csv line 4 has "oops", which is not a number');
-    const missing = await failure(() => prepareTable({ name: 'cols.csv', text: 'a,y\n1,0\n' }, { schema: small }));
+    const missing = await dataFailure(() => prepareTable({ name: 'cols.csv', text: 'a,y\n1,0\n' }, { schema: small }));
     expect(missing.message).toContain('Column "b" is missing from cols.csv');
-    const empty = await failure(() => prepareTable({ name: 'empty.csv', text: '' }, { schema: small }));
+    const empty = await dataFailure(() => prepareTable({ name: 'empty.csv', text: '' }, { schema: small }));
     expect(empty.message).toContain('empty.csv is empty: it has no header line');
-    const notParquet = await failure(() =>
+    const notParquet = await dataFailure(() =>
       prepareTable({ name: 'broken.parquet', bytes: new Uint8Array([1, 2, 3, 4, 5]) }, { schema: small }),
     );
     expect(notParquet.message).toContain('broken.parquet is not a readable Parquet file');
@@ -330,7 +305,7 @@ describe('the light engine cuts in-memory content into chunks like a file stream
     const lines = ['id,note,y'];
     for (let i = 0; i < 60_000; i++) lines.push(`${i},"naïve 漢字 😀 ${i}${i % 7 === 0 ? '\nsecond line' : ''}, ok",${i % 2}`);
     const text = `\ufeff${lines.join('\r\n')}\r\n`;
-    const path = write('chunks.csv', text);
+    const path = writeIn(dir, 'chunks.csv', text);
     const bytes = new Uint8Array(readFileSync(path));
     expect(bytes.length).toBeGreaterThan(2 * 2 ** 20);
     const reader = await openReader('light');

@@ -1,71 +1,28 @@
 // prepareTable: a table of raw text categories (census-shaped) from files to training-ready splits,
 // in memory and through the on-disk cache, with shards, Parquet, both engines, the holdout split,
 // cache reuse and invalidation, bad input that leaves no cache behind, and raw rows at predict time.
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, utimesSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BlockShuffleLoader } from '../src/data/block-loader.js';
-import { ColumnarDataset, type Columns, SequenceColumn } from '../src/data/columns.js';
-import { DataError } from '../src/data/errors.js';
 import { holdoutSplit, type PreparedTable, prepareTable, proposeTableSchema } from '../src/data/ingest.js';
 import type { HostBatch } from '../src/data/loader.js';
 import { schemaFromLists, type TableSchema } from '../src/data/schema.js';
-import { generateRawTable, type RawTable, rawTableCsvText } from '../src/data/synthetic-raw.js';
+import { generateRawTable, type RawTable } from '../src/data/synthetic-raw.js';
+import { csvOf, dataFailure, expectSameData, RAW_LABELS, splitData, writeIn } from './helpers/tables.js';
 
 let dir: string;
 let table: RawTable;
 let csv: string;
 let schema: TableSchema;
 
-const LABELS = ['income_50k', 'never_married'];
-
-/** The first `n` data rows of a raw table as CSV text. */
-function csvOf(t: RawTable, from = 0, to = t.rows): string {
-  const columns = Object.fromEntries(t.header.map((h) => [h, t.columns[h].slice(from, to)]));
-  return rawTableCsvText({ header: t.header, columns, rows: to - from });
-}
-
-function write(name: string, text: string): string {
-  const path = join(dir, name);
-  mkdirSync(join(path, '..'), { recursive: true });
-  writeFileSync(path, text);
-  return path;
-}
-
-/** Every split of a prepared table as one in-memory dataset (reading the cache in order on disk). */
-function splitData(t: PreparedTable, split: 'train' | 'val' | 'test'): ColumnarDataset {
-  const s = t.splits[split];
-  if (s instanceof ColumnarDataset) return s;
-  return s.readRows(0, s.rows);
-}
-
-function expectSameData(a: ColumnarDataset, b: ColumnarDataset): void {
-  expect(b.length).toBe(a.length);
-  expect(b.labelNames).toEqual(a.labelNames);
-  expect(Array.from(b.labels)).toEqual(Array.from(a.labels));
-  expect(Object.keys(b.columns).sort()).toEqual(Object.keys(a.columns).sort());
-  for (const [name, col] of Object.entries(a.columns)) {
-    const other = b.columns[name];
-    const values = (c: Columns[string]) => Array.from(c instanceof SequenceColumn ? c.values : c);
-    expect(values(other), name).toEqual(values(col));
-  }
-}
-
-async function failure(run: () => Promise<unknown>): Promise<DataError> {
-  try {
-    await run();
-  } catch (e) {
-    if (e instanceof DataError) return e;
-    throw e;
-  }
-  throw new Error('expected a DataError');
-}
+const LABELS = RAW_LABELS;
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'webmtl-ingest-'));
   table = generateRawTable({ rows: 3000, seed: 5, missingRate: 0.03 });
-  csv = write('census.csv', csvOf(table));
+  csv = writeIn(dir, 'census.csv', csvOf(table));
   schema = (await proposeTableSchema(csv, { labels: LABELS })).schema;
 }, 60_000);
 
@@ -136,9 +93,9 @@ describe('a census-shaped table of raw text, in memory', () => {
   });
 
   it('val and test files instead of the holdout: fitted on --data alone, unseen values → 0', async () => {
-    const train = write('split/train.csv', csvOf(table, 0, 2000));
-    const val = write('split/val.csv', csvOf(table, 2000, 2500));
-    const test = write('split/test.csv', csvOf(table, 2500, 3000));
+    const train = writeIn(dir, 'split/train.csv', csvOf(table, 0, 2000));
+    const val = writeIn(dir, 'split/val.csv', csvOf(table, 2000, 2500));
+    const test = writeIn(dir, 'split/test.csv', csvOf(table, 2500, 3000));
     const t = await prepareTable(train, { schema, val, test, engine: 'light' });
     expect([t.rows('train'), t.rows('val'), t.rows('test')]).toEqual([2000, 500, 500]);
     const trainValues = new Set(table.columns['detailed occupation'].slice(0, 2000));
@@ -158,9 +115,9 @@ function trainRowIndices(_t: PreparedTable): number[] {
 
 describe('the same table from shards, Parquet and either engine', () => {
   it('a folder of three CSV shards and a glob give the single file’s splits', async () => {
-    write('shards/part-0.csv', csvOf(table, 0, 1000));
-    write('shards/part-1.csv', csvOf(table, 1000, 2200));
-    write('shards/part-2.csv', csvOf(table, 2200, 3000));
+    writeIn(dir, 'shards/part-0.csv', csvOf(table, 0, 1000));
+    writeIn(dir, 'shards/part-1.csv', csvOf(table, 1000, 2200));
+    writeIn(dir, 'shards/part-2.csv', csvOf(table, 2200, 3000));
     const single = await prepareTable(csv, { schema, engine: 'light' });
     for (const data of [join(dir, 'shards'), join(dir, 'shards', 'part-*.csv')]) {
       const sharded = await prepareTable(data, { schema, engine: 'light' });
@@ -228,15 +185,15 @@ describe('on disk: the binary cache', () => {
 
   it('a bad cell in the test file fails with its place and leaves no cache, not even a half-written one', async () => {
     const cacheDir = join(dir, 'cache-bad');
-    const train = write('bad/train.csv', csvOf(table, 0, 2000));
-    const val = write('bad/val.csv', csvOf(table, 2000, 2500));
+    const train = writeIn(dir, 'bad/train.csv', csvOf(table, 0, 2000));
+    const val = writeIn(dir, 'bad/val.csv', csvOf(table, 2000, 2500));
     const text = csvOf(table, 2500, 3000).split('\n');
     const labelAt = table.header.indexOf('income_50k');
     const cells = text[8].split(',');
     cells[labelAt] = '2';
     text[8] = cells.join(',');
-    const test = write('bad/test.csv', text.join('\n'));
-    const e = await failure(() => prepareTable(train, { schema, val, test, engine: 'light', storage: 'disk', cacheDir }));
+    const test = writeIn(dir, 'bad/test.csv', text.join('\n'));
+    const e = await dataFailure(() => prepareTable(train, { schema, val, test, engine: 'light', storage: 'disk', cacheDir }));
     expect(e.message).toContain('test.csv line 9');
     expect(e.message).toContain('income_50k');
     expect(e.message).toMatch(/Fix/);
@@ -247,13 +204,13 @@ describe('on disk: the binary cache', () => {
 describe('bad input', () => {
   it('a schema column missing from the files, an unknown option, a bad holdout', async () => {
     const renamed = { ...schema, columns: schema.columns.map((c) => (c.name === 'education' ? { ...c, name: 'eduction' } : c)) };
-    const e = await failure(() => prepareTable(csv, { schema: renamed, engine: 'light' }));
+    const e = await dataFailure(() => prepareTable(csv, { schema: renamed, engine: 'light' }));
     expect(e.message).toContain('"eduction"');
     expect(e.message).toContain('census.csv');
     expect(e.message).toMatch(
       /Fix: add the column to that file, remove the file from the table, or set the role of "eduction" to 'ignore' in the schema/,
     );
-    const unknown = await failure(() => prepareTable(csv, { schema, engin: 'light' } as never));
+    const unknown = await dataFailure(() => prepareTable(csv, { schema, engin: 'light' } as never));
     expect(unknown.message).toMatch(/unknown option 'engin' \(did you mean 'engine'\?\)/);
     await expect(prepareTable(csv, { schema, holdout: [0.6, 0.5] })).rejects.toThrow(/sum to less than 1/);
   });

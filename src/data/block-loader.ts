@@ -7,7 +7,7 @@ import { checkOptionNames } from '../options.js';
 import type { CachedTable } from './cache.js';
 import { type Column, SequenceColumn } from './columns.js';
 import { DataError, missingColumnError } from './errors.js';
-import type { BatchSource, HostBatch } from './loader.js';
+import { type BatchSource, type HostBatch, MappedLoader } from './loader.js';
 import { deriveSeed, Rng } from './random.js';
 
 export interface BlockShuffleLoaderOptions {
@@ -229,7 +229,7 @@ export class BlockShuffleLoader implements BatchSource<HostBatch> {
 
   /** A loader yielding fn(batch) instead (e.g. host batch → device tensors); same length. */
   map<U>(fn: (batch: HostBatch) => U): BatchSource<U> {
-    return new MappedBlockLoader(this, fn);
+    return new MappedLoader(this, fn);
   }
 
   /** The buffer fills of an epoch, each with its blocks and row permutation, drawn as they are needed. */
@@ -296,36 +296,5 @@ function permuteRows(buf: Int32Array, width: number, perm: Int32Array, rows: num
       const d = i * width;
       for (let j = 0; j < width; j++) into[d + j] = buf[s + j];
     }
-  }
-}
-
-class MappedBlockLoader<T, U> implements BatchSource<U> {
-  constructor(
-    private readonly inner: BatchSource<T>,
-    private readonly fn: (batch: T) => U,
-  ) {}
-
-  get length(): number {
-    return this.inner.length;
-  }
-
-  get numRows(): number {
-    return this.inner.numRows;
-  }
-
-  get epoch(): number | undefined {
-    return this.inner.epoch;
-  }
-
-  setEpoch(epoch: number): void {
-    this.inner.setEpoch?.(epoch);
-  }
-
-  *[Symbol.iterator](): Iterator<U> {
-    for (const batch of this.inner) yield this.fn(batch);
-  }
-
-  map<V>(fn: (batch: U) => V): BatchSource<V> {
-    return new MappedBlockLoader(this, fn);
   }
 }

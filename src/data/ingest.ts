@@ -316,20 +316,15 @@ async function* readSplit(ctx: ReadContext, split: SplitName, phase: IngestProgr
   const files = ctx.files[split];
   if (!files.length) return;
   let rows = 0;
-  let bytesDone = 0;
   for await (const block of ctx.reader.scan(files, ctx.columns, {
     blockRows: ctx.blockRows,
-    onProgress: (p) => {
-      bytesDone = p.bytesDone;
-      ctx.progress.report(phase, p.bytesDone, p.rows);
-    },
+    onProgress: (p) => ctx.progress.report(phase, p.bytesDone, p.rows),
   })) {
     rows += block.rows;
     yield block;
   }
   ctx.progress.rows += rows;
   ctx.progress.bytesBefore += files.reduce((s, f) => s + f.bytes, 0);
-  void bytesDone;
 }
 
 /** Every split's raw blocks: the data files' rows split by the holdout, plus the val/test files. */

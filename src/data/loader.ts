@@ -50,7 +50,8 @@ export interface BatchSource<T> extends Iterable<T> {
   setEpoch?(epoch: number): void;
 }
 
-class MappedLoader<T, U> implements BatchSource<U> {
+/** A batch source whose batches go through `fn` (BatchSource.map of every loader). */
+export class MappedLoader<T, U> implements BatchSource<U> {
   constructor(
     private readonly inner: BatchSource<T>,
     private readonly fn: (batch: T) => U,
