@@ -215,6 +215,19 @@ describe('bad input', () => {
     await expect(prepareTable(csv, { schema, holdout: [0.6, 0.5] })).rejects.toThrow(/sum to less than 1/);
   });
 
+  it('shards whose headers differ (an extra column, another order) are refused before anything is read', async () => {
+    const text = csvOf(table, 0, 500);
+    writeIn(dir, 'mixed/part-0.csv', text);
+    const lines = text.split('\n');
+    lines[0] = `${lines[0]},extra`;
+    for (let i = 1; i < lines.length; i++) if (lines[i]) lines[i] = `${lines[i]},1`;
+    writeIn(dir, 'mixed/part-1.csv', lines.join('\n'));
+    const e = await dataFailure(() => prepareTable(join(dir, 'mixed'), { schema, engine: 'light' }));
+    expect(e.message).toContain('part-1.csv does not have the same columns as');
+    expect(e.message).toContain('"extra"');
+    expect(e.message).toMatch(/Fix: give every shard of a table the same header/);
+  });
+
   it('inline lists: a name that is not a column is refused with the closest one', async () => {
     const columns = table.header.map((name) => ({ name, type: table.types[name] }));
     expect(() => schemaFromLists(columns, { label: ['income_50k'], sparse: ['educaton'] })).toThrow(/education/);

@@ -23,7 +23,7 @@ import { type BatchSource, DataLoader, type HostBatch } from './loader.js';
 import { Preprocessor, PreprocessorFitter } from './preprocessor.js';
 import { type RawBlock, selectRawRows } from './raw.js';
 import { openReader, type TableReader } from './readers/index.js';
-import { headerOf, missingInShardError } from './readers/light.js';
+import { checkSameHeader, headerOf, missingInShardError } from './readers/light.js';
 import { parseSchema, proposeSchema, type TableSchema } from './schema.js';
 import { isInMemory, resolveSources, type SourceFile, type TableSources } from './sources.js';
 
@@ -210,11 +210,13 @@ export async function prepareTable(data: TableSources, options: PrepareTableOpti
   const reader = await openReader(options.engine ?? 'auto', all);
   try {
     const columns = schema.columns.filter((c) => c.role !== 'ignore').map((c) => ({ name: c.name, type: c.type }));
-    // Every shard's header is checked against the schema before anything is read or fitted.
-    await checkColumns(
-      all,
-      columns.map((c) => c.name),
-    );
+    // Every shard's header is checked (against the schema, and against its split's first shard)
+    // before anything is read or fitted.
+    for (const s of SPLITS)
+      await checkHeaders(
+        files[s],
+        columns.map((c) => c.name),
+      );
     const split = new RowSplitter(heldOut ? holdout : [0, 0], seed);
     const progress = new ProgressClock(options.onProgress);
     const ctx: ReadContext = { reader, files, columns, blockRows, split, heldOut, progress };
@@ -236,12 +238,18 @@ interface ReadContext {
   progress: ProgressClock;
 }
 
-/** Every shard's header holds the schema's columns: checked (headers only) before anything is read or fitted. */
-async function checkColumns(files: readonly SourceFile[], wanted: readonly string[]): Promise<void> {
+/**
+ * Every file of a split holds the schema's columns, and the shards of a split all have the first
+ * one's header (names and order): a shard with other columns is a sign of a different table.
+ */
+async function checkHeaders(files: readonly SourceFile[], wanted: readonly string[]): Promise<void> {
+  let first: string[] | null = null;
   for (const file of files) {
     const have = await headerOf(file);
     const missing = wanted.find((n) => !have.includes(n));
     if (missing !== undefined) throw missingInShardError(file.path, missing, have);
+    if (first) checkSameHeader(files[0].path, first, file.path, have);
+    else first = have;
   }
 }
 
