@@ -3,10 +3,10 @@
 // saved state, streaming fits, and the speed of transform.
 import { describe, expect, it } from 'vitest';
 import { SequenceColumn } from '../src/data/columns.js';
-import { DataError } from '../src/data/errors.js';
 import { Preprocessor, PreprocessorFitter, type PreprocessorState } from '../src/data/preprocessor.js';
 import type { RawBlock, RawColumn } from '../src/data/raw.js';
 import type { SchemaColumn, TableSchema } from '../src/data/schema.js';
+import { dataError } from './helpers/tables.js';
 
 const ints = (xs: readonly (number | null)[]): RawColumn => ({
   type: 'int',
@@ -30,17 +30,6 @@ const label = (name = 'click', task?: 'classification' | 'regression'): SchemaCo
 const zeros = (n: number) => ints(new Array(n).fill(0));
 const ids = (p: Preprocessor, b: RawBlock, name: string): number[] => [...(p.transform(b).columns[name] as Int32Array)];
 const denseOf = (p: Preprocessor, b: RawBlock, name: string): number[] => [...(p.transform(b).columns[name] as Float32Array)];
-
-/** The DataError `fn` throws (fails the test when it throws nothing or something else). */
-function dataError(fn: () => unknown): DataError {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(DataError);
-    return e as DataError;
-  }
-  throw new Error('expected a DataError, nothing was thrown');
-}
 
 describe('vocabularies', () => {
   const schema = schemaOf(label(), { name: 'item', role: 'sparse', type: 'int' }, { name: 'city', role: 'sparse', type: 'string' });

@@ -1,7 +1,6 @@
 // The table schema: parsing with JSON-path errors, the JSON text, column lists, and the proposal
 // heuristics on census-like and Ali-CCP-like samples.
 import { describe, expect, it } from 'vitest';
-import { DataError } from '../src/data/errors.js';
 import type { RawBlock, RawColumn } from '../src/data/raw.js';
 import {
   parseSchema,
@@ -12,6 +11,7 @@ import {
   schemaToJSON,
   type TableSchema,
 } from '../src/data/schema.js';
+import { dataError } from './helpers/tables.js';
 
 const ints = (xs: readonly (number | null)[]): RawColumn => ({
   type: 'int',
@@ -37,17 +37,6 @@ const valid = (): Record<string, unknown> => ({
     { name: 'items', role: 'sequence', type: 'string', separator: ';', maxLength: 5 },
   ],
 });
-
-/** The DataError `fn` throws (fails the test when it throws nothing or something else). */
-function dataError(fn: () => unknown): DataError {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(DataError);
-    return e as DataError;
-  }
-  throw new Error('expected a DataError, nothing was thrown');
-}
 
 describe('parseSchema', () => {
   it('reads a valid schema, from an object or its JSON text, keeping each column as given', () => {

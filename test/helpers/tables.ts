@@ -54,3 +54,14 @@ export async function dataFailure(run: () => Promise<unknown>): Promise<DataErro
   }
   throw new Error('expected a DataError');
 }
+
+/** The DataError `fn` throws (fails the test when it throws nothing or something else). */
+export function dataError(fn: () => unknown): DataError {
+  try {
+    fn();
+  } catch (e) {
+    expect(e).toBeInstanceOf(DataError);
+    return e as DataError;
+  }
+  throw new Error('expected a DataError, nothing was thrown');
+}
