@@ -316,6 +316,20 @@ describe('proposeSchema', () => {
     ]);
   });
 
+  it('AliExpress-style names: integer "categorical_N" columns are categories, "numerical_N" ones numbers', () => {
+    const s = proposeSchema(
+      block({
+        click: ints([0, 1, 1, 0]),
+        conversion: ints([0, 0, 1, 0]),
+        categorical_2: ints([0, 3, 1, 2]),
+        numerical_1: floats([0.5, 0.1, 0.9, 0.3]),
+        numerical_2: ints([4, 8, 15, 16]),
+      }),
+    );
+    const roles = Object.fromEntries(s.columns.map((c) => [c.name, c.role]));
+    expect(roles).toEqual({ click: 'label', conversion: 'label', categorical_2: 'sparse', numerical_1: 'dense', numerical_2: 'dense' });
+  });
+
   it('says what to do when no label is found, a label is text, or a named column is absent', () => {
     const noLabel = block({ a: ints([1, 2, 3]), b: strings(['x', 'y', 'z']) }, 'part-0.parquet');
     const e = dataError(() => proposeSchema(noLabel));

@@ -361,6 +361,7 @@ const ID_WORDS = new Set([
   'types',
   'category',
   'categories',
+  'categorical',
   'cat',
   'cats',
   'class',
@@ -465,7 +466,7 @@ function distinctCount(values: readonly (number | string)[], missing: number): n
  * - other text → sparse (each distinct text is a category);
  * - real numbers (float) → dense;
  * - whole numbers (int) → sparse when the name looks like an identifier or a category (a word id,
- *   code, recode, type, category, cat, class, kind, zip; or a name of digits such as Ali-CCP's "101"
+ *   code, recode, type, category, categorical, cat, class, kind, zip; or a name of digits such as Ali-CCP's "101"
  *   or "109_14"), or when the column holds at most 2 distinct values (a flag); else dense (age,
  *   counts, hours, amounts).
  * Text columns that hold numbers get the number type (int or float) in the schema, so the file
