@@ -25,6 +25,7 @@ import {
 import { Adam } from '../src/optim/adam.js';
 import { SGD } from '../src/optim/sgd.js';
 import * as wm from '../src/tensor/index.js';
+import { randomFeatures } from './helpers/batches.js';
 
 beforeAll(() => wm.setBackend(new CpuBackend()));
 
@@ -383,21 +384,7 @@ const features = (): Feature[] => [
 ];
 
 function batch(fs: Feature[], rows: number, seed: number) {
-  const r = new wm.Random(seed);
-  const x: Record<string, wm.Tensor> = {};
-  for (const f of fs) {
-    x[f.name] =
-      f.kind === 'dense'
-        ? wm.fromArray(
-            Float32Array.from({ length: rows }, () => r.normal()),
-            [rows],
-          )
-        : wm.fromArray(
-            Int32Array.from({ length: rows }, () => r.int(f.vocabSize)),
-            [rows],
-          );
-  }
-  return x;
+  return randomFeatures(fs, rows, new wm.Random(seed));
 }
 
 function step(model: MultiTaskModel, strategy: BalanceStrategy, seed: number, outputs: number[] = [0, 1]) {

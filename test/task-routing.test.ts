@@ -6,6 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { DenseFeature, type Feature, SparseFeature } from '../src/features.js';
 import * as wm from '../src/index.js';
+import { randomBatch } from './helpers/batches.js';
 
 const features = (): Feature[] => [
   new SparseFeature({ name: 'user', vocabSize: 7, embedDim: 3 }),
@@ -69,26 +70,7 @@ const configs: Record<string, () => wm.MultiTaskModel> = {
 };
 
 function batch(model: wm.MultiTaskModel, rows: number, seed: number): { x: wm.FeatureBatch; y: wm.Tensor } {
-  const r = new wm.Random(seed);
-  const x: wm.FeatureBatch = {};
-  for (const f of model.features) {
-    x[f.name] =
-      f.kind === 'dense'
-        ? wm.fromArray(
-            Float32Array.from({ length: rows }, () => r.normal()),
-            [rows],
-          )
-        : wm.fromArray(
-            Int32Array.from({ length: rows }, () => r.int(f.vocabSize)),
-            [rows],
-          );
-  }
-  const nLabel = model.taskPlan(model instanceof wm.ESMM ? 2 : model.nTask).nLabel;
-  const y = wm.fromArray(
-    Float32Array.from({ length: rows * nLabel }, () => (r.uniform() < 0.4 ? 1 : 0)),
-    [rows, nLabel],
-  );
-  return { x, y };
+  return randomBatch(model.features, rows, model.taskPlan(model instanceof wm.ESMM ? 2 : model.nTask).nLabel, seed);
 }
 
 /** Per trained loss, whether each parameter's gradient has a non-zero entry. */
