@@ -213,6 +213,14 @@ describe('bad input', () => {
     const unknown = await dataFailure(() => prepareTable(csv, { schema, engin: 'light' } as never));
     expect(unknown.message).toMatch(/unknown option 'engin' \(did you mean 'engine'\?\)/);
     await expect(prepareTable(csv, { schema, holdout: [0.6, 0.5] })).rejects.toThrow(/sum to less than 1/);
+    // Values of the wrong kind are refused too, never read as the default.
+    await expect(prepareTable(csv, { schema, seed: 1.5 })).rejects.toThrow(/seed must be a whole number ≥ 0, got 1.5/);
+    await expect(prepareTable(csv, { schema, memoryLimitBytes: -1 })).rejects.toThrow(/memoryLimitBytes must be a number of bytes/);
+    await expect(prepareTable(csv, { schema, blockRows: 0 })).rejects.toThrow(/blockRows must be a whole number ≥ 1/);
+    await expect(proposeTableSchema(csv, { label: ['income_50k'] } as never)).rejects.toThrow(/unknown option 'label' \(did you mean 'labels'\?\)/);
+    await expect(proposeTableSchema(csv, { sampleRows: 0 })).rejects.toThrow(/sampleRows must be a whole number ≥ 1/);
+    const t = await prepareTable(csv, { schema, engine: 'light' });
+    expect(() => t.loaders({ batchsize: 64 } as never)).toThrow(/unknown option 'batchsize' \(did you mean 'batchSize'\?\)/);
   });
 
   it('shards whose headers differ (an extra column, another order) are refused before anything is read', async () => {

@@ -91,6 +91,18 @@ const OPTION_KEYS = [
   'onProgress',
 ] as const satisfies readonly (keyof PrepareTableOptions)[];
 
+/** Unknown option names are errors (with the nearest known one), as everywhere in webmtl. */
+function checkOptionNames(where: string, options: object, known: readonly string[]): void {
+  const unknown = unknownKeys(options, known);
+  if (unknown.length) throw new DataError(`${where}: unknown option ${describeUnknown(unknown, known)}`);
+}
+
+/** A whole number ≥ min (or undefined, for the default). */
+function checkInteger(where: string, name: string, v: unknown, min: number): void {
+  if (v !== undefined && !(Number.isInteger(v) && (v as number) >= min))
+    throw new DataError(`${where}: ${name} must be a whole number ≥ ${min}, got ${JSON.stringify(v)}.`);
+}
+
 /** What the models need to know about the table (createModel's schema). */
 export interface ModelSchema {
   sparseColumns: string[];
@@ -117,6 +129,15 @@ export interface LoaderOptions {
   blockRows?: number;
   bufferBlocks?: number;
 }
+
+const LOADER_OPTION_KEYS = [
+  'batchSize',
+  'shuffle',
+  'seed',
+  'evalBatchSize',
+  'blockRows',
+  'bufferBlocks',
+] as const satisfies readonly (keyof LoaderOptions)[];
 
 export class PreparedTable {
   constructor(
@@ -150,6 +171,8 @@ export class PreparedTable {
 
   /** Batch sources for MTLTrainer.fit / evaluate: a DataLoader in memory, a BlockShuffleLoader on disk. */
   loaders(options: LoaderOptions = {}): Record<SplitName, BatchSource<HostBatch>> {
+    checkOptionNames('PreparedTable.loaders', options, LOADER_OPTION_KEYS);
+    checkInteger('PreparedTable.loaders', 'evalBatchSize', options.evalBatchSize, 1);
     const batchSize = options.batchSize ?? 1024;
     const evalBatchSize = options.evalBatchSize ?? Math.max(batchSize, 4096);
     const make = (split: SplitName): BatchSource<HostBatch> => {
@@ -174,8 +197,13 @@ export class PreparedTable {
  * extension gives the format (else Parquet's magic bytes, else CSV) and error messages show it.
  */
 export async function prepareTable(data: TableSources, options: PrepareTableOptions): Promise<PreparedTable> {
-  const unknown = unknownKeys(options as object, OPTION_KEYS);
-  if (unknown.length) throw new DataError(`prepareTable: unknown option ${describeUnknown(unknown, OPTION_KEYS)}`);
+  checkOptionNames('prepareTable', options, OPTION_KEYS);
+  checkInteger('prepareTable', 'seed', options.seed, 0);
+  const limit = options.memoryLimitBytes;
+  if (limit !== undefined && !(typeof limit === 'number' && limit >= 0))
+    throw new DataError(`prepareTable: memoryLimitBytes must be a number of bytes ≥ 0, got ${JSON.stringify(limit)}.`);
+  if (options.onProgress !== undefined && typeof options.onProgress !== 'function')
+    throw new DataError('prepareTable: onProgress must be a function (it gets { phase, bytesDone, bytesTotal, rows, seconds }).');
   const schema = parseSchema(options.schema, 'the schema');
   const holdout = options.holdout ?? [0.1, 0.1];
   if (holdout.length !== 2 || !holdout.every((f) => Number.isFinite(f) && f >= 0) || holdout[0] + holdout[1] >= 1)
@@ -183,9 +211,8 @@ export async function prepareTable(data: TableSources, options: PrepareTableOpti
       `prepareTable: holdout ${JSON.stringify(holdout)} must be two fractions ≥ 0 that sum to less than 1, e.g. [0.1, 0.1].`,
     );
   const seed = options.seed ?? 2022;
+  checkInteger('prepareTable', 'blockRows', options.blockRows, 1);
   const blockRows = options.blockRows ?? 65536;
-  if (!Number.isInteger(blockRows) || blockRows < 1)
-    throw new DataError(`prepareTable: blockRows must be a positive integer, got ${blockRows}.`);
 
   const files: Record<SplitName, SourceFile[]> = {
     train: await resolveSources(data, 'data'),
@@ -219,7 +246,7 @@ export async function prepareTable(data: TableSources, options: PrepareTableOpti
       );
     const split = new RowSplitter(heldOut ? holdout : [0, 0], seed);
     const progress = new ProgressClock(options.onProgress);
-    const ctx: ReadContext = { reader, files, columns, blockRows, split, heldOut, progress };
+    const ctx: ReadContext = { reader, files, columns, blockRows, split, progress };
     if (!onDisk) return await prepareInMemory(schema, ctx);
     const dir = options.cacheDir ?? (await defaultCacheDir(files.train[0].path));
     return await prepareOnDisk(schema, ctx, dir, { holdout: heldOut ? holdout : null, seed });
@@ -234,7 +261,6 @@ interface ReadContext {
   columns: { name: string; type: TableSchema['columns'][number]['type'] }[];
   blockRows: number;
   split: RowSplitter;
-  heldOut: boolean;
   progress: ProgressClock;
 }
 
@@ -473,6 +499,7 @@ export async function describeTable(
   data: TableSources,
   options: { engine?: 'auto' | 'duckdb' | 'light' } = {},
 ): Promise<{ files: SourceFile[]; columns: { name: string; type: TableSchema['columns'][number]['type'] }[] }> {
+  checkOptionNames('describeTable', options, ['engine']);
   const files = await resolveSources(data, 'data');
   const reader = await openReader(options.engine ?? 'auto', files);
   try {
@@ -490,6 +517,8 @@ export async function proposeTableSchema(
   data: TableSources,
   options: { labels?: readonly string[]; ignore?: readonly string[]; sampleRows?: number; engine?: 'auto' | 'duckdb' | 'light' } = {},
 ): Promise<{ schema: TableSchema; sample: RawBlock; files: SourceFile[] }> {
+  checkOptionNames('proposeTableSchema', options, ['labels', 'ignore', 'sampleRows', 'engine']);
+  checkInteger('proposeTableSchema', 'sampleRows', options.sampleRows, 1);
   const files = await resolveSources(data, 'data');
   const reader = await openReader(options.engine ?? 'auto', files);
   try {
