@@ -217,7 +217,9 @@ describe('bad input', () => {
     await expect(prepareTable(csv, { schema, seed: 1.5 })).rejects.toThrow(/seed must be a whole number ≥ 0, got 1.5/);
     await expect(prepareTable(csv, { schema, memoryLimitBytes: -1 })).rejects.toThrow(/memoryLimitBytes must be a number of bytes/);
     await expect(prepareTable(csv, { schema, blockRows: 0 })).rejects.toThrow(/blockRows must be a whole number ≥ 1/);
-    await expect(proposeTableSchema(csv, { label: ['income_50k'] } as never)).rejects.toThrow(/unknown option 'label' \(did you mean 'labels'\?\)/);
+    await expect(proposeTableSchema(csv, { label: ['income_50k'] } as never)).rejects.toThrow(
+      /unknown option 'label' \(did you mean 'labels'\?\)/,
+    );
     await expect(proposeTableSchema(csv, { sampleRows: 0 })).rejects.toThrow(/sampleRows must be a whole number ≥ 1/);
     const t = await prepareTable(csv, { schema, engine: 'light' });
     expect(() => t.loaders({ batchsize: 64 } as never)).toThrow(/unknown option 'batchsize' \(did you mean 'batchSize'\?\)/);
