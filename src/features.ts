@@ -146,3 +146,77 @@ export function featureWidth(f: Feature): number {
   if (f.kind === 'sequence' && f.pooling === 'concat') return f.embedDim * (f.maxLen ?? 1);
   return f.embedDim;
 }
+
+/** A feature as plain JSON, as a model bundle stores it; featureFromJSON rebuilds the feature. */
+export type FeatureJSON =
+  | { kind: 'sparse'; name: string; vocabSize: number; embedDim: number; sharedWith?: string; paddingIdx?: number }
+  | { kind: 'dense'; name: string }
+  | {
+      kind: 'sequence';
+      name: string;
+      vocabSize: number;
+      embedDim: number;
+      pooling: Pooling;
+      sharedWith?: string;
+      paddingIdx?: number;
+      maxLen?: number;
+    };
+
+export function featureToJSON(f: Feature): FeatureJSON {
+  if (f.kind === 'dense') return { kind: 'dense', name: f.name };
+  const optional = {
+    ...(f.sharedWith !== undefined && { sharedWith: f.sharedWith }),
+    ...(f.paddingIdx !== undefined && { paddingIdx: f.paddingIdx }),
+  };
+  if (f.kind === 'sparse') return { kind: 'sparse', name: f.name, vocabSize: f.vocabSize, embedDim: f.embedDim, ...optional };
+  return {
+    kind: 'sequence',
+    name: f.name,
+    vocabSize: f.vocabSize,
+    embedDim: f.embedDim,
+    pooling: f.pooling,
+    ...optional,
+    ...(f.maxLen !== undefined && { maxLen: f.maxLen }),
+  };
+}
+
+const FEATURE_JSON_KEYS = {
+  sparse: ['kind', 'name', 'vocabSize', 'embedDim', 'sharedWith', 'paddingIdx'],
+  dense: ['kind', 'name'],
+  sequence: ['kind', 'name', 'vocabSize', 'embedDim', 'pooling', 'sharedWith', 'paddingIdx', 'maxLen'],
+} as const;
+
+/** featureToJSON's inverse; `where` names the place in the caller's file for the error. Unknown keys are errors. */
+export function featureFromJSON(spec: unknown, where: string): Feature {
+  const s = spec as Record<string, unknown> | null;
+  const kind = s && typeof s === 'object' && !Array.isArray(s) ? s.kind : undefined;
+  if (kind !== 'sparse' && kind !== 'dense' && kind !== 'sequence')
+    throw new Error(`${where}: a feature must be { kind: 'sparse' | 'dense' | 'sequence', name, ... }, got ${JSON.stringify(spec)}`);
+  const known: readonly string[] = FEATURE_JSON_KEYS[kind];
+  const unknown = Object.keys(s as object).filter((k) => !known.includes(k));
+  if (unknown.length) throw new Error(`${where}: a ${kind} feature has no key ${unknown.join(', ')}; its keys are ${known.join(', ')}`);
+  const { kind: _, ...opts } = s as Record<string, unknown>;
+  const bad = (key: string, what: string) => {
+    throw new Error(`${where}: ${kind} feature ${JSON.stringify(opts.name)}: ${key} must be ${what}, got ${JSON.stringify(opts[key])}`);
+  };
+  const count = (v: unknown, min: number) => Number.isInteger(v) && (v as number) >= min;
+  if (typeof opts.name !== 'string' || opts.name === '') bad('name', 'a non-empty string');
+  if (kind !== 'dense') {
+    if (!count(opts.vocabSize, 1)) bad('vocabSize', 'a whole number ≥ 1');
+    if (!count(opts.embedDim, 1)) bad('embedDim', 'a whole number ≥ 1');
+    if (opts.sharedWith !== undefined && (typeof opts.sharedWith !== 'string' || opts.sharedWith === ''))
+      bad('sharedWith', 'a feature name');
+    if (opts.paddingIdx !== undefined && !count(opts.paddingIdx, 0)) bad('paddingIdx', 'a whole number ≥ 0');
+  }
+  if (kind === 'sequence') {
+    if (!['mean', 'sum', 'concat'].includes(opts.pooling as string)) bad('pooling', "'mean', 'sum' or 'concat'");
+    if (opts.maxLen !== undefined && !count(opts.maxLen, 1)) bad('maxLen', 'a whole number ≥ 1');
+  }
+  try {
+    if (kind === 'dense') return new DenseFeature(opts as { name: string });
+    if (kind === 'sparse') return new SparseFeature(opts as unknown as SparseFeatureOptions);
+    return new SequenceFeature(opts as unknown as SequenceFeatureOptions);
+  } catch (e) {
+    throw new Error(`${where}: ${(e as Error).message}`);
+  }
+}

@@ -18,6 +18,8 @@ export type { WasmBackendOptions } from './backend/wasm/wasm-backend.js';
 export { createWasmBackend, WasmBackend } from './backend/wasm/wasm-backend.js';
 export { WebGPUPackageMissingError } from './backend/webgpu/device.js';
 export * from './data/index.js';
+export type { BundleTask, ModelSource, PredictRow, SaveModelOptions } from './deploy/bundle.js';
+export { decodeModel, encodeModel, loadModel, MODEL_BUNDLE_FORMAT, ModelBundle, ModelBundleError, saveModel } from './deploy/bundle.js';
 export type {
   CellSummary,
   Claim,
@@ -65,3 +67,4 @@ export {
   NonFiniteStatisticsError,
   NonFiniteStepError,
 } from './train/trainer.js';
+export { VERSION } from './version.js';

@@ -8,7 +8,7 @@ const SRC = join(__dirname, '..', 'src');
 
 /** Lowest first. A root file (src/*.ts) is named by its file name, a folder by its name. */
 const LAYERS: readonly (readonly string[])[] = [
-  ['options.ts', 'features.ts', 'rng.ts', 'spellings.ts', 'wgsl.d.ts'], // leaves: plain data, no engine
+  ['options.ts', 'features.ts', 'rng.ts', 'spellings.ts', 'version.ts', 'wgsl.d.ts'], // leaves: plain data, no engine
   ['backend'], // buffers and kernels
   ['data'], // host-side columns, loaders, CSV: no tensors
   ['tensor'], // autograd over the backend
@@ -19,6 +19,7 @@ const LAYERS: readonly (readonly string[])[] = [
   ['mtl'], // task balancing and the gradient inspector
   ['io'], // checkpoints, safetensors, torch-rechub weights
   ['train'],
+  ['deploy'], // model bundles and predicting with them
   ['report'],
   ['experiments'],
   ['cli.ts', 'index.ts'],

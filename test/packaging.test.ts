@@ -12,6 +12,7 @@ import {
   webgpuLoadError,
 } from '../src/backend/webgpu/device.js';
 import { createBackend } from '../src/init.js';
+import { VERSION } from '../src/version.js';
 import { ensureDist, repoRoot } from './helpers/dist.js';
 
 interface PackageJson {
@@ -189,6 +190,8 @@ describe('the installed package (a copy in node_modules, without webgpu)', () =>
     const v = node([cli, '--version']);
     expect(v.status).toBe(0);
     expect(v.stdout.trim()).toBe(pkg.version);
+    // The version model bundles record (src/version.ts) is the package's.
+    expect(VERSION).toBe(pkg.version);
     const r = node([cli, 'train', '--device', 'webgpu', '--rows', '40', '--epochs', '1', '--quiet']);
     expect(r.status).toBe(1);
     expect(r.stderr).toContain(FIX);

@@ -287,6 +287,11 @@ export class ColumnarDataset {
     return this.labelNames.length;
   }
 
+  /** The same feature columns without labels (a set to predict on). */
+  withoutLabels(): ColumnarDataset {
+    return new ColumnarDataset(this.columns, new Float32Array(0), [], this.length);
+  }
+
   get featureNames(): string[] {
     return Object.keys(this.columns);
   }

@@ -758,7 +758,15 @@ export class Preprocessor {
 
   /** A raw block of any split → training-ready columns and labels (labels checked again). */
   transform(block: RawBlock): ColumnarDataset {
-    return this.encode(block, blockPlace(block), false);
+    return this.encode(block, blockPlace(block), 'required');
+  }
+
+  /**
+   * A raw block of rows to predict on → the feature columns alone (no labels: the block need not
+   * have label columns, and any it has are not read).
+   */
+  transformFeatures(block: RawBlock): ColumnarDataset {
+    return this.encode(block, blockPlace(block), 'none');
   }
 
   /**
@@ -774,17 +782,19 @@ export class Preprocessor {
       if (c.role === 'ignore') continue;
       columns[c.name] = rawFromRows(rows, c, c.role === 'label');
     }
-    return this.encode({ rows: rows.length, columns, source: { file: 'the rows given', firstRow: 0 } }, rowsPlace, true);
+    return this.encode({ rows: rows.length, columns, source: { file: 'the rows given', firstRow: 0 } }, rowsPlace, 'optional');
   }
 
-  private encode(block: RawBlock, place: Place, labelsOptional: boolean): ColumnarDataset {
+  /** labels 'required': every row's labels, checked; 'optional': NaN where absent; 'none': features only. */
+  private encode(block: RawBlock, place: Place, labels: 'required' | 'optional' | 'none'): ColumnarDataset {
     const rows = block.rows;
     const firstRow = block.source.firstRow;
-    const nTask = this.labelColumns.length;
-    const labelColumns = this.labelColumns.map((c) => rawColumn(block, c));
+    const labelled = labels === 'none' ? [] : this.labelColumns;
+    const nTask = labelled.length;
+    const labelColumns = labelled.map((c) => rawColumn(block, c));
     const featureColumns = this.encoders.map((e) => rawColumn(block, e.column));
-    const labels = new Float32Array(rows * nTask);
-    this.labelColumns.forEach((c, t) => readLabel(labelColumns[t], c, rows, place, firstRow, labelsOptional, labels, t, nTask));
+    const labelValues = new Float32Array(rows * nTask);
+    labelled.forEach((c, t) => readLabel(labelColumns[t], c, rows, place, firstRow, labels === 'optional', labelValues, t, nTask));
     const columns: Columns = {};
     this.encoders.forEach((e, k) => {
       const col = featureColumns[k];
@@ -800,7 +810,12 @@ export class Preprocessor {
         columns[name] = encodeSequences(col.values, e.ids, e.width, e.separator, rows);
       }
     });
-    return new ColumnarDataset(columns, labels, this.labelNames, rows);
+    return new ColumnarDataset(
+      columns,
+      labelValues,
+      labelled.map((c) => c.name),
+      rows,
+    );
   }
 
   /** The schema and fitted state, as plain JSON-safe data; fromJSON rebuilds exactly this preprocessor. */

@@ -185,10 +185,11 @@ export async function saveCheckpoint(file: string, module: Module, extra: Checkp
     metadata[KEY_STRATEGY] = JSON.stringify({ name: extra.strategy.name, state: (await extra.strategy.stateDict?.()) ?? null });
 
   const bytes = encodeSafetensors(tensors, metadata);
-  await writeAtomically(file, bytes);
+  await writeFileAtomically(file, bytes);
 }
 
-async function hostTensor(t: Tensor): Promise<SafetensorsTensor> {
+/** A tensor's values on the host, as safetensors stores them. */
+export async function hostTensor(t: Tensor): Promise<SafetensorsTensor> {
   const data = await t.data();
   return data instanceof Int32Array ? { dtype: 'I32', shape: [...t.shape], data } : { dtype: 'F32', shape: [...t.shape], data };
 }
@@ -256,12 +257,17 @@ async function removeStaleTemporaries(dir: string, base: string): Promise<void> 
   }
 }
 
-async function writeAtomically(file: string, bytes: Uint8Array): Promise<void> {
+/**
+ * Writes `bytes` to `file` so that a crash never leaves it half-written: a temporary file in the same
+ * directory, flushed, then renamed over `file` (temporaries a killed writer left are removed first).
+ * `what` names the file in errors ('checkpoint', 'model bundle', ...).
+ */
+export async function writeFileAtomically(file: string, bytes: Uint8Array, what = 'checkpoint'): Promise<void> {
   const { fs, path } = await nodeModules();
   const target = path.resolve(file);
   const dir = path.dirname(target);
   const fail = (e: unknown): Error =>
-    new Error(`Cannot save checkpoint to '${file}': ${fsReason(e)}. Choose a writable location.`, { cause: e });
+    new Error(`Cannot save ${what} to '${file}': ${fsReason(e)}. Choose a writable location.`, { cause: e });
   try {
     await makeDirectory(dir);
   } catch (e) {

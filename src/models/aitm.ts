@@ -99,6 +99,7 @@ export class AITM extends MultiTaskModel {
     const opts = modelOptions<AITMParams>('AITM', given, OPTION_NAMES, AITM_SPELLINGS);
     super(resolveTaskTypes('AITM', opts, opts.towerParamsList?.length), opts.taskNames);
     checkModelOptions('AITM', opts, OPTION_NAMES, ['bottomParams', 'towerParamsList']);
+    this.keepConfig(AITM_ENTRY.name, opts);
     this.features = opts.features;
     const bottomParams = opts.bottomParams ?? missing('AITM', 'bottomParams: { dims: [...] } (or hiddenUnits)');
     if (!bottomParams.dims.length) throw new Error('AITM: bottomParams.dims needs at least one hidden size (the width the tasks exchange)');

@@ -2,7 +2,7 @@
 // for classification tasks, raw values for regression), predict(), the gate weights of the last
 // forward (MoE models), and which parameters are shared and which belong to one task.
 import { CpuBackend } from '../backend/cpu/cpu-backend.js';
-import { type Feature, SequenceFeature, SparseFeature } from '../features.js';
+import { type Feature, type FeatureJSON, featureToJSON, SequenceFeature, SparseFeature } from '../features.js';
 import type { FeatureBatch } from '../nn/embedding-layer.js';
 import type { Experts, Gate } from '../nn/experts.js';
 import type { ActivationName, MLPOptions } from '../nn/layers.js';
@@ -152,7 +152,8 @@ export function towerOptions(p: MLPParams): MLPOptions {
 /** The option names every model that reads one feature list takes (TaskOptions). */
 export const TASK_OPTION_NAMES = ['features', 'taskTypes', 'taskNames'] as const;
 const MLP_PARAM_NAMES = ['dims', 'dropout', 'activation'];
-const FEATURE_LISTS = ['features', 'userFeatures', 'itemFeatures'];
+/** The options that hold feature lists (a config stores them as FeatureJSON). */
+export const FEATURE_LISTS: readonly string[] = ['features', 'userFeatures', 'itemFeatures'];
 
 /**
  * Refuses what a model would otherwise ignore or trip over: unknown option names (with the known
@@ -193,6 +194,15 @@ export function missing(model: string, what: string): never {
   throw new Error(`${model}: pass ${what}`);
 }
 
+/**
+ * What rebuilds a model (modelFromConfig in registry.ts): its registry name and its constructor
+ * options in the internal (torch-rechub) names, features as FeatureJSON; plain JSON.
+ */
+export interface ModelConfig {
+  model: string;
+  options: Record<string, unknown>;
+}
+
 export abstract class MultiTaskModel extends Module {
   abstract readonly features: Feature[];
   readonly taskTypes: TaskType[];
@@ -214,6 +224,29 @@ export abstract class MultiTaskModel extends Module {
 
   get nTask(): number {
     return this.taskTypes.length;
+  }
+
+  private configOf: ModelConfig | null = null;
+
+  /**
+   * Each constructor calls this once with its registry name and its options in the internal names
+   * (after modelOptions; seed left out, as the weights are saved instead). Kept as JSON right away,
+   * so that later changes to the caller's objects do not change the config.
+   */
+  protected keepConfig(model: string, options: object): void {
+    const kept: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(options)) {
+      if (v === undefined) continue;
+      kept[k] = FEATURE_LISTS.includes(k) ? (v as Feature[]).map((f): FeatureJSON => featureToJSON(f)) : JSON.parse(JSON.stringify(v));
+    }
+    this.configOf = { model, options: kept };
+  }
+
+  /** The model's registry name and constructor options as JSON (see ModelConfig); a copy. */
+  config(): ModelConfig {
+    if (!this.configOf)
+      throw new Error(`${this.constructor.name} did not keep its configuration (a bug: its constructor must call keepConfig)`);
+    return JSON.parse(JSON.stringify(this.configOf)) as ModelConfig;
   }
 
   /** [batch, nTask]: a probability per classification task, a raw value per regression task. */

@@ -50,6 +50,7 @@ export class ESMM extends MultiTaskModel {
     // Outputs in torch-rechub's order; the trainer fits 'ctr' and 'ctcvr', 'cvr' is learned through them.
     super(['classification', 'classification', 'classification'], ['cvr', 'ctr', 'ctcvr']);
     checkModelOptions('ESMM', opts, OPTION_NAMES, ['cvrParams', 'ctrParams']);
+    this.keepConfig(ESMM_ENTRY.name, opts);
     const user = opts.userFeatures ?? [];
     this.features = [...user, ...(opts.itemFeatures ?? [])];
     if (this.features.length === 0) missing('ESMM', 'userFeatures and itemFeatures (or features)');

@@ -3,6 +3,7 @@ export { AITM, AITM_CALIBRATOR_WEIGHT, TransferAttention } from './aitm.js';
 export type {
   GateMixture,
   MLPParams,
+  ModelConfig,
   ParameterGroups,
   SeedOption,
   TaskOptions,
@@ -22,6 +23,6 @@ export { OMoE } from './omoe.js';
 export type { PLEOptions, PLEParams } from './ple.js';
 export { CGCLevel, PLE } from './ple.js';
 export type { ModelEntry, ModelName, PresetInput, Schema } from './registry.js';
-export { createModel, MODEL_ENTRIES, MODEL_NAMES, modelEntry, sparseFeatures } from './registry.js';
+export { createModel, MODEL_ENTRIES, MODEL_NAMES, modelEntry, modelFromConfig, sparseFeatures } from './registry.js';
 export type { SharedBottomOptions, SharedBottomParams } from './shared-bottom.js';
 export { SharedBottom } from './shared-bottom.js';

@@ -106,6 +106,7 @@ export class MMoE extends MultiTaskModel {
   constructor(given: MMoEOptions) {
     const opts = moeOptions('MMoE', given);
     super(opts.taskTypes, opts.taskNames);
+    this.keepConfig(MMOE_ENTRY.name, opts);
     this.features = opts.features;
     this.gateActivation = opts.gateActivation;
 

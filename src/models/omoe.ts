@@ -27,6 +27,7 @@ export class OMoE extends MultiTaskModel {
   constructor(given: OMoEOptions) {
     const opts = moeOptions('OMoE', given);
     super(opts.taskTypes, opts.taskNames);
+    this.keepConfig(OMOE_ENTRY.name, opts);
     this.features = opts.features;
     this.gateActivation = opts.gateActivation;
 

@@ -150,6 +150,7 @@ export class PLE extends MultiTaskModel {
     const opts = modelOptions<PLEParams>('PLE', given, OPTION_NAMES, PLE_SPELLINGS);
     super(resolveTaskTypes('PLE', opts, opts.towerParamsList?.length), opts.taskNames);
     checkModelOptions('PLE', opts, OPTION_NAMES, ['expertParams', 'towerParamsList']);
+    this.keepConfig(PLE_ENTRY.name, opts);
     this.features = opts.features;
     const nLevel = opts.nLevel ?? 1;
     const nSpecific = opts.nExpertSpecific ?? missing('PLE', 'nExpertSpecific (experts per task; or numExperts)');

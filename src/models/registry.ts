@@ -2,10 +2,10 @@
 // one-line summary, how to build it from options and the CLI's preset (the sizes of torch-rechub's
 // Ali-CCP tutorials). Each model file exports its own entry; adding a model is that file plus one
 // line in MODEL_ENTRIES.
-import { DenseFeature, type Feature, SequenceFeature, SparseFeature } from '../features.js';
+import { DenseFeature, type Feature, featureFromJSON, SequenceFeature, SparseFeature } from '../features.js';
 import { describeUnknown } from '../options.js';
 import { AITM_ENTRY } from './aitm.js';
-import type { MultiTaskModel, TaskType } from './base.js';
+import { FEATURE_LISTS, type ModelConfig, type MultiTaskModel, type TaskType } from './base.js';
 import { ESMM_ENTRY } from './esmm.js';
 import { MMOE_ENTRY } from './mmoe.js';
 import { OMOE_ENTRY } from './omoe.js';
@@ -100,4 +100,26 @@ export function createModel(name: string, schema: Schema, opts: { embedDim?: num
     taskNames: schema.labelColumns ? [...schema.labelColumns] : undefined,
     nExpert: opts.nExpert,
   });
+}
+
+/**
+ * The model a config describes (model.config()), with fresh weights: the registry entry's constructor
+ * on the config's options, feature lists rebuilt from JSON. Anything the constructor would refuse
+ * (unknown options, wrong sizes) is an error naming `where`.
+ */
+export function modelFromConfig(config: ModelConfig, where = 'model config'): MultiTaskModel {
+  if (!config || typeof config !== 'object' || typeof config.model !== 'string' || !config.options || typeof config.options !== 'object')
+    throw new Error(`${where}: expected { model: 'mmoe' | 'ple' | ..., options: { ... } }, got ${JSON.stringify(config)}`);
+  const entry = modelEntry(config.model);
+  const options: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(config.options)) {
+    if (!FEATURE_LISTS.includes(k)) options[k] = v;
+    else if (!Array.isArray(v)) throw new Error(`${where}: options.${k} must be a list of features, got ${JSON.stringify(v)}`);
+    else options[k] = v.map((f, i) => featureFromJSON(f, `${where}: options.${k}[${i}]`));
+  }
+  try {
+    return entry.build(options);
+  } catch (e) {
+    throw new Error(`${where}: ${(e as Error).message}`);
+  }
 }

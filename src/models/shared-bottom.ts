@@ -45,6 +45,7 @@ export class SharedBottom extends MultiTaskModel {
     const opts = modelOptions<SharedBottomParams>('SharedBottom', given, OPTION_NAMES, SHARED_BOTTOM_SPELLINGS);
     super(resolveTaskTypes('SharedBottom', opts, opts.towerParamsList?.length), opts.taskNames);
     checkModelOptions('SharedBottom', opts, OPTION_NAMES, ['bottomParams', 'towerParamsList']);
+    this.keepConfig(SHARED_BOTTOM_ENTRY.name, opts);
     this.features = opts.features;
     const bottomParams = opts.bottomParams ?? missing('SharedBottom', 'bottomParams: { dims: [...] } (or hiddenUnits)');
     const towerParams = opts.towerParamsList ?? defaultTowers(this.nTask);

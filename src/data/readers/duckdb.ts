@@ -401,6 +401,16 @@ export class DuckDbReader implements TableReader {
     );
   }
 
+  /** Writes the CSV file `csv` (with a header; types sniffed) as the Parquet file `parquet` (webmtl predict --out x.parquet). */
+  async copyCsvToParquet(csv: string, parquet: string): Promise<void> {
+    const con = await this.connect();
+    try {
+      await con.run(`COPY (SELECT * FROM read_csv(${literal(csv)}, ${CSV_DIALECT})) TO ${literal(parquet)} (FORMAT parquet)`);
+    } finally {
+      con.closeSync();
+    }
+  }
+
   /** Nothing to release: connections close after each use, and the shared instance stays for the next reader. */
   async close(): Promise<void> {}
 }
