@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // The command-line front door: `webmtl train`, `webmtl gen-data`, `webmtl experiment mmoe-synthetic`,
-// `webmtl walkthrough`.
-import { readFileSync, realpathSync } from 'node:fs';
+// `webmtl walkthrough`, and for trained models `webmtl predict`, `webmtl export`, `webmtl import`.
+import { realpathSync } from 'node:fs';
 import { readFile, stat, writeFile as writeTextFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -13,10 +13,12 @@ import { csvHeaderOfFile, readCsv } from './data/csv.js';
 import { aliCcpSchema, loadAliCcp, type SplitDatasets } from './data/datasets.js';
 import { describeTable, prepareTable, proposeTableSchema } from './data/ingest.js';
 import { type BatchSource, DataGenerator, DataLoader, type HostBatch } from './data/loader.js';
+import type { Preprocessor } from './data/preprocessor.js';
 import type { RawBlock } from './data/raw.js';
 import { parseSchema, schemaFromLists, schemaToJSON, type TableSchema } from './data/schema.js';
 import { generateAliCcpSplits, writeAliCcpCsv } from './data/synthetic-ali-ccp.js';
 import { writeRawTableCsv } from './data/synthetic-raw.js';
+import { loadModel, saveModel } from './deploy/bundle.js';
 import {
   checkClaims,
   collectResult,
@@ -34,8 +36,9 @@ import {
   runExperimentJob,
 } from './experiments/mmoe-synthetic.js';
 import { formatWalkthrough, runWalkthrough } from './experiments/walkthrough.js';
-import type { BackendName } from './init.js';
-import { makeDirectory } from './io/checkpoint.js';
+import { type BackendName, init } from './init.js';
+import { makeDirectory, writeFileAtomically } from './io/checkpoint.js';
+import { exportTorchRechubFiles, importTorchRechubFiles } from './io/torch-rechub.js';
 import { createModel, MODEL_ENTRIES, MODEL_NAMES, type ModelEntry, type Schema } from './models/registry.js';
 import { BALANCE_METHODS, STRATEGY_METHODS } from './mtl/registry.js';
 import type { BalanceMethod } from './mtl/strategy.js';
@@ -45,6 +48,7 @@ import { seed } from './tensor/random.js';
 import type { TaskReport } from './train/metrics.js';
 import { IngestProgressBar } from './train/progress.js';
 import { MTLTrainer, type MTLTrainerOptions } from './train/trainer.js';
+import { VERSION } from './version.js';
 
 /** Exit status of a command line webmtl cannot run as written (unknown command or flag, bad value). */
 export const USAGE_EXIT = 2;
@@ -60,11 +64,17 @@ class UsageError extends Error {
   }
 }
 
-const COMMANDS = ['train', 'schema', 'gen-data', 'experiment', 'walkthrough'] as const;
+const COMMANDS = ['train', 'predict', 'export', 'import', 'schema', 'gen-data', 'experiment', 'walkthrough'] as const;
 type Command = (typeof COMMANDS)[number];
 
 const USAGE = `Usage:
-  webmtl train [options]      train a model and print per-task test metrics
+  webmtl train [options]      train a model and print per-task test metrics (--save-model: a bundle)
+  webmtl predict --model <bundle> --data <table> --out <preds.csv|.parquet>
+                              score raw rows of a table of any size with a saved model bundle
+  webmtl export --model <bundle> (--onnx <file> | --torch-rechub <dir>)
+                              the model as ONNX (for ONNX Runtime, Triton) or as torch-rechub weights
+  webmtl import --torch-rechub <dir> --out <bundle>
+                              a torch-rechub model (weights + model.json) back into a bundle
   webmtl schema <data> [options]
                               propose a schema for your own CSV/Parquet table (each column's role)
   webmtl gen-data [options]   write a synthetic Ali-CCP-schema set as CSV (train/val/test), or a
@@ -110,13 +120,49 @@ function trainOptionsHelp(methods: readonly BalanceMethod[], models: readonly Mo
                         the WASM SIMD backend, else the TypeScript CPU reference; webgpu in Node needs
                         the optional package: npm install webgpu@0.6.2)
   --patience <n>        early-stopping patience in epochs (default: none)
-  --model-path <dir>    save best.safetensors and last.safetensors there
+  --model-path <dir>    save best.safetensors and last.safetensors there (checkpoints, to resume)
+  --save-model <file>   save the trained model (as fit leaves it: the best epoch's weights after an
+                        early stop) as a bundle, e.g. model.webmtl: configuration, weights, the
+                        preprocessing fitted on --data and the task names; webmtl predict and export,
+                        and loadModel in Node and pages read it
   --seed <n>            seed for weights, shuffling and data generation (default 2022)
   --quiet               no progress bar or epoch lines
   --report <file>       also write an HTML report (learning curves, task weights, gradient conflict,
                         gates, expert shares; the gradient inspector runs about 24 times)
 `;
 }
+
+const PREDICT_OPTIONS_HELP = `predict options:
+  --model <file>        the model bundle (webmtl train --save-model, or saveModel in code)
+  --data <path>         the rows to score: a CSV or Parquet file, a folder of shards or a glob; the
+                        training table's feature columns (raw values: unseen categories get the
+                        unseen id, as in training), labels not needed
+  --out <file>          preds.csv or preds.parquet (Parquet needs DuckDB): one column per task
+                        (probabilities; values for regression tasks), one line per row, in order;
+                        written whole or not at all
+  --keep <cols>         input columns copied in front of the scores (e.g. a row id)
+  --engine <e>          auto | duckdb | light: the file reader (default auto)
+  --batch-size <n>      rows per forward pass (default 4096)
+  --device <d>          auto | wasm | cpu | webgpu (default auto)
+  --quiet               no progress line
+`;
+
+const EXPORT_OPTIONS_HELP = `export options:
+  --model <file>        the model bundle
+  --onnx <file>         write the model in eval mode as ONNX (opset 17): one input per feature (int64
+                        ids, float32 numbers), output 'scores' [batch, tasks]; the preprocessing is not
+                        part of the graph (ids come from your serving code or webmtl's preprocessing)
+  --torch-rechub <dir>  write <dir>/model.json (torch-rechub class, constructor arguments, features) and
+                        <dir>/state_dict.safetensors (its names and layouts): docs/scale-out.md
+`;
+
+const IMPORT_OPTIONS_HELP = `import options:
+  --torch-rechub <dir>  a folder with model.json and state_dict.safetensors (docs/scale-out.md)
+  --out <file>          the bundle to write (e.g. model.webmtl)
+  --preprocessing-from <file>
+                        copy the preprocessing of this bundle (the one exported), so that predict takes
+                        raw rows again
+`;
 
 const SCHEMA_OPTIONS_HELP = `schema options:
   --label <cols>        the label columns (comma-separated; default: columns named like click,
@@ -174,6 +220,9 @@ export function cliHelp(methods: readonly BalanceMethod[] = BALANCE_METHODS, mod
   return [
     `webmtl — multi-task learning for recommendation\n\n${USAGE}`,
     trainOptionsHelp(methods, models),
+    PREDICT_OPTIONS_HELP,
+    EXPORT_OPTIONS_HELP,
+    IMPORT_OPTIONS_HELP,
     SCHEMA_OPTIONS_HELP,
     GEN_DATA_OPTIONS_HELP,
     EXPERIMENT_OPTIONS_HELP,
@@ -197,6 +246,14 @@ export function commandHelp(
         modelsHelp(models),
         methodsHelp(methods),
       ].join('\n');
+    case 'predict':
+      return `webmtl predict --model <bundle> --data <file|folder|glob> --out <file> [options]: score every row of a
+table (CSV or Parquet, any size, streamed block by block; labels not needed) with a saved model bundle\n\n${PREDICT_OPTIONS_HELP}`;
+    case 'export':
+      return `webmtl export --model <bundle> [--onnx <file>] [--torch-rechub <dir>]: the model for other runtimes\n\n${EXPORT_OPTIONS_HELP}`;
+    case 'import':
+      return `webmtl import --torch-rechub <dir> --out <bundle> [--preprocessing-from <bundle>]: a torch-rechub model
+back into a bundle (for webmtl predict, Node and pages)\n\n${IMPORT_OPTIONS_HELP}`;
     case 'schema':
       return `webmtl schema <file|folder|glob> [options]: propose each column's role (label, sparse category,
 dense number, sequence, ignore) from a sample of rows, as an editable JSON schema for webmtl train --schema\n\n${SCHEMA_OPTIONS_HELP}`;
@@ -349,6 +406,7 @@ const TRAIN_FLAGS = {
   device: { type: 'string', default: 'auto' },
   patience: { type: 'string' },
   'model-path': { type: 'string' },
+  'save-model': { type: 'string' },
   seed: { type: 'string' },
   quiet: { type: 'boolean', default: false },
   report: { type: 'string' },
@@ -364,12 +422,15 @@ interface TrainingData {
   after?: string;
   /** The shipped Ali-CCP sample is evaluated too when the vocabularies fit (Ali-CCP-schema data only). */
   aliCcpVocab?: Record<string, number>;
+  /** Your own table's fitted preprocessing (saved in the bundle, so that predict takes raw rows). */
+  preprocessor?: Preprocessor;
 }
 
 async function train(argv: string[]): Promise<void> {
   const { values: a } = parseFlags('train', argv, TRAIN_FLAGS);
   // Every flag is checked before any data is generated or read.
   await checkOutputFolder(a.report, 'report');
+  await checkOutputFolder(a['save-model'], 'save-model');
   const runSeed = num(a.seed, 2022, 'seed', { integer: true });
   const batchSize = num(a['batch-size'], 1024, 'batch-size', { integer: true, min: 2 });
   const rows = num(a.rows, 200_000, 'rows', { integer: true, min: 20 });
@@ -450,6 +511,15 @@ async function train(argv: string[]): Promise<void> {
     });
     await writeReport(a.report, html);
     console.log(`report: ${a.report}`);
+  }
+
+  if (a['save-model']) {
+    const metadata: Record<string, string> = { data: data.fact, trained: new Date().toISOString() };
+    if (testMetrics) metadata.test_metrics = JSON.stringify(testMetrics);
+    await saveModel(a['save-model'], model, { preprocessor: data.preprocessor, metadata });
+    console.log(
+      `model bundle: ${a['save-model']}${data.preprocessor ? ' (with the preprocessing: predict takes raw rows)' : ' (no preprocessing: predict takes the Ali-CCP ids)'}`,
+    );
   }
 
   if (data.aliCcpVocab) {
@@ -560,7 +630,132 @@ async function ownTable(
     loaders: table.loaders({ batchSize: o.batchSize, seed: o.seed }),
     schema: ms,
     fact: `${data}, ${table.rows('train').toLocaleString('en-US')} training rows`,
+    preprocessor: table.preprocessor,
   };
+}
+
+const PREDICT_FLAGS = {
+  model: { type: 'string' },
+  data: { type: 'string' },
+  out: { type: 'string' },
+  keep: { type: 'string' },
+  engine: { type: 'string', default: 'auto' },
+  'batch-size': { type: 'string' },
+  device: { type: 'string', default: 'auto' },
+  quiet: { type: 'boolean', default: false },
+} as const satisfies FlagSpec;
+
+/** A required flag's value, or a UsageError naming it. */
+function required<T extends string | undefined>(v: T, flag: string, command: string, what: string): string {
+  if (v === undefined) throw new UsageError(`give --${flag} <${what}>; run webmtl ${command} --help for its options`, command);
+  return v;
+}
+
+async function predict(argv: string[]): Promise<void> {
+  const { values: a } = parseFlags('predict', argv, PREDICT_FLAGS);
+  const modelFile = required(a.model, 'model', 'predict', 'bundle');
+  const data = required(a.data, 'data', 'predict', 'file|folder|glob');
+  const out = required(a.out, 'out', 'predict', 'preds.csv|preds.parquet');
+  if (!/\.(csv|parquet)$/i.test(out)) throw new UsageError(`--out ${out}: end the name in .csv or .parquet`, 'predict');
+  await checkOutputFolder(out, 'out');
+  const batchSize = num(a['batch-size'], 4096, 'batch-size', { integer: true, min: 1 });
+  const engine = oneOf(a.engine, ENGINES, 'engine') as (typeof ENGINES)[number];
+  const device = oneOf(a.device, DEVICES, 'device') as BackendName;
+  await init({ backend: device });
+  const bundle = await loadModel(modelFile);
+  const { predictTable } = await import('./deploy/predict-table.js');
+  const started = Date.now();
+  const tty = process.stderr.isTTY && !a.quiet;
+  const { rows } = await predictTable(bundle, data, {
+    out,
+    keep: list(a.keep, 'keep'),
+    engine,
+    batchSize,
+    onProgress: tty
+      ? (p) =>
+          process.stderr.write(
+            `\rscoring: ${p.rows.toLocaleString('en-US')} rows, ${((100 * p.bytesDone) / Math.max(p.bytesTotal, 1)).toFixed(0)}% `,
+          )
+      : undefined,
+  });
+  if (tty) process.stderr.write('\n');
+  const seconds = (Date.now() - started) / 1000;
+  console.log(
+    `${out}: ${rows.toLocaleString('en-US')} rows scored for ${bundle.tasks.map((t) => t.name).join(', ')} ` +
+      `(${bundle.model.constructor.name}, ${bundle.model.backend?.name} backend, ${seconds.toFixed(1)} s)`,
+  );
+}
+
+const EXPORT_FLAGS = {
+  model: { type: 'string' },
+  onnx: { type: 'string' },
+  'torch-rechub': { type: 'string' },
+} as const satisfies FlagSpec;
+
+async function exportCommand(argv: string[]): Promise<void> {
+  const { values: a } = parseFlags('export', argv, EXPORT_FLAGS);
+  const modelFile = required(a.model, 'model', 'export', 'bundle');
+  if (a.onnx === undefined && a['torch-rechub'] === undefined)
+    throw new UsageError('say what to write: --onnx <file> and/or --torch-rechub <dir>', 'export');
+  await checkOutputFolder(a.onnx, 'onnx');
+  await init({ backend: 'cpu' });
+  const bundle = await loadModel(modelFile);
+  if (a.onnx !== undefined) {
+    const { exportOnnx } = await import('./io/onnx/index.js');
+    await writeFileAtomically(a.onnx, await exportOnnx(bundle.model), 'ONNX model');
+    console.log(
+      `${a.onnx}: ONNX (inputs ${bundle.model.features.map((f) => f.name).join(', ')}; output scores: ${bundle.tasks.map((t) => t.name).join(', ')})`,
+    );
+  }
+  if (a['torch-rechub'] !== undefined) {
+    const dir = a['torch-rechub'];
+    const { spec, stateDict } = await exportTorchRechubFiles(bundle.model);
+    await makeDirectory(dir);
+    await writeFileAtomically(join(dir, 'state_dict.safetensors'), stateDict, 'torch-rechub weights');
+    await writeFileAtomically(
+      join(dir, 'model.json'),
+      new TextEncoder().encode(`${JSON.stringify(spec, null, 2)}\n`),
+      'torch-rechub model.json',
+    );
+    console.log(
+      `${dir}: model.json (torch-rechub ${spec.class}) and state_dict.safetensors; load them in Python as docs/scale-out.md shows`,
+    );
+  }
+}
+
+const IMPORT_FLAGS = {
+  'torch-rechub': { type: 'string' },
+  out: { type: 'string' },
+  'preprocessing-from': { type: 'string' },
+} as const satisfies FlagSpec;
+
+async function importCommand(argv: string[]): Promise<void> {
+  const { values: a } = parseFlags('import', argv, IMPORT_FLAGS);
+  const dir = required(a['torch-rechub'], 'torch-rechub', 'import', 'dir');
+  const out = required(a.out, 'out', 'import', 'bundle');
+  await checkOutputFolder(out, 'out');
+  await init({ backend: 'cpu' });
+  const read = async (name: string) =>
+    readFile(join(dir, name)).catch((e) => {
+      throw new Error(
+        `--torch-rechub ${dir}: cannot read ${name} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); the folder needs model.json and state_dict.safetensors`,
+      );
+    });
+  const specText = new TextDecoder().decode(await read('model.json'));
+  let spec: unknown;
+  try {
+    spec = JSON.parse(specText);
+  } catch (e) {
+    throw new Error(`--torch-rechub ${dir}: model.json is not JSON (${(e as Error).message})`);
+  }
+  const model = importTorchRechubFiles(spec as never, await read('state_dict.safetensors'));
+  const preprocessor = a['preprocessing-from'] ? ((await loadModel(a['preprocessing-from'])).preprocessor ?? undefined) : undefined;
+  if (a['preprocessing-from'] && !preprocessor)
+    throw new Error(`--preprocessing-from ${a['preprocessing-from']}: that bundle has no preprocessing to copy`);
+  await saveModel(out, model, { preprocessor, metadata: { imported_from: `torch-rechub ${dir}` } });
+  console.log(
+    `${out}: ${model.constructor.name} from torch-rechub${preprocessor ? `, with the preprocessing of ${a['preprocessing-from']}` : ''}`,
+  );
 }
 
 const SCHEMA_FLAGS = {
@@ -819,22 +1014,6 @@ async function walkthrough(argv: string[]): Promise<void> {
   console.log(formatWalkthrough(await runWalkthrough({ seed: num(a.seed, 7, 'seed') })));
 }
 
-/** The version in webmtl's package.json, found by walking up from this file (src/ or dist/node/). */
-function packageVersion(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    try {
-      const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { name?: string; version?: string };
-      if (pkg.name === 'webmtl' && pkg.version) return pkg.version;
-    } catch {
-      // no package.json here: keep walking up
-    }
-    const parent = dirname(dir);
-    if (parent === dir) return 'unknown';
-    dir = parent;
-  }
-}
-
 /**
  * Runs one command line (the arguments after `webmtl`); resolves to the exit status. Help and the
  * version go to stdout; usage mistakes throw a UsageError (exit status USAGE_EXIT).
@@ -846,7 +1025,7 @@ async function main(args: string[]): Promise<number> {
     return USAGE_EXIT;
   }
   if (command === '--version' || command === '-v' || command === 'version') {
-    console.log(packageVersion());
+    console.log(VERSION);
     return 0;
   }
   if (command === '--help' || command === '-h' || command === 'help') {
@@ -868,6 +1047,9 @@ async function main(args: string[]): Promise<number> {
     return 0;
   }
   if (command === 'train') await train(rest);
+  else if (command === 'predict') await predict(rest);
+  else if (command === 'export') await exportCommand(rest);
+  else if (command === 'import') await importCommand(rest);
   else if (command === 'schema') await schemaCommand(rest);
   else if (command === 'gen-data') await genData(rest);
   else if (command === 'experiment') await experiment(rest);

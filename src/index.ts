@@ -45,6 +45,7 @@ export * from './features.js';
 export type { BackendName, InitOptions } from './init.js';
 export { createBackend, init } from './init.js';
 export * from './io/checkpoint.js';
+export * from './io/onnx/index.js';
 export * from './io/safetensors.js';
 export * from './io/torch-rechub.js';
 export * from './models/index.js';

@@ -6,7 +6,7 @@ import { modelFromConfig } from '../src/models/registry.js';
 import { SharedBottom } from '../src/models/shared-bottom.js';
 import { MODEL_ZOO, zooFeatures } from './helpers/model-zoo.js';
 
-const shapes = (m: { stateDict(): Record<string, { shape: number[] }> }) =>
+const shapes = (m: { stateDict(): Record<string, { shape: readonly number[] }> }) =>
   Object.fromEntries(Object.entries(m.stateDict()).map(([k, t]) => [k, t.shape]));
 
 describe('model.config() / modelFromConfig', () => {
