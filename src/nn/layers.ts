@@ -198,9 +198,19 @@ export interface MLPOptions {
   outputLayer?: boolean;
 }
 
+/** One hidden block of an MLP: Linear → BatchNorm1d → activation → Dropout. */
+export interface MLPBlock {
+  linear: Linear;
+  bn: BatchNorm1d;
+  act: Module & { forward(x: Tensor): Tensor };
+  drop: Dropout;
+}
+
 export class MLP extends Module {
-  private readonly blocks: { linear: Linear; bn: BatchNorm1d; act: Module & { forward(x: Tensor): Tensor }; drop: Dropout }[] = [];
-  private readonly output: Linear | null;
+  /** The hidden blocks, in order (read by exporters; forward runs them). */
+  readonly blocks: readonly MLPBlock[] = [];
+  /** The final Linear(→ 1) of a tower (outputLayer), or null. */
+  readonly output: Linear | null;
   readonly outputDim: number;
   constructor(
     readonly inputDim: number,
@@ -209,7 +219,7 @@ export class MLP extends Module {
     super();
     let d = inputDim;
     opts.dims.forEach((h, i) => {
-      this.blocks.push({
+      (this.blocks as MLPBlock[]).push({
         linear: this.child(`${i}.linear`, new Linear(d, h)),
         bn: this.child(`${i}.bn`, new BatchNorm1d(h)),
         act: this.child(`${i}.act`, activation(opts.activation ?? 'relu', h)),

@@ -233,11 +233,7 @@ export async function exportOnnx(model: MultiTaskModel, opts?: OnnxExportOptions
   });
 
   const paths = new Map<Module, string>();
-  const byPath = new Map<string, Module>();
-  for (const [path, m] of model.namedModules()) {
-    paths.set(m, path);
-    byPath.set(path, m);
-  }
+  for (const [path, m] of model.namedModules()) paths.set(m, path);
   const ctx: EmitContext = {
     g,
     path: (m) => {
@@ -245,7 +241,6 @@ export async function exportOnnx(model: MultiTaskModel, opts?: OnnxExportOptions
       if (p === undefined) throw new OnnxExportError(`exportOnnx: a ${m.constructor.name} is not a module of the model`);
       return p;
     },
-    at: (p) => byPath.get(p),
     inputs,
   };
   g.setOutput(exporter[1](ctx, model));

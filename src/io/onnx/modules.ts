@@ -6,7 +6,7 @@
 import type { Feature, SequenceFeature, SparseFeature } from '../../features.js';
 import type { EmbeddingLayer } from '../../nn/embedding-layer.js';
 import type { Experts, Gate, GroupedBatchNorm } from '../../nn/experts.js';
-import { BatchNorm1d, Dice, Linear, type MLP, PReLU } from '../../nn/layers.js';
+import { type BatchNorm1d, Dice, type Linear, type MLP, PReLU } from '../../nn/layers.js';
 import type { Module } from '../../nn/module.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import { type GraphBuilder, OnnxExportError } from './graph.js';
@@ -16,8 +16,6 @@ export interface EmitContext {
   g: GraphBuilder;
   /** A module's path in the model ('towers.0'); the state-dict names are `<path>.<tensor>`. */
   path(m: Module): string;
-  /** The module at a path, if any. */
-  at(path: string): Module | undefined;
   /** The graph input of each feature, by feature name. */
   inputs: Map<string, string>;
 }
@@ -146,35 +144,14 @@ function mlpActivation(ctx: EmitContext, act: Module): ActivationSpec {
 
 // ---- layers ---------------------------------------------------------------------------------------
 
-/**
- * The blocks of an MLP, read through its children's paths (`<i>.linear`, `<i>.bn`, `<i>.act`, then
- * `output`), as nn/layers.ts names them.
- */
-function mlpParts(ctx: EmitContext, mlp: MLP): { blocks: { linear: Linear; bn: BatchNorm1d; act: Module }[]; output: Linear | null } {
-  const path = ctx.path(mlp);
-  const blocks: { linear: Linear; bn: BatchNorm1d; act: Module }[] = [];
-  for (let i = 0; ; i++) {
-    const linearModule = ctx.at(`${path}.${i}.linear`);
-    if (!linearModule) break;
-    const bn = ctx.at(`${path}.${i}.bn`);
-    const act = ctx.at(`${path}.${i}.act`);
-    if (!(linearModule instanceof Linear) || !(bn instanceof BatchNorm1d) || !act)
-      throw new OnnxExportError(`ONNX export: MLP ${path} block ${i} is not Linear → BatchNorm1d → activation; exportOnnx cannot read it`);
-    blocks.push({ linear: linearModule, bn, act });
-  }
-  const output = ctx.at(`${path}.output`);
-  return { blocks, output: output instanceof Linear ? output : null };
-}
-
 /** MLP: per block Linear + BatchNorm (folded) → activation (dropout omitted), then the output Linear. */
 export function mlp(ctx: EmitContext, m: MLP, x: string): string {
-  const { blocks, output } = mlpParts(ctx, m);
   let h = x;
-  for (const b of blocks) {
+  for (const b of m.blocks) {
     const z = linearWithBatchNorm(ctx, ctx.path(b.linear), h, b.linear.weight, b.linear.bias, stats(ctx, b.bn));
     h = activation(ctx, mlpActivation(ctx, b.act), z);
   }
-  return output ? linear(ctx, output, h) : h;
+  return m.output ? linear(ctx, m.output, h) : h;
 }
 
 /** Experts: x [B, D] → [E, B, H]; each layer one batched MatMul over the stacked weights [E, in, out]. */
