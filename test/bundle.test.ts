@@ -271,7 +271,14 @@ describe('loadModel reads paths, URLs, Blobs and bytes', () => {
     await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
     const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
     try {
-      const sources = [file, `${base}/m.webmtl`, new URL(`${base}/m.webmtl`), new Blob([bytes as Uint8Array<ArrayBuffer>]), bytes.buffer.slice(0), bytes];
+      const sources = [
+        file,
+        `${base}/m.webmtl`,
+        new URL(`${base}/m.webmtl`),
+        new Blob([bytes as Uint8Array<ArrayBuffer>]),
+        bytes.buffer.slice(0),
+        bytes,
+      ];
       for (const source of sources) {
         const b = await loadModel(source as never);
         expect(Array.from(b.model.stateDict()['gates.0.linear.weight'].dataSync())).toEqual(
