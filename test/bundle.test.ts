@@ -19,7 +19,7 @@ import { decodeSafetensors, encodeSafetensors } from '../src/io/safetensors.js';
 import type { MultiTaskModel } from '../src/models/base.js';
 import { createModel } from '../src/models/registry.js';
 import { assign } from '../src/tensor/ops.js';
-import { Random } from '../src/tensor/random.js';
+import { globalRng, Random, seed } from '../src/tensor/random.js';
 import { fromArray } from '../src/tensor/tensor.js';
 import { MODEL_ZOO } from './helpers/model-zoo.js';
 import { csvOf, RAW_LABELS, writeIn } from './helpers/tables.js';
@@ -243,6 +243,21 @@ describe('bad bundles are refused whole', () => {
     await expect(saveModel(file, model(), { metadata: { 'webmtl.format': 'x' } })).rejects.toThrow(/reserved/);
     await expect(saveModel(file, model(), { preprocesor: null } as never)).rejects.toThrow(/unknown option.*preprocesor.*preprocessor/);
     expect(readFileSync(file, 'utf8')).toBe('the old bundle');
+  });
+
+  it('loading leaves the global random stream where it was (the fresh weights drawn to build the model are not seen)', async () => {
+    const bytes = await encodeModel(model());
+    seed(5);
+    const without = globalRng().uniform();
+    seed(5);
+    decodeModel(bytes);
+    expect(globalRng().uniform()).toBe(without);
+    const d = decodeSafetensors(bytes);
+    d.metadata['webmtl.model'] = JSON.stringify({
+      ...JSON.parse(d.metadata['webmtl.model']),
+      options: { ...JSON.parse(d.metadata['webmtl.model']).options, seed: 1 },
+    });
+    expect(() => decodeModel(encodeSafetensors(d.tensors, d.metadata))).toThrow(/has a seed option/);
   });
 
   it('a bundle without preprocessing takes model inputs, and an id out of range is a DataError', async () => {

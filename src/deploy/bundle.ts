@@ -14,6 +14,7 @@ import { modelFromConfig } from '../models/registry.js';
 import { checkOptionNames } from '../options.js';
 import { noGrad, tidy } from '../tensor/engine.js';
 import { assign } from '../tensor/ops.js';
+import { globalRng } from '../tensor/random.js';
 import { fmtShape, fromArray } from '../tensor/tensor.js';
 import { VERSION } from '../version.js';
 
@@ -219,12 +220,19 @@ export function decodeModel(bytes: Uint8Array, source = 'the model bundle'): Mod
       throw new ModelBundleError(`${source}: its preprocessing is damaged (${(e as Error).message})`);
     }
   }
-  // The model is built only to learn its tensors' names and shapes; its fresh weights are replaced below.
+  if (config && typeof config === 'object' && config.options && typeof config.options === 'object' && 'seed' in config.options)
+    throw new ModelBundleError(`${source} is damaged: '${KEY.model}' has a seed option, which bundles never hold (the weights are saved)`);
+  // The model is built only to learn its tensors' names and shapes; its fresh weights are replaced
+  // below. Drawing them must not move the global random stream the caller may be relying on.
   let model: MultiTaskModel;
+  const rng = globalRng();
+  const before = rng.getState();
   try {
     model = modelFromConfig(config, `${source}: '${KEY.model}'`);
   } catch (e) {
     throw new ModelBundleError((e as Error).message);
+  } finally {
+    rng.setState(before);
   }
   try {
     const problems: string[] = [];
