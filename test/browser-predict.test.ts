@@ -16,7 +16,7 @@ import { decodeModel, encodeModel, type ModelBundle } from '../src/deploy/bundle
 import { init } from '../src/init.js';
 import { createModel } from '../src/models/registry.js';
 import { MTLTrainer } from '../src/train/trainer.js';
-import { browserMissing, ensureBundle, launchChromium } from './helpers/browser.js';
+import { browserMissing, ensureBundle, guardedPage, launchChromium } from './helpers/browser.js';
 import { MODEL_ZOO } from './helpers/model-zoo.js';
 import { webgpuRequired } from './helpers/webgpu.js';
 
@@ -114,25 +114,7 @@ describe.skipIf(missing)('scoring page (headless Chromium)', () => {
 
   /** Opens the page (which may only talk to our server), collecting its errors; waits until it is past 'loading'. */
   async function openPage(query = '', opts: { withoutWebGpu?: boolean } = {}): Promise<{ page: Page; problems: string[] }> {
-    const problems: string[] = [];
-    const page = await browser.newPage({ viewport: { width: 900, height: 900 } });
-    if (opts.withoutWebGpu)
-      await page.addInitScript(() => {
-        delete (Object.getPrototypeOf(navigator) as { gpu?: unknown }).gpu;
-      });
-    await page.route('**/*', (route) => {
-      const url = route.request().url();
-      if (url.startsWith(`${server.url}/`) || url.startsWith('data:') || url.startsWith('blob:')) return route.continue();
-      problems.push(`blocked a request outside the test server: ${url}`);
-      return route.abort();
-    });
-    page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
-    page.on('console', (m) => {
-      if (m.type() === 'error') problems.push(`console error: ${m.text()}`);
-    });
-    page.on('response', (r) => {
-      if (r.status() >= 400) problems.push(`HTTP ${r.status()} for ${r.url()}`);
-    });
+    const { page, problems } = await guardedPage(browser, server.url, opts);
     await page.goto(`${server.url}${PAGE}${query}`);
     await waitPast(page, 'loading');
     return { page, problems };

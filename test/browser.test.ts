@@ -14,7 +14,7 @@ import { examplePath, startServer } from '../examples/browser/server.mjs';
 import { type PreparedTable, prepareTable, proposeTableSchema } from '../src/data/ingest.js';
 import { generateRawTable, rawTableCsvText } from '../src/data/synthetic-raw.js';
 import * as wm from '../src/index.js';
-import { browserMissing, ensureBundle, launchChromium } from './helpers/browser.js';
+import { browserMissing, ensureBundle, guardedPage, launchChromium } from './helpers/browser.js';
 import { webgpuRequired } from './helpers/webgpu.js';
 
 const missing = browserMissing();
@@ -89,25 +89,7 @@ describe.skipIf(missing)('browser example (headless Chromium)', () => {
    * `withoutWebGpu`: the page sees a browser without navigator.gpu.
    */
   async function openPage(query: string, opts: { withoutWebGpu?: boolean } = {}): Promise<{ page: Page; problems: string[] }> {
-    const problems: string[] = [];
-    const page = await browser.newPage({ viewport: { width: 900, height: 900 } });
-    if (opts.withoutWebGpu)
-      await page.addInitScript(() => {
-        delete (Object.getPrototypeOf(navigator) as { gpu?: unknown }).gpu;
-      });
-    await page.route('**/*', (route) => {
-      const url = route.request().url();
-      if (url.startsWith(`${server.url}/`) || url.startsWith('data:')) return route.continue();
-      problems.push(`blocked a request outside the test server: ${url}`);
-      return route.abort();
-    });
-    page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
-    page.on('console', (m) => {
-      if (m.type() === 'error') problems.push(`console error: ${m.text()}`);
-    });
-    page.on('response', (r) => {
-      if (r.status() >= 400) problems.push(`HTTP ${r.status()} for ${r.url()}`);
-    });
+    const { page, problems } = await guardedPage(browser, server.url, opts);
     await page.goto(`${server.url}${examplePath}?${query}`);
     await page.waitForFunction(() => (window as { __webmtl?: { done?: boolean } }).__webmtl?.done === true, null, {
       timeout: 150_000,

@@ -1,7 +1,6 @@
 // A trained model leaves webmtl from the command line, as the README shows it: train on a raw CSV with
 // --save-model, score new raw rows with webmtl predict (CSV and Parquet out), export to ONNX (run in ONNX
 // Runtime: the same scores) and to torch-rechub's format, import that back, and the mistakes around it.
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,7 +8,7 @@ import * as ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateRawTable, rawTableCsvText } from '../src/data/synthetic-raw.js';
 import { loadModel } from '../src/deploy/bundle.js';
-import { ensureDist, repoRoot } from './helpers/dist.js';
+import { ensureDist, repoRoot, runCli } from './helpers/dist.js';
 import { RAW_LABELS, writeIn } from './helpers/tables.js';
 
 let dir: string;
@@ -18,10 +17,7 @@ let newRows: string;
 /** The rows of newRows as a user passes them to bundle.predict. */
 let rows: Record<string, unknown>[];
 
-function webmtl(...args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, ['dist/node/cli.js', ...args], { cwd: repoRoot, encoding: 'utf8', timeout: 240_000 });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+const webmtl = (...args: string[]) => runCli(args);
 
 /** A CSV file's numeric columns (no quoted cells in prediction files). */
 function csvColumns(file: string): Record<string, number[]> {

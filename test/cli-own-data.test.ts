@@ -1,20 +1,16 @@
 // Your own table from the command line, as the README walks through it: generate a census-shaped CSV of
 // raw text, propose a schema, train on it with the schema file or inline --label lists, and the
 // command-line mistakes around it (exit 2 with the fix).
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseSchema } from '../src/data/schema.js';
-import { ensureDist, repoRoot } from './helpers/dist.js';
+import { ensureDist, repoRoot, runCli } from './helpers/dist.js';
 
 let dir: string;
 
-function webmtl(...args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, ['dist/node/cli.js', ...args], { cwd: repoRoot, encoding: 'utf8', timeout: 240_000 });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+const webmtl = (...args: string[]) => runCli(args);
 
 function auc(stdout: string, task: string): number {
   const m = new RegExp(`${task}\\s+auc (\\d\\.\\d+)`).exec(stdout);

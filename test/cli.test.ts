@@ -1,17 +1,13 @@
 // The command line as a user meets it: the built dist/node/cli.js run in a child process, its output
 // streams and exit status. 0 = done, 1 = failed while running, 2 = the command line is wrong.
-import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { ensureDist, repoRoot } from './helpers/dist.js';
+import { ensureDist, repoRoot, runCli } from './helpers/dist.js';
 
 const version = (JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { version: string }).version;
 
-function webmtl(...args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, ['dist/node/cli.js', ...args], { cwd: repoRoot, encoding: 'utf8', timeout: 60_000 });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+const webmtl = (...args: string[]) => runCli(args, 60_000);
 
 /** The section headers of every command's options in the full help. */
 const SECTIONS = {

@@ -19,44 +19,23 @@ import type { Backend } from '../src/backend/backend.js';
 import { CpuBackend } from '../src/backend/cpu/cpu-backend.js';
 import { createWasmBackend } from '../src/backend/wasm/wasm-backend.js';
 import * as wm from '../src/index.js';
+import { HAVE_PARITY_FIXTURES, PARITY_MODELS, type ParityFixture, readParityFixture } from './helpers/parity.js';
 import { getWebGPUOrSkip } from './helpers/webgpu.js';
 
-// The fixtures sit beside the checkout (shared/parity, as on the developers' machines and in CI).
-const ROOT = new URL('../../shared/parity/', import.meta.url).pathname;
-if (!existsSync(ROOT)) {
-  const why = `torch-rechub parity fixtures not found at ${ROOT}`;
-  if (process.env.CI === 'true') throw new Error(`${why}; CI must run them (the shared/ folder goes beside the checkout)`);
-  console.warn(`Skipping the parity tests: ${why}.`);
-}
-const MODELS = ['SharedBottom', 'MMOE', 'PLE', 'ESMM', 'AITM'];
+const MODELS = PARITY_MODELS;
 const LR = 1e-3;
 const WEIGHT_DECAY = 1e-4;
 const OUTPUTS = { rtol: 1e-5, atol: 1e-6 };
 const STEPS = { rtol: 1e-4, atol: 1e-6 };
 
-interface Fixture {
-  config: wm.TorchRechubModelSpec & { labels: string[] };
-  state: wm.TorchStateDict;
-  batch: wm.TorchStateDict;
-  expected: wm.TorchStateDict;
-}
-
-const read = (dir: string, file: string) => wm.decodeSafetensors(readFileSync(`${ROOT}${dir}/${file}`), file).tensors;
-const fixture = (dir: string): Fixture => ({
-  config: JSON.parse(readFileSync(`${ROOT}${dir}/config.json`, 'utf8')),
-  state: read(dir, 'state_dict.safetensors'),
-  batch: read(dir, 'batch.safetensors'),
-  expected: read(dir, 'expected.safetensors'),
-});
-
 /** The expected keys each test compared, so that none is left out. */
-const compared = new Map<Fixture, Set<string>>();
+const compared = new Map<ParityFixture, Set<string>>();
 
 /** Elements of `ours` outside the tolerance of `want`, skipping the fixture's unstable ones. */
 function mismatches(
   key: string,
   ours: ArrayLike<number>,
-  f: Fixture,
+  f: ParityFixture,
   tol: { rtol: number; atol: number },
   flaggedBound?: number,
 ): string[] {
@@ -76,7 +55,7 @@ function mismatches(
   return out;
 }
 
-function features(model: wm.MultiTaskModel, f: Fixture, backend: Backend): wm.FeatureBatch {
+function features(model: wm.MultiTaskModel, f: ParityFixture, backend: Backend): wm.FeatureBatch {
   return Object.fromEntries(
     model.features.map((feat) => [feat.name, wm.fromArray(f.batch[feat.name].data, f.batch[feat.name].shape, { backend })]),
   );
@@ -102,9 +81,9 @@ afterAll(() => {
   for (const b of backends) (b.backend as { destroy?: () => void } | null)?.destroy?.();
 });
 
-describe.skipIf(!existsSync(ROOT))('torch-rechub parity fixtures', () => {
+describe.skipIf(!HAVE_PARITY_FIXTURES)('torch-rechub parity fixtures', () => {
   it("differs on purpose: AITM has the paper's calibrator (α = 0.6) by default, torch-rechub's AITM none, so a model built from its arguments has α = 0", () => {
-    const f = fixture('AITM');
+    const f = readParityFixture('AITM');
     expect((wm.torchRechubModel(f.config) as wm.AITM).calibratorWeight).toBe(0);
     const { features } = wm.torchRechubModel(f.config);
     expect(
@@ -113,7 +92,7 @@ describe.skipIf(!existsSync(ROOT))('torch-rechub parity fixtures', () => {
   });
 
   it('differs on purpose: num_batches_tracked is an in-memory counter (momentum is fixed, nothing reads it), exported and imported but not in checkpoints', () => {
-    const f = fixture('SharedBottom');
+    const f = readParityFixture('SharedBottom');
     const model = wm.torchRechubModel(f.config);
     wm.importTorchRechub(model, {
       ...f.state,
@@ -123,7 +102,7 @@ describe.skipIf(!existsSync(ROOT))('torch-rechub parity fixtures', () => {
   });
 
   for (const dir of MODELS) {
-    const f = existsSync(ROOT) ? fixture(dir) : (null as unknown as Fixture);
+    const f = HAVE_PARITY_FIXTURES ? readParityFixture(dir) : (null as unknown as ParityFixture);
 
     it(`${dir}: export after import gives back the state dict (names, order, shapes, values)`, async () => {
       const model = wm.torchRechubModel(f.config);

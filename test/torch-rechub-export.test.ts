@@ -11,31 +11,17 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CpuBackend } from '../src/backend/cpu/cpu-backend.js';
 import * as wm from '../src/index.js';
+import { HAVE_PARITY_FIXTURES, PARITY_MODELS, type ParityFixture, readParityFixture } from './helpers/parity.js';
 
 wm.setBackend(new CpuBackend());
-const ROOT = new URL('../../shared/parity/', import.meta.url).pathname;
-const HAVE_FIXTURES = existsSync(ROOT);
-if (!HAVE_FIXTURES && process.env.CI === 'true') throw new Error(`torch-rechub fixtures not found at ${ROOT}; CI must run them`);
-const MODELS = ['SharedBottom', 'MMOE', 'PLE', 'ESMM', 'AITM'];
+const HAVE_FIXTURES = HAVE_PARITY_FIXTURES;
+const MODELS = PARITY_MODELS;
 /** The parity test's output tolerance (fixture README). */
 const OUTPUTS = { rtol: 1e-5, atol: 1e-6 };
 const PY_LOADER = new URL('../examples/torch-rechub/load_webmtl_export.py', import.meta.url).pathname;
 const PYTHON = '/usr/bin/python3';
 
-interface Fixture {
-  config: wm.TorchRechubModelSpec;
-  state: wm.TorchStateDict;
-  batch: wm.TorchStateDict;
-  expected: wm.TorchStateDict;
-}
-const read = (dir: string, file: string) => wm.decodeSafetensors(readFileSync(`${ROOT}${dir}/${file}`), file).tensors;
-const fixture = (dir: string): Fixture => ({
-  config: JSON.parse(readFileSync(`${ROOT}${dir}/config.json`, 'utf8')),
-  state: read(dir, 'state_dict.safetensors'),
-  batch: read(dir, 'batch.safetensors'),
-  expected: read(dir, 'expected.safetensors'),
-});
-const fixtures = new Map(HAVE_FIXTURES ? MODELS.map((m) => [m, fixture(m)]) : []);
+const fixtures = new Map(HAVE_FIXTURES ? MODELS.map((m) => [m, readParityFixture(m)]) : []);
 
 /** A fixture's model with its state dict. */
 function loaded(dir: string): wm.MultiTaskModel {
@@ -44,7 +30,7 @@ function loaded(dir: string): wm.MultiTaskModel {
   wm.importTorchRechub(model, f.state);
   return model;
 }
-const inputs = (model: wm.MultiTaskModel, f: Fixture): wm.FeatureBatch =>
+const inputs = (model: wm.MultiTaskModel, f: ParityFixture): wm.FeatureBatch =>
   Object.fromEntries(model.features.map((feat) => [feat.name, wm.fromArray(f.batch[feat.name].data, f.batch[feat.name].shape)]));
 const predict = (model: wm.MultiTaskModel, x: wm.FeatureBatch) => Array.from(model.predict(x).dataSync());
 /** Every tensor of a state dict as [name, dtype, shape, values], in order. */
@@ -59,7 +45,7 @@ function explicitMlp(v: unknown): unknown {
 }
 
 /** One Adam step on the fixture batch in train mode: every weight and BatchNorm statistic moves. */
-function trainOneStep(model: wm.MultiTaskModel, f: Fixture): void {
+function trainOneStep(model: wm.MultiTaskModel, f: ParityFixture): void {
   const x = inputs(model, f);
   const labels = f.batch.labels;
   const rows = labels.shape[0];

@@ -3,7 +3,7 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import type { Browser } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { repoRoot } from '../../examples/browser/server.mjs';
 import { webgpuRequired } from './webgpu.js';
 
@@ -90,4 +90,36 @@ export async function launchChromium(): Promise<Browser> {
       '--no-default-browser-check',
     ],
   });
+}
+
+/**
+ * A new page of `browser` that may talk only to `serverUrl` (data: and blob: URLs too); every request
+ * elsewhere is blocked, and it, page errors, console errors and HTTP errors go into `problems`, which
+ * a test expects to stay empty. `withoutWebGpu`: the page sees a browser without navigator.gpu.
+ */
+export async function guardedPage(
+  browser: Browser,
+  serverUrl: string,
+  opts: { withoutWebGpu?: boolean } = {},
+): Promise<{ page: Page; problems: string[] }> {
+  const problems: string[] = [];
+  const page = await browser.newPage({ viewport: { width: 900, height: 900 } });
+  if (opts.withoutWebGpu)
+    await page.addInitScript(() => {
+      delete (Object.getPrototypeOf(navigator) as { gpu?: unknown }).gpu;
+    });
+  await page.route('**/*', (route) => {
+    const url = route.request().url();
+    if (url.startsWith(`${serverUrl}/`) || url.startsWith('data:') || url.startsWith('blob:')) return route.continue();
+    problems.push(`blocked a request outside the test server: ${url}`);
+    return route.abort();
+  });
+  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+  page.on('console', (m) => {
+    if (m.type() === 'error') problems.push(`console error: ${m.text()}`);
+  });
+  page.on('response', (r) => {
+    if (r.status() >= 400) problems.push(`HTTP ${r.status()} for ${r.url()}`);
+  });
+  return { page, problems };
 }

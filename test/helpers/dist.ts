@@ -1,6 +1,6 @@
 // The built package for the tests that run it as a user would (the CLI, require('webmtl')): builds
 // dist/ (node scripts/build.mjs) when an output is missing or older than the sources that make it.
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -36,4 +36,10 @@ export function ensureDist(): void {
   if (!missing && !stale) return;
   console.log(`Building dist/ (${missing ? `${missing} is missing` : `${relative(repoRoot, source.file)} is newer than ${stale}`})`);
   execFileSync(process.execPath, ['scripts/build.mjs'], { cwd: repoRoot, stdio: 'inherit' });
+}
+
+/** Runs the built CLI (`node dist/node/cli.js …args`) from the repository root: its exit status and both streams. */
+export function runCli(args: readonly string[], timeoutMs = 240_000): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, ['dist/node/cli.js', ...args], { cwd: repoRoot, encoding: 'utf8', timeout: timeoutMs });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
