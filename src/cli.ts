@@ -20,8 +20,10 @@ import { generateAliCcpSplits, writeAliCcpCsv } from './data/synthetic-ali-ccp.j
 import { writeRawTableCsv } from './data/synthetic-raw.js';
 import { loadModel, saveModel } from './deploy/bundle.js';
 import {
+  budgetPoints,
   checkClaims,
   collectResult,
+  curveArea,
   EXPERIMENT_DEFAULTS,
   EXPERIMENT_MODELS,
   type ExperimentJob,
@@ -81,7 +83,8 @@ const USAGE = `Usage:
                               census-shaped table of raw text categories (--table census-raw)
   webmtl experiment mmoe-synthetic [options]
                               the MMoE paper's synthetic experiment: Shared-Bottom, OMoE and MMoE at
-                              task correlations 1, 0.9, 0.5; a table and the paper's claims checked
+                              task correlations 1, 0.9, 0.5, many runs each; training-loss curves,
+                              final-loss spread, the paper's claims checked with 95% intervals
   webmtl walkthrough [--seed N]
                               print the numbers of docs/gradient-routing.md: how gates route task
                               gradients, and what MetaBalance, GradNorm and PCGrad change (seconds)
@@ -183,17 +186,21 @@ const GEN_DATA_OPTIONS_HELP = `gen-data options:
 `;
 
 const EXPERIMENT_OPTIONS_HELP = `experiment mmoe-synthetic options:
-  --seeds <n>           runs per model and correlation (default ${EXPERIMENT_DEFAULTS.seeds})
-  --rows <n>            training rows per run (default ${EXPERIMENT_DEFAULTS.rows}; validation and test get --eval-rows)
-  --eval-rows <n>       validation rows and test rows (default ${EXPERIMENT_DEFAULTS.evalRows} each)
-  --epochs <n>          epochs per run (default ${EXPERIMENT_DEFAULTS.epochs})
+  --runs <n>            runs per model and correlation; run i uses seed i's draw for every model
+                        and ρ (default ${EXPERIMENT_DEFAULTS.runs}; the paper: 200). --seeds is the old name
+  --rows <n>            training rows per run (default ${EXPERIMENT_DEFAULTS.rows}; the test set gets --eval-rows)
+  --eval-rows <n>       test rows (default ${EXPERIMENT_DEFAULTS.evalRows})
+  --epochs <n>          epochs per run (default ${EXPERIMENT_DEFAULTS.epochs}); the step budget is epochs × rows / batch
   --batch-size <n>      rows per batch (default ${EXPERIMENT_DEFAULTS.batchSize})
   --lr <x>              Adam learning rate (default ${EXPERIMENT_DEFAULTS.lr})
+  --curve-points <n>    points on each run's training-loss curve (default ${EXPERIMENT_DEFAULTS.curvePoints})
+  --claim-from <f>      test the claims on the curve from this fraction of the budget on
+                        (default ${EXPERIMENT_DEFAULTS.claimFrom}: the whole curve)
   --correlations <list> task correlations, comma-separated (default ${EXPERIMENT_DEFAULTS.correlations.join(',')})
   --models <list>       ${EXPERIMENT_MODELS.join(',')} (default: all three)
   --jobs <n>            runs in parallel worker threads (default: min(2, CPU cores))
   --device <d>          the backend of every run (default auto: WebGPU on a hardware adapter, else wasm)
-  --report <file>       also write an HTML report (table, claims, charts)
+  --report <file>       also write an HTML report (curves with bands, claims, final-loss histograms)
   --json <file>         also write every run's numbers as JSON
   --quiet               no line per finished run
 `;
@@ -261,7 +268,9 @@ dense number, sequence, ignore) from a sample of rows, as an editable JSON schem
       return `webmtl gen-data [options]: write a synthetic Ali-CCP-schema set as ali_ccp_{train,val,test}.csv, or a census-shaped table of raw text (--table census-raw)\n\n${GEN_DATA_OPTIONS_HELP}`;
     case 'experiment':
       return `webmtl experiment mmoe-synthetic [options]: the MMoE paper's synthetic experiment (Shared-Bottom, OMoE
-and MMoE at task correlations 1, 0.9, 0.5; a table and the paper's claims checked)\n\n${EXPERIMENT_OPTIONS_HELP}`;
+and MMoE at task correlations 1, 0.9, 0.5, many paired runs each), measured as the paper does: the
+training loss over steps (Figure 4) and the spread of the final loss over runs (Figure 5); the
+claims with 95% intervals\n\n${EXPERIMENT_OPTIONS_HELP}`;
     case 'walkthrough':
       return `webmtl walkthrough [--seed N]: print the numbers of docs/gradient-routing.md (how gates route task
 gradients, and what MetaBalance, GradNorm and PCGrad change)\n\n${WALKTHROUGH_OPTIONS_HELP}`;
@@ -925,7 +934,10 @@ function experimentWorker(): void {
 }
 
 const EXPERIMENT_FLAGS = {
+  runs: { type: 'string' },
   seeds: { type: 'string' },
+  'curve-points': { type: 'string' },
+  'claim-from': { type: 'string' },
   rows: { type: 'string' },
   'eval-rows': { type: 'string' },
   epochs: { type: 'string' },
@@ -951,8 +963,12 @@ async function experiment(argv: string[]): Promise<void> {
   await checkOutputFolder(a.report, 'report');
   await checkOutputFolder(a.json, 'json');
   const d = EXPERIMENT_DEFAULTS;
+  if (a.runs !== undefined && a.seeds !== undefined)
+    throw new UsageError('--seeds is the old name of --runs; give only --runs', 'experiment mmoe-synthetic');
   const settings = experimentSettings({
-    seeds: num(a.seeds, d.seeds, 'seeds'),
+    runs: a.runs !== undefined ? num(a.runs, d.runs, 'runs') : num(a.seeds, d.runs, 'seeds'),
+    curvePoints: num(a['curve-points'], d.curvePoints, 'curve-points'),
+    claimFrom: num(a['claim-from'], d.claimFrom, 'claim-from'),
     rows: num(a.rows, d.rows, 'rows'),
     evalRows: num(a['eval-rows'], d.evalRows, 'eval-rows'),
     epochs: num(a.epochs, d.epochs, 'epochs'),
@@ -967,9 +983,9 @@ async function experiment(argv: string[]): Promise<void> {
   const nJobs = canFork ? Math.max(1, Math.min(num(a.jobs, Math.min(2, availableParallelism()), 'jobs'), jobs.length)) : 1;
   const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
   console.log(
-    `mmoe-synthetic: d = ${settings.dim}, ${settings.rows} training rows, ${plural(settings.epochs, 'epoch')}, batch ${settings.batchSize}, Adam lr ${settings.lr}; ` +
+    `mmoe-synthetic: d = ${settings.dim}, ${settings.rows} training rows, ${plural(settings.epochs, 'epoch')} of batch ${settings.batchSize} (${settings.steps} steps), Adam lr ${settings.lr}; ` +
       `${settings.models.map((m) => `${MODEL_LABELS[m]} ${settings.parameters[m].toLocaleString('en-US')}`).join(', ')} parameters (Shared-Bottom bottom ${settings.bottomUnits} units); ` +
-      `${plural(jobs.length, 'run')} (${plural(settings.correlations.length, 'correlation')} × ${plural(settings.seeds, 'seed')} × ${plural(settings.models.length, 'model')}) on ${plural(nJobs, 'thread')}`,
+      `${plural(jobs.length, 'run')} (${plural(settings.correlations.length, 'correlation')} × ${plural(settings.runs, 'run')} × ${plural(settings.models.length, 'model')}) on ${plural(nJobs, 'thread')}`,
   );
   const started = Date.now();
   let done = 0;
@@ -977,7 +993,7 @@ async function experiment(argv: string[]): Promise<void> {
     done++;
     if (!a.quiet)
       console.log(
-        `  [${String(done).padStart(String(jobs.length).length)}/${jobs.length}] ${MODEL_LABELS[run.model].padEnd(13)} ρ=${String(run.correlation).padEnd(4)} seed ${run.seed}  test MSE ${run.testLoss.toFixed(4)}  (${run.seconds.toFixed(1)} s)`,
+        `  [${String(done).padStart(String(jobs.length).length)}/${jobs.length}] ${MODEL_LABELS[run.model].padEnd(13)} ρ=${String(run.correlation).padEnd(4)} run ${run.seed}  train loss (geo. mean) ${Math.exp(curveArea(run)).toFixed(4)}  final test MSE ${run.testLoss.toFixed(4)}  (${run.seconds.toFixed(1)} s)`,
       );
   };
   let runs: RunResult[];
@@ -993,7 +1009,13 @@ async function experiment(argv: string[]): Promise<void> {
   }
   const result = collectResult(settings, runs, (Date.now() - started) / 1000);
   const claims = checkClaims(result);
-  console.log(`\nfinal test loss (MSE, mean of the two tasks), mean ± std over ${plural(settings.seeds, 'seed')}:`);
+  console.log(
+    `\ntraining loss (MSE, mean of the two tasks) over ${settings.steps} steps: its mean over the budget (the area under the curve) and at steps ${budgetPoints(
+      settings.curveSteps.length,
+    )
+      .map((j) => settings.curveSteps[j])
+      .join(', ')}; final test loss and its spread; ${plural(settings.runs, 'run')} per row, 95% t intervals:`,
+  );
   console.log(formatTable(result));
   console.log(`\nthe paper's claims on this run:`);
   console.log(formatClaims(claims));

@@ -243,11 +243,13 @@ describe('renderExperimentReport', () => {
     const { result, claims } = await tinyExperiment();
     const html = renderExperimentReport({ result, claims });
     const { figures } = checkPage(html);
-    // Test loss by ρ, paired difference to Shared-Bottom, a validation curve per ρ, the gradient cosine by ρ, the MMoE gates.
-    expect(figures).toBe(1 + 1 + 3 + 1 + 1);
-    for (const c of result.cells) expect(html).toContain(`${c.mean.toFixed(3)} ± ${c.std.toFixed(3)}`);
+    // Training-loss curves per ρ, the paired curves (lower ρ vs highest, Shared-Bottom vs MoE), a final-loss
+    // histogram per ρ, the gradient cosine by ρ, the MMoE gates.
+    expect(figures).toBe(3 + 2 + 3 + 1 + 1);
+    for (const c of result.cells) expect(html).toContain(`${c.area.estimate.toFixed(3)} <span class="ci">[${c.area.lo.toFixed(3)}`);
     for (const c of claims) expect(html).toContain(c.claim);
-    expect((html.match(/class="badge (holds|fails)"/g) ?? []).length).toBe(3);
+    expect((html.match(/class="badge (holds|fails|unsure|unchecked)"/g) ?? []).length).toBe(4);
+    expect(html).toContain('fill-opacity="0.18"'); // the confidence bands
     expect(html).toContain('ρ=0.5 y2');
   });
 });

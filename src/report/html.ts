@@ -4,7 +4,7 @@
 import type { GradientReport, RecordedReport } from '../mtl/inspector.js';
 import type { TaskReport } from '../train/metrics.js';
 import type { History } from '../train/trainer.js';
-import { barChart, colorAt, escapeHtml, heatmap, legend, lineChart, type Series } from './svg.js';
+import { barChart, colorAt, escapeHtml, formatNumber, heatmap, histogram, legend, lineChart, type Series } from './svg.js';
 
 export interface TrainingReportInput {
   title?: string;
@@ -41,13 +41,15 @@ figcaption b { color: #222; }
 .legend span { display: inline-flex; align-items: center; gap: 4px; }
 table { border-collapse: collapse; background: #fff; margin: 8px 0; }
 th, td { border: 1px solid #dde0e5; padding: 4px 10px; text-align: right; font-variant-numeric: tabular-nums; }
+table.wide td { white-space: nowrap; padding: 3px 7px; } table.wide th { font-size: 12.5px; padding: 3px 7px; }
 th:first-child, td:first-child { text-align: left; }
 th { background: #eef0f3; }
 ul.claims { list-style: none; padding: 0; }
 ul.claims li { background: #fff; border: 1px solid #dde0e5; border-radius: 6px; padding: 6px 10px; margin: 6px 0; }
 .badge { display: inline-block; font-size: 12px; font-weight: 600; border-radius: 10px; padding: 1px 8px; margin-right: 6px; }
-.holds { background: #d9f2e1; color: #17622f; } .fails { background: #fbe0dd; color: #8a1f14; } .unchecked { background: #eee; color: #555; }
+.holds { background: #d9f2e1; color: #17622f; } .fails { background: #fbe0dd; color: #8a1f14; } .unchecked { background: #eee; color: #555; } .unsure { background: #fdf1d3; color: #7a5300; }
 .detail { color: #555; font-size: 12.5px; }
+.ci { color: #777; font-size: 12px; }
 svg .tick { font-size: 11px; fill: #444; } svg .axis-label { font-size: 12px; fill: #222; } svg .cell { font-size: 10px; }
 svg .grid { stroke: #eceef1; } svg .axis { stroke: #888; } svg .ref { stroke: #555; stroke-dasharray: 3 3; }
 svg .plot-bg { fill: #fff; } svg .err { stroke: #222; stroke-width: 1.2; }
@@ -390,11 +392,22 @@ export function renderReport(input: TrainingReportInput): string {
 /** A statement checked on a run (a paper's claim): null when the run lacks what it needs. */
 export interface Claim {
   claim: string;
+  /** true / false: the evidence is on one side; null: not checked, or (with `inconclusive`) an interval spans the null value. */
   holds: boolean | null;
+  /** Checked, but the evidence does not decide (an interval spans the null value). */
+  inconclusive?: boolean;
   detail: string;
 }
 
-export const claimVerdict = (c: Claim): string => (c.holds === null ? 'not checked' : c.holds ? 'holds' : 'does not hold');
+export const claimVerdict = (c: Claim): string =>
+  c.holds === null ? (c.inconclusive ? 'inconclusive' : 'not checked') : c.holds ? 'holds' : 'does not hold';
+
+/** A mean with its 95% interval over runs. */
+interface ReportInterval {
+  estimate: number;
+  lo: number;
+  hi: number;
+}
 
 /**
  * What the MMoE synthetic experiment report draws (src/experiments/mmoe-synthetic.ts's result has this
@@ -403,13 +416,19 @@ export const claimVerdict = (c: Claim): string => (c.holds === null ? 'not check
 export interface ExperimentReportResult {
   settings: {
     correlations: number[];
-    seeds: number;
+    /** Runs per (model, ρ); run i of every cell shares seed i's data draw. */
+    runs: number;
     rows: number;
     evalRows: number;
     dim: number;
     epochs: number;
     batchSize: number;
     lr: number;
+    /** Training steps in all, and the step at the end of each curve point's window. */
+    steps: number;
+    curveSteps: number[];
+    /** The claims are tested on the curve from point claimPoint on (0: all of it). */
+    claimPoint: number;
     /** Every model of the experiment, key → display name; the key order is the table's and the colours'. */
     labels: Record<string, string>;
     /** Parameters per model key. */
@@ -419,9 +438,24 @@ export interface ExperimentReportResult {
     /** Shared-Bottom's bottom width. */
     bottomUnits: number;
   };
-  runs: { model: string; correlation: number; seed: number; testLoss: number; valCurve: number[]; gradients?: GradientReport }[];
-  /** Mean ± std of the test loss per (model, ρ). */
-  cells: { model: string; correlation: number; mean: number; std: number }[];
+  runs: { model: string; correlation: number; seed: number; testLoss: number; curve: number[]; gradients?: GradientReport }[];
+  /** Per (model, ρ): the curve's mean height with its interval, the mean curve with its band, the final test loss and its spread. */
+  cells: {
+    model: string;
+    correlation: number;
+    n: number;
+    area: ReportInterval;
+    /** The same from settings.claimPoint on. */
+    lateArea: ReportInterval;
+    curve: { mean: number[]; lo: number[]; hi: number[] };
+    test: ReportInterval;
+    spread: { std: number; iqr: number; p10: number; p90: number };
+  }[];
+  /**
+   * Paired curves in percent, mean and 95% band per curve point: 'rho', a model at a lower ρ vs itself
+   * at the highest; 'model', Shared-Bottom vs a MoE model (averaged over ρ).
+   */
+  contrasts?: { kind: 'rho' | 'model'; model: string; correlation?: number; label: string; mean: number[]; lo: number[]; hi: number[] }[];
   seconds: number;
 }
 
@@ -431,7 +465,20 @@ export interface ExperimentReportInput {
   title?: string;
 }
 
-/** The MMoE synthetic experiment: the table, the claims, test loss by ρ and the validation curves. */
+const f3 = (v: number) => (Number.isFinite(v) ? v.toFixed(3) : '–');
+const withInterval = (iv: ReportInterval) => `${f3(iv.estimate)} <span class="ci">[${f3(iv.lo)}, ${f3(iv.hi)}]</span>`;
+
+/** The points of a curve at a quarter, half and all of the budget (as the experiment's table). */
+function budgetIndices(points: number): number[] {
+  if (points === 0) return [];
+  return [...new Set([Math.ceil(points / 4) - 1, Math.ceil(points / 2) - 1, points - 1])];
+}
+
+/**
+ * The MMoE synthetic experiment, measured as the paper does: the claims with their intervals, the
+ * training-loss curves with 95% bands (per ρ and per model), the table, the trainability histograms of
+ * the final test loss, and the gradient cosine and MMoE gates after training.
+ */
 export function renderExperimentReport(input: ExperimentReportInput): string {
   const { result, claims } = input;
   const s = result.settings;
@@ -441,98 +488,126 @@ export function renderExperimentReport(input: ExperimentReportInput): string {
   const models = order.filter((m) => result.cells.some((c) => c.model === m));
   const color = (m: string) => colorAt(order.indexOf(m));
   const cell = (m: string, rho: number) => result.cells.find((c) => c.model === m && c.correlation === rho);
+  const plural = (n: number, w: string) => `${n} ${w}${n === 1 ? '' : 's'}`;
+  const budgets = budgetIndices(s.curveSteps.length);
 
-  const table = `<table><thead><tr><th>model</th><th>parameters</th>${s.correlations.map((r) => `<th>ρ = ${r}</th>`).join('')}</tr></thead><tbody>${models
-    .map(
-      (m) =>
-        `<tr><td>${label(m)}</td><td>${s.parameters[m].toLocaleString('en-US')}</td>${s.correlations
-          .map((r) => {
-            const c = cell(m, r);
-            return `<td>${c ? `${c.mean.toFixed(3)} ± ${c.std.toFixed(3)}` : '–'}</td>`;
-          })
-          .join('')}</tr>`,
+  const table = `<table class="wide"><thead><tr><th>model</th><th>ρ</th><th>training loss over the budget (geometric mean) [95% CI]</th>${s.claimPoint > 0 ? `<th>from step ${s.curveSteps[s.claimPoint - 1]} on [95% CI]</th>` : ''}${budgets
+    .map((j) => `<th>at step ${s.curveSteps[j]}</th>`)
+    .join('')}<th>final test loss [95% CI]</th><th>std</th><th>IQR</th><th>10–90% range</th></tr></thead><tbody>${models
+    .flatMap((m) =>
+      s.correlations.map((r) => {
+        const c = cell(m, r);
+        if (!c) return '';
+        return `<tr><td>${label(m)}</td><td>${r}</td><td>${withInterval(c.area)}</td>${s.claimPoint > 0 ? `<td>${withInterval(c.lateArea)}</td>` : ''}${budgets
+          .map((j) => `<td>${f3(c.curve.mean[j])}</td>`)
+          .join(
+            '',
+          )}<td>${withInterval(c.test)}</td><td>${f3(c.spread.std)}</td><td>${f3(c.spread.iqr)}</td><td>${f3(c.spread.p10)}–${f3(c.spread.p90)}</td></tr>`;
+      }),
     )
     .join('')}</tbody></table>`;
   const claimList = `<ul class="claims">${claims
     .map((c) => {
-      const cls = c.holds === null ? 'unchecked' : c.holds ? 'holds' : 'fails';
+      const cls = c.holds === null ? (c.inconclusive ? 'unsure' : 'unchecked') : c.holds ? 'holds' : 'fails';
       return `<li><span class="badge ${cls}">${claimVerdict(c)}</span>${escapeHtml(c.claim)}<div class="detail">${escapeHtml(c.detail)}</div></li>`;
     })
     .join('')}</ul>`;
 
-  const figures: string[] = [];
-  const rhoLabels = s.correlations.map((r) => `ρ = ${r}`);
-  const bars = models.map((m) => ({
-    name: label(m),
-    color: color(m),
-    values: s.correlations.map((r) => cell(m, r)?.mean ?? NaN),
-    errors: s.correlations.map((r) => cell(m, r)?.std ?? 0),
-  }));
-  figures.push(
-    figure(
-      'Test loss by task correlation',
-      barChart({ categories: rhoLabels, series: bars, xLabel: 'task correlation', yLabel: 'test MSE (mean of tasks)' }),
-      `<b>The paper expects the bars to grow from left to right</b> (lower ρ is harder), MMoE's the least; whiskers: ± one standard deviation over ${s.seeds} seed${s.seeds > 1 ? 's' : ''}.`,
-      legend(bars.map((b) => ({ name: b.name, color: b.color }))),
-    ),
-  );
-  if (models.includes('sharedbottom') && models.length > 1) {
-    // Paired by draw: each seed's data is shared by all models, so the ratio removes how hard the draw was.
-    const moe = models.filter((m) => m !== 'sharedbottom');
-    const paired = moe.map((m) => ({
-      name: label(m),
-      color: color(m),
-      values: s.correlations.map((rho) => {
-        const diffs = result.runs
-          .filter((r) => r.model === m && r.correlation === rho)
-          .map((r) => {
-            const sb = result.runs.find((x) => x.model === 'sharedbottom' && x.correlation === rho && x.seed === r.seed);
-            return sb ? (r.testLoss / sb.testLoss - 1) * 100 : NaN;
-          })
-          .filter(Number.isFinite);
-        return diffs.length ? diffs.reduce((a, b) => a + b, 0) / diffs.length : NaN;
-      }),
-    }));
-    figures.push(
-      figure(
-        'Test loss relative to Shared-Bottom on the same data',
-        barChart({ categories: rhoLabels, series: paired, xLabel: 'task correlation', yLabel: '% above Shared-Bottom' }),
-        '<b>Below zero a MoE model beat Shared-Bottom</b>: the difference on the same draw (mean over seeds), free of the seed-to-seed difficulty that makes the whiskers on the left long.',
-        legend(paired.map((b) => ({ name: b.name, color: b.color }))),
-      ),
-    );
-  }
+  const curveSeries = (m: string, rho: number, name: string, col: string, dashed = false): Series | null => {
+    const c = cell(m, rho);
+    if (!c) return null;
+    const xs = s.curveSteps.slice(0, c.curve.mean.length);
+    return {
+      name,
+      color: col,
+      dashed,
+      markers: false,
+      points: xs.map((x, j) => [x, c.curve.mean[j]] as [number, number]),
+      band: xs.map((x, j) => [x, c.curve.lo[j], c.curve.hi[j]] as [number, number, number]),
+    };
+  };
+  const n = s.runs;
+  // A dashed line where the part of the curve the claims are tested on starts.
+  const refX = s.claimPoint > 0 ? [s.curveSteps[s.claimPoint - 1]] : [];
+  const windowNote = s.claimPoint > 0 ? ` The claims are tested right of the dashed line (step ${s.curveSteps[s.claimPoint - 1]} on).` : '';
+  const byRho: string[] = [];
   for (const rho of s.correlations) {
-    const series: Series[] = [];
-    for (const m of models) {
-      const runs = result.runs.filter((r) => r.model === m && r.correlation === rho);
-      if (!runs.length) continue;
-      for (const r of runs)
-        series.push({
-          name: `${label(m)} seed ${r.seed}`,
-          color: color(m),
-          faint: true,
-          points: r.valCurve.map((v, e) => [e + 1, v] as [number, number]),
-        });
-      const epochs = Math.max(...runs.map((r) => r.valCurve.length));
-      const meanCurve = Array.from({ length: epochs }, (_, e) => {
-        const vs = runs.map((r) => r.valCurve[e]).filter((v) => v !== undefined);
-        return [e + 1, vs.reduce((a, b) => a + b, 0) / vs.length] as [number, number];
-      });
-      series.push({ name: `${label(m)} mean`, color: color(m), points: meanCurve });
-    }
-    figures.push(
+    const series = models.map((m) => curveSeries(m, rho, label(m), color(m))).filter((x): x is Series => x !== null);
+    byRho.push(
       figure(
-        `Validation loss during training, ρ = ${rho}`,
-        lineChart({ series, xLabel: 'epoch', yLabel: 'validation MSE (log scale)', integerX: true, logY: true }),
-        `<b>The lowest thick curve learns the two tasks best at ρ = ${rho}</b>; thin lines are single seeds, thick lines their mean.`,
-        legend(models.map((m) => ({ name: label(m), color: color(m) }))),
+        `Training loss over steps, ρ = ${rho}`,
+        lineChart({ series, xLabel: 'training step', yLabel: 'training MSE (log scale)', integerX: true, logY: true, refX }),
+        `<b>The lowest curve learns fastest and furthest at ρ = ${rho}</b> (the paper's Figure 4 expects MMoE lowest, Shared-Bottom highest); lines: mean over ${plural(n, 'run')}, bands: 95% interval of the mean.${windowNote}`,
+        legend(series.map((x) => ({ name: x.name, color: x.color! }))),
       ),
     );
   }
+  // The paired curves behind the claims: what the same runs lose at a lower ρ, and Shared-Bottom against each MoE model.
+  const contrastFigures: string[] = [];
+  const contrasts = result.contrasts ?? [];
+  const contrastSeries = (c: (typeof contrasts)[number], name: string, col: string, dashed: boolean): Series => {
+    const xs = s.curveSteps.slice(0, c.mean.length);
+    return {
+      name,
+      color: col,
+      dashed,
+      markers: false,
+      points: xs.map((x, j) => [x, c.mean[j]] as [number, number]),
+      band: xs.map((x, j) => [x, c.lo[j], c.hi[j]] as [number, number, number]),
+    };
+  };
+  const lowest = s.correlations.length > 1 ? Math.min(...s.correlations) : null;
+  const byRhoContrast = contrasts.filter((c) => c.kind === 'rho');
+  if (byRhoContrast.length) {
+    const series = byRhoContrast.map((c) => contrastSeries(c, c.label, color(c.model), c.correlation !== lowest));
+    contrastFigures.push(
+      figure(
+        'What a lower task correlation costs each model, run by run',
+        lineChart({ series, xLabel: 'training step', yLabel: '% above its curve at the highest ρ', integerX: true, refLines: [0], refX }),
+        `<b>Above zero a model learns worse at the lower ρ (claim 1); the paper expects MMoE's line lowest (claim 2)</b>. Solid: ρ = ${lowest}, dashed: the ρ between; each run against itself on the same draw at the highest ρ, mean and 95% band over ${plural(n, 'run')}.${windowNote}`,
+        legend(series.map((x) => ({ name: x.name, color: x.color!, dashed: x.dashed }))),
+      ),
+    );
+  }
+  const vsShared = contrasts.filter((c) => c.kind === 'model');
+  if (vsShared.length) {
+    const series = vsShared.map((c) => contrastSeries(c, c.label, color(c.model), false));
+    contrastFigures.push(
+      figure(
+        "Shared-Bottom's training loss relative to each MoE model, run by run",
+        lineChart({ series, xLabel: 'training step', yLabel: '% Shared-Bottom above the MoE model', integerX: true, refLines: [0], refX }),
+        `<b>Above zero Shared-Bottom learns worse than that MoE model (claim 3)</b>: on the same draw and initial seed, averaged over ρ; mean and 95% band over ${plural(n, 'run')}.${windowNote}`,
+        legend(series.map((x) => ({ name: x.name, color: x.color! }))),
+      ),
+    );
+  }
+
+  // Trainability: the distribution of the final test loss over runs, one histogram per ρ, bins shared by the models.
+  const hist: string[] = [];
+  const BINS = 12;
+  for (const rho of s.correlations) {
+    const losses = (m: string) => result.runs.filter((r) => r.model === m && r.correlation === rho).map((r) => r.testLoss);
+    const all = models.flatMap(losses).filter(Number.isFinite);
+    if (all.length < 2) continue;
+    const [lo, hi] = [Math.min(...all), Math.max(...all)];
+    const { edges } = histogram(all, BINS, lo, hi);
+    const categories = edges.slice(0, -1).map((e, i) => formatNumber((e + edges[i + 1]) / 2, 2));
+    const series = models.map((m) => ({ name: label(m), color: color(m), values: histogram(losses(m), BINS, lo, hi).counts }));
+    hist.push(
+      figure(
+        `Final test loss over ${plural(n, 'run')}, ρ = ${rho}`,
+        barChart({ categories, series, xLabel: 'final test MSE (bin centre)', yLabel: 'runs' }),
+        `<b>A wide spread, or runs far to the right, is a model that is hard to train</b> (the paper's Figure 5: Shared-Bottom's spread is by far the widest); the spread of each is in the table.`,
+        legend(series.map((x) => ({ name: x.name, color: x.color }))),
+      ),
+    );
+  }
+
+  const figures: string[] = [];
   const inspected = result.runs.filter((r) => r.gradients);
   if (inspected.length) {
     const seed0 = Math.min(...inspected.map((r) => r.seed));
+    const rhoLabels = s.correlations.map((r) => `ρ = ${r}`);
     const cos = models.map((m) => ({
       name: label(m),
       color: color(m),
@@ -546,7 +621,7 @@ export function renderExperimentReport(input: ExperimentReportInput): string {
       figure(
         "Cosine of the two tasks' gradients on the shared parameters, after training",
         barChart({ categories: rhoLabels, series: cos, xLabel: 'task correlation', yLabel: 'cosine', yDomain: [-1, 1] }),
-        '<b>Near 1 the two tasks push the shared parameters the same way, near 0 or below they pull apart</b> (after training, one test batch, mean over seeds).',
+        '<b>Near 1 the two tasks push the shared parameters the same way, near 0 or below they pull apart</b> (after training, one test batch, mean over runs).',
         legend(cos.map((b) => ({ name: b.name, color: b.color }))),
       ),
     );
@@ -564,7 +639,7 @@ export function renderExperimentReport(input: ExperimentReportInput): string {
       const nExpert = Math.max(...gateValues.map((v) => v.length));
       figures.push(
         figure(
-          `MMoE gates after training (seed ${seed0})`,
+          `MMoE gates after training (run ${seed0})`,
           heatmap({
             rows: gateRows,
             cols: Array.from({ length: nExpert }, (_, i) => `E${i}`),
@@ -582,28 +657,33 @@ export function renderExperimentReport(input: ExperimentReportInput): string {
 
   const body = [
     `<h1>${escapeHtml(title)}</h1>`,
-    '<p class="lead">Two regression tasks whose correlation ρ is set by construction, learned by Shared-Bottom, OMoE and MMoE of about the same size.</p>',
+    '<p class="lead">Two regression tasks whose correlation ρ is set by construction, learned by Shared-Bottom, OMoE and MMoE of about the same size, measured as the paper does: the training loss over steps averaged over many runs (its Figure 4) and the spread of the final loss over runs (its Figure 5, trainability).</p>',
     facts([
       [
         'data',
-        `d = ${s.dim}, ${s.rows.toLocaleString('en-US')} training rows, ${s.evalRows.toLocaleString('en-US')} validation and ${s.evalRows.toLocaleString('en-US')} test rows per (ρ, seed)`,
+        `d = ${s.dim}, ${s.rows.toLocaleString('en-US')} training rows and ${s.evalRows.toLocaleString('en-US')} test rows per (ρ, run); run i draws the same inputs, directions and sine terms at every ρ and for every model`,
       ],
       [
         'models',
-        `MMoE / OMoE: ${s.sizes.nExpert} experts of ${s.sizes.expertUnits} units, towers of ${s.sizes.towerUnits}; Shared-Bottom: a bottom of ${s.bottomUnits} units, towers of ${s.sizes.towerUnits}`,
+        `MMoE / OMoE: ${s.sizes.nExpert} experts of ${s.sizes.expertUnits} units, towers of ${s.sizes.towerUnits}; Shared-Bottom: a bottom of ${s.bottomUnits} units, towers of ${s.sizes.towerUnits} (${models.map((m) => `${label(m)} ${s.parameters[m].toLocaleString('en-US')}`).join(', ')} parameters)`,
       ],
       [
         'training',
-        `Adam, lr ${s.lr}, batch ${s.batchSize}, ${s.epochs} epochs, the best validation epoch kept; ${s.seeds} seed${s.seeds > 1 ? 's' : ''} per cell`,
+        `Adam, lr ${s.lr}, batch ${s.batchSize}, ${plural(s.epochs, 'epoch')} = ${s.steps.toLocaleString('en-US')} steps; the training loss (mean of the two tasks' MSE) averaged over windows of ${s.curveSteps[0] ?? 0} steps; ${plural(n, 'run')} per (model, ρ)`,
       ],
+      ['statistics', 'differences paired by run with 95% Student-t intervals; the ratio of spreads with a 95% percentile bootstrap'],
       ['time', `${result.seconds.toFixed(0)} s`],
     ]),
-    '<h2>Final test loss (MSE, mean of both tasks; mean ± std over seeds)</h2>',
-    table,
     "<h2>The paper's claims on this run</h2>",
     claimList,
-    '<h2>Charts</h2>',
-    `<div class="charts">${figures.join('')}</div>`,
+    "<h2>Training loss over steps (the paper's Figure 4)</h2>",
+    `<div class="charts">${byRho.join('')}${contrastFigures.join('')}</div>`,
+    `<h2>The numbers (${plural(n, 'run')} per row)</h2>`,
+    '<p class="note">Training loss over the budget: the area under the log-loss curve divided by its length, as a loss (the geometric mean of the curve: how fast and how far a model gets over the whole budget); then the mean curve at a quarter, half and all of the budget; the final test loss after the last step and its spread over runs.</p>',
+    table,
+    "<h2>Trainability: the final loss over runs (the paper's Figure 5)</h2>",
+    `<div class="charts">${hist.join('')}</div>`,
+    ...(figures.length ? ['<h2>After training</h2>', `<div class="charts">${figures.join('')}</div>`] : []),
   ];
   return page(title, body);
 }

@@ -103,6 +103,8 @@ export interface Series {
   faint?: boolean;
   /** Stroke width (default 2; 1 when faint). */
   width?: number;
+  /** A shaded band around the line, [x, lo, hi] per point (e.g. a 95% confidence band); non-finite points are dropped. */
+  band?: [number, number, number][];
 }
 
 export interface LineChartOptions {
@@ -115,6 +117,8 @@ export interface LineChartOptions {
   xDomain?: [number, number];
   /** Horizontal reference lines, e.g. 0 for cosines. */
   refLines?: number[];
+  /** Vertical reference lines at these x values, e.g. where a measured window starts. */
+  refX?: number[];
   /** Ticks of the x axis are integers (epochs, steps). */
   integerX?: boolean;
   /** A logarithmic y axis (non-positive values are dropped): for losses that fall by orders of magnitude. */
@@ -138,9 +142,10 @@ export function logTicks(lo: number, hi: number): number[] {
 export function lineChart(o: LineChartOptions): string {
   const f: Frame = { width: o.width ?? 460, height: o.height ?? 250, left: 58, right: 14, top: 12, bottom: 42 };
   const keep = ([x, y]: [number, number]) => Number.isFinite(x) && Number.isFinite(y) && (!o.logY || y > 0);
-  const series = o.series.map((s) => ({ ...s, points: s.points.filter(keep) }));
+  const keepBand = ([x, lo, hi]: [number, number, number]) => keep([x, lo]) && keep([x, hi]);
+  const series = o.series.map((s) => ({ ...s, points: s.points.filter(keep), band: s.band?.filter(keepBand) }));
   const xs = series.flatMap((s) => s.points.map((p) => p[0]));
-  const ys = series.flatMap((s) => s.points.map((p) => p[1]));
+  const ys = series.flatMap((s) => [...s.points.map((p) => p[1]), ...(s.band ?? []).flatMap((b) => [b[1], b[2]])]);
   if (xs.length === 0) return emptyChart(f, o.label ?? o.yLabel);
   const [x0, x1] =
     o.xDomain ?? (Math.min(...xs) === Math.max(...xs) ? [Math.min(...xs) - 1, Math.max(...xs) + 1] : [Math.min(...xs), Math.max(...xs)]);
@@ -183,8 +188,21 @@ export function lineChart(o: LineChartOptions): string {
     if (r < y0 || r > y1) continue;
     parts.push(`<line class="ref" x1="${f.left}" x2="${f.width - f.right}" y1="${n2(py(r))}" y2="${n2(py(r))}"/>`);
   }
+  for (const r of o.refX ?? []) {
+    if (r < x0 || r > x1) continue;
+    parts.push(`<line class="ref" x1="${n2(px(r))}" x2="${n2(px(r))}" y1="${f.top}" y2="${f.top + plotHeight(f)}"/>`);
+  }
   parts.push(`<line class="axis" x1="${f.left}" x2="${f.left}" y1="${f.top}" y2="${f.top + plotHeight(f)}"/>`);
   parts.push(`<line class="axis" x1="${f.left}" x2="${f.width - f.right}" y1="${f.top + plotHeight(f)}" y2="${f.top + plotHeight(f)}"/>`);
+  series.forEach((s, i) => {
+    if (!s.band || s.band.length < 2) return;
+    const upper = s.band.map(([x, , hi], j) => `${j === 0 ? 'M' : 'L'}${n2(px(x))} ${n2(py(hi))}`).join(' ');
+    const lower = [...s.band]
+      .reverse()
+      .map(([x, lo]) => `L${n2(px(x))} ${n2(py(lo))}`)
+      .join(' ');
+    parts.push(`<path d="${upper} ${lower} Z" fill="${s.color ?? colorAt(i)}" fill-opacity="0.18" stroke="none"/>`);
+  });
   series.forEach((s, i) => {
     if (s.points.length === 0) return;
     const color = s.color ?? colorAt(i);
@@ -412,6 +430,18 @@ export function barChart(o: BarChartOptions): string {
   parts.push(axisLabels(f, o.xLabel, o.yLabel));
   parts.push('</svg>');
   return parts.join('');
+}
+
+/** Counts of xs in `bins` equal bins over [lo, hi] (a value equal to hi falls in the last bin; outside values are dropped). */
+export function histogram(xs: number[], bins: number, lo: number, hi: number): { edges: number[]; counts: number[] } {
+  const width = (hi - lo) / bins || 1;
+  const edges = Array.from({ length: bins + 1 }, (_, i) => lo + i * width);
+  const counts = new Array<number>(bins).fill(0);
+  for (const x of xs) {
+    if (!(x >= lo && x <= hi)) continue;
+    counts[Math.min(bins - 1, Math.floor((x - lo) / width))]++;
+  }
+  return { edges, counts };
 }
 
 /** An HTML legend: a swatch and a name per series (dashed series get a dashed swatch). */
