@@ -398,15 +398,3 @@ export class PlaygroundRun {
     return { ...base, text: `fixed weights (${weights.map(f).join(', ')}): the update is the plain sum, ${f(applied)}` };
   }
 }
-
-/** What the page calls a backend (`label`) and what it runs on (`adapter`). */
-export function describeBackend(b) {
-  if (b.name === 'webgpu') {
-    const info = b.adapterInfo ?? {};
-    let adapter = [info.vendor, info.architecture, info.description].filter(Boolean).join(' ') || 'unnamed adapter';
-    if (b.isFallbackAdapter) adapter += ' (software adapter)';
-    return { backend: 'webgpu', label: 'WebGPU', adapter };
-  }
-  if (b.name === 'wasm') return { backend: 'wasm', label: 'WebAssembly', adapter: 'SIMD kernels on the CPU' };
-  return { backend: b.name, label: 'TypeScript CPU reference', adapter: 'JavaScript loops' };
-}

@@ -5,7 +5,8 @@
 // Messages out: { type: 'ready', backend, info }, { type: 'slice', snapshot }, { type: 'paused' },
 // { type: 'error', message }.
 import * as wm from '/dist/browser/webmtl.js';
-import { describeBackend, PlaygroundRun } from './session.js';
+import { initBackend } from '../browser/experiment.js';
+import { PlaygroundRun } from './session.js';
 
 let run = null;
 let running = false;
@@ -13,17 +14,6 @@ let sliceSteps = 5;
 let maxSteps = 0;
 /** Whether trainLoop is under way (one at a time). */
 let looping = false;
-
-async function initBackend(want) {
-  let fallbackReason = null;
-  try {
-    await wm.init({ backend: want });
-  } catch (e) {
-    fallbackReason = e instanceof Error ? e.message : String(e);
-    await wm.init({ backend: 'wasm' }).catch(() => wm.init({ backend: 'cpu' }));
-  }
-  return { ...describeBackend(wm.getBackend()), fallbackReason, navigatorGpu: 'gpu' in navigator };
-}
 
 const tick = () => new Promise((ok) => setTimeout(ok, 0));
 
@@ -57,7 +47,7 @@ self.addEventListener('message', async (event) => {
   const msg = event.data;
   try {
     if (msg.type === 'start') {
-      const backend = await initBackend(msg.options.backend);
+      const backend = { ...(await initBackend(wm, msg.options.backend)), navigatorGpu: 'gpu' in navigator };
       sliceSteps = msg.sliceSteps ?? sliceSteps;
       maxSteps = msg.maxSteps ?? 0;
       run = new PlaygroundRun(wm, msg.options);
