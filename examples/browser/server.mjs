@@ -28,6 +28,7 @@ const MIME = {
   '.ico': 'image/x-icon',
   '.txt': 'text/plain; charset=utf-8',
   '.md': 'text/plain; charset=utf-8',
+  '.wasm': 'application/wasm',
   '.webmtl': 'application/octet-stream',
 };
 
