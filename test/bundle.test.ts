@@ -2,7 +2,7 @@
 // the same architecture, weights and predictions; a bundle with its preprocessing scores raw rows
 // exactly as the training files were encoded (unseen categories → id 0, no labels needed); and a bad
 // file, a mismatched part or a diverged model is refused with the reason, building and writing nothing.
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -258,6 +258,14 @@ describe('bad bundles are refused whole', () => {
       options: { ...JSON.parse(d.metadata['webmtl.model']).options, seed: 1 },
     });
     expect(() => decodeModel(encodeSafetensors(d.tensors, d.metadata))).toThrow(/has a seed option/);
+  });
+
+  it('a header over the safetensors readers’ limit is refused at save, with the fix, instead of writing a file no reader opens', async () => {
+    const file = join(dir, 'huge.webmtl');
+    const err = await saveModel(file, model(), { metadata: { notes: 'x'.repeat(100_000_001) } }).catch((e) => e);
+    expect(err).toBeInstanceOf(ModelBundleError);
+    expect(err.message).toMatch(/header would take 95\.4 MiB \(notes 95\.4 MiB.*nothing was written.*minCount/);
+    expect(existsSync(file)).toBe(false);
   });
 
   it('a bundle without preprocessing takes model inputs, and an id out of range is a DataError', async () => {

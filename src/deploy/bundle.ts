@@ -8,7 +8,7 @@
 import type { Preprocessor as PreprocessorType } from '../data/preprocessor.js';
 import { Preprocessor } from '../data/preprocessor.js';
 import { hostTensor, writeFileAtomically } from '../io/checkpoint.js';
-import { decodeSafetensors, encodeSafetensors, type SafetensorsTensor } from '../io/safetensors.js';
+import { decodeSafetensors, encodeSafetensors, SafetensorsHeaderTooLargeError, type SafetensorsTensor } from '../io/safetensors.js';
 import type { ModelConfig, MultiTaskModel, TaskType } from '../models/base.js';
 import { modelFromConfig } from '../models/registry.js';
 import { checkOptionNames } from '../options.js';
@@ -152,7 +152,18 @@ export async function encodeModel(model: MultiTaskModel, opts: SaveModelOptions 
   metadata[KEY.model] = JSON.stringify(config);
   metadata[KEY.tasks] = JSON.stringify(model.taskNames.map((name, i): BundleTask => ({ name, type: model.taskTypes[i] })));
   if (opts.preprocessor) metadata[KEY.preprocessor] = JSON.stringify(opts.preprocessor.toJSON());
-  return encodeSafetensors(tensors, metadata);
+  try {
+    return encodeSafetensors(tensors, metadata);
+  } catch (e) {
+    if (!(e instanceof SafetensorsHeaderTooLargeError)) throw e;
+    const sizes = Object.entries(metadata)
+      .map(([k, v]) => `${k} ${(v.length / 2 ** 20).toFixed(1)} MiB`)
+      .join(', ');
+    throw new ModelBundleError(
+      `saveModel: the bundle's header would take ${(e.headerBytes / 2 ** 20).toFixed(1)} MiB (${sizes}), over the 95 MiB safetensors readers accept; nothing was written. ` +
+        'Fix: the preprocessing is mostly vocabularies: give high-cardinality columns (row or user ids) a minCount in the schema so rare values share the unknown id, or set their role to "ignore"',
+    );
+  }
 }
 
 /** Writes the bundle to `file` (Node), atomically: a crash leaves the old file or the new one, never half of one. */

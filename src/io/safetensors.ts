@@ -42,7 +42,20 @@ const isPlainObject = (v: unknown): v is Record<string, unknown> =>
   !Array.isArray(v) &&
   (Object.getPrototypeOf(v) === Object.prototype || Object.getPrototypeOf(v) === null);
 
-/** Serialises tensors (in the order given) and optional string metadata into safetensors bytes. */
+/** The header (tensor index and metadata) would exceed what safetensors readers accept; nothing is written. */
+export class SafetensorsHeaderTooLargeError extends Error {
+  override readonly name = 'SafetensorsHeaderTooLargeError';
+  constructor(readonly headerBytes: number) {
+    super(
+      `encodeSafetensors: the header would take ${headerBytes} bytes, more than the ${MAX_HEADER_BYTES} safetensors readers accept (the reference implementation refuses it too); store less metadata`,
+    );
+  }
+}
+
+/**
+ * Serialises tensors (in the order given) and optional string metadata into safetensors bytes. A
+ * header over the readers' limit (100 MB) is a SafetensorsHeaderTooLargeError.
+ */
 export function encodeSafetensors(tensors: Record<string, SafetensorsTensor>, metadata?: Record<string, string>): Uint8Array {
   const header: Record<string, unknown> = {};
   if (!isPlainObject(tensors))
@@ -89,6 +102,8 @@ export function encodeSafetensors(tensors: Record<string, SafetensorsTensor>, me
   }
 
   let json = new TextEncoder().encode(JSON.stringify(header));
+  // A header the readers refuse (decodeSafetensors here, the reference implementation) is not written.
+  if (json.length > MAX_HEADER_BYTES) throw new SafetensorsHeaderTooLargeError(json.length);
   const padded = Math.ceil(json.length / 8) * 8;
   if (padded !== json.length) {
     const spaced = new Uint8Array(padded).fill(0x20);
