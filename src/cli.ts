@@ -18,7 +18,7 @@ import type { RawBlock } from './data/raw.js';
 import { parseSchema, schemaFromLists, schemaToJSON, type TableSchema } from './data/schema.js';
 import { generateAliCcpSplits, writeAliCcpCsv } from './data/synthetic-ali-ccp.js';
 import { writeRawTableCsv } from './data/synthetic-raw.js';
-import { loadModel, saveModel } from './deploy/bundle.js';
+import { encodeModel, loadModel, saveModel } from './deploy/bundle.js';
 import {
   budgetPoints,
   checkClaims,
@@ -496,6 +496,8 @@ async function train(argv: string[]): Promise<void> {
   };
   if (patience !== undefined && !hasVal)
     throw new UsageError('--patience needs validation rows; give --val, or leave --patience out', 'train');
+  // A bundle that could not be written (the preprocessing too large for one file, say) fails now, not after training.
+  if (a['save-model']) await encodeModel(model, { preprocessor: data.preprocessor });
   const trainer = new MTLTrainer(model, opts);
   const history = await trainer.fit(trainDl, hasVal ? valDl : undefined);
   const testMetrics = testDl.numRows > 0 ? await trainer.evaluate(testDl) : null;
@@ -504,6 +506,15 @@ async function train(argv: string[]): Promise<void> {
     console.log(formatReport(testMetrics));
   } else console.log('no test rows: give --test <files> for test metrics');
   if (data.after) console.log(data.after);
+  if (a['save-model']) {
+    const metadata: Record<string, string> = { data: data.fact, trained: new Date().toISOString() };
+    if (testMetrics) metadata.test_metrics = JSON.stringify(testMetrics);
+    await saveModel(a['save-model'], model, { preprocessor: data.preprocessor, metadata });
+    console.log(
+      `model bundle: ${a['save-model']}${data.preprocessor ? ' (with the preprocessing: predict takes raw rows)' : ' (no preprocessing: predict takes the Ali-CCP ids)'}`,
+    );
+  }
+
   if (a.report) {
     const html = renderReport({
       history,
@@ -520,15 +531,6 @@ async function train(argv: string[]): Promise<void> {
     });
     await writeReport(a.report, html);
     console.log(`report: ${a.report}`);
-  }
-
-  if (a['save-model']) {
-    const metadata: Record<string, string> = { data: data.fact, trained: new Date().toISOString() };
-    if (testMetrics) metadata.test_metrics = JSON.stringify(testMetrics);
-    await saveModel(a['save-model'], model, { preprocessor: data.preprocessor, metadata });
-    console.log(
-      `model bundle: ${a['save-model']}${data.preprocessor ? ' (with the preprocessing: predict takes raw rows)' : ' (no preprocessing: predict takes the Ali-CCP ids)'}`,
-    );
   }
 
   if (data.aliCcpVocab) {
@@ -709,25 +711,26 @@ async function exportCommand(argv: string[]): Promise<void> {
   await checkOutputFolder(a.onnx, 'onnx');
   await init({ backend: 'cpu' });
   const bundle = await loadModel(modelFile);
-  if (a.onnx !== undefined) {
-    const { exportOnnx } = await import('./io/onnx/index.js');
-    await writeFileAtomically(a.onnx, await exportOnnx(bundle.model), 'ONNX model');
+  // Everything is computed (and a model the target cannot express refused) before anything is written.
+  const onnx = a.onnx === undefined ? null : await (await import('./io/onnx/index.js')).exportOnnx(bundle.model);
+  const rechub = a['torch-rechub'] === undefined ? null : await exportTorchRechubFiles(bundle.model);
+  if (onnx && a.onnx !== undefined) {
+    await writeFileAtomically(a.onnx, onnx, 'ONNX model');
     console.log(
       `${a.onnx}: ONNX (inputs ${bundle.model.features.map((f) => f.name).join(', ')}; output scores: ${bundle.tasks.map((t) => t.name).join(', ')})`,
     );
   }
-  if (a['torch-rechub'] !== undefined) {
+  if (rechub && a['torch-rechub'] !== undefined) {
     const dir = a['torch-rechub'];
-    const { spec, stateDict } = await exportTorchRechubFiles(bundle.model);
     await makeDirectory(dir);
-    await writeFileAtomically(join(dir, 'state_dict.safetensors'), stateDict, 'torch-rechub weights');
+    await writeFileAtomically(join(dir, 'state_dict.safetensors'), rechub.stateDict, 'torch-rechub weights');
     await writeFileAtomically(
       join(dir, 'model.json'),
-      new TextEncoder().encode(`${JSON.stringify(spec, null, 2)}\n`),
+      new TextEncoder().encode(`${JSON.stringify(rechub.spec, null, 2)}\n`),
       'torch-rechub model.json',
     );
     console.log(
-      `${dir}: model.json (torch-rechub ${spec.class}) and state_dict.safetensors; load them in Python as docs/scale-out.md shows`,
+      `${dir}: model.json (torch-rechub ${rechub.spec.class}) and state_dict.safetensors; load them in Python as docs/scale-out.md shows`,
     );
   }
 }

@@ -82,12 +82,12 @@ describe('every model kind round-trips through a bundle', () => {
     it(`${name}: same config, weights (buffers too), tasks and predictions`, async () => {
       const model = make();
       perturb(model, 7);
-      const bytes = await encodeModel(model, { metadata: { trained_on: 'unit test' } });
+      const bytes = await encodeModel(model, { metadata: { trained_on: 'unit test', format: 'kept as given' } });
       const bundle = decodeModel(bytes);
       expect(bundle.model.constructor).toBe(model.constructor);
       expect(bundle.model.config()).toEqual(model.config());
       expect(bundle.tasks).toEqual(model.taskNames.map((n, i) => ({ name: n, type: model.taskTypes[i] })));
-      expect(bundle.metadata).toEqual({ trained_on: 'unit test' });
+      expect(bundle.metadata).toEqual({ trained_on: 'unit test', format: 'kept as given' });
       expect(bundle.preprocessor).toBeNull();
       expect(bundle.model.training).toBe(false);
       for (const [k, t] of Object.entries(model.stateDict()))
@@ -132,6 +132,13 @@ describe('a bundle with its preprocessing scores raw rows', () => {
       expect(Array.from(scores[label]), label).toEqual(Array.from({ length: rawRows.length }, (_, r) => out[r * 2 + k]));
       expect(scores[label].every((p) => p > 0 && p < 1)).toBe(true);
     });
+  });
+
+  it('label values in the rows are not read: a bad one changes nothing', async () => {
+    const bundle = decodeModel(await encodeModel(model, { preprocessor: table.preprocessor }));
+    const plain = await bundle.predict(rawRows.slice(0, 3));
+    const labelled = await bundle.predict(rawRows.slice(0, 3).map((r) => ({ ...r, [RAW_LABELS[0]]: 'yes', [RAW_LABELS[1]]: 7 })));
+    expect(labelled).toEqual(plain);
   });
 
   it('an unseen category gets the unseen id 0, as in training: two different unseen values score the same', async () => {
@@ -277,6 +284,10 @@ describe('bad bundles are refused whole', () => {
     expect(err.message).toMatch(/"user": id 11 at row 2 is outside \[0, 11\)/);
     await expect(bundle.predict([{ ...rows[0], user: 'alice' }])).rejects.toThrow(
       /needs an integer id.*save the bundle with its preprocessing/,
+    );
+    // An id past int32 is refused as given, not wrapped around to another id (2^32 + 1 would be 1).
+    await expect(bundle.predict([{ ...rows[0], user: 2 ** 32 + 1 }])).rejects.toThrow(
+      /"user": id 4294967297 at row 0 is outside \[0, 11\)/,
     );
   });
 });

@@ -1,14 +1,15 @@
 // A trained model leaves webmtl from the command line, as the README shows it: train on a raw CSV with
 // --save-model, score new raw rows with webmtl predict (CSV and Parquet out), export to ONNX (run in ONNX
 // Runtime: the same scores) and to torch-rechub's format, import that back, and the mistakes around it.
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateRawTable, rawTableCsvText } from '../src/data/synthetic-raw.js';
-import { loadModel } from '../src/deploy/bundle.js';
+import { encodeModel, loadModel } from '../src/deploy/bundle.js';
 import { ensureDist, repoRoot, runCli } from './helpers/dist.js';
+import { MODEL_ZOO } from './helpers/model-zoo.js';
 import { RAW_LABELS, writeIn } from './helpers/tables.js';
 
 let dir: string;
@@ -151,6 +152,17 @@ describe('webmtl train --save-model → predict → export → import', () => {
     const notBundle = webmtl('predict', '--model', join(dir, 'census_raw.csv'), '--data', newRows, '--out', join(dir, 'x.csv'));
     expect(notBundle.status).toBe(1);
     expect(notBundle.stderr).toMatch(/not a model bundle/);
+  });
+
+  it('export writes nothing when one of its targets cannot take the model (OMoE has no torch-rechub class)', async () => {
+    const omoe = join(dir, 'omoe.webmtl');
+    writeFileSync(omoe, await encodeModel(MODEL_ZOO.omoe()));
+    const onnx = join(dir, 'omoe.onnx');
+    const r = webmtl('export', '--model', omoe, '--onnx', onnx, '--torch-rechub', join(dir, 'omoe-rechub'));
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/OMoE/);
+    expect(existsSync(onnx)).toBe(false);
+    expect(existsSync(join(dir, 'omoe-rechub'))).toBe(false);
     expect(existsSync(join(dir, 'x.csv'))).toBe(false);
   });
 });

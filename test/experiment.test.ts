@@ -81,6 +81,8 @@ describe('model sizes and settings', () => {
     expect(() => experimentSettings({ correlations: [] })).toThrow(/at least one correlation/);
     expect(() => experimentSettings({ correlations: [1.5] })).toThrow(/\[-1, 1\]/);
     expect(() => experimentSettings({ models: ['ple' as ExperimentModel] })).toThrow(/unknown model 'ple'/);
+    // A misspelt option is an error, not a long run with the defaults.
+    expect(() => experimentSettings({ run: 3 } as never)).toThrow(/unknown option 'run' \(did you mean 'runs'\?\)/);
   });
 });
 

@@ -157,6 +157,11 @@ describe('predictTable', () => {
     const lines = await readCsvLines(out);
     expect(lines[0]).toEqual(['click', 'spend']);
     lines.slice(1).forEach((l, r) => expect(Math.fround(Number(l[1]))).toBe(want.spend[r]));
+    // An id past int32 as read from the file is refused, not wrapped to another id (4294967297 would be 1).
+    const wide = writeIn(dir, 'ids-wide.csv', 'user,price\n4294967297,0.5\n');
+    expect((await dataFailure(() => predictTable(plain, wide, { out: join(dir, 'ids-wide-out.csv') }))).message).toMatch(
+      /"user": id 4294967297 at row 0 is outside \[0, 5\)/,
+    );
     const bad = writeIn(dir, 'ids-bad.csv', 'user,price\n1,0.5\n7,1\n');
     expect((await dataFailure(() => predictTable(plain, bad, { out: join(dir, 'ids-bad.csv.out.csv') }))).message).toMatch(
       /"user": id 7 at row 1 is outside \[0, 5\)/,

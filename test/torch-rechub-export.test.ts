@@ -139,7 +139,10 @@ describe.skipIf(!HAVE_FIXTURES)('torchRechubSpec and the torch-rechub files on t
       expect(changed.length, dir).toBeGreaterThan(Object.keys(f.state).length / 2);
       expect(Object.entries(before).find(([k]) => k.endsWith('num_batches_tracked'))?.[1].data[0], dir).toBe(1);
       const { spec, stateDict } = await wm.exportTorchRechubFiles(model);
+      // Building the model to import draws fresh weights; the caller's random stream is put back.
+      const stream = wm.globalRng().getState();
       const again = wm.importTorchRechubFiles(json(spec), stateDict);
+      expect(wm.globalRng().getState(), dir).toEqual(stream);
       expect(listing(await wm.exportTorchRechub(again)), dir).toEqual(listing(before));
       const x = inputs(model, f);
       expect(predict(again, x), dir).toEqual(predict(model, x));

@@ -777,12 +777,22 @@ export class Preprocessor {
    * number or boolean becomes its text); a sequence cell may also be a list of tokens.
    */
   transformRows(rows: readonly Record<string, unknown>[]): ColumnarDataset {
+    return this.encode(this.rowsBlock(rows, true), rowsPlace, 'optional');
+  }
+
+  /** transformRows for rows to predict on: the feature columns alone; label keys are not read (nor checked). */
+  transformFeatureRows(rows: readonly Record<string, unknown>[]): ColumnarDataset {
+    return this.encode(this.rowsBlock(rows, false), rowsPlace, 'none');
+  }
+
+  /** Raw JS rows as a raw block of the schema's columns (labels too when `withLabels`; absent ones missing). */
+  private rowsBlock(rows: readonly Record<string, unknown>[], withLabels: boolean): RawBlock {
     const columns: Record<string, RawColumn> = {};
     for (const c of this.schema.columns) {
-      if (c.role === 'ignore') continue;
+      if (c.role === 'ignore' || (c.role === 'label' && !withLabels)) continue;
       columns[c.name] = rawFromRows(rows, c, c.role === 'label');
     }
-    return this.encode({ rows: rows.length, columns, source: { file: 'the rows given', firstRow: 0 } }, rowsPlace, 'optional');
+    return { rows: rows.length, columns, source: { file: 'the rows given', firstRow: 0 } };
   }
 
   /** labels 'required': every row's labels, checked; 'optional': NaN where absent; 'none': features only. */

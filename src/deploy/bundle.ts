@@ -82,7 +82,7 @@ export class ModelBundle {
   async predict(rows: readonly PredictRow[], opts: { batchSize?: number } = {}): Promise<Record<string, Float32Array>> {
     checkOptionNames('ModelBundle.predict', opts, ['batchSize'], (m) => new ModelBundleError(m));
     const { predictColumns, rowsToModelInputs } = await import('./predict.js');
-    const inputs = this.preprocessor ? this.preprocessor.transformRows(rows).withoutLabels() : rowsToModelInputs(this.model, rows);
+    const inputs = this.preprocessor ? this.preprocessor.transformFeatureRows(rows) : rowsToModelInputs(this.model, rows);
     return predictColumns(this, inputs, opts.batchSize);
   }
 
@@ -274,7 +274,7 @@ export function decodeModel(bytes: Uint8Array, source = 'the model bundle'): Mod
   }
   model.eval();
   const metadata: Record<string, string> = {};
-  for (const [k, v] of Object.entries(meta)) if (!k.startsWith('webmtl.') && k !== 'format') metadata[k] = v;
+  for (const [k, v] of Object.entries(meta)) if (!k.startsWith('webmtl.')) metadata[k] = v;
   return new ModelBundle(model, preprocessor, tasks, version, metadata);
 }
 

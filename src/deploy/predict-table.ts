@@ -8,7 +8,7 @@ import { type RawBlock, type RawColumn, rowPlace } from '../data/raw.js';
 import type { DuckDbReader } from '../data/readers/duckdb.js';
 import { type ColumnInfo, openReader, type ReaderEngine } from '../data/readers/index.js';
 import { resolveSources, type TableSources } from '../data/sources.js';
-import { validateFeatures } from '../data/validate.js';
+import { validateFeatures, validateSparseIds } from '../data/validate.js';
 import type { ModelBundle } from './bundle.js';
 import { inputSchema, PREDICT_BATCH_SIZE, predictColumns } from './predict.js';
 
@@ -55,6 +55,8 @@ function blockInputs(bundle: ModelBundle, block: RawBlock): ColumnarDataset {
           column: f.name,
         });
     }
+    // Ids are checked as read (64-bit), before they become int32: 2^32 + 1 must not pass as 1.
+    if (f.kind === 'sparse') validateSparseIds(f.name, col.values as ArrayLike<number>, f.vocabSize);
     columns[f.name] =
       f.kind === 'sparse' ? Int32Array.from(col.values as ArrayLike<number>) : Float32Array.from(col.values as ArrayLike<number>);
   }
@@ -96,7 +98,7 @@ export async function predictTable(bundle: ModelBundle, data: TableSources, opti
   const parquetWriter = format === 'parquet' ? ((await openReader('duckdb')) as DuckDbReader) : null;
   const reader = await openReader(options.engine ?? 'auto', files);
   const target = path.resolve(options.out);
-  const tmp = path.join(path.dirname(target), `.${path.basename(target)}.${process.pid}.tmp`);
+  const tmp = path.join(path.dirname(target), `.${path.basename(target)}.${process.pid}.${Math.random().toString(36).slice(2, 10)}.tmp`);
   const tmpCsv = format === 'csv' ? tmp : `${tmp}.csv`;
   let rows = 0;
   try {

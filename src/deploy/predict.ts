@@ -4,7 +4,7 @@
 import { ColumnarDataset, type Columns, padSequences } from '../data/columns.js';
 import { DataError } from '../data/errors.js';
 import { DataLoader } from '../data/loader.js';
-import { type FeatureSchema, validateFeatures } from '../data/validate.js';
+import { type FeatureSchema, validateFeatures, validateSparseIds } from '../data/validate.js';
 import type { MultiTaskModel } from '../models/base.js';
 import { collectPredictions } from '../train/evaluate.js';
 import type { ModelBundle, PredictRow } from './bundle.js';
@@ -56,7 +56,8 @@ export function rowsToModelInputs(model: MultiTaskModel, rows: readonly PredictR
       });
       columns[f.name] = padSequences(lists, { maxlen: f.maxLen, value: f.paddingIdx ?? 0 });
     } else {
-      const out = f.kind === 'sparse' ? new Int32Array(rows.length) : new Float32Array(rows.length);
+      // Ids are checked as the numbers given, before they become int32 (2^32 + 1 must not pass as 1).
+      const out = f.kind === 'sparse' ? new Float64Array(rows.length) : new Float32Array(rows.length);
       for (let i = 0; i < rows.length; i++) {
         const v = cell(i, f.name);
         if (typeof v !== 'number' || (f.kind === 'sparse' && !Number.isInteger(v)))
@@ -67,7 +68,8 @@ export function rowsToModelInputs(model: MultiTaskModel, rows: readonly PredictR
           );
         out[i] = v;
       }
-      columns[f.name] = out;
+      if (f.kind === 'sparse') validateSparseIds(f.name, out, f.vocabSize);
+      columns[f.name] = out instanceof Float64Array ? Int32Array.from(out) : out;
     }
   }
   validateFeatures(columns, inputSchema(model), 'the rows');

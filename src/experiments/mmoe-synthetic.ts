@@ -26,6 +26,7 @@ import { MMoE } from '../models/mmoe.js';
 import { OMoE } from '../models/omoe.js';
 import { SharedBottom } from '../models/shared-bottom.js';
 import { type GradientReport, inspectGradients } from '../mtl/inspector.js';
+import { checkOptionNames } from '../options.js';
 import { type Claim, claimVerdict } from '../report/html.js';
 import { histogram } from '../report/svg.js';
 import { tidyAsync } from '../tensor/engine.js';
@@ -354,7 +355,26 @@ export function intervalSide(iv: Interval, at = 0): 'above' | 'below' | 'spans' 
 // ---------------------------------------------------------------------------------------------------
 
 /** The settings of a run: the options with their defaults, Shared-Bottom's width and the parameter counts. */
+const OPTION_NAMES = [
+  'correlations',
+  'runs',
+  'seeds',
+  'rows',
+  'evalRows',
+  'dim',
+  'epochs',
+  'batchSize',
+  'lr',
+  'curvePoints',
+  'claimFrom',
+  'models',
+  'device',
+  'inspect',
+  'onRun',
+];
+
 export function experimentSettings(options: MmoeSyntheticExperimentOptions = {}): ExperimentSettings {
+  checkOptionNames('mmoe-synthetic', options, OPTION_NAMES);
   const d = EXPERIMENT_DEFAULTS;
   if (options.runs !== undefined && options.seeds !== undefined && options.runs !== options.seeds)
     throw new Error(`mmoe-synthetic: seeds is the old name of runs; give one of them, got runs ${options.runs} and seeds ${options.seeds}`);

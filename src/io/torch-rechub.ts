@@ -11,6 +11,7 @@ import type { TorchEntry, TorchTensorEntry } from '../nn/torch-layout.js';
 import { checkOptionNames, describeUnknown, unknownKeys } from '../options.js';
 import { noGrad, tidy } from '../tensor/engine.js';
 import { assign } from '../tensor/ops.js';
+import { globalRng } from '../tensor/random.js';
 import { fmtShape, fromArray, type Tensor } from '../tensor/tensor.js';
 import { VERSION } from '../version.js';
 import { decodeSafetensors, encodeSafetensors, type SafetensorsTensor } from './safetensors.js';
@@ -619,11 +620,17 @@ export function importTorchRechubFiles(spec: TorchRechubFilesSpec, stateDict: Ui
   const takesNames = typeof spec.class === 'string' && torchClass(spec.class)?.decl.taskNames === true;
   const ownNames = names?.some((n, i) => n !== `task${i}`) ? { taskNames: names } : {};
   let model: MultiTaskModel;
+  // The fresh weights drawn to build the model are replaced by the file's: the caller's global random
+  // stream is put back where it was.
+  const rng = globalRng();
+  const before = rng.getState();
   try {
     model = buildModel(spec, where, takesNames ? ownNames : {});
   } catch (e) {
     if (e instanceof TorchRechubError) throw e;
     throw new TorchRechubError(`${where}: ${spec.class}(${Object.keys(spec.constructor_args ?? {}).join(', ')}): ${(e as Error).message}`);
+  } finally {
+    rng.setState(before);
   }
   try {
     const problems: string[] = [];
