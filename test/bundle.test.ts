@@ -21,7 +21,7 @@ import { createModel } from '../src/models/registry.js';
 import { assign } from '../src/tensor/ops.js';
 import { globalRng, Random, seed } from '../src/tensor/random.js';
 import { fromArray } from '../src/tensor/tensor.js';
-import { MODEL_ZOO } from './helpers/model-zoo.js';
+import { MODEL_ZOO, perturbWeights } from './helpers/model-zoo.js';
 import { csvOf, RAW_LABELS, writeIn } from './helpers/tables.js';
 
 /** Rows of model inputs: an id per sparse feature, a number per dense one, 0–3 ids per sequence. */
@@ -55,22 +55,6 @@ async function direct(model: MultiTaskModel, rows: Record<string, unknown>[]): P
   return Array.from({ length: n }, (_, k) => Array.from({ length: rows.length }, (_, r) => out[r * n + k]));
 }
 
-/** Moves every weight a little, so that a loaded model with fresh (unloaded) weights cannot pass. */
-function perturb(model: MultiTaskModel, seed: number): void {
-  const r = new Random(seed);
-  for (const [name, t] of Object.entries(model.stateDict())) {
-    if (t.dtype !== 'f32') continue;
-    const v = t.dataSync() as Float32Array;
-    assign(
-      t,
-      fromArray(
-        Float32Array.from(v, (x, i) => (name.endsWith('running_var') ? 0.5 + r.uniform() : x + 0.3 * r.normal() + (i % 3) * 0.01)),
-        t.shape,
-      ),
-    );
-  }
-}
-
 let dir: string;
 beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), 'webmtl-bundle-'));
@@ -81,7 +65,7 @@ describe('every model kind round-trips through a bundle', () => {
   for (const [name, make] of Object.entries(MODEL_ZOO)) {
     it(`${name}: same config, weights (buffers too), tasks and predictions`, async () => {
       const model = make();
-      perturb(model, 7);
+      perturbWeights(model, 7);
       const bytes = await encodeModel(model, { metadata: { trained_on: 'unit test', format: 'kept as given' } });
       const bundle = decodeModel(bytes);
       expect(bundle.model.constructor).toBe(model.constructor);
@@ -110,7 +94,7 @@ describe('a bundle with its preprocessing scores raw rows', () => {
     const { schema } = await proposeTableSchema(csv, { labels: RAW_LABELS, engine: 'light' });
     table = await prepareTable(csv, { schema, engine: 'light' });
     model = createModel('mmoe', table.modelSchema);
-    perturb(model, 9);
+    perturbWeights(model, 9);
     // The first 40 rows as a user would pass them: column → value, labels left out.
     rawRows = Array.from({ length: 40 }, (_, r) =>
       Object.fromEntries(raw.header.filter((h) => !RAW_LABELS.includes(h)).map((h) => [h, raw.columns[h][r]])),
@@ -328,6 +312,6 @@ describe('loadModel reads paths, URLs, Blobs and bytes', () => {
 
 function model0(): MultiTaskModel {
   const m = MODEL_ZOO.mmoe();
-  perturb(m, 2);
+  perturbWeights(m, 2);
   return m;
 }

@@ -15,7 +15,7 @@ import { assign } from '../src/tensor/ops.js';
 import { Random } from '../src/tensor/random.js';
 import { fromArray } from '../src/tensor/tensor.js';
 import { browserMissing, ensureBundle, guardedPage, launchChromium } from './helpers/browser.js';
-import { MODEL_ZOO } from './helpers/model-zoo.js';
+import { MODEL_ZOO, perturbWeights } from './helpers/model-zoo.js';
 
 const missing = browserMissing();
 const ROWS = 23;
@@ -30,22 +30,6 @@ function inputs(features: readonly Feature[], seed: number): Record<string, { id
       return [f.name, { ids: Array.from({ length: ROWS * width }, (_, i) => (i < 3 ? 0 : r.int(f.vocabSize))), width }];
     }),
   );
-}
-
-/** Weights and BatchNorm statistics moved away from their initial values, so that loading matters. */
-function perturb(model: MultiTaskModel, seed: number): void {
-  const r = new Random(seed);
-  for (const [name, t] of Object.entries(model.stateDict())) {
-    if (t.dtype !== 'f32') continue;
-    const v = t.dataSync() as Float32Array;
-    assign(
-      t,
-      fromArray(
-        Float32Array.from(v, (x) => (name.endsWith('running_var') ? 0.5 + r.uniform() : x + 0.2 * r.normal())),
-        t.shape,
-      ),
-    );
-  }
 }
 
 describe.skipIf(missing)('ONNX export run by onnxruntime-web in headless Chromium', () => {
@@ -82,7 +66,7 @@ describe.skipIf(missing)('ONNX export run by onnxruntime-web in headless Chromiu
     await page.waitForFunction(() => '__ort' in window && '__wm' in window);
     for (const [name, make] of Object.entries(MODEL_ZOO)) {
       const model = make();
-      perturb(model, 3);
+      perturbWeights(model, 3, 0.2);
       const x = inputs(model.features, 11);
       const batch = Object.fromEntries(
         model.features.map((f) => {
