@@ -11,10 +11,11 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend, loadData, parseOptions, runExperiment } from '../examples/browser/experiment.js';
 import { examplePath, startServer } from '../examples/browser/server.mjs';
-import { type PreparedTable, prepareTable, proposeTableSchema } from '../src/data/ingest.js';
+import { prepareTable, proposeTableSchema } from '../src/data/ingest.js';
 import { generateRawTable, rawTableCsvText } from '../src/data/synthetic-raw.js';
 import * as wm from '../src/index.js';
 import { browserMissing, ensureBundle, guardedPage, launchChromium } from './helpers/browser.js';
+import { summarizeTable } from './helpers/table-summary.js';
 import { webgpuRequired } from './helpers/webgpu.js';
 
 const missing = browserMissing();
@@ -37,36 +38,6 @@ interface PageResult {
 }
 
 const relErr = (a: number, b: number) => Math.abs(a - b) / Math.max(Math.abs(b), 1e-6);
-
-/** What the page sends back of a PreparedTable: rows, vocabularies and every split's cells as plain arrays. */
-interface TableSummary {
-  storage: string;
-  rows: Record<string, number>;
-  vocabSizes: Record<string, number>;
-  sparseColumns: string[];
-  denseColumns: string[];
-  splits: Record<string, { labels: number[]; columns: Record<string, number[]> }>;
-}
-
-function summarize(t: PreparedTable): TableSummary {
-  const splits: TableSummary['splits'] = {};
-  for (const s of ['train', 'val', 'test'] as const) {
-    const d = t.splits[s] as wm.ColumnarDataset;
-    splits[s] = {
-      labels: Array.from(d.labels),
-      columns: Object.fromEntries(Object.entries(d.columns).map(([k, v]) => [k, Array.from(v as Int32Array | Float32Array)])),
-    };
-  }
-  const ms = t.modelSchema;
-  return {
-    storage: t.storage,
-    rows: { train: t.rows('train'), val: t.rows('val'), test: t.rows('test') },
-    vocabSizes: ms.vocabSizes,
-    sparseColumns: ms.sparseColumns,
-    denseColumns: ms.denseColumns,
-    splits,
-  };
-}
 
 describe.skipIf(missing)('browser example (headless Chromium)', () => {
   let server: Awaited<ReturnType<typeof startServer>>;
@@ -220,8 +191,8 @@ describe.skipIf(missing)('browser example (headless Chromium)', () => {
       rmSync(tmp, { recursive: true, force: true });
     }
     const { schema } = await proposeTableSchema({ name: 'census.csv', text }, { labels: ['income_50k', 'never_married'] });
-    const want = summarize(await prepareTable({ name: 'census.csv', text }, { schema }));
-    const wantParquet = summarize(await prepareTable({ name: 'census.parquet', bytes: parquetBytes }, { schema }));
+    const want = summarizeTable(await prepareTable({ name: 'census.csv', text }, { schema }));
+    const wantParquet = summarizeTable(await prepareTable({ name: 'census.parquet', bytes: parquetBytes }, { schema }));
     expect(want.rows.train + want.rows.val + want.rows.test).toBe(1200);
     expect(want.sparseColumns).toHaveLength(32);
     expect(want.denseColumns).toHaveLength(7);
@@ -232,7 +203,7 @@ describe.skipIf(missing)('browser example (headless Chromium)', () => {
     await page.route('**/*', (route) => {
       const url = route.request().url();
       if (url === pageUrl) return route.fulfill({ contentType: 'text/html', body: '<!doctype html><title>own table</title>' });
-      if (url === `${server.url}/dist/browser/webmtl.js`) return route.continue();
+      if (url === `${server.url}/dist/browser/webmtl.js` || url === `${server.url}/test/helpers/table-summary.js`) return route.continue();
       problems.push(`unexpected request: ${url}`);
       return route.abort();
     });
@@ -242,31 +213,17 @@ describe.skipIf(missing)('browser example (headless Chromium)', () => {
     });
     await page.goto(pageUrl);
     // The bundle as a page loads it (a module script; the test's own code is transformed for Node).
-    await page.addScriptTag({ type: 'module', content: "import * as wm from '/dist/browser/webmtl.js'; window.__wm = wm;" });
-    await page.waitForFunction(() => (window as { __wm?: unknown }).__wm !== undefined, null, { timeout: 30_000 });
+    await page.addScriptTag({
+      type: 'module',
+      content:
+        "import * as wm from '/dist/browser/webmtl.js'; import { summarizeTable } from '/test/helpers/table-summary.js'; window.__wm = wm; window.__summarizeTable = summarizeTable;",
+    });
+    await page.waitForFunction(() => (window as { __summarizeTable?: unknown }).__summarizeTable !== undefined, null, { timeout: 30_000 });
     const parquetBase64 = Buffer.from(parquetBytes).toString('base64');
     const got = await page.evaluate(
       async ({ text, parquetBase64, schema }) => {
         const lib = (window as unknown as { __wm: typeof wm }).__wm;
-        const summarize = (t: PreparedTable) => {
-          const splits: Record<string, { labels: number[]; columns: Record<string, number[]> }> = {};
-          for (const s of ['train', 'val', 'test'] as const) {
-            const d = t.splits[s] as { labels: Float32Array; columns: Record<string, Int32Array | Float32Array> };
-            splits[s] = {
-              labels: Array.from(d.labels),
-              columns: Object.fromEntries(Object.entries(d.columns).map(([k, v]) => [k, Array.from(v)])),
-            };
-          }
-          const ms = t.modelSchema;
-          return {
-            storage: t.storage,
-            rows: { train: t.rows('train'), val: t.rows('val'), test: t.rows('test') },
-            vocabSizes: ms.vocabSizes,
-            sparseColumns: ms.sparseColumns,
-            denseColumns: ms.denseColumns,
-            splits,
-          };
-        };
+        const summarize = (window as unknown as { __summarizeTable: typeof summarizeTable }).__summarizeTable;
         const fromText = summarize(await lib.prepareTable({ name: 'census.csv', text }, { schema }));
         const bytes = Uint8Array.from(atob(parquetBase64), (c) => c.charCodeAt(0));
         const fromBytes = summarize(await lib.prepareTable({ name: 'census.parquet', bytes: bytes.buffer }, { schema }));
