@@ -8,7 +8,7 @@ import * as ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateRawTable, rawTableCsvText } from '../src/data/synthetic-raw.js';
 import { encodeModel, loadModel } from '../src/deploy/bundle.js';
-import { ensureDist, repoRoot, runCli } from './helpers/dist.js';
+import { ensureDist, runCli } from './helpers/dist.js';
 import { MODEL_ZOO } from './helpers/model-zoo.js';
 import { RAW_LABELS, writeIn } from './helpers/tables.js';
 

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseSchema } from '../src/data/schema.js';
-import { ensureDist, repoRoot, runCli } from './helpers/dist.js';
+import { ensureDist, runCli } from './helpers/dist.js';
 
 let dir: string;
 

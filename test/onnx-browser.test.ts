@@ -10,8 +10,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { repoRoot, startServer } from '../examples/browser/server.mjs';
 import { encodeModel } from '../src/deploy/bundle.js';
 import type { Feature } from '../src/features.js';
-import type { MultiTaskModel } from '../src/models/base.js';
-import { assign } from '../src/tensor/ops.js';
 import { Random } from '../src/tensor/random.js';
 import { fromArray } from '../src/tensor/tensor.js';
 import { browserMissing, ensureBundle, guardedPage, launchChromium } from './helpers/browser.js';

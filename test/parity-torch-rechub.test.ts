@@ -13,7 +13,6 @@
 //   torch-rechub's.
 // - num_batches_tracked: a plain counter in our BatchNorm (our momentum is always fixed, so nothing
 //   reads it); it is imported and exported with the state dict, not kept in checkpoints.
-import { existsSync, readFileSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Backend } from '../src/backend/backend.js';
 import { CpuBackend } from '../src/backend/cpu/cpu-backend.js';

@@ -5,7 +5,7 @@
 // a model rebuilt from the files gives torch-rechub's eval outputs. Also: trained weights round-trip
 // exactly; what torch-rechub cannot express, and tampered files, are TorchRechubErrors.
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
