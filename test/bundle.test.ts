@@ -304,6 +304,11 @@ describe('loadModel reads paths, URLs, Blobs and bytes', () => {
         );
       }
       await expect(loadModel(`${base}/missing.webmtl`)).rejects.toThrow(/HTTP 404/);
+      // A number is not a source (Node would read it as a file descriptor), nor is a plain object.
+      await expect(loadModel(3 as never)).rejects.toThrow(/loadModel: give a file path.*got number/);
+      await expect(loadModel({ path: file } as never)).rejects.toThrow(/got object/);
+      const bundle = await loadModel(bytes);
+      await expect(bundle.predict({ age: 3 } as never)).rejects.toThrow(/rows must be an array/);
     } finally {
       server.close();
     }

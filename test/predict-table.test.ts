@@ -121,6 +121,9 @@ describe('predictTable', () => {
       /must end in .csv or .parquet/,
     );
     expect((await dataFailure(() => predictTable(bundle, shards, { out, keep: [RAW_LABELS[0]] }))).message).toMatch(/name of a task score/);
+    expect((await dataFailure(() => predictTable(bundle, shards, { out, keep: 'age' as never }))).message).toMatch(
+      /keep must be a list of column names/,
+    );
     expect(existsSync(out)).toBe(false);
   });
 

@@ -81,6 +81,10 @@ export class ModelBundle {
    */
   async predict(rows: readonly PredictRow[], opts: { batchSize?: number } = {}): Promise<Record<string, Float32Array>> {
     checkOptionNames('ModelBundle.predict', opts, ['batchSize'], (m) => new ModelBundleError(m));
+    if (!Array.isArray(rows))
+      throw new ModelBundleError(
+        `ModelBundle.predict: rows must be an array of { column: value } objects, got ${rows === null ? 'null' : typeof rows}`,
+      );
     const { predictColumns, rowsToModelInputs } = await import('./predict.js');
     const inputs = this.preprocessor ? this.preprocessor.transformFeatureRows(rows) : rowsToModelInputs(this.model, rows);
     return predictColumns(this, inputs, opts.batchSize);
@@ -287,6 +291,17 @@ export type ModelSource = string | URL | Uint8Array | ArrayBuffer | Blob;
  * model is built on the current backend (init() first for wasm or webgpu) and is in eval mode.
  */
 export async function loadModel(source: ModelSource): Promise<ModelBundle> {
+  const known =
+    typeof source === 'string' ||
+    source instanceof URL ||
+    source instanceof Uint8Array ||
+    source instanceof ArrayBuffer ||
+    (typeof Blob !== 'undefined' && source instanceof Blob);
+  // A number would reach readFile as a file descriptor: refuse anything not listed.
+  if (!known)
+    throw new ModelBundleError(
+      `loadModel: give a file path, a URL, a Blob (a file picker's File), an ArrayBuffer or a Uint8Array, got ${source === null ? 'null' : typeof source}`,
+    );
   if (source instanceof Uint8Array) return decodeModel(source);
   if (source instanceof ArrayBuffer) return decodeModel(new Uint8Array(source));
   if (typeof Blob !== 'undefined' && source instanceof Blob) {

@@ -85,6 +85,8 @@ export async function predictTable(bundle: ModelBundle, data: TableSources, opti
   if (unknown.length) throw new DataError(`predictTable: unknown option ${unknown.join(', ')}; the options are ${OPTION_KEYS.join(', ')}.`);
   const format = /\.parquet$/i.test(options.out) ? 'parquet' : /\.csv$/i.test(options.out) ? 'csv' : null;
   if (!format) throw new DataError(`predictTable: the output ${JSON.stringify(options.out)} must end in .csv or .parquet.`);
+  if (options.keep !== undefined && !(Array.isArray(options.keep) && options.keep.every((k) => typeof k === 'string')))
+    throw new DataError(`predictTable: keep must be a list of column names, got ${JSON.stringify(options.keep)}.`);
   const keep = [...(options.keep ?? [])];
   const tasks = bundle.tasks.map((t) => t.name);
   const clash = keep.find((k) => tasks.includes(k));
