@@ -4,19 +4,18 @@
 // WebAssembly. The rows the page hands to predict must be exactly the raw rows Node builds from the
 // generated table (numbers as numbers, texts as texts, empty cells as null), and its scores must match
 // Node's bundle.predict on those rows (CPU backend). Bad inputs show webmtl's own error text.
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { repoRoot, startServer } from '../examples/browser/server.mjs';
 import { prepareTable, proposeTableSchema } from '../src/data/ingest.js';
 import { generateRawTable, type RawTable, rawTableCsvText } from '../src/data/synthetic-raw.js';
 import { decodeModel, encodeModel, type ModelBundle } from '../src/deploy/bundle.js';
 import { init } from '../src/init.js';
 import { createModel } from '../src/models/registry.js';
 import { MTLTrainer } from '../src/train/trainer.js';
-import { browserMissing, ensureBundle, guardedPage, launchChromium } from './helpers/browser.js';
+import { browserMissing, ensureBundle, guardedPage, launchChromium, servedFolder } from './helpers/browser.js';
 import { MODEL_ZOO } from './helpers/model-zoo.js';
 import { webgpuRequired } from './helpers/webgpu.js';
 
@@ -61,7 +60,7 @@ function csvText(header: string[], rows: Row[]): string {
 }
 
 describe.skipIf(missing)('scoring page (headless Chromium)', () => {
-  let server: Awaited<ReturnType<typeof startServer>>;
+  let server: Awaited<ReturnType<typeof servedFolder>>;
   let browser: Browser;
   let bundle: ModelBundle;
   let raw: RawTable;
@@ -73,7 +72,8 @@ describe.skipIf(missing)('scoring page (headless Chromium)', () => {
 
   beforeAll(async () => {
     ensureBundle();
-    root = mkdtempSync(join(tmpdir(), 'webmtl-predict-'));
+    server = await servedFolder('webmtl-predict-', { dist: 'dist', examples: 'examples' });
+    root = server.root;
     shots = mkdtempSync(join(tmpdir(), 'webmtl-predict-shots-'));
     await init({ backend: 'cpu' });
     // A census-shaped raw table, its proposed schema and preprocessing, and MMoE trained on it briefly.
@@ -92,8 +92,6 @@ describe.skipIf(missing)('scoring page (headless Chromium)', () => {
     // Rows to score: the same generator, another seed (some "?" categories, some empty numbers).
     raw = generateRawTable({ rows: 60, seed: 32, missingRate: 0.05, numericMissingRate: 0.1 });
 
-    symlinkSync(join(repoRoot, 'dist'), join(root, 'dist'));
-    symlinkSync(join(repoRoot, 'examples'), join(root, 'examples'));
     mkdirSync(join(root, 'models'));
     writeFileSync(join(root, 'models', 'census-mmoe.webmtl'), bytes);
     writeFileSync(join(root, 'models', 'not-a-model.webmtl'), 'income_50k,age\n0,31\n');
@@ -101,7 +99,6 @@ describe.skipIf(missing)('scoring page (headless Chromium)', () => {
     const plain = MODEL_ZOO.sharedbottom();
     writeFileSync(join(root, 'models', 'inputs-only.webmtl'), await encodeModel(plain));
     plain.dispose();
-    server = await startServer({ root });
     browser = await launchChromium();
   }, 120_000);
 
@@ -109,7 +106,6 @@ describe.skipIf(missing)('scoring page (headless Chromium)', () => {
     await browser?.close();
     await server?.close();
     bundle?.dispose();
-    if (root) rmSync(root, { recursive: true, force: true });
   });
 
   /** Opens the page (which may only talk to our server), collecting its errors; waits until it is past 'loading'. */

@@ -2,17 +2,15 @@
 // to ONNX there (exportOnnx is browser-safe), and run by onnxruntime-web (its WebAssembly build) in
 // headless Chromium; the scores equal webmtl's own predictions in Node. Covers every model kind of the
 // test zoo (sparse, shared-table sequence and dense features; sigmoid gates; PLE's two levels).
-import { mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { repoRoot, startServer } from '../examples/browser/server.mjs';
 import { encodeModel } from '../src/deploy/bundle.js';
 import type { Feature } from '../src/features.js';
 import { Random } from '../src/tensor/random.js';
 import { fromArray } from '../src/tensor/tensor.js';
-import { browserMissing, ensureBundle, guardedPage, launchChromium } from './helpers/browser.js';
+import { browserMissing, ensureBundle, guardedPage, launchChromium, servedFolder } from './helpers/browser.js';
 import { MODEL_ZOO, perturbWeights } from './helpers/model-zoo.js';
 
 const missing = browserMissing();
@@ -32,24 +30,18 @@ function inputs(features: readonly Feature[], seed: number): Record<string, { id
 
 describe.skipIf(missing)('ONNX export run by onnxruntime-web in headless Chromium', () => {
   let browser: Browser;
-  let server: Awaited<ReturnType<typeof startServer>>;
-  let root: string;
+  let server: Awaited<ReturnType<typeof servedFolder>>;
 
   beforeAll(async () => {
     ensureBundle();
-    // The test server refuses node_modules paths: serve onnxruntime-web's files as /ort, the bundle as /dist.
-    root = mkdtempSync(join(tmpdir(), 'webmtl-onnx-browser-'));
-    symlinkSync(join(repoRoot, 'node_modules', 'onnxruntime-web', 'dist'), join(root, 'ort'));
-    symlinkSync(join(repoRoot, 'dist'), join(root, 'dist'));
-    writeFileSync(join(root, 'index.html'), '<!doctype html><meta charset="utf-8"><title>onnx</title>');
-    server = await startServer({ root });
+    server = await servedFolder('webmtl-onnx-browser-', { ort: 'node_modules/onnxruntime-web/dist', dist: 'dist' });
+    writeFileSync(join(server.root, 'index.html'), '<!doctype html><meta charset="utf-8"><title>onnx</title>');
     browser = await launchChromium();
   }, 120_000);
 
   afterAll(async () => {
     await browser?.close();
     await server?.close();
-    if (root) rmSync(root, { recursive: true, force: true });
   });
 
   it('every model kind: decoded and exported in the page, scored by onnxruntime-web, equal to webmtl in Node within 1e-5', async () => {

@@ -1,10 +1,11 @@
 // Headless Chromium for the browser tests: finds the browser, builds the bundle when it is missing,
 // and launches Chromium with WebGPU on (SwiftShader when there is no GPU).
 import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
-import { repoRoot } from '../../examples/browser/server.mjs';
+import { repoRoot, startServer } from '../../examples/browser/server.mjs';
 import { webgpuRequired } from './webgpu.js';
 
 /** Debian's chromium-headless-shell (what scripts/test-all.sh installs); WEBMTL_CHROMIUM overrides it. */
@@ -122,4 +123,26 @@ export async function guardedPage(
     if (r.status() >= 400) problems.push(`HTTP ${r.status()} for ${r.url()}`);
   });
   return { page, problems };
+}
+
+/**
+ * A temporary folder served by the example server, for pages that need files of their own: `links`
+ * maps a name in it to a folder of the repository linked there (the server refuses node_modules
+ * paths, so a package's files go in under a plain name). close() stops the server and removes it.
+ */
+export async function servedFolder(
+  prefix: string,
+  links: Record<string, string>,
+): Promise<{ root: string; url: string; close(): Promise<void> }> {
+  const root = mkdtempSync(join(tmpdir(), prefix));
+  for (const [name, target] of Object.entries(links)) symlinkSync(join(repoRoot, target), join(root, name));
+  const server = await startServer({ root });
+  return {
+    root,
+    url: server.url,
+    close: async () => {
+      await server.close();
+      rmSync(root, { recursive: true, force: true });
+    },
+  };
 }
